@@ -1,0 +1,78 @@
+// The upstream link between an environment's agent and the gateway: message shapes and binary framing.
+//
+// One WebSocket per environment, opened by the agent with its per-environment bearer credential.
+// Each frame is [u32 header length][JSON header][raw body], so payloads travel without re-encoding.
+
+export const LINK_PATH_PREFIX = '/agent/v1/environments/';
+
+/** What an environment runs; fixed for its lifetime (one function version). */
+export interface EnvironmentSpec {
+  environmentId: string;
+  namespace: string;
+  functionName: string;
+  /** `$LATEST` or a version number; never an alias. */
+  version: string;
+  runtime: string;
+  handler: string;
+  /** Absolute path of the code directory inside the environment (LAMBDA_TASK_ROOT). */
+  codeDir: string;
+  memoryMB: number;
+  timeoutSeconds: number;
+  region: string;
+  logFormat: 'Text' | 'JSON';
+  applicationLogLevel?: string | undefined;
+  systemLogLevel?: string | undefined;
+  initializationType: 'on-demand' | 'provisioned-concurrency';
+  environment: Record<string, string>;
+}
+
+export interface InvocationRequest {
+  requestId: string;
+  invokedFunctionArn: string;
+  traceId?: string | undefined;
+  /** Decoded JSON string of X-Amz-Client-Context. */
+  clientContext?: string | undefined;
+  cognitoIdentity?: string | undefined;
+  tenantId?: string | undefined;
+  contentType?: string | undefined;
+}
+
+export interface InvocationResult {
+  requestId: string;
+  /** `error` covers function, runtime and sandbox errors: the caller sees X-Amz-Function-Error. */
+  outcome: 'success' | 'error';
+  errorType?: string | undefined;
+  contentType?: string | undefined;
+  durationMs: number;
+  billedDurationMs: number;
+  maxMemoryUsedMB: number;
+  initDurationMs?: number | undefined;
+  /** Base64 of the last 4 KB of this invocation's log (X-Amz-Log-Result). */
+  logTail: string;
+}
+
+export type GatewayMessage =
+  | { type: 'configure'; spec: EnvironmentSpec }
+  | { type: 'invoke'; invocation: InvocationRequest }
+  | { type: 'shutdown'; reason: string };
+
+export type AgentMessage =
+  /** The environment can take one invocation. */
+  | { type: 'ready' }
+  /** The invocation's outcome; the environment is ready again unless it also says `reset`. */
+  | { type: 'result'; result: InvocationResult };
+
+export function encodeFrame(header: GatewayMessage | AgentMessage, body?: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.allocUnsafe(4);
+  prefix.writeUInt32BE(json.length, 0);
+  return body && body.length > 0 ? Buffer.concat([prefix, json, body]) : Buffer.concat([prefix, json]);
+}
+
+export function decodeFrame<T>(frame: Buffer): { header: T; body: Buffer } {
+  if (frame.length < 4) throw new Error('link frame too short');
+  const length = frame.readUInt32BE(0);
+  if (4 + length > frame.length) throw new Error('link frame header truncated');
+  const header = JSON.parse(frame.subarray(4, 4 + length).toString('utf8')) as T;
+  return { header, body: frame.subarray(4 + length) };
+}

@@ -1,0 +1,127 @@
+// The serval.dev/v1alpha1 Function schema: the one definition behind manifest validation, TS types and the CRD.
+import { z } from 'zod';
+
+export const API_VERSION = 'serval.dev/v1alpha1';
+
+export const MANAGED_RUNTIMES = [
+  'nodejs22.x',
+  'nodejs24.x',
+  'python3.9',
+  'python3.10',
+  'python3.11',
+  'python3.12',
+  'python3.13',
+] as const;
+export const CUSTOM_RUNTIMES = ['provided', 'provided.al2023'] as const;
+export const RUNTIMES = [...MANAGED_RUNTIMES, ...CUSTOM_RUNTIMES] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+/** Variables Lambda sets itself; a function may not define them (reference §2.1). */
+export const RESERVED_ENV_KEYS = [
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+] as const;
+
+const ENV_KEY = /^[a-zA-Z][a-zA-Z0-9_]+$/;
+const ENV_TOTAL_BYTES = 4096;
+// Kubernetes object names are DNS-1123 labels; Lambda names are [a-zA-Z0-9-_]{1,64}. A Function's name must be both.
+const FUNCTION_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const INLINE_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\0]+$/;
+
+const environment = z
+  .record(z.string().regex(ENV_KEY, 'must match [a-zA-Z]([a-zA-Z0-9_])+'), z.string())
+  .superRefine((vars, ctx) => {
+    for (const key of Object.keys(vars)) {
+      if ((RESERVED_ENV_KEYS as readonly string[]).includes(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} is reserved by the platform` });
+      }
+    }
+    const size = Object.entries(vars).reduce(
+      (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
+      0,
+    );
+    if (size > ENV_TOTAL_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `total size ${size} bytes exceeds the 4 KB limit` });
+    }
+  });
+
+const code = z
+  .object({
+    path: z.string().min(1).optional(),
+    inline: z
+      .record(z.string().regex(INLINE_FILE, 'must be a relative path inside the code directory'), z.string())
+      .optional(),
+  })
+  .strict()
+  .refine((c) => [c.path, c.inline].filter((x) => x !== undefined).length === 1, {
+    message: 'exactly one of path or inline is required',
+  });
+
+const logging = z
+  .object({
+    format: z.enum(['Text', 'JSON']).default('Text'),
+    applicationLogLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL']).optional(),
+    systemLogLevel: z.enum(['DEBUG', 'INFO', 'WARN']).optional(),
+  })
+  .strict();
+
+export const FunctionSpecSchema = z
+  .object({
+    runtime: z.enum(RUNTIMES),
+    handler: z
+      .string()
+      .max(128)
+      .regex(/^[^\s]+$/, 'must not contain whitespace')
+      .optional(),
+    description: z.string().max(256).optional(),
+    code,
+    memoryMB: z.number().int().min(128).max(10240).default(128),
+    timeoutSeconds: z.number().int().min(1).max(900).default(3),
+    ephemeralStorageMB: z.number().int().min(512).max(10240).default(512),
+    environment: environment.default({}),
+    reservedConcurrency: z.number().int().min(0).optional(),
+    logging: logging.default({ format: 'Text' }),
+  })
+  .strict()
+  .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {
+    path: ['handler'],
+    message: 'is required for managed runtimes',
+  });
+
+export const FunctionSchema = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('Function'),
+    metadata: z
+      .object({
+        name: z
+          .string()
+          .max(64)
+          .regex(FUNCTION_NAME, 'must be lower-case letters, digits and "-" (DNS-1123)'),
+        namespace: z.string().max(63).regex(FUNCTION_NAME).default('default'),
+        labels: z.record(z.string(), z.string()).optional(),
+        annotations: z.record(z.string(), z.string()).optional(),
+      })
+      .loose(),
+    spec: FunctionSpecSchema,
+  })
+  .loose();
+
+export type FunctionResource = z.infer<typeof FunctionSchema>;
+export type FunctionSpec = z.infer<typeof FunctionSpecSchema>;

@@ -1,0 +1,41 @@
+// `serval dev <dir>`: the embedded default — gateway and local environments for the manifests in a directory.
+import { existsSync, statSync } from 'node:fs';
+import type { GatewayConfig } from '../gateway/src/config.ts';
+import { startGateway } from '../gateway/src/gateway.ts';
+import { LocalProvider } from '../gateway/src/providers/local/local-provider.ts';
+import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
+import { formatProblem, loadManifestDirectory } from '../gateway/src/registry/manifest-loader.ts';
+
+export async function dev(dir: string, config: GatewayConfig): Promise<void> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new Error(`${dir} is not a directory of Function manifests`);
+  }
+  const loaded = loadManifestDirectory(dir, config.dataDir);
+  for (const problem of loaded.problems) process.stderr.write(`serval: skipped ${formatProblem(problem)}\n`);
+  const registry = new FunctionRegistry();
+  for (const fn of loaded.functions) registry.put(fn);
+
+  const provider = new LocalProvider(config.dataDir, (spec, line) =>
+    process.stdout.write(`[${spec.functionName}] ${line}\n`),
+  );
+  const gateway = await startGateway({
+    config,
+    registry,
+    provider,
+    log: (line) => process.stderr.write(`serval: ${line}\n`),
+  });
+  process.stdout.write(`Serval is listening on ${gateway.url} (data in ${config.dataDir})\n`);
+  for (const fn of registry.list()) {
+    process.stdout.write(
+      `  ${fn.name.padEnd(24)} ${fn.spec.runtime.padEnd(12)} POST ${gateway.url}/2015-03-31/functions/${fn.name}/invocations\n`,
+    );
+  }
+  if (registry.list().length === 0) process.stdout.write(`  (no functions loaded from ${dir})\n`);
+
+  const stop = async () => {
+    await gateway.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -1,0 +1,2 @@
+// Returns the event it was invoked with.
+export const handler = async (event) => event;

@@ -1,0 +1,111 @@
+// Routes an invocation to the environment pool of its function version and turns environment loss into
+// Lambda's error result.
+import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
+import { ApiError } from '../../../apis/errors.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { FunctionDefinition } from '../registry/function-definition.ts';
+import { EnvironmentLostError, type InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { StartEnvironment } from './environment-launcher.ts';
+import { EnvironmentPool, EnvironmentStartError } from './environment-pool.ts';
+
+export class Dispatcher {
+  private readonly pools = new Map<string, EnvironmentPool>();
+  private readonly config: GatewayConfig;
+  private readonly start: StartEnvironment;
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(config: GatewayConfig, start: StartEnvironment) {
+    this.config = config;
+    this.start = start;
+    const ttlMs = config.idleTimeoutSeconds * 1000;
+    this.reaper = setInterval(
+      () => {
+        for (const pool of this.pools.values()) pool.reap(Date.now(), ttlMs);
+      },
+      Math.min(ttlMs / 2, 10_000),
+    );
+    this.reaper.unref();
+  }
+
+  async invoke(
+    fn: FunctionDefinition,
+    version: string,
+    invocation: InvocationRequest,
+    body: Buffer,
+  ): Promise<InvocationOutput> {
+    const pool = this.poolFor(fn, version);
+    try {
+      return await pool.invoke(invocation, body);
+    } catch (err) {
+      if (err instanceof EnvironmentLostError) return environmentLost(invocation.requestId);
+      if (err instanceof EnvironmentStartError) {
+        throw new ApiError(
+          'ResourceNotReadyException',
+          `Could not start an execution environment for ${fn.namespace}/${fn.name}: ${err.message}`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.reaper);
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+  }
+
+  private poolFor(fn: FunctionDefinition, version: string): EnvironmentPool {
+    const key = `${fn.namespace}/${fn.name}/${version}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new EnvironmentPool(environmentSpec(this.config, fn, version), this.start, {
+        maxEnvironments: this.config.maxEnvironmentsPerFunction,
+        waitTimeoutMs: this.config.environmentStartTimeoutSeconds * 1000,
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+}
+
+function environmentSpec(
+  config: GatewayConfig,
+  fn: FunctionDefinition,
+  version: string,
+): Omit<EnvironmentSpec, 'environmentId'> {
+  const { spec } = fn;
+  return {
+    namespace: fn.namespace,
+    functionName: fn.name,
+    version,
+    runtime: spec.runtime,
+    handler: spec.handler ?? '',
+    codeDir: fn.codeDir,
+    memoryMB: spec.memoryMB,
+    timeoutSeconds: spec.timeoutSeconds,
+    region: config.region,
+    logFormat: spec.logging.format,
+    applicationLogLevel: spec.logging.applicationLogLevel,
+    systemLogLevel: spec.logging.systemLogLevel,
+    initializationType: 'on-demand',
+    environment: spec.environment,
+  };
+}
+
+function environmentLost(requestId: string): InvocationOutput {
+  const errorType = 'Sandbox.Failure';
+  const errorMessage = `RequestId: ${requestId} Error: the execution environment was lost during the invocation`;
+  return {
+    result: {
+      requestId,
+      outcome: 'error',
+      errorType,
+      contentType: 'application/json',
+      durationMs: 0,
+      billedDurationMs: 0,
+      maxMemoryUsedMB: 0,
+      logTail: '',
+    },
+    body: Buffer.from(JSON.stringify({ errorType, errorMessage })),
+  };
+}

@@ -1,0 +1,54 @@
+// Starts one environment: issues its credential, launches it, and waits until its agent links up.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
+import type { EnvironmentProvider, LaunchedEnvironment } from '../providers/provider.ts';
+import type { AgentConnection } from '../runtime-link/agent-connection.ts';
+import type { LinkServer } from '../runtime-link/link-server.ts';
+
+export interface StartedEnvironment {
+  environmentId: string;
+  /** The linked, configured agent; rejects with the reason if the environment never got there. */
+  connection: Promise<AgentConnection>;
+  launched: LaunchedEnvironment;
+}
+
+export type StartEnvironment = (spec: Omit<EnvironmentSpec, 'environmentId'>) => StartedEnvironment;
+
+export function environmentLauncher(
+  provider: EnvironmentProvider,
+  links: LinkServer,
+  linkBaseUrl: () => string,
+  startTimeoutMs: number,
+): StartEnvironment {
+  return (partial) => {
+    const environmentId = randomUUID();
+    const spec: EnvironmentSpec = { ...partial, environmentId };
+    const token = randomBytes(32).toString('base64url');
+    let connected!: (c: AgentConnection) => void;
+    const linked = new Promise<AgentConnection>((resolve) => {
+      connected = resolve;
+    });
+    links.expect(spec, token, (conn) => connected(conn));
+    const launched = provider.launch({
+      spec,
+      token,
+      linkUrl: `${linkBaseUrl()}${links.linkPath(environmentId)}`,
+    });
+    const connection = new Promise<AgentConnection>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        launched.stop();
+        reject(new Error(`environment did not link within ${startTimeoutMs / 1000} s`));
+      }, startTimeoutMs);
+      linked.then((conn) => {
+        clearTimeout(timer);
+        resolve(conn);
+      });
+      void launched.exited.then((reason) => {
+        clearTimeout(timer);
+        links.forget(environmentId);
+        reject(new Error(reason));
+      });
+    });
+    return { environmentId, connection, launched };
+  };
+}

@@ -1,0 +1,166 @@
+// The environments of one function version: hands each invocation to an idle one, starts one when none is
+// idle, and reaps those idle too long. An environment is idle exactly while it sits in `idle`.
+import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
+import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { StartEnvironment, StartedEnvironment } from './environment-launcher.ts';
+
+export class EnvironmentStartError extends Error {}
+
+interface Waiter {
+  resolve: (conn: AgentConnection) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface PoolOptions {
+  maxEnvironments: number;
+  /** Bound on how long an invocation waits for an environment. */
+  waitTimeoutMs: number;
+}
+
+export interface PoolStats {
+  idle: number;
+  busy: number;
+  starting: number;
+  waiting: number;
+}
+
+export class EnvironmentPool {
+  private readonly spec: Omit<EnvironmentSpec, 'environmentId'>;
+  private readonly start: StartEnvironment;
+  private readonly options: PoolOptions;
+  /** Most recently used last: reuse takes the warmest, reaping takes the coldest. */
+  private idle: Array<{ conn: AgentConnection; since: number }> = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly environments = new Map<string, StartedEnvironment>();
+  private starting = 0;
+  private busy = 0;
+
+  constructor(spec: Omit<EnvironmentSpec, 'environmentId'>, start: StartEnvironment, options: PoolOptions) {
+    this.spec = spec;
+    this.start = start;
+    this.options = options;
+  }
+
+  stats(): PoolStats {
+    return { idle: this.idle.length, busy: this.busy, starting: this.starting, waiting: this.waiters.length };
+  }
+
+  async invoke(invocation: InvocationRequest, body: Buffer): Promise<InvocationOutput> {
+    const conn = await this.acquire();
+    this.busy++;
+    try {
+      return await conn.invoke(invocation, body);
+    } finally {
+      this.busy--;
+      this.release(conn);
+    }
+  }
+
+  /** Ends environments idle since before `now - ttlMs`. */
+  reap(now: number, ttlMs: number): void {
+    const stale = this.idle.filter((e) => now - e.since >= ttlMs);
+    if (stale.length === 0) return;
+    this.idle = this.idle.filter((e) => now - e.since < ttlMs);
+    for (const { conn } of stale) this.stopEnvironment(conn.environmentId, 'idle timeout');
+  }
+
+  close(): void {
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new EnvironmentStartError('the gateway is shutting down'));
+    }
+    for (const id of [...this.environments.keys()]) this.stopEnvironment(id, 'gateway shutdown');
+    this.idle = [];
+  }
+
+  private acquire(): Promise<AgentConnection> {
+    const warm = this.idle.pop();
+    if (warm) return Promise.resolve(warm.conn);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.removeWaiter(waiter);
+          reject(
+            new EnvironmentStartError(
+              `no execution environment became available within ${this.options.waitTimeoutMs / 1000} s`,
+            ),
+          );
+        }, this.options.waitTimeoutMs),
+      };
+      this.waiters.push(waiter);
+      this.scaleUp();
+    });
+  }
+
+  private release(conn: AgentConnection): void {
+    if (conn.closed) return;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(conn);
+    } else {
+      this.idle.push({ conn, since: Date.now() });
+    }
+  }
+
+  /** Starts environments until every waiter has one coming, within the cap. */
+  private scaleUp(): void {
+    while (this.starting < this.waiters.length && this.environments.size < this.options.maxEnvironments) {
+      this.starting++;
+      const started = this.start(this.spec);
+      this.environments.set(started.environmentId, started);
+      void started.launched.exited.then(() => this.environments.delete(started.environmentId));
+      started.connection.then(
+        (conn) => {
+          let ready = false;
+          conn.onClose(() => {
+            this.forget(conn);
+            if (!ready) this.startFailed('the environment ended before it was ready');
+          });
+          conn.onReady(() => {
+            ready = true;
+            this.starting--;
+            this.release(conn);
+          });
+        },
+        (err: Error) => {
+          this.environments.delete(started.environmentId);
+          this.startFailed(err.message);
+        },
+      );
+    }
+  }
+
+  /** The oldest waiter caused this start; it learns why rather than waiting out its bound. */
+  private startFailed(reason: string): void {
+    this.starting--;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new EnvironmentStartError(reason));
+    }
+  }
+
+  private forget(conn: AgentConnection): void {
+    this.idle = this.idle.filter((e) => e.conn !== conn);
+    this.stopEnvironment(conn.environmentId, 'link closed');
+  }
+
+  private stopEnvironment(environmentId: string, reason: string): void {
+    const env = this.environments.get(environmentId);
+    this.environments.delete(environmentId);
+    env?.connection.then(
+      (c) => c.shutdown(reason),
+      () => {},
+    );
+    env?.launched.stop();
+  }
+
+  private removeWaiter(waiter: Waiter): void {
+    const i = this.waiters.indexOf(waiter);
+    if (i >= 0) this.waiters.splice(i, 1);
+  }
+}

@@ -1,0 +1,111 @@
+// POST /2015-03-31/functions/{FunctionName}/invocations: the synchronous Invoke API (reference §4).
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { InvocationRequest } from '../../../../apis/environment-link.ts';
+import { ApiError } from '../../../../apis/errors.ts';
+import type { GatewayConfig } from '../../config.ts';
+import type { Dispatcher } from '../../dispatch/dispatcher.ts';
+import { functionArn } from '../../registry/function-definition.ts';
+import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import { parseFunctionRef } from '../function-ref.ts';
+import { traceHeader } from '../trace-header.ts';
+
+const CLIENT_CONTEXT_MAX_BYTES = 3583;
+
+export interface InvokeDeps {
+  config: GatewayConfig;
+  registry: FunctionRegistry;
+  dispatcher: Dispatcher;
+}
+
+export function invokeHandler({ config, registry, dispatcher }: InvokeDeps): RequestHandler {
+  return async (req: Request, res: Response) => {
+    const ref = parseFunctionRef(
+      String(req.params.functionName),
+      queryString(req, 'Qualifier'),
+      config.defaultNamespace,
+    );
+    const fn = registry.get(ref.namespace, ref.name);
+    const version = ref.qualifier ?? '$LATEST';
+    if (!fn || version !== '$LATEST') {
+      throw new ApiError(
+        'ResourceNotFoundException',
+        `Function not found: ${functionArn(config.region, ref.namespace, ref.name, ref.qualifier)}`,
+      );
+    }
+    const invocationType = req.get('X-Amz-Invocation-Type') ?? 'RequestResponse';
+    if (!['RequestResponse', 'Event', 'DryRun'].includes(invocationType)) {
+      throw new ApiError('InvalidParameterValueException', `Unsupported InvocationType: ${invocationType}`);
+    }
+    const body = payload(req);
+    if (invocationType === 'DryRun') {
+      res.status(204).set('X-Amz-Executed-Version', version).end();
+      return;
+    }
+    if (invocationType === 'Event') {
+      throw new ApiError(
+        'InvalidParameterValueException',
+        'InvocationType Event is not available yet in this build',
+      );
+    }
+    const requestId = randomUUID();
+    const invocation: InvocationRequest = {
+      requestId,
+      invokedFunctionArn: functionArn(config.region, fn.namespace, fn.name, ref.qualifier),
+      traceId: traceHeader(req.get('X-Amzn-Trace-Id')),
+      clientContext: clientContext(req.get('X-Amz-Client-Context')),
+      tenantId: req.get('X-Amz-Tenant-Id'),
+      contentType: 'application/json',
+    };
+    const { result, body: output } = await dispatcher.invoke(fn, version, invocation, body);
+    res.status(200).set({
+      'Content-Type': result.contentType ?? 'application/json',
+      'X-Amz-Executed-Version': version,
+      'X-Amzn-RequestId': requestId,
+    });
+    if (result.outcome === 'error') res.set('X-Amz-Function-Error', 'Unhandled');
+    if (req.get('X-Amz-Log-Type') === 'Tail') res.set('X-Amz-Log-Result', result.logTail);
+    res.end(output);
+  };
+}
+
+/** The raw payload; it must be JSON, and an empty body means `{}` as the SDKs send it. */
+function payload(req: Request): Buffer {
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  if (body.length === 0) return Buffer.from('{}');
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(
+      'InvalidRequestContentException',
+      `Could not parse request body into json: ${err instanceof Error ? err.message : 'invalid JSON'}`,
+    );
+  }
+  return body;
+}
+
+/** X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2). */
+function clientContext(encoded: string | undefined): string | undefined {
+  if (!encoded) return undefined;
+  if (encoded.length > CLIENT_CONTEXT_MAX_BYTES) {
+    throw new ApiError(
+      'InvalidParameterValueException',
+      `Client context must be at most ${CLIENT_CONTEXT_MAX_BYTES} bytes`,
+    );
+  }
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  try {
+    JSON.parse(decoded);
+  } catch {
+    throw new ApiError(
+      'InvalidRequestContentException',
+      'Client context must be a valid Base64-encoded JSON object.',
+    );
+  }
+  return decoded;
+}
+
+function queryString(req: Request, key: string): string | undefined {
+  const value = req.query[key];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,13 @@
+// The Invoke API's route table.
+import express, { Router } from 'express';
+import { type InvokeDeps, invokeHandler } from './invoke.ts';
+
+/** Lambda's synchronous request limit: 6 MB. */
+export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+
+export function invokeApiRoutes(deps: InvokeDeps): Router {
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: SYNC_PAYLOAD_LIMIT });
+  router.post('/2015-03-31/functions/:functionName/invocations', raw, invokeHandler(deps));
+  return router;
+}

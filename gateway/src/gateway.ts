@@ -1,0 +1,80 @@
+// Assembles the gateway: the front door, the dispatcher, the environment link listener and a provider.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { GatewayConfig } from './config.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { environmentLauncher } from './dispatch/environment-launcher.ts';
+import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
+import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
+import type { EnvironmentProvider } from './providers/provider.ts';
+import type { FunctionRegistry } from './registry/function-registry.ts';
+import { LinkServer } from './runtime-link/link-server.ts';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  registry: FunctionRegistry;
+  provider: EnvironmentProvider;
+  /** The gateway's own operational log. */
+  log: (line: string) => void;
+}
+
+export interface RunningGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway({
+  config,
+  registry,
+  provider,
+  log,
+}: GatewayDeps): Promise<RunningGateway> {
+  const internal = createServer((_req, res) => res.writeHead(404).end());
+  const links = new LinkServer(internal);
+  const internalPort = await listen(internal, config.internalHost, config.internalPort);
+  const start = environmentLauncher(
+    provider,
+    links,
+    () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
+    config.environmentStartTimeoutSeconds * 1000,
+  );
+  const dispatcher = new Dispatcher(config, start);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(invokeApiRoutes({ config, registry, dispatcher }));
+  app.use(unknownOperation);
+  app.use(errorMiddleware(log));
+  const front = createServer(app);
+  front.keepAliveTimeout = 65_000;
+  const port = await listen(front, config.host, config.port);
+
+  return {
+    url: `http://${hostForUrl(config.host)}:${port}`,
+    async close() {
+      dispatcher.close();
+      await provider.close();
+      links.close();
+      await Promise.all([closeServer(front), closeServer(internal)]);
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

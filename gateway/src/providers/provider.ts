@@ -1,0 +1,24 @@
+// What the gateway needs from wherever execution environments run: start one, learn when it is gone.
+import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
+
+export interface EnvironmentLaunch {
+  spec: EnvironmentSpec;
+  /** ws:// URL the environment's agent links to, and the credential it presents. */
+  linkUrl: string;
+  token: string;
+}
+
+export interface LaunchedEnvironment {
+  /** Resolves with a reason once the environment has ended, for whatever cause. */
+  exited: Promise<string>;
+  /** Asks the environment to end (graceful first, then forced). */
+  stop(): void;
+}
+
+export interface EnvironmentProvider {
+  launch(launch: EnvironmentLaunch): LaunchedEnvironment;
+  close(): Promise<void>;
+}
+
+/** Where an environment's log stream goes: one call per line. */
+export type FunctionLogSink = (spec: EnvironmentSpec, line: string) => void;

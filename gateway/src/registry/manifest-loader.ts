@@ -1,0 +1,114 @@
+// Reads Function manifests from a directory — the same YAML `kubectl apply` takes — keeping the good ones
+// and describing each bad one by file, document and field.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { FunctionSchema } from '../../../apis/function.ts';
+import { hashDirectory, materialiseInline } from './code.ts';
+import type { FunctionDefinition } from './function-definition.ts';
+
+export interface ManifestProblem {
+  file: string;
+  /** 1-based position of the document in its file. */
+  document: number;
+  field: string;
+  message: string;
+}
+
+export interface LoadedManifests {
+  functions: FunctionDefinition[];
+  problems: ManifestProblem[];
+}
+
+export function formatProblem(p: ManifestProblem): string {
+  return `${p.file} (document ${p.document}): ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+export function loadManifestDirectory(dir: string, dataDir: string): LoadedManifests {
+  const root = resolve(dir);
+  const files = readdirSync(root)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .map((f) => join(root, f));
+  const result: LoadedManifests = { functions: [], problems: [] };
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const shown = relative(process.cwd(), file) || file;
+    const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+    for (const [i, doc] of docs.entries()) {
+      const at = { file: shown, document: i + 1 };
+      const read =
+        doc.errors.length > 0
+          ? { problems: [['', `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`] as Issue] }
+          : readDocument(doc.toJS(), dirname(file), dataDir, `${shown} (document ${i + 1})`);
+      if ('problems' in read) {
+        for (const [field, message] of read.problems) result.problems.push({ ...at, field, message });
+        continue;
+      }
+      if (!read.fn) continue; // an empty document between separators
+      const key = `${read.fn.namespace}/${read.fn.name}`;
+      const earlier = seen.get(key);
+      if (earlier) {
+        result.problems.push({
+          ...at,
+          field: 'metadata.name',
+          message: `function ${key} is already defined in ${earlier}`,
+        });
+        continue;
+      }
+      seen.set(key, read.fn.source);
+      result.functions.push(read.fn);
+    }
+  }
+  return result;
+}
+
+type Issue = [field: string, message: string];
+
+function readDocument(
+  value: unknown,
+  baseDir: string,
+  dataDir: string,
+  source: string,
+): { fn?: FunctionDefinition } | { problems: Issue[] } {
+  if (value === null || value === undefined) return {};
+  const kind = (value as { kind?: unknown }).kind;
+  if (kind !== 'Function')
+    return { problems: [['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function`]] };
+  const parsed = FunctionSchema.safeParse(value);
+  if (!parsed.success) return { problems: parsed.error.issues.map((i) => [fieldPath(i), i.message]) };
+  const { metadata, spec } = parsed.data;
+  let code: { dir: string; sha256: string };
+  if (spec.code.inline) {
+    code = materialiseInline(dataDir, spec.code.inline);
+  } else {
+    const codeDir = resolve(baseDir, spec.code.path!);
+    if (!isDirectory(codeDir)) return { problems: [['spec.code.path', `${codeDir} is not a directory`]] };
+    code = { dir: codeDir, sha256: hashDirectory(codeDir) };
+  }
+  return {
+    fn: {
+      namespace: metadata.namespace,
+      name: metadata.name,
+      spec,
+      codeDir: code.dir,
+      codeSha256: code.sha256,
+      source,
+    },
+  };
+}
+
+function fieldPath(issue: z.core.$ZodIssue): string {
+  return issue.path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+// The gateway's side of one environment's link: sends invocations, matches results, notices loss.
+import type { WebSocket } from 'ws';
+import {
+  type AgentMessage,
+  decodeFrame,
+  encodeFrame,
+  type GatewayMessage,
+  type InvocationRequest,
+  type InvocationResult,
+} from '../../../apis/environment-link.ts';
+
+export interface InvocationOutput {
+  result: InvocationResult;
+  body: Buffer;
+}
+
+/** The link closed while an invocation was in flight: the environment died under it. */
+export class EnvironmentLostError extends Error {}
+
+export class AgentConnection {
+  readonly environmentId: string;
+  private readonly socket: WebSocket;
+  private inFlight:
+    | { requestId: string; resolve: (o: InvocationOutput) => void; reject: (e: Error) => void }
+    | undefined;
+  private closedFlag = false;
+  private readonly readyListeners: Array<() => void> = [];
+  private readonly closeListeners: Array<() => void> = [];
+
+  constructor(environmentId: string, socket: WebSocket) {
+    this.environmentId = environmentId;
+    this.socket = socket;
+    socket.on('message', (data: Buffer) => this.receive(data));
+    socket.on('close', () => this.lost());
+    socket.on('error', () => this.lost());
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  onReady(listener: () => void): void {
+    this.readyListeners.push(listener);
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  send(message: GatewayMessage, body?: Buffer): void {
+    this.socket.send(encodeFrame(message, body));
+  }
+
+  invoke(invocation: InvocationRequest, body: Buffer): Promise<InvocationOutput> {
+    if (this.inFlight) return Promise.reject(new Error(`environment ${this.environmentId} is busy`));
+    if (this.closedFlag) return Promise.reject(new EnvironmentLostError('environment link is closed'));
+    return new Promise((resolve, reject) => {
+      this.inFlight = { requestId: invocation.requestId, resolve, reject };
+      this.send({ type: 'invoke', invocation }, body);
+    });
+  }
+
+  shutdown(reason: string): void {
+    if (this.closedFlag) return;
+    this.send({ type: 'shutdown', reason });
+    this.socket.close(1000, reason);
+  }
+
+  private receive(data: Buffer): void {
+    const { header, body } = decodeFrame<AgentMessage>(data);
+    if (header.type === 'ready') {
+      for (const l of this.readyListeners) l();
+    } else if (header.type === 'result') {
+      const pending = this.inFlight;
+      if (!pending || pending.requestId !== header.result.requestId) return; // a stale or foreign result
+      this.inFlight = undefined;
+      pending.resolve({ result: header.result, body });
+    }
+  }
+
+  private lost(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    const pending = this.inFlight;
+    this.inFlight = undefined;
+    pending?.reject(new EnvironmentLostError(`environment ${this.environmentId} was lost`));
+    for (const l of this.closeListeners) l();
+  }
+}

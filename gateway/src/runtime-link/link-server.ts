@@ -1,0 +1,66 @@
+// Accepts environment links on the internal listener; each credential admits exactly its own environment.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { type EnvironmentSpec, LINK_PATH_PREFIX } from '../../../apis/environment-link.ts';
+import { AgentConnection } from './agent-connection.ts';
+
+interface Expected {
+  token: Buffer;
+  spec: EnvironmentSpec;
+  connected: (conn: AgentConnection) => void;
+}
+
+export class LinkServer {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 64 * 1024 * 1024,
+  });
+  private readonly expected = new Map<string, Expected>();
+
+  constructor(server: Server) {
+    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  /** Registers a credential for an environment about to start; it may be used once. */
+  expect(spec: EnvironmentSpec, token: string, connected: (conn: AgentConnection) => void): void {
+    this.expected.set(spec.environmentId, { token: Buffer.from(token), spec, connected });
+  }
+
+  forget(environmentId: string): void {
+    this.expected.delete(environmentId);
+  }
+
+  linkPath(environmentId: string): string {
+    return `${LINK_PATH_PREFIX}${environmentId}/link`;
+  }
+
+  close(): void {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '';
+    const match = /^\/agent\/v1\/environments\/([^/]+)\/link$/.exec(url);
+    const expected = match ? this.expected.get(match[1]!) : undefined;
+    const presented = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+    if (
+      !expected ||
+      presented.length !== expected.token.length ||
+      !timingSafeEqual(presented, expected.token)
+    ) {
+      // Same answer for an unknown environment and a wrong credential: nothing to probe.
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.expected.delete(match![1]!);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new AgentConnection(expected.spec.environmentId, ws);
+      conn.send({ type: 'configure', spec: expected.spec });
+      expected.connected(conn);
+    });
+  }
+}

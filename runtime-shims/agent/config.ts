@@ -1,0 +1,49 @@
+// The agent's start-up configuration, read from its process environment once and passed down.
+
+export interface AgentConfig {
+  /** ws:// URL of this environment's link endpoint on the gateway. */
+  linkUrl: string;
+  /** Per-environment bearer credential for the link; never passed to the runtime. */
+  token: string;
+  /** host:port the Runtime API listens on; port 0 picks a free one (several environments on one host). */
+  runtimeApiHost: string;
+  runtimeApiPort: number;
+  /** Directory holding the managed runtimes (LAMBDA_RUNTIME_DIR). */
+  runtimeDir: string;
+  /** The environment's /tmp (TMPDIR for the runtime). */
+  tmpDir: string;
+  /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
+  passthroughEnv: Record<string, string>;
+}
+
+const PASSTHROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'SERVAL_CACHE'];
+
+export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: string): AgentConfig {
+  const linkUrl = required(env, 'SERVAL_LINK_URL');
+  const token = required(env, 'SERVAL_ENVIRONMENT_TOKEN');
+  const [host, port] = (env.SERVAL_RUNTIME_API_ADDRESS ?? '127.0.0.1:9001').split(':');
+  const runtimeApiPort = Number(port);
+  if (!host || !Number.isInteger(runtimeApiPort) || runtimeApiPort < 0 || runtimeApiPort > 65535) {
+    throw new Error(`SERVAL_RUNTIME_API_ADDRESS must be host:port, got ${env.SERVAL_RUNTIME_API_ADDRESS}`);
+  }
+  const passthroughEnv: Record<string, string> = {};
+  for (const key of PASSTHROUGH) {
+    const value = env[key];
+    if (value !== undefined) passthroughEnv[key] = value;
+  }
+  return {
+    linkUrl,
+    token,
+    runtimeApiHost: host,
+    runtimeApiPort,
+    runtimeDir: env.SERVAL_RUNTIME_DIR ?? runtimeDirDefault,
+    tmpDir: env.SERVAL_TMP_DIR ?? '/tmp',
+    passthroughEnv,
+  };
+}
+
+function required(env: NodeJS.ProcessEnv, key: string): string {
+  const value = env[key];
+  if (!value) throw new Error(`${key} is required`);
+  return value;
+}

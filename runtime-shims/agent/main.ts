@@ -1,0 +1,24 @@
+// Entry point of every execution environment: serves the Runtime API and links upstream to the gateway.
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readAgentConfig } from './config.ts';
+import { connectUpstream } from './upstream-link.ts';
+
+const runtimeShimsDir = dirname(dirname(fileURLToPath(import.meta.url)));
+
+try {
+  const config = readAgentConfig(process.env, runtimeShimsDir);
+  const sink = (line: string) => process.stdout.write(`${line}\n`);
+  const link = connectUpstream(config, sink);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      link.stop(); // the runtime runs in its own process group and must not outlive its agent
+      process.exit(0);
+    });
+  }
+  await link.closed;
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`serval-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,256 @@
+// The Runtime API (2018-06-01) on loopback: one route table, one handler per endpoint, state checked first.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { InvocationRequest } from '../../../apis/environment-link.ts';
+import { readCappedBody } from './body.ts';
+import { accepted, errorReply, invalidRequestId } from './replies.ts';
+import { RuntimeStateMachine, StateTransitionError } from './state.ts';
+
+/** The RIE's buffered payload cap: 6 MiB + 100 bytes (reference §1.5). */
+export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100;
+const BASE = '/2018-06-01';
+
+export type RuntimeOutcome =
+  | { kind: 'response'; body: Buffer; contentType: string | undefined }
+  | { kind: 'error'; errorType: string | undefined; body: Buffer; contentType: string | undefined };
+
+/** What the environment learns from its runtime through the API. */
+export interface RuntimeApiListener {
+  initComplete(): void;
+  initError(errorType: string | undefined, body: Buffer, contentType: string | undefined): void;
+  /** The runtime took the invocation; returns its absolute deadline in epoch ms. */
+  delivered(requestId: string): number;
+  outcome(requestId: string, outcome: RuntimeOutcome): void;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => void | Promise<void>;
+
+export class RuntimeApiServer {
+  private readonly server: Server;
+  private readonly listener: RuntimeApiListener;
+  private machine = new RuntimeStateMachine();
+  private waitingNext: ServerResponse | undefined;
+  private queued: { request: InvocationRequest; body: Buffer } | undefined;
+  private readonly routes: Array<[string, RegExp, Handler]>;
+
+  constructor(listener: RuntimeApiListener) {
+    this.listener = listener;
+    this.routes = [
+      ['GET', /^\/runtime\/invocation\/next$/, (q, s) => this.next(q, s)],
+      ['POST', /^\/runtime\/invocation\/([^/]+)\/response$/, (q, s, id) => this.response(q, s, id)],
+      ['POST', /^\/runtime\/invocation\/([^/]+)\/error$/, (q, s, id) => this.invocationError(q, s, id)],
+      ['POST', /^\/runtime\/init\/error$/, (q, s) => this.initError(q, s)],
+    ];
+    this.server = createServer((req, res) => this.route(req, res));
+    this.server.keepAliveTimeout = 0; // the runtime's /next may wait for minutes between invocations
+    this.server.requestTimeout = 0;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  close(): void {
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+
+  /** A new runtime process starts from `Started`; whatever the old one left is dropped. */
+  resetForNewRuntime(): void {
+    this.machine = new RuntimeStateMachine();
+    this.waitingNext = undefined;
+    this.queued = undefined;
+  }
+
+  /** Hands an invocation to the runtime now if it waits on /next, else on its next /next. */
+  enqueue(request: InvocationRequest, body: Buffer): void {
+    this.queued = { request, body };
+    if (this.waitingNext && this.machine.state === 'Ready') this.deliver(this.waitingNext);
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    const path = url.startsWith(BASE) ? url.slice(BASE.length).split('?')[0]! : '';
+    if (url === '/ping' || url === `${BASE}/ping`) {
+      res.end('pong');
+      return;
+    }
+    for (const [method, pattern, handler] of this.routes) {
+      const match = pattern.exec(path);
+      if (!match) continue;
+      if (req.method !== method) {
+        errorReply(res, 405, 'MethodNotAllowed', 'Method not allowed');
+        return;
+      }
+      void Promise.resolve(handler(req, res, decodeURIComponent(match[1] ?? ''))).catch((err: unknown) => {
+        if (!res.headersSent) errorReply(res, 500, 'InternalServerError', 'Internal Server Error');
+        process.stderr.write(`serval-agent: runtime API handler failed: ${String(err)}\n`);
+      });
+      return;
+    }
+    errorReply(res, 404, 'NotFound', `No such Runtime API endpoint: ${req.method} ${url}`);
+  }
+
+  private next(_req: IncomingMessage, res: ServerResponse): void {
+    const from = this.machine.state;
+    if (!this.tryTransition(res, 'Ready')) return;
+    if (from === 'Started') this.listener.initComplete();
+    this.waitingNext = res;
+    res.on('close', () => {
+      if (this.waitingNext === res) this.waitingNext = undefined;
+    });
+    if (this.queued) this.deliver(res);
+  }
+
+  private deliver(res: ServerResponse): void {
+    const { request, body } = this.queued!;
+    this.queued = undefined;
+    this.waitingNext = undefined;
+    this.machine.transition('Running');
+    const deadlineMs = this.listener.delivered(request.requestId);
+    this.machine.current = { request, body, deadlineMs };
+    const headers: Record<string, string | number> = {
+      'Content-Type': request.contentType ?? 'application/json',
+      'Content-Length': body.length,
+      'Lambda-Runtime-Aws-Request-Id': request.requestId,
+      'Lambda-Runtime-Deadline-Ms': deadlineMs,
+      'Lambda-Runtime-Invoked-Function-Arn': request.invokedFunctionArn,
+    };
+    // Lambda omits headers whose value is empty.
+    if (request.traceId) headers['Lambda-Runtime-Trace-Id'] = request.traceId;
+    if (request.clientContext) headers['Lambda-Runtime-Client-Context'] = request.clientContext;
+    if (request.cognitoIdentity) headers['Lambda-Runtime-Cognito-Identity'] = request.cognitoIdentity;
+    if (request.tenantId) headers['Lambda-Runtime-Aws-Tenant-Id'] = request.tenantId;
+    res.writeHead(200, headers);
+    res.end(body);
+  }
+
+  private async response(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    if (!this.canTransition(res, 'InvocationResponse')) return;
+    if (!this.machine.isActive(requestId)) return invalidRequestId(res);
+    const mode = header(req, 'lambda-runtime-function-response-mode');
+    if (mode !== undefined && mode !== 'streaming') {
+      this.finish(requestId, 'InvocationResponse', {
+        kind: 'error',
+        errorType: 'Runtime.InvalidResponseModeHeader',
+        body: Buffer.alloc(0),
+        contentType: undefined,
+      });
+      return errorReply(res, 400, 'InvalidFunctionResponseMode', 'Invalid function response mode');
+    }
+    this.machine.transition('InvocationResponse');
+    const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
+    if (read.kind === 'too-large') {
+      this.complete(requestId, tooLarge(read.size));
+      return errorReply(
+        res,
+        413,
+        'RequestEntityTooLarge',
+        `Exceeded maximum allowed payload size (${MAX_PAYLOAD_BYTES} bytes).`,
+      );
+    }
+    if (read.kind === 'truncated') {
+      this.complete(requestId, {
+        kind: 'error',
+        errorType: 'Runtime.TruncatedResponse',
+        body: Buffer.alloc(0),
+        contentType: undefined,
+      });
+      return errorReply(res, 400, 'TruncatedHTTPRequest', 'HTTP request detected as truncated');
+    }
+    const trailerType = req.trailers['lambda-runtime-function-error-type'];
+    if (mode === 'streaming' && trailerType) {
+      // A streamed response that failed part-way reports its error in trailers (reference §1.3).
+      const encoded = req.trailers['lambda-runtime-function-error-body'];
+      const body = encoded ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
+      this.complete(requestId, {
+        kind: 'error',
+        errorType: trailerType,
+        body,
+        contentType: 'application/json',
+      });
+    } else {
+      this.complete(requestId, {
+        kind: 'response',
+        body: read.body,
+        contentType: header(req, 'content-type'),
+      });
+    }
+    accepted(res);
+  }
+
+  private async invocationError(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    if (!this.canTransition(res, 'InvocationErrorResponse')) return;
+    if (!this.machine.isActive(requestId)) return invalidRequestId(res);
+    this.machine.transition('InvocationErrorResponse');
+    const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
+    const body = read.kind === 'ok' ? read.body : Buffer.alloc(0);
+    this.complete(requestId, {
+      kind: 'error',
+      errorType: header(req, 'lambda-runtime-function-error-type'),
+      body,
+      contentType: header(req, 'content-type'),
+    });
+    accepted(res);
+  }
+
+  private async initError(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.tryTransition(res, 'InitError')) return;
+    const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
+    const body = read.kind === 'ok' ? read.body : Buffer.alloc(0);
+    accepted(res);
+    this.listener.initError(
+      header(req, 'lambda-runtime-function-error-type'),
+      body,
+      header(req, 'content-type'),
+    );
+  }
+
+  private finish(requestId: string, via: 'InvocationResponse', outcome: RuntimeOutcome): void {
+    this.machine.transition(via);
+    this.complete(requestId, outcome);
+  }
+
+  private complete(requestId: string, outcome: RuntimeOutcome): void {
+    this.machine.transition('ResponseSent');
+    this.machine.current = undefined;
+    this.listener.outcome(requestId, outcome);
+  }
+
+  private canTransition(res: ServerResponse, to: 'InvocationResponse' | 'InvocationErrorResponse'): boolean {
+    if (this.machine.state === 'Running') return true;
+    const err = new StateTransitionError(this.machine.state, to);
+    errorReply(res, 403, 'InvalidStateTransition', err.message);
+    return false;
+  }
+
+  private tryTransition(res: ServerResponse, to: 'Ready' | 'InitError'): boolean {
+    try {
+      this.machine.transition(to);
+      return true;
+    } catch (err) {
+      if (!(err instanceof StateTransitionError)) throw err;
+      errorReply(res, 403, 'InvalidStateTransition', err.message);
+      return false;
+    }
+  }
+}
+
+function tooLarge(size: number): RuntimeOutcome {
+  const body = Buffer.from(
+    JSON.stringify({
+      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_PAYLOAD_BYTES} bytes).`,
+      errorType: 'Function.ResponseSizeTooLarge',
+    }),
+  );
+  return { kind: 'error', errorType: 'Function.ResponseSizeTooLarge', body, contentType: 'application/json' };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,73 @@
+// The agent's side of the link to the gateway: authenticates, receives its spec, serves invocations one at a time.
+import WebSocket from 'ws';
+import {
+  type AgentMessage,
+  decodeFrame,
+  encodeFrame,
+  type GatewayMessage,
+} from '../../apis/environment-link.ts';
+import type { AgentConfig } from './config.ts';
+import { Environment } from './environment.ts';
+
+export interface UpstreamLink {
+  /** Resolves when the link closes; the runtime has been stopped by then. */
+  closed: Promise<void>;
+  stop(): void;
+}
+
+export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
+  const socket = new WebSocket(config.linkUrl, {
+    headers: { Authorization: `Bearer ${config.token}` },
+    perMessageDeflate: false,
+    maxPayload: 64 * 1024 * 1024,
+  });
+  let environment: Environment | undefined;
+  let queue = Promise.resolve();
+  const send = (message: AgentMessage, body?: Buffer) => socket.send(encodeFrame(message, body));
+
+  socket.on('message', (data: Buffer) => {
+    const { header, body } = decodeFrame<GatewayMessage>(data);
+    // Invocations are served strictly one after another, in arrival order.
+    queue = queue.then(async () => {
+      switch (header.type) {
+        case 'configure':
+          environment = new Environment(header.spec, config, sink);
+          await environment.start();
+          send({ type: 'ready' });
+          break;
+        case 'invoke': {
+          if (!environment) throw new Error('invoke before configure');
+          const outcome = await environment.invoke(header.invocation, body);
+          send({ type: 'result', result: outcome.result }, outcome.body);
+          break;
+        }
+        case 'shutdown':
+          socket.close(1000, header.reason);
+          break;
+      }
+    });
+    queue = queue.catch((err: unknown) => {
+      process.stderr.write(`serval-agent: ${String(err)}\n`);
+      socket.close(1011, 'agent failure');
+    });
+  });
+
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.once('unexpected-response', (_req, res) =>
+      reject(new Error(`gateway refused the link: HTTP ${res.statusCode}`)),
+    );
+    socket.once('error', reject);
+    // The environment lives exactly as long as its link: when the gateway goes, so does the runtime.
+    socket.once('close', () => {
+      environment?.stop();
+      resolve();
+    });
+  });
+  return {
+    closed,
+    stop: () => {
+      environment?.stop();
+      socket.terminate();
+    },
+  };
+}
