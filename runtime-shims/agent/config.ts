@@ -16,7 +16,7 @@ export interface AgentConfig {
   passthroughEnv: Record<string, string>;
 }
 
-const PASSTHROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'SERVAL_CACHE'];
+const PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
 
 export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: string): AgentConfig {
   const linkUrl = required(env, 'SERVAL_LINK_URL');

@@ -11,6 +11,8 @@ import { describeExit, RuntimeProcess } from './runtime-process.ts';
 const INIT_LIMIT_MS = 10_000;
 /** After a runtime exits mid-invocation, requests it sent just before may still be in flight. */
 const EXIT_GRACE_MS = 20;
+/** How long a runtime that reported an init error may take to exit by itself. */
+const INIT_ERROR_EXIT_GRACE_MS = 500;
 
 type InitResult = { ok: true; durationMs: number } | { ok: false; durationMs: number; failure: Failure };
 interface Failure {
@@ -102,8 +104,10 @@ export class Environment implements RuntimeApiListener {
 
   initError(errorType: string | undefined, body: Buffer): void {
     if (this.pendingInit) this.pendingInit.error = { errorType, body };
-    // The runtime is expected to exit; Lambda resets the environment either way.
-    this.runtime?.kill();
+    // The runtime is expected to exit by itself (its last words belong in the log); one that lingers is
+    // killed, as Lambda resets the environment either way.
+    const runtime = this.runtime;
+    setTimeout(() => runtime?.kill(), INIT_ERROR_EXIT_GRACE_MS).unref();
   }
 
   delivered(requestId: string): number {

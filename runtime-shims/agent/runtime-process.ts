@@ -2,6 +2,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** How long output may trail a process's exit before it is no longer waited for. */
+const OUTPUT_DRAIN_MS = 100;
+
 export interface RuntimeExit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -24,7 +27,12 @@ export class RuntimeProcess {
     this.child.stderr!.setEncoding('utf8').on('data', output);
     this.exited = new Promise((resolve) => {
       this.child.once('error', () => resolve({ code: 127, signal: null }));
-      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+      // 'close' comes once the output pipes are drained too; a grandchild holding them open must not
+      // delay the verdict, so 'exit' plus a short grace also settles it.
+      this.child.once('close', (code, signal) => resolve({ code, signal }));
+      this.child.once('exit', (code, signal) => {
+        setTimeout(() => resolve({ code, signal }), OUTPUT_DRAIN_MS).unref();
+      });
     });
   }
 

@@ -14,7 +14,7 @@ import type {
 const AGENT_MAIN = fileURLToPath(new URL('../../../../runtime-shims/agent/main.ts', import.meta.url));
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
 const SHUTDOWN_GRACE_MS = 2000;
-const HOST_PASSTHROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'SERVAL_CACHE'];
+const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
 
 export class LocalProvider implements EnvironmentProvider {
   private readonly dataDir: string;

@@ -1,0 +1,113 @@
+// Starts a real gateway with the local provider on free ports, for tests; captures each function's log stream.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { type ConfigOverrides, parseGatewayConfig } from '../../gateway/src/config.ts';
+import { startGateway } from '../../gateway/src/gateway.ts';
+import { LocalProvider } from '../../gateway/src/providers/local/local-provider.ts';
+import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
+import { type LoadedManifests, loadManifestDirectory } from '../../gateway/src/registry/manifest-loader.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = join(REPO_ROOT, 'test/fixtures/functions');
+
+export function fixture(...parts: string[]): string {
+  return join(FIXTURES, ...parts);
+}
+
+export interface FunctionManifestInput {
+  name: string;
+  runtime: string;
+  handler?: string;
+  codePath?: string;
+  inline?: Record<string, string>;
+  timeoutSeconds?: number;
+  memoryMB?: number;
+  environment?: Record<string, string>;
+  logging?: Record<string, string>;
+}
+
+export function functionManifest(f: FunctionManifestInput): Record<string, unknown> {
+  const spec: Record<string, unknown> = {
+    runtime: f.runtime,
+    code: f.inline ? { inline: f.inline } : { path: f.codePath },
+  };
+  if (f.handler) spec.handler = f.handler;
+  if (f.timeoutSeconds) spec.timeoutSeconds = f.timeoutSeconds;
+  if (f.memoryMB) spec.memoryMB = f.memoryMB;
+  if (f.environment) spec.environment = f.environment;
+  if (f.logging) spec.logging = f.logging;
+  return { apiVersion: 'serval.dev/v1alpha1', kind: 'Function', metadata: { name: f.name }, spec };
+}
+
+export interface InvokeResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json(): unknown;
+  /** Decoded X-Amz-Log-Result, when Tail was asked for. */
+  logTail: string;
+}
+
+export interface TestServal {
+  url: string;
+  loaded: LoadedManifests;
+  /** Every line each function's environments wrote, by function name. */
+  logs(functionName: string): string[];
+  invoke(name: string, payload?: unknown, headers?: Record<string, string>): Promise<InvokeResponse>;
+  stop(): Promise<void>;
+}
+
+export async function startServal(options: {
+  functions?: FunctionManifestInput[];
+  manifestsDir?: string;
+  config?: ConfigOverrides;
+}): Promise<TestServal> {
+  const work = mkdtempSync(join(tmpdir(), 'serval-test-'));
+  let manifestsDir = options.manifestsDir;
+  if (!manifestsDir) {
+    manifestsDir = join(work, 'manifests');
+    const docs = (options.functions ?? []).map((f) => stringify(functionManifest(f))).join('---\n');
+    await import('node:fs').then((fs) => fs.mkdirSync(manifestsDir!, { recursive: true }));
+    writeFileSync(join(manifestsDir, 'functions.yaml'), docs);
+  }
+  const config = parseGatewayConfig({}, { port: 0, dataDir: join(work, 'data'), ...options.config });
+  const loaded = loadManifestDirectory(manifestsDir, config.dataDir);
+  const registry = new FunctionRegistry();
+  for (const fn of loaded.functions) registry.put(fn);
+  const logs = new Map<string, string[]>();
+  const provider = new LocalProvider(config.dataDir, (spec, line) => {
+    const lines = logs.get(spec.functionName) ?? [];
+    lines.push(line);
+    logs.set(spec.functionName, lines);
+  });
+  const gatewayLog: string[] = [];
+  const gateway = await startGateway({ config, registry, provider, log: (l) => gatewayLog.push(l) });
+  return {
+    url: gateway.url,
+    loaded,
+    logs: (name) => logs.get(name) ?? [],
+    async invoke(name, payload = {}, headers = {}) {
+      const res = await fetch(`${gateway.url}/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, {
+        method: 'POST',
+        headers: { 'X-Amz-Log-Type': 'Tail', ...headers },
+        body: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      });
+      const text = await res.text();
+      const tail = res.headers.get('x-amz-log-result');
+      return {
+        status: res.status,
+        headers: res.headers,
+        text,
+        json: () => JSON.parse(text),
+        logTail: tail ? Buffer.from(tail, 'base64').toString('utf8') : '',
+      };
+    },
+    async stop() {
+      await gateway.close();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
