@@ -1,0 +1,48 @@
+// Runs the real `serval` command as a child process and waits for it to listen.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './serval.ts';
+
+export interface RunningCli {
+  url: string;
+  stdout(): string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export async function startCli(args: string[]): Promise<RunningCli> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'serval-cli-'));
+  const child: ChildProcess = spawn(process.execPath, ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`serval exited with ${code}: ${err}`)));
+  });
+  return {
+    url,
+    stdout: () => out,
+    stderr: () => err,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
