@@ -15,7 +15,8 @@ beforeAll(async () => {
 });
 afterAll(() => serval.stop());
 
-const REPORT = /REPORT RequestId: ([0-9a-f-]{36})\tDuration: \d+\.\d{2} ms\tBilled Duration: (\d+) ms\tMemory Size: 128 MB\tMax Memory Used: (\d+) MB/;
+const REPORT =
+  /REPORT RequestId: ([0-9a-f-]{36})\tDuration: \d+\.\d{2} ms\tBilled Duration: (\d+) ms\tMemory Size: 128 MB\tMax Memory Used: (\d+) MB/;
 
 describe('timeouts', () => {
   it('kills a runtime that overruns, answers Sandbox.Timedout, and re-initialises on the next invocation', async () => {
@@ -30,7 +31,9 @@ describe('timeouts', () => {
       errorType: 'Sandbox.Timedout',
       errorMessage: `RequestId: ${requestId} Error: Task timed out after 1.00 seconds`,
     });
-    expect(res.logTail).toMatch(new RegExp(`\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z ${requestId} Task timed out after 1.00 seconds`));
+    expect(res.logTail).toMatch(
+      new RegExp(`\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z ${requestId} Task timed out after 1.00 seconds`),
+    );
     await expect.poll(() => isAlive(firstPid), { timeout: 2000 }).toBe(false); // the runtime process is gone
 
     const next = await serval.invoke('probe', { scenario: 'pid' });
@@ -52,9 +55,13 @@ describe('runtime exits', () => {
 
   it('says "without providing a reason" for exit status 0 and names the signal of a killed runtime', async () => {
     const clean = await serval.invoke('probe', { scenario: 'exit', code: 0 });
-    expect((clean.json() as { errorMessage: string }).errorMessage).toMatch(/Error: Runtime exited without providing a reason$/);
+    expect((clean.json() as { errorMessage: string }).errorMessage).toMatch(
+      /Error: Runtime exited without providing a reason$/,
+    );
     const killed = await serval.invoke('probe', { scenario: 'kill-self' });
-    expect((killed.json() as { errorMessage: string }).errorMessage).toMatch(/Error: Runtime exited with error: signal: killed$/);
+    expect((killed.json() as { errorMessage: string }).errorMessage).toMatch(
+      /Error: Runtime exited with error: signal: killed$/,
+    );
     const after = await serval.invoke('probe', { scenario: 'hello' });
     expect(after.headers.get('x-amz-function-error')).toBeNull();
     expect(after.logTail).toContain('Init Duration:');

@@ -7,11 +7,24 @@ let serval: TestServal;
 beforeAll(async () => {
   serval = await startServal({
     functions: [
-      { name: 'probe', runtime: 'provided', codePath: fixture('provided/protocol-probe'), timeoutSeconds: 5, memoryMB: 256, environment: { USER_VAR: 'kept' } },
+      {
+        name: 'probe',
+        runtime: 'provided',
+        codePath: fixture('provided/protocol-probe'),
+        timeoutSeconds: 5,
+        memoryMB: 256,
+        environment: { USER_VAR: 'kept' },
+      },
       { name: 'init-error', runtime: 'provided', codePath: fixture('provided/init-error') },
       { name: 'exit-on-init', runtime: 'provided', codePath: fixture('provided/exit-on-init') },
       { name: 'no-bootstrap', runtime: 'provided', codePath: fixture('provided/no-bootstrap') },
-      { name: 'sleepy-init', runtime: 'provided', codePath: fixture('provided/sleepy-init'), timeoutSeconds: 2, environment: { INIT_SLEEP_MS: '10500' } },
+      {
+        name: 'sleepy-init',
+        runtime: 'provided',
+        codePath: fixture('provided/sleepy-init'),
+        timeoutSeconds: 2,
+        environment: { INIT_SLEEP_MS: '10500' },
+      },
     ],
   });
 });
@@ -21,10 +34,14 @@ describe('/next', () => {
   it('carries the request id, absolute deadline, invoked ARN, trace id and decoded client context', async () => {
     const clientContext = { custom: { tenant: 'acme' }, env: { platform: 'test' } };
     const before = Date.now();
-    const res = await serval.invoke('probe', { scenario: 'headers' }, {
-      'X-Amz-Client-Context': Buffer.from(JSON.stringify(clientContext)).toString('base64'),
-      'X-Amzn-Trace-Id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
-    });
+    const res = await serval.invoke(
+      'probe',
+      { scenario: 'headers' },
+      {
+        'X-Amz-Client-Context': Buffer.from(JSON.stringify(clientContext)).toString('base64'),
+        'X-Amzn-Trace-Id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+      },
+    );
     expect(res.status).toBe(200);
     const { headers, now } = res.json() as { headers: Record<string, string>; now: number };
     expect(headers['lambda-runtime-aws-request-id']).toBe(res.headers.get('x-amzn-requestid'));
@@ -32,8 +49,12 @@ describe('/next', () => {
     const deadline = Number(headers['lambda-runtime-deadline-ms']);
     expect(deadline).toBeGreaterThan(before + 4000);
     expect(deadline).toBeLessThanOrEqual(now + 5000 + 50);
-    expect(headers['lambda-runtime-invoked-function-arn']).toBe('arn:serval:lambda:local:default:function:probe');
-    expect(headers['lambda-runtime-trace-id']).toBe('Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1');
+    expect(headers['lambda-runtime-invoked-function-arn']).toBe(
+      'arn:serval:lambda:local:default:function:probe',
+    );
+    expect(headers['lambda-runtime-trace-id']).toBe(
+      'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+    );
     expect(JSON.parse(headers['lambda-runtime-client-context']!)).toEqual(clientContext);
     expect(headers['content-type']).toBe('application/json');
     expect(headers).not.toHaveProperty('lambda-runtime-cognito-identity');
@@ -42,13 +63,20 @@ describe('/next', () => {
   it('generates a well-formed trace id when the caller sends none, and shows a qualified ARN as invoked', async () => {
     const res = await serval.invoke('probe:$LATEST', { scenario: 'headers' });
     const { headers } = res.json() as { headers: Record<string, string> };
-    expect(headers['lambda-runtime-trace-id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
-    expect(headers['lambda-runtime-invoked-function-arn']).toBe('arn:serval:lambda:local:default:function:probe:$LATEST');
+    expect(headers['lambda-runtime-trace-id']).toMatch(
+      /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/,
+    );
+    expect(headers['lambda-runtime-invoked-function-arn']).toBe(
+      'arn:serval:lambda:local:default:function:probe:$LATEST',
+    );
   });
 
   it('answers a second /next during an invocation, and /init/error after init, with 403 InvalidStateTransition', async () => {
     const res = await serval.invoke('probe', { scenario: 'next-while-running' });
-    const { again, initError } = res.json() as Record<string, { status: number; body: { errorType: string; errorMessage: string } }>;
+    const { again, initError } = res.json() as Record<
+      string,
+      { status: number; body: { errorType: string; errorMessage: string } }
+    >;
     expect(again!.status).toBe(403);
     expect(again!.body.errorType).toBe('InvalidStateTransition');
     expect(again!.body.errorMessage).toMatch(/^State transition from Running to Ready failed for runtime/);
@@ -68,7 +96,9 @@ describe('/response and /error', () => {
   it('accepts the first response (202 {"status":"OK"}) and refuses a second with 403', async () => {
     const res = await serval.invoke('probe', { scenario: 'double-response' });
     expect(res.json()).toEqual({ first: true });
-    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<Record<string, { status: number; body: Record<string, string> }>>;
+    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<
+      Record<string, { status: number; body: Record<string, string> }>
+    >;
     expect(report!.first).toMatchObject({ status: 202, body: { status: 'OK' } });
     expect(report!.second!.status).toBe(403);
     expect(report!.second!.body.errorType).toBe('InvalidStateTransition');
@@ -79,7 +109,9 @@ describe('/response and /error', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
     expect(res.json()).toEqual({ errorType: 'Custom', errorMessage: 'boom' });
-    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<Record<string, { status: number }>>;
+    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<
+      Record<string, { status: number }>
+    >;
     expect(report!.error!.status).toBe(202);
     expect(report!.response!.status).toBe(403);
   });
@@ -91,20 +123,30 @@ describe('/response and /error', () => {
       errorType: 'Function.ResponseSizeTooLarge',
       errorMessage: `Response payload size (${6 * 1024 * 1024 + 200} bytes) exceeded maximum allowed payload size (6291556 bytes).`,
     });
-    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<Record<string, { status: number; body: unknown }>>;
+    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<
+      Record<string, { status: number; body: unknown }>
+    >;
     expect(report!.big).toEqual({
       status: 413,
       headers: expect.any(Object),
-      body: { errorMessage: 'Exceeded maximum allowed payload size (6291556 bytes).', errorType: 'RequestEntityTooLarge' },
+      body: {
+        errorMessage: 'Exceeded maximum allowed payload size (6291556 bytes).',
+        errorType: 'RequestEntityTooLarge',
+      },
     });
   });
 
   it('refuses an unknown response mode with 400 and fails the invocation with Runtime.InvalidResponseModeHeader', async () => {
     const res = await serval.invoke('probe', { scenario: 'bad-mode' });
     expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
-    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<Record<string, { status: number; body: unknown }>>;
+    const [report] = (await serval.invoke('probe', { scenario: 'report' })).json() as Array<
+      Record<string, { status: number; body: unknown }>
+    >;
     expect(report!.bad!.status).toBe(400);
-    expect(report!.bad!.body).toEqual({ errorMessage: 'Invalid function response mode', errorType: 'InvalidFunctionResponseMode' });
+    expect(report!.bad!.body).toEqual({
+      errorMessage: 'Invalid function response mode',
+      errorType: 'InvalidFunctionResponseMode',
+    });
   });
 });
 
@@ -139,9 +181,15 @@ describe('init', () => {
     const res = await serval.invoke('init-error', {});
     expect(res.status).toBe(200);
     expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
-    expect(res.json()).toEqual({ errorType: 'Runtime.ConfigError', errorMessage: 'missing DATABASE_URL', stackTrace: [] });
+    expect(res.json()).toEqual({
+      errorType: 'Runtime.ConfigError',
+      errorMessage: 'missing DATABASE_URL',
+      stackTrace: [],
+    });
     expect(res.logTail).toContain('init error accepted with 202 {"status":"OK"}');
-    expect(res.logTail).toMatch(/INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.ConfigError/);
+    expect(res.logTail).toMatch(
+      /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.ConfigError/,
+    );
   });
 
   it('reports a runtime that exits during init as Runtime.ExitError with its exit status', async () => {
@@ -159,7 +207,9 @@ describe('init', () => {
     const res = await serval.invoke('no-bootstrap', {});
     expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
     expect(res.json()).toMatchObject({ errorType: 'Runtime.InvalidEntrypoint' });
-    expect((res.json() as { errorMessage: string }).errorMessage).toMatch(/Couldn't find valid bootstrap\(s\): \[.*\/bootstrap\]/);
+    expect((res.json() as { errorMessage: string }).errorMessage).toMatch(
+      /Couldn't find valid bootstrap\(s\): \[.*\/bootstrap\]/,
+    );
   });
 
   it('retries an init that overruns the 10 s limit inside the invoke phase, bounded by the function timeout', async () => {

@@ -10,7 +10,11 @@ afterAll(() => serval.stop());
 
 async function invoke(name: string, body: string) {
   const res = await fetch(`${serval.url}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body });
-  return { status: res.status, text: await res.text(), functionError: res.headers.get('x-amz-function-error') };
+  return {
+    status: res.status,
+    text: await res.text(),
+    functionError: res.headers.get('x-amz-function-error'),
+  };
 }
 
 describe('examples', () => {
@@ -25,13 +29,21 @@ describe('examples', () => {
   });
 
   it('nightly-report keeps its history in /tmp across warm invocations', async () => {
-    const event = (time: string) => JSON.stringify({ 'detail-type': 'Scheduled Event', source: 'aws.events', time, detail: {} });
+    const event = (time: string) =>
+      JSON.stringify({ 'detail-type': 'Scheduled Event', source: 'aws.events', time, detail: {} });
     const first = JSON.parse((await invoke('nightly-report', event('2026-11-24T03:00:00Z'))).text);
     const second = JSON.parse((await invoke('nightly-report', event('2026-11-25T03:00:00Z'))).text);
-    expect(second).toEqual({ runs: first.runs + 1, lastRun: '2026-11-25T03:00:00Z', function: 'nightly-report' });
+    expect(second).toEqual({
+      runs: first.runs + 1,
+      lastRun: '2026-11-25T03:00:00Z',
+      function: 'nightly-report',
+    });
     const wrong = await invoke('nightly-report', '{}');
     expect(wrong.functionError).toBe('Unhandled');
-    expect(JSON.parse(wrong.text)).toMatchObject({ errorType: 'ValueError', errorMessage: 'expected an EventBridge Scheduled Event' });
+    expect(JSON.parse(wrong.text)).toMatchObject({
+      errorType: 'ValueError',
+      errorMessage: 'expected an EventBridge Scheduled Event',
+    });
   });
 
   it('prints each function log line with the function name', () => {
@@ -49,9 +61,14 @@ describe('a broken manifest beside good ones', () => {
 
   it('is reported in one line naming file, document and field, and the good functions serve', async () => {
     const lines = mixed.stderr().trim().split('\n');
-    expect(lines).toContainEqual(expect.stringMatching(/^serval: skipped .*broken\.yml \(document 2\): spec\.timeoutSeconds: /));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^serval: skipped .*broken\.yml \(document 2\): spec\.timeoutSeconds: /),
+    );
     expect(lines.filter((l) => l.includes('broken.yml (document 2)'))).toHaveLength(1);
-    const res = await fetch(`${mixed.url}/2015-03-31/functions/good-one/invocations`, { method: 'POST', body: '{"hi":1}' });
+    const res = await fetch(`${mixed.url}/2015-03-31/functions/good-one/invocations`, {
+      method: 'POST',
+      body: '{"hi":1}',
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ event: { hi: 1 } });
   });

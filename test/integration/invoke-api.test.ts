@@ -4,7 +4,9 @@ import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
 beforeAll(async () => {
-  serval = await startServal({ functions: [{ name: 'probe', runtime: 'provided', codePath: fixture('provided/protocol-probe') }] });
+  serval = await startServal({
+    functions: [{ name: 'probe', runtime: 'provided', codePath: fixture('provided/protocol-probe') }],
+  });
 });
 afterAll(() => serval.stop());
 
@@ -13,13 +15,18 @@ describe('Invoke API', () => {
     const res = await serval.invoke('missing', {});
     expect(res.status).toBe(404);
     expect(res.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
-    expect(res.json()).toEqual({ Type: 'User', Message: 'Function not found: arn:serval:lambda:local:default:function:missing' });
+    expect(res.json()).toEqual({
+      Type: 'User',
+      Message: 'Function not found: arn:serval:lambda:local:default:function:missing',
+    });
   });
 
   it('answers an unknown qualifier with 404 naming the qualified ARN', async () => {
     const res = await serval.invoke('probe:7', {});
     expect(res.status).toBe(404);
-    expect(res.json()).toMatchObject({ Message: 'Function not found: arn:serval:lambda:local:default:function:probe:7' });
+    expect(res.json()).toMatchObject({
+      Message: 'Function not found: arn:serval:lambda:local:default:function:probe:7',
+    });
   });
 
   it('accepts full and partial ARNs', async () => {
@@ -31,7 +38,10 @@ describe('Invoke API', () => {
   });
 
   it('rejects a qualifier that contradicts the one in the name', async () => {
-    const res = await fetch(`${serval.url}/2015-03-31/functions/probe:$LATEST/invocations?Qualifier=1`, { method: 'POST', body: '{}' });
+    const res = await fetch(`${serval.url}/2015-03-31/functions/probe:$LATEST/invocations?Qualifier=1`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('InvalidParameterValueException');
   });
@@ -40,7 +50,10 @@ describe('Invoke API', () => {
     const res = await serval.invoke('probe', 'not json{');
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('InvalidRequestContentException');
-    expect(res.json()).toMatchObject({ Type: 'User', message: expect.stringMatching(/^Could not parse request body into json/) });
+    expect(res.json()).toMatchObject({
+      Type: 'User',
+      message: expect.stringMatching(/^Could not parse request body into json/),
+    });
   });
 
   it('rejects a payload over 6 MB with 413 RequestTooLargeException', async () => {
@@ -70,7 +83,9 @@ describe('Invoke API', () => {
   });
 
   it('never runs two invocations in one environment at once', async () => {
-    const results = await Promise.all(Array.from({ length: 6 }, () => serval.invoke('probe', { scenario: 'sleep', ms: 300 })));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => serval.invoke('probe', { scenario: 'sleep', ms: 300 })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
     const runs = results.map((r) => r.json() as { pid: number; start: number; end: number });
     for (const a of runs) {

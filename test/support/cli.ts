@@ -14,10 +14,14 @@ export interface RunningCli {
 
 export async function startCli(args: string[]): Promise<RunningCli> {
   const dataDir = mkdtempSync(join(tmpdir(), 'serval-cli-'));
-  const child: ChildProcess = spawn(process.execPath, ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {

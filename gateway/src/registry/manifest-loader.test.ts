@@ -13,7 +13,10 @@ describe('loadManifestDirectory', () => {
   it('loads the good functions beside broken ones, with defaults applied', () => {
     expect(loaded.functions.map((f) => f.name).sort()).toEqual(['good-one', 'good-two']);
     const one = loaded.functions.find((f) => f.name === 'good-one')!;
-    expect(one).toMatchObject({ namespace: 'default', spec: { memoryMB: 128, timeoutSeconds: 3, ephemeralStorageMB: 512 } });
+    expect(one).toMatchObject({
+      namespace: 'default',
+      spec: { memoryMB: 128, timeoutSeconds: 3, ephemeralStorageMB: 512 },
+    });
     expect(one.codeDir).toMatch(/test\/fixtures\/functions\/provided\/protocol-probe$/);
     expect(one.codeSha256).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -29,9 +32,13 @@ describe('loadManifestDirectory', () => {
       expect.arrayContaining([
         expect.stringMatching(/broken\.yml \(document 2\): spec\.timeoutSeconds: .*900/),
         expect.stringMatching(/broken\.yml \(document 3\): metadata\.name: must be lower-case/),
-        expect.stringMatching(/broken\.yml \(document 4\): spec\.environment\.AWS_REGION: AWS_REGION is reserved/),
+        expect.stringMatching(
+          /broken\.yml \(document 4\): spec\.environment\.AWS_REGION: AWS_REGION is reserved/,
+        ),
         expect.stringMatching(/broken\.yml \(document 5\): spec\.code: exactly one of path or inline/),
-        expect.stringMatching(/broken\.yml \(document 6\): spec\.code\.path: .*does-not-exist is not a directory/),
+        expect.stringMatching(
+          /broken\.yml \(document 6\): spec\.code\.path: .*does-not-exist is not a directory/,
+        ),
         expect.stringMatching(/broken\.yml \(document 7\): spec: Unrecognized key: "memoryMb"/),
         expect.stringMatching(/not-yaml\.yaml \(document 1\): invalid YAML/),
       ]),
