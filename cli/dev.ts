@@ -15,7 +15,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   const registry = new FunctionRegistry();
   for (const fn of loaded.functions) registry.put(fn);
 
-  const provider = new LocalProvider(config.dataDir, (spec, line) =>
+  const provider = new LocalProvider(config, (spec, line) =>
     process.stdout.write(`[${spec.functionName}] ${line}\n`),
   );
   const gateway = await startGateway({

@@ -16,6 +16,8 @@ export interface GatewayConfig {
   /** How long an invocation may wait for a newly started environment. */
   environmentStartTimeoutSeconds: number;
   maxEnvironmentsPerFunction: number;
+  /** Local provider: a private /tmp per environment through a mount namespace, where the OS allows it. */
+  isolateTmp: 'auto' | 'off';
 }
 
 export type ConfigOverrides = Partial<GatewayConfig>;
@@ -34,6 +36,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     idleTimeoutSeconds: int(env, 'SERVAL_IDLE_TIMEOUT_SECONDS', 600, 1, 86_400),
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
+    isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),
     ...overrides,
   };
   if (!/^[a-z0-9-]+$/.test(config.region))
@@ -49,4 +52,13 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number,
     throw new ConfigError(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, key: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${key} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
 }

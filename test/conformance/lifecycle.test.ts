@@ -82,6 +82,18 @@ describe('/tmp', () => {
   });
 });
 
+describe('/tmp at its literal path', () => {
+  it('is private to each environment where the OS offers mount namespaces', async (ctx) => {
+    if (!serval.isolatesTmp) ctx.skip();
+    const a1 = await serval.invoke('tmp-a', { scenario: 'write-literal-tmp', value: 'from-a' });
+    expect(a1.json()).toMatchObject({ previous: null, tmpdir: '/tmp' });
+    const a2 = await serval.invoke('tmp-a', { scenario: 'write-literal-tmp', value: 'again-a' });
+    expect(a2.json()).toMatchObject({ previous: 'from-a' });
+    const b = await serval.invoke('tmp-b', { scenario: 'write-literal-tmp', value: 'from-b' });
+    expect(b.json()).toMatchObject({ previous: null });
+  });
+});
+
 describe('log stream', () => {
   it('frames each invocation with START, END and REPORT and keeps the runtime output between them', async () => {
     const res = await serval.invoke('probe', { scenario: 'log' });

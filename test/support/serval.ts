@@ -54,6 +54,8 @@ export interface InvokeResponse {
 export interface TestServal {
   url: string;
   loaded: LoadedManifests;
+  /** Whether environments get a private /tmp at the literal path. */
+  isolatesTmp: boolean;
   /** Every line each function's environments wrote, by function name. */
   logs(functionName: string): string[];
   invoke(name: string, payload?: unknown, headers?: Record<string, string>): Promise<InvokeResponse>;
@@ -78,7 +80,7 @@ export async function startServal(options: {
   const registry = new FunctionRegistry();
   for (const fn of loaded.functions) registry.put(fn);
   const logs = new Map<string, string[]>();
-  const provider = new LocalProvider(config.dataDir, (spec, line) => {
+  const provider = new LocalProvider(config, (spec, line) => {
     const lines = logs.get(spec.functionName) ?? [];
     lines.push(line);
     logs.set(spec.functionName, lines);
@@ -88,6 +90,7 @@ export async function startServal(options: {
   return {
     url: gateway.url,
     loaded,
+    isolatesTmp: provider.isolatesTmp,
     logs: (name) => logs.get(name) ?? [],
     async invoke(name, payload = {}, headers = {}) {
       const res = await fetch(`${gateway.url}/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, {

@@ -1,5 +1,5 @@
 // Environments as local agent processes: each with its own working directory and /tmp, no cluster needed.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,15 +15,29 @@ const AGENT_MAIN = fileURLToPath(new URL('../../../../runtime-shims/agent/main.t
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
 const SHUTDOWN_GRACE_MS = 2000;
 const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
+const UNSHARE = ['--user', '--map-root-user', '--mount', '--propagation', 'private', '--'];
+
+export interface LocalProviderOptions {
+  dataDir: string;
+  /** `auto`: give each environment a private /tmp via a mount namespace where the OS allows it. */
+  isolateTmp: 'auto' | 'off';
+}
 
 export class LocalProvider implements EnvironmentProvider {
   private readonly dataDir: string;
   private readonly logSink: FunctionLogSink;
+  private readonly privateTmp: boolean;
   private readonly running = new Set<LaunchedEnvironment>();
 
-  constructor(dataDir: string, logSink: FunctionLogSink) {
-    this.dataDir = dataDir;
+  constructor(options: LocalProviderOptions, logSink: FunctionLogSink) {
+    this.dataDir = options.dataDir;
     this.logSink = logSink;
+    this.privateTmp = options.isolateTmp === 'auto' && mountNamespacesWork();
+  }
+
+  /** Whether environments see their own directory at the literal path /tmp. */
+  get isolatesTmp(): boolean {
+    return this.privateTmp;
   }
 
   launch({ spec, linkUrl, token }: EnvironmentLaunch): LaunchedEnvironment {
@@ -34,10 +48,25 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_LINK_URL: linkUrl,
       SERVAL_ENVIRONMENT_TOKEN: token,
       SERVAL_RUNTIME_API_ADDRESS: '127.0.0.1:0',
-      SERVAL_TMP_DIR: tmpDir,
+      SERVAL_TMP_DIR: this.privateTmp ? '/tmp' : tmpDir,
     };
     for (const key of HOST_PASSTHROUGH) if (process.env[key]) env[key] = process.env[key];
-    const child = spawn(process.execPath, [AGENT_MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, args] = this.privateTmp
+      ? // A private mount namespace where the environment's directory is mounted over /tmp, as in a pod.
+        [
+          'unshare',
+          [
+            ...UNSHARE,
+            'sh',
+            '-c',
+            'mount --bind "$0" /tmp && exec "$@"',
+            tmpDir,
+            process.execPath,
+            AGENT_MAIN,
+          ],
+        ]
+      : [process.execPath, [AGENT_MAIN]];
+    const child = spawn(file, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout! }).on('line', (line) => this.logSink(spec, line));
     createInterface({ input: child.stderr! }).on('line', (line) =>
       this.logSink(spec, `[serval-agent] ${line}`),
@@ -69,4 +98,14 @@ export class LocalProvider implements EnvironmentProvider {
     for (const env of all) env.stop();
     await Promise.all(all.map((env) => env.exited));
   }
+}
+
+/** Unprivileged user + mount namespaces are a Linux feature that some hosts and containers disable. */
+function mountNamespacesWork(): boolean {
+  if (process.platform !== 'linux') return false;
+  const probe = spawnSync('unshare', [...UNSHARE, 'sh', '-c', 'mount -t tmpfs none /tmp'], {
+    stdio: 'ignore',
+    timeout: 5000,
+  });
+  return probe.status === 0;
 }
