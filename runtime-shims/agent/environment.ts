@@ -138,6 +138,7 @@ export class Environment implements RuntimeApiListener {
       tmpDir: this.config.tmpDir,
       passthrough: this.config.passthroughEnv,
       logStreamName: this.streamName,
+      nodeCompileCache: this.config.nodeCompileCache,
     });
     const runtime = new RuntimeProcess(command.file, command.args, this.spec.codeDir, env, (s) =>
       this.log.runtimeOutput(s),

@@ -8,6 +8,7 @@ export interface RuntimeEnvironmentInputs {
   tmpDir: string;
   passthrough: Record<string, string>;
   logStreamName: string;
+  nodeCompileCache?: string | undefined;
 }
 
 export function runtimeEnvironment(inputs: RuntimeEnvironmentInputs): Record<string, string> {
@@ -16,6 +17,10 @@ export function runtimeEnvironment(inputs: RuntimeEnvironmentInputs): Record<str
     LANG: 'en_US.UTF-8',
     TZ: 'UTC',
     AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+    // Node's compile cache roughly halves runtime start; a function may still set its own.
+    ...(inputs.nodeCompileCache && spec.runtime.startsWith('nodejs')
+      ? { NODE_COMPILE_CACHE: inputs.nodeCompileCache }
+      : {}),
     ...inputs.passthrough,
     ...spec.environment,
     // Reserved: set last so nothing the user or host supplies can override them.

@@ -1,9 +1,8 @@
 // Runs the real `serval` command as a child process and waits for it to listen.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './serval.ts';
+import { REPO_ROOT, testDataRoot } from './serval.ts';
 
 export interface RunningCli {
   url: string;
@@ -13,7 +12,7 @@ export interface RunningCli {
 }
 
 export async function startCli(args: string[]): Promise<RunningCli> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'serval-cli-'));
+  const dataDir = mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
     ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir],

@@ -1,6 +1,5 @@
 // Starts a real gateway with the local provider on free ports, for tests; captures each function's log stream.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -12,6 +11,16 @@ import { type LoadedManifests, loadManifestDirectory } from '../../gateway/src/r
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(REPO_ROOT, 'test/fixtures/functions');
+
+/**
+ * Test state lives under the repository's .serval/, not /tmp: an environment's private /tmp mount would
+ * hide code and data kept under the host's /tmp.
+ */
+export function testDataRoot(): string {
+  const root = join(REPO_ROOT, '.serval', 'tests');
+  mkdirSync(root, { recursive: true });
+  return root;
+}
 
 export function fixture(...parts: string[]): string {
   return join(FIXTURES, ...parts);
@@ -67,12 +76,12 @@ export async function startServal(options: {
   manifestsDir?: string;
   config?: ConfigOverrides;
 }): Promise<TestServal> {
-  const work = mkdtempSync(join(tmpdir(), 'serval-test-'));
+  const work = mkdtempSync(join(testDataRoot(), 'serval-test-'));
   let manifestsDir = options.manifestsDir;
   if (!manifestsDir) {
     manifestsDir = join(work, 'manifests');
     const docs = (options.functions ?? []).map((f) => stringify(functionManifest(f))).join('---\n');
-    await import('node:fs').then((fs) => fs.mkdirSync(manifestsDir!, { recursive: true }));
+    mkdirSync(manifestsDir, { recursive: true });
     writeFileSync(join(manifestsDir, 'functions.yaml'), docs);
   }
   const config = parseGatewayConfig({}, { port: 0, dataDir: join(work, 'data'), ...options.config });

@@ -48,10 +48,21 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_LINK_URL: linkUrl,
       SERVAL_ENVIRONMENT_TOKEN: token,
       SERVAL_RUNTIME_API_ADDRESS: '127.0.0.1:0',
-      SERVAL_TMP_DIR: this.privateTmp ? '/tmp' : tmpDir,
+      SERVAL_TMP_DIR: tmpDir,
+      SERVAL_NODE_COMPILE_CACHE: join(this.dataDir, 'node-compile-cache'),
     };
     for (const key of HOST_PASSTHROUGH) if (process.env[key]) env[key] = process.env[key];
-    const [file, args] = this.privateTmp
+    const privateTmp =
+      this.privateTmp &&
+      !needsHostTmp([
+        AGENT_MAIN,
+        process.execPath,
+        dir,
+        spec.codeDir,
+        ...(process.env.PATH ?? '').split(':'),
+      ]);
+    env.SERVAL_TMP_DIR = privateTmp ? '/tmp' : tmpDir;
+    const [file, args] = privateTmp
       ? // A private mount namespace where the environment's directory is mounted over /tmp, as in a pod.
         [
           'unshare',
@@ -108,4 +119,9 @@ function mountNamespacesWork(): boolean {
     timeout: 5000,
   });
   return probe.status === 0;
+}
+
+/** Mounting over /tmp would hide these paths from the environment; such an environment keeps the host's /tmp. */
+function needsHostTmp(paths: string[]): boolean {
+  return paths.some((p) => p === '/tmp' || p.startsWith('/tmp/'));
 }
