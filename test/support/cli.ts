@@ -1,6 +1,6 @@
 // Runs the real `serval` command as a child process and waits for it to listen.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, testDataRoot } from './serval.ts';
 
@@ -44,7 +44,10 @@ export async function startCli(args: string[]): Promise<RunningCli> {
     stderr: () => err,
     stop: () =>
       new Promise((resolve) => {
-        child.once('exit', () => resolve());
+        child.once('exit', () => {
+          rmSync(dataDir, { recursive: true, force: true });
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };

@@ -1,13 +1,15 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { formatProblem, loadManifestDirectory } from './manifest-loader.ts';
 
 const dir = join(import.meta.dirname, '../../../test/fixtures/manifests/mixed');
 
 describe('loadManifestDirectory', () => {
-  const loaded = loadManifestDirectory(dir, mkdtempSync(join(tmpdir(), 'serval-manifests-')));
+  const dataDir = mkdtempSync(join(tmpdir(), 'serval-manifests-'));
+  const loaded = loadManifestDirectory(dir, dataDir);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   const lines = loaded.problems.map(formatProblem);
 
   it('loads the good functions beside broken ones, with defaults applied', () => {
