@@ -12,6 +12,8 @@ export interface AgentConfig {
   runtimeDir: string;
   /** The environment's /tmp (TMPDIR for the runtime). */
   tmpDir: string;
+  /** The Python interpreter for python runtimes, when the provider resolved one; else PATH decides. */
+  pythonExecutable: string | undefined;
   /** Where Node runtimes keep V8's compile cache (NODE_COMPILE_CACHE), if anywhere. */
   nodeCompileCache: string | undefined;
   /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
@@ -41,6 +43,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
     runtimeDir: env.SERVAL_RUNTIME_DIR ?? runtimeDirDefault,
     tmpDir: env.SERVAL_TMP_DIR ?? '/tmp',
     nodeCompileCache: env.SERVAL_NODE_COMPILE_CACHE,
+    pythonExecutable: env.SERVAL_PYTHON,
     passthroughEnv,
   };
 }

@@ -123,7 +123,12 @@ export class Environment implements RuntimeApiListener {
   private init(limitMs: number, requestId: string): Promise<InitResult> {
     this.api.resetForNewRuntime();
     const startedAt = performance.now();
-    const command = runtimeCommand(this.spec, this.config.runtimeDir, this.config.passthroughEnv.PATH ?? '');
+    const command = runtimeCommand(
+      this.spec,
+      this.config.runtimeDir,
+      this.config.passthroughEnv.PATH ?? '',
+      this.config.pythonExecutable,
+    );
     if (!command.ok) {
       return Promise.resolve({
         ok: false,

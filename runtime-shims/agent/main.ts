@@ -1,4 +1,5 @@
 // Entry point of every execution environment: serves the Runtime API and links upstream to the gateway.
+import { flushCompileCache } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readAgentConfig } from './config.ts';
@@ -10,6 +11,8 @@ try {
   const config = readAgentConfig(process.env, runtimeShimsDir);
   const sink = (line: string) => process.stdout.write(`${line}\n`);
   const link = connectUpstream(config, sink);
+  // Agents end by signal, when Node would not write its compile cache; write it once we are up.
+  if (process.env.NODE_COMPILE_CACHE) setTimeout(() => flushCompileCache(), 1000).unref();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       link.stop(); // the runtime runs in its own process group and must not outlive its agent

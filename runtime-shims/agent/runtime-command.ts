@@ -7,7 +7,12 @@ export type RuntimeCommand =
   | { ok: true; file: string; args: string[] }
   | { ok: false; errorType: string; message: string };
 
-export function runtimeCommand(spec: EnvironmentSpec, runtimeDir: string, path: string): RuntimeCommand {
+export function runtimeCommand(
+  spec: EnvironmentSpec,
+  runtimeDir: string,
+  path: string,
+  pythonExecutable?: string,
+): RuntimeCommand {
   if (spec.runtime.startsWith('nodejs')) {
     // Lambda's Node bootstrap caps the old generation at 90 % of the function's memory.
     const heap = Math.floor((spec.memoryMB * 90) / 100);
@@ -18,7 +23,7 @@ export function runtimeCommand(spec: EnvironmentSpec, runtimeDir: string, path: 
     };
   }
   if (spec.runtime.startsWith('python')) {
-    const python = findExecutable(spec.runtime, path) ?? findExecutable('python3', path);
+    const python = pythonExecutable ?? findExecutable(spec.runtime, path) ?? findExecutable('python3', path);
     if (!python) {
       return {
         ok: false,

@@ -35,6 +35,30 @@ export class LocalProvider implements EnvironmentProvider {
     this.privateTmp = options.isolateTmp === 'auto' && mountNamespacesWork();
   }
 
+  private readonly pythons = new Map<string, string | undefined>();
+
+  /**
+   * The real interpreter behind `python3.X` (or `python3`), resolved once: version managers put shell-script
+   * shims on PATH that would add 100 ms or more to every cold start.
+   */
+  private pythonFor(runtime: string): string | undefined {
+    if (!this.pythons.has(runtime)) {
+      let found: string | undefined;
+      for (const candidate of [runtime, 'python3']) {
+        const probe = spawnSync(candidate, ['-c', 'import sys; print(sys.executable)'], {
+          encoding: 'utf8',
+          timeout: 10_000,
+        });
+        if (probe.status === 0 && probe.stdout.trim()) {
+          found = probe.stdout.trim();
+          break;
+        }
+      }
+      this.pythons.set(runtime, found);
+    }
+    return this.pythons.get(runtime);
+  }
+
   /** Whether environments see their own directory at the literal path /tmp. */
   get isolatesTmp(): boolean {
     return this.privateTmp;
@@ -52,6 +76,10 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_NODE_COMPILE_CACHE: join(this.dataDir, 'node-compile-cache'),
     };
     for (const key of HOST_PASSTHROUGH) if (process.env[key]) env[key] = process.env[key];
+    // The agent itself starts faster with V8's compile cache.
+    env.NODE_COMPILE_CACHE = env.SERVAL_NODE_COMPILE_CACHE!;
+    const python = spec.runtime.startsWith('python') ? this.pythonFor(spec.runtime) : undefined;
+    if (python) env.SERVAL_PYTHON = python;
     const privateTmp =
       this.privateTmp &&
       !needsHostTmp([
