@@ -18,6 +18,6 @@ else
   export PATH
 fi
 if [ ! -d "$root/node_modules/.bin" ]; then
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$root" && npm install --no-audit --no-fund --loglevel=error >&2)
 fi
 exec "$node" "$@"
