@@ -81,6 +81,54 @@ const logging = z
   })
   .strict();
 
+const cors = z
+  .object({
+    allowOrigins: z.array(z.string().min(1).max(253)).max(100).optional(),
+    allowMethods: z
+      .array(z.string().regex(/^(\*|[A-Z]{1,6})$/, 'must be an HTTP method or *'))
+      .max(6)
+      .optional(),
+    allowHeaders: z.array(z.string().min(1).max(1024)).max(100).optional(),
+    exposeHeaders: z.array(z.string().min(1).max(1024)).max(100).optional(),
+    allowCredentials: z.boolean().optional(),
+    maxAge: z.number().int().min(0).max(86400).optional(),
+  })
+  .strict();
+
+/** A function URL (reference §5): its own HTTPS-style endpoint with payload format 2.0. */
+const url = z
+  .object({
+    authType: z.enum(['NONE', 'JWT']).default('NONE'),
+    cors: cors.optional(),
+    invokeMode: z.enum(['BUFFERED', 'RESPONSE_STREAM']).default('BUFFERED'),
+    /** `$LATEST` or an alias name; Lambda allows no version numbers here. */
+    qualifier: z
+      .string()
+      .regex(/^(\$LATEST|[a-zA-Z0-9-_]{1,128})$/)
+      .refine((q) => !/^\d+$/.test(q), 'must be $LATEST or an alias, not a version number')
+      .optional(),
+  })
+  .strict();
+
+/** ALB listener rules that route to the function (reference §6). */
+const alb = z
+  .object({
+    rules: z
+      .array(
+        z
+          .object({
+            host: z.string().min(1).max(128).optional(),
+            pathPrefix: z.string().regex(/^\//, 'must start with /').optional(),
+            priority: z.number().int().min(1).max(50000),
+          })
+          .strict()
+          .refine((r) => r.host !== undefined || r.pathPrefix !== undefined, 'needs a host or a pathPrefix'),
+      )
+      .min(1),
+    multiValueHeaders: z.boolean().default(false),
+  })
+  .strict();
+
 export const FunctionSpecSchema = z
   .object({
     runtime: z.enum(RUNTIMES),
@@ -97,6 +145,8 @@ export const FunctionSpecSchema = z
     environment: environment.default({}),
     reservedConcurrency: z.number().int().min(0).optional(),
     logging: logging.default({ format: 'Text' }),
+    url: url.optional(),
+    alb: alb.optional(),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {

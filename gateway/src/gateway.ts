@@ -7,6 +7,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
+import { Invoker } from './invocation/invoker.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
@@ -40,11 +41,13 @@ export async function startGateway({
     config.environmentStartTimeoutSeconds * 1000,
   );
   const dispatcher = new Dispatcher(config, start);
+  const invoker = new Invoker(config, registry, dispatcher);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(invokeApiRoutes({ config, registry, dispatcher }));
+  // One router per protocol surface; host-routed surfaces (function URLs) come first.
+  app.use(invokeApiRoutes({ config, invoker }));
   app.use(unknownOperation);
   app.use(errorMiddleware(log));
   const front = createServer(app);

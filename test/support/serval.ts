@@ -36,6 +36,8 @@ export interface FunctionManifestInput {
   memoryMB?: number;
   environment?: Record<string, string>;
   logging?: Record<string, string>;
+  /** Further spec fields, as they would appear in a manifest (url, alb, reservedConcurrency, …). */
+  spec?: Record<string, unknown>;
 }
 
 export function functionManifest(f: FunctionManifestInput): Record<string, unknown> {
@@ -48,6 +50,7 @@ export function functionManifest(f: FunctionManifestInput): Record<string, unkno
   if (f.memoryMB) spec.memoryMB = f.memoryMB;
   if (f.environment) spec.environment = f.environment;
   if (f.logging) spec.logging = f.logging;
+  Object.assign(spec, f.spec);
   return { apiVersion: 'serval.dev/v1alpha1', kind: 'Function', metadata: { name: f.name }, spec };
 }
 

@@ -1,45 +1,32 @@
 // POST /2015-03-31/functions/{FunctionName}/invocations: the synchronous Invoke API (reference §4).
-import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { InvocationRequest } from '../../../../apis/environment-link.ts';
 import { ApiError } from '../../../../apis/errors.ts';
 import type { GatewayConfig } from '../../config.ts';
-import type { Dispatcher } from '../../dispatch/dispatcher.ts';
-import { functionArn } from '../../registry/function-definition.ts';
-import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import type { Invoker } from '../../invocation/invoker.ts';
 import { parseFunctionRef } from '../function-ref.ts';
-import { traceHeader } from '../trace-header.ts';
 
 const CLIENT_CONTEXT_MAX_BYTES = 3583;
 
 export interface InvokeDeps {
   config: GatewayConfig;
-  registry: FunctionRegistry;
-  dispatcher: Dispatcher;
+  invoker: Invoker;
 }
 
-export function invokeHandler({ config, registry, dispatcher }: InvokeDeps): RequestHandler {
+export function invokeHandler({ config, invoker }: InvokeDeps): RequestHandler {
   return async (req: Request, res: Response) => {
     const ref = parseFunctionRef(
       String(req.params.functionName),
       queryString(req, 'Qualifier'),
       config.defaultNamespace,
     );
-    const fn = registry.get(ref.namespace, ref.name);
-    const version = ref.qualifier ?? '$LATEST';
-    if (!fn || version !== '$LATEST') {
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `Function not found: ${functionArn(config.region, ref.namespace, ref.name, ref.qualifier)}`,
-      );
-    }
+    const target = invoker.resolve(ref.namespace, ref.name, ref.qualifier);
     const invocationType = req.get('X-Amz-Invocation-Type') ?? 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(invocationType)) {
       throw new ApiError('InvalidParameterValueException', `Unsupported InvocationType: ${invocationType}`);
     }
     const body = payload(req);
     if (invocationType === 'DryRun') {
-      res.status(204).set('X-Amz-Executed-Version', version).end();
+      res.status(204).set('X-Amz-Executed-Version', target.version).end();
       return;
     }
     if (invocationType === 'Event') {
@@ -48,24 +35,19 @@ export function invokeHandler({ config, registry, dispatcher }: InvokeDeps): Req
         'InvocationType Event is not available yet in this build',
       );
     }
-    const requestId = randomUUID();
-    const invocation: InvocationRequest = {
-      requestId,
-      invokedFunctionArn: functionArn(config.region, fn.namespace, fn.name, ref.qualifier),
-      traceId: traceHeader(req.get('X-Amzn-Trace-Id')),
+    const out = await invoker.invoke(target, body, {
+      traceHeader: req.get('X-Amzn-Trace-Id'),
       clientContext: clientContext(req.get('X-Amz-Client-Context')),
       tenantId: req.get('X-Amz-Tenant-Id'),
-      contentType: 'application/json',
-    };
-    const { result, body: output } = await dispatcher.invoke(fn, version, invocation, body);
-    res.status(200).set({
-      'Content-Type': result.contentType ?? 'application/json',
-      'X-Amz-Executed-Version': version,
-      'X-Amzn-RequestId': requestId,
     });
-    if (result.outcome === 'error') res.set('X-Amz-Function-Error', 'Unhandled');
-    if (req.get('X-Amz-Log-Type') === 'Tail') res.set('X-Amz-Log-Result', result.logTail);
-    res.end(output);
+    res.status(200).set({
+      'Content-Type': out.result.contentType ?? 'application/json',
+      'X-Amz-Executed-Version': out.executedVersion,
+      'X-Amzn-RequestId': out.requestId,
+    });
+    if (out.result.outcome === 'error') res.set('X-Amz-Function-Error', 'Unhandled');
+    if (req.get('X-Amz-Log-Type') === 'Tail') res.set('X-Amz-Log-Result', out.result.logTail);
+    res.end(out.body);
   };
 }
 

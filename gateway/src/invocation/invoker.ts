@@ -1,0 +1,76 @@
+// The one path every front door takes to run a function: resolve name and qualifier to a version, then
+// invoke it synchronously. Each front door only translates its wire format to and from this.
+import { randomUUID } from 'node:crypto';
+import type { InvocationRequest } from '../../../apis/environment-link.ts';
+import { ApiError } from '../../../apis/errors.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { Dispatcher } from '../dispatch/dispatcher.ts';
+import { traceHeader } from '../front-door/trace-header.ts';
+import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
+import type { FunctionRegistry } from '../registry/function-registry.ts';
+import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
+
+export interface InvokeTarget {
+  fn: FunctionDefinition;
+  /** The version that runs: `$LATEST` or a number (an alias resolves to one). */
+  version: string;
+  /** The qualifier as the caller gave it, for the invoked ARN. */
+  qualifier?: string | undefined;
+}
+
+export interface SyncInvokeOptions {
+  /** Incoming X-Amzn-Trace-Id; a new trace starts when absent or malformed. */
+  traceHeader?: string | undefined;
+  /** Decoded client context JSON. */
+  clientContext?: string | undefined;
+  tenantId?: string | undefined;
+}
+
+export interface SyncInvocation extends InvocationOutput {
+  requestId: string;
+  executedVersion: string;
+}
+
+export class Invoker {
+  private readonly config: GatewayConfig;
+  private readonly registry: FunctionRegistry;
+  private readonly dispatcher: Dispatcher;
+
+  constructor(config: GatewayConfig, registry: FunctionRegistry, dispatcher: Dispatcher) {
+    this.config = config;
+    this.registry = registry;
+    this.dispatcher = dispatcher;
+  }
+
+  /** Finds what a (namespace, name, qualifier) runs; unknown names and qualifiers are 404s. */
+  resolve(namespace: string, name: string, qualifier?: string): InvokeTarget {
+    const fn = this.registry.get(namespace, name);
+    const version = qualifier ?? '$LATEST';
+    if (!fn || version !== '$LATEST') {
+      throw new ApiError(
+        'ResourceNotFoundException',
+        `Function not found: ${functionArn(this.config.region, namespace, name, qualifier)}`,
+      );
+    }
+    return { fn, version, qualifier };
+  }
+
+  async invoke(
+    target: InvokeTarget,
+    payload: Buffer,
+    options: SyncInvokeOptions = {},
+  ): Promise<SyncInvocation> {
+    const { fn, version, qualifier } = target;
+    const requestId = randomUUID();
+    const invocation: InvocationRequest = {
+      requestId,
+      invokedFunctionArn: functionArn(this.config.region, fn.namespace, fn.name, qualifier),
+      traceId: traceHeader(options.traceHeader),
+      clientContext: options.clientContext,
+      tenantId: options.tenantId,
+      contentType: 'application/json',
+    };
+    const output = await this.dispatcher.invoke(fn, version, invocation, payload);
+    return { ...output, requestId, executedVersion: version };
+  }
+}
