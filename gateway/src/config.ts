@@ -16,6 +16,8 @@ export interface GatewayConfig {
   /** How long an invocation may wait for a newly started environment. */
   environmentStartTimeoutSeconds: number;
   maxEnvironmentsPerFunction: number;
+  /** Concurrent executions per namespace (Lambda's per-account limit); 100 of it always stays unreserved. */
+  accountConcurrencyLimit: number;
   /**
    * Function URLs answer on `<url-id>.<functionUrlDomain>` (routed by Host); a path form under
    * `/lambda-url/<url-id>/` serves setups without wildcard DNS.
@@ -41,6 +43,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     idleTimeoutSeconds: int(env, 'SERVAL_IDLE_TIMEOUT_SECONDS', 600, 1, 86_400),
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
+    accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
     isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),

@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
 import type { GatewayConfig } from './config.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
@@ -41,7 +42,7 @@ export async function startGateway({
     config.environmentStartTimeoutSeconds * 1000,
   );
   const dispatcher = new Dispatcher(config, start);
-  const invoker = new Invoker(config, registry, dispatcher);
+  const invoker = new Invoker(config, registry, dispatcher, admitReservations(config, registry, log));
 
   const app = express();
   app.disable('x-powered-by');
@@ -63,6 +64,21 @@ export async function startGateway({
       await Promise.all([closeServer(front), closeServer(internal)]);
     },
   };
+}
+
+/** Registers each function's reserved concurrency; one that would starve the unreserved pool is not served. */
+function admitReservations(config: GatewayConfig, registry: FunctionRegistry, log: (line: string) => void) {
+  const limits = new ConcurrencyLimits(config.accountConcurrencyLimit);
+  for (const fn of registry.list()) {
+    const problem = limits.checkReservation(fn.namespace, fn.name, fn.spec.reservedConcurrency);
+    if (problem) {
+      registry.delete(fn.namespace, fn.name);
+      log(`skipped ${fn.source}: spec.reservedConcurrency: ${problem}`);
+    } else {
+      limits.setReservation(fn.namespace, fn.name, fn.spec.reservedConcurrency);
+    }
+  }
+  return limits;
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

@@ -70,6 +70,8 @@ export interface TestServal {
   isolatesTmp: boolean;
   /** Every line each function's environments wrote, by function name. */
   logs(functionName: string): string[];
+  /** The gateway's own log lines. */
+  gatewayLog(): string[];
   invoke(name: string, payload?: unknown, headers?: Record<string, string>): Promise<InvokeResponse>;
   stop(): Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function startServal(options: {
     loaded,
     isolatesTmp: provider.isolatesTmp,
     logs: (name) => logs.get(name) ?? [],
+    gatewayLog: () => gatewayLog,
     async invoke(name, payload = {}, headers = {}) {
       const res = await fetch(`${gateway.url}/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, {
         method: 'POST',

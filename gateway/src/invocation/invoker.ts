@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { ApiError } from '../../../apis/errors.ts';
+import type { ConcurrencyLimits } from '../admission/concurrency-limits.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import { traceHeader } from '../front-door/trace-header.ts';
@@ -35,11 +36,18 @@ export class Invoker {
   private readonly config: GatewayConfig;
   private readonly registry: FunctionRegistry;
   private readonly dispatcher: Dispatcher;
+  private readonly limits: ConcurrencyLimits;
 
-  constructor(config: GatewayConfig, registry: FunctionRegistry, dispatcher: Dispatcher) {
+  constructor(
+    config: GatewayConfig,
+    registry: FunctionRegistry,
+    dispatcher: Dispatcher,
+    limits: ConcurrencyLimits,
+  ) {
     this.config = config;
     this.registry = registry;
     this.dispatcher = dispatcher;
+    this.limits = limits;
   }
 
   /** Finds what a (namespace, name, qualifier) runs; unknown names and qualifiers are 404s. */
@@ -70,7 +78,19 @@ export class Invoker {
       tenantId: options.tenantId,
       contentType: 'application/json',
     };
-    const output = await this.dispatcher.invoke(fn, version, invocation, payload);
-    return { ...output, requestId, executedVersion: version };
+    // The unit is held from here until the environment is released, cold start included.
+    const lease = this.limits.tryAcquire(fn.namespace, fn.name);
+    if (typeof lease === 'string') {
+      throw new ApiError('TooManyRequestsException', 'Rate Exceeded.', {
+        extra: { Reason: lease },
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    try {
+      const output = await this.dispatcher.invoke(fn, version, invocation, payload);
+      return { ...output, requestId, executedVersion: version };
+    } finally {
+      lease.release();
+    }
   }
 }

@@ -12,6 +12,10 @@ export class FunctionRegistry {
     return this.functions.get(functionKey(namespace, name));
   }
 
+  delete(namespace: string, name: string): void {
+    this.functions.delete(functionKey(namespace, name));
+  }
+
   list(): FunctionDefinition[] {
     return [...this.functions.values()];
   }

@@ -1,0 +1,106 @@
+// Lambda's concurrency model per namespace (reference §8): reserved pools per function, and an account
+// limit whose unreserved remainder never drops below 100. Admission is exact: a unit is held from
+// admission until the environment is released.
+
+/** Lambda keeps at least this much of the account limit unreserved. */
+export const UNRESERVED_MINIMUM = 100;
+
+export type ThrottleReason =
+  | 'ReservedFunctionConcurrentInvocationLimitExceeded'
+  | 'ConcurrentInvocationLimitExceeded';
+
+export interface Lease {
+  release(): void;
+}
+
+interface NamespaceState {
+  reserved: Map<string, number>;
+  /** In-flight invocations of functions with a reservation, by function. */
+  reservedInUse: Map<string, number>;
+  /** In-flight invocations drawing on the unreserved pool. */
+  unreservedInUse: number;
+}
+
+export class ConcurrencyLimits {
+  private readonly accountLimit: number;
+  private readonly namespaces = new Map<string, NamespaceState>();
+
+  constructor(accountLimit: number) {
+    this.accountLimit = accountLimit;
+  }
+
+  /**
+   * Checks a reservation against the namespace's other reservations; returns a message when it would leave
+   * less than the unreserved minimum (Lambda's InvalidParameterValueException text).
+   */
+  checkReservation(namespace: string, name: string, reserved: number | undefined): string | undefined {
+    if (reserved === undefined) return undefined;
+    const others = [...this.state(namespace).reserved]
+      .filter(([n]) => n !== name)
+      .reduce((a, [, r]) => a + r, 0);
+    if (this.accountLimit - others - reserved < UNRESERVED_MINIMUM) {
+      return (
+        `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution ` +
+        `below its minimum value of [${UNRESERVED_MINIMUM}].`
+      );
+    }
+    return undefined;
+  }
+
+  setReservation(namespace: string, name: string, reserved: number | undefined): void {
+    const problem = this.checkReservation(namespace, name, reserved);
+    if (problem) throw new Error(problem);
+    const state = this.state(namespace);
+    if (reserved === undefined) state.reserved.delete(name);
+    else state.reserved.set(name, reserved);
+  }
+
+  /** A lease, or why the invocation is throttled. */
+  tryAcquire(namespace: string, name: string): Lease | ThrottleReason {
+    const state = this.state(namespace);
+    const reserved = state.reserved.get(name);
+    if (reserved !== undefined) {
+      const inUse = state.reservedInUse.get(name) ?? 0;
+      if (inUse >= reserved) return 'ReservedFunctionConcurrentInvocationLimitExceeded';
+      state.reservedInUse.set(name, inUse + 1);
+      return once(() => state.reservedInUse.set(name, (state.reservedInUse.get(name) ?? 1) - 1));
+    }
+    if (state.unreservedInUse >= this.unreservedPool(state)) return 'ConcurrentInvocationLimitExceeded';
+    state.unreservedInUse++;
+    return once(() => {
+      state.unreservedInUse--;
+    });
+  }
+
+  /** Current use, for metrics and tests. */
+  inUse(namespace: string, name: string): number {
+    const state = this.state(namespace);
+    return state.reserved.has(name) ? (state.reservedInUse.get(name) ?? 0) : state.unreservedInUse;
+  }
+
+  private unreservedPool(state: NamespaceState): number {
+    let reservedTotal = 0;
+    for (const r of state.reserved.values()) reservedTotal += r;
+    return this.accountLimit - reservedTotal;
+  }
+
+  private state(namespace: string): NamespaceState {
+    let state = this.namespaces.get(namespace);
+    if (!state) {
+      state = { reserved: new Map(), reservedInUse: new Map(), unreservedInUse: 0 };
+      this.namespaces.set(namespace, state);
+    }
+    return state;
+  }
+}
+
+function once(release: () => void): Lease {
+  let done = false;
+  return {
+    release() {
+      if (done) return;
+      done = true;
+      release();
+    },
+  };
+}
