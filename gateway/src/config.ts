@@ -18,6 +18,8 @@ export interface GatewayConfig {
   maxEnvironmentsPerFunction: number;
   /** Concurrent executions per namespace (Lambda's per-account limit); 100 of it always stays unreserved. */
   accountConcurrencyLimit: number;
+  /** How many queued `Event` invocations run at once (they also count against concurrency limits). */
+  asyncConcurrency: number;
   /**
    * Function URLs answer on `<url-id>.<functionUrlDomain>` (routed by Host); a path form under
    * `/lambda-url/<url-id>/` serves setups without wildcard DNS.
@@ -44,6 +46,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
     accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
+    asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 1, 10_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
     isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),

@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
+import { AsyncWorker } from './async/async-worker.ts';
+import { MemoryEventQueue } from './async/event-queue.ts';
 import type { GatewayConfig } from './config.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
@@ -43,12 +45,15 @@ export async function startGateway({
   );
   const dispatcher = new Dispatcher(config, start);
   const invoker = new Invoker(config, registry, dispatcher, admitReservations(config, registry, log));
+  const queue = new MemoryEventQueue();
+  const worker = new AsyncWorker(queue, invoker, { concurrency: config.asyncConcurrency, log });
+  worker.start();
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   // One router per protocol surface; host-routed surfaces (function URLs) come first.
-  app.use(invokeApiRoutes({ config, invoker }));
+  app.use(invokeApiRoutes({ config, invoker, queue }));
   app.use(unknownOperation);
   app.use(errorMiddleware(log));
   const front = createServer(app);
@@ -58,6 +63,7 @@ export async function startGateway({
   return {
     url: `http://${hostForUrl(config.host)}:${port}`,
     async close() {
+      await worker.stop();
       dispatcher.close();
       await provider.close();
       links.close();

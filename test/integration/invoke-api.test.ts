@@ -70,6 +70,24 @@ describe('Invoke API', () => {
     expect(serval.logs('probe').length).toBe(before);
   });
 
+  it('accepts an Event invocation with 202 and runs it in the background under the same request id', async () => {
+    const res = await serval.invoke('probe', { scenario: 'log' }, { 'X-Amz-Invocation-Type': 'Event' });
+    expect(res.status).toBe(202);
+    expect(res.text).toBe('');
+    const id = res.headers.get('x-amzn-requestid')!;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    await expect.poll(() => serval.logs('probe'), { timeout: 10_000 }).toContain(`END RequestId: ${id}`);
+    expect(serval.logs('probe')).toContain(`line one for ${id}`);
+  });
+
+  it('rejects an Event payload over 1 MB with 413', async () => {
+    const res = await serval.invoke('probe', JSON.stringify({ big: 'x'.repeat(1024 * 1024) }), {
+      'X-Amz-Invocation-Type': 'Event',
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('x-amzn-errortype')).toBe('RequestTooLargeException');
+  });
+
   it('answers an unknown route with UnknownOperationException, never a stack trace', async () => {
     const res = await fetch(`${serval.url}/2015-03-31/functions/probe/nope`, { method: 'POST' });
     expect(res.status).toBe(404);

@@ -25,6 +25,8 @@ export interface SyncInvokeOptions {
   /** Decoded client context JSON. */
   clientContext?: string | undefined;
   tenantId?: string | undefined;
+  /** An async event keeps the request id its caller was given at 202. */
+  requestId?: string | undefined;
 }
 
 export interface SyncInvocation extends InvocationOutput {
@@ -69,7 +71,7 @@ export class Invoker {
     options: SyncInvokeOptions = {},
   ): Promise<SyncInvocation> {
     const { fn, version, qualifier } = target;
-    const requestId = randomUUID();
+    const requestId = options.requestId ?? randomUUID();
     const invocation: InvocationRequest = {
       requestId,
       invokedFunctionArn: functionArn(this.config.region, fn.namespace, fn.name, qualifier),

@@ -1,6 +1,8 @@
-// POST /2015-03-31/functions/{FunctionName}/invocations: the synchronous Invoke API (reference §4).
+// POST /2015-03-31/functions/{FunctionName}/invocations: the Invoke API (reference §4) — RequestResponse, Event, DryRun.
+import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
+import type { EventQueue } from '../../async/event-queue.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker } from '../../invocation/invoker.ts';
 import { parseFunctionRef } from '../function-ref.ts';
@@ -10,9 +12,13 @@ const CLIENT_CONTEXT_MAX_BYTES = 3583;
 export interface InvokeDeps {
   config: GatewayConfig;
   invoker: Invoker;
+  queue: EventQueue;
 }
 
-export function invokeHandler({ config, invoker }: InvokeDeps): RequestHandler {
+/** Lambda's asynchronous payload limit (reference §1.6): 1 MB since October 2025. */
+export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
+
+export function invokeHandler({ config, invoker, queue }: InvokeDeps): RequestHandler {
   return async (req: Request, res: Response) => {
     const ref = parseFunctionRef(
       String(req.params.functionName),
@@ -30,10 +36,27 @@ export function invokeHandler({ config, invoker }: InvokeDeps): RequestHandler {
       return;
     }
     if (invocationType === 'Event') {
-      throw new ApiError(
-        'InvalidParameterValueException',
-        'InvocationType Event is not available yet in this build',
-      );
+      if (body.length > ASYNC_PAYLOAD_LIMIT) {
+        throw new ApiError(
+          'RequestTooLargeException',
+          `Request must be smaller than ${ASYNC_PAYLOAD_LIMIT} bytes for the InvokeAsync operation`,
+        );
+      }
+      const requestId = randomUUID();
+      const now = Date.now();
+      await queue.enqueue({
+        requestId,
+        namespace: target.fn.namespace,
+        functionName: target.fn.name,
+        qualifier: target.qualifier,
+        payload: body,
+        traceHeader: req.get('X-Amzn-Trace-Id'),
+        acceptedAt: now,
+        attempts: 0,
+        notBefore: now,
+      });
+      res.status(202).set('X-Amzn-RequestId', requestId).end();
+      return;
     }
     const out = await invoker.invoke(target, body, {
       traceHeader: req.get('X-Amzn-Trace-Id'),
