@@ -22,6 +22,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
     config,
     registry,
     provider,
+    aliases: loaded.aliases,
     log: (line) => process.stderr.write(`serval: ${line}\n`),
   });
   process.stdout.write(`Serval is listening on ${gateway.url} (data in ${config.dataDir})\n`);

@@ -8,12 +8,16 @@ import { MemoryEventQueue } from './async/event-queue.ts';
 import type { GatewayConfig } from './config.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
+import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { Invoker } from './invocation/invoker.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
+import type { LoadedAlias } from './registry/manifest-loader.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
+import { AliasStore } from './versions/alias-store.ts';
+import { VersionStore } from './versions/version-store.ts';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -21,6 +25,8 @@ export interface GatewayDeps {
   provider: EnvironmentProvider;
   /** The gateway's own operational log. */
   log: (line: string) => void;
+  /** Aliases declared in manifests; they replace stored aliases of the same name. */
+  aliases?: LoadedAlias[];
 }
 
 export interface RunningGateway {
@@ -33,6 +39,7 @@ export async function startGateway({
   registry,
   provider,
   log,
+  aliases: manifestAliases,
 }: GatewayDeps): Promise<RunningGateway> {
   const internal = createServer((_req, res) => res.writeHead(404).end());
   const links = new LinkServer(internal);
@@ -44,7 +51,11 @@ export async function startGateway({
     config.environmentStartTimeoutSeconds * 1000,
   );
   const dispatcher = new Dispatcher(config, start);
-  const invoker = new Invoker(config, registry, dispatcher, admitReservations(config, registry, log));
+  const versions = new VersionStore(config.dataDir);
+  const aliases = new AliasStore(config.dataDir);
+  for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
+  const limits = admitReservations(config, registry, log);
+  const invoker = new Invoker({ config, registry, dispatcher, limits, versions, aliases });
   const queue = new MemoryEventQueue();
   const worker = new AsyncWorker(queue, invoker, { concurrency: config.asyncConcurrency, log });
   worker.start();
@@ -54,6 +65,7 @@ export async function startGateway({
   app.set('etag', false);
   // One router per protocol surface; host-routed surfaces (function URLs) come first.
   app.use(invokeApiRoutes({ config, invoker, queue }));
+  app.use(controlApiRoutes({ config, registry, versions, aliases }));
   app.use(unknownOperation);
   app.use(errorMiddleware(log));
   const front = createServer(app);
@@ -85,6 +97,29 @@ function admitReservations(config: GatewayConfig, registry: FunctionRegistry, lo
     }
   }
   return limits;
+}
+
+function applyManifestAlias(
+  alias: LoadedAlias,
+  registry: FunctionRegistry,
+  versions: VersionStore,
+  aliases: AliasStore,
+  log: (line: string) => void,
+): void {
+  const { namespace, name, spec, source } = alias;
+  if (!registry.get(namespace, spec.functionName)) {
+    log(`skipped ${source}: spec.functionName: function ${namespace}/${spec.functionName} is not defined`);
+    return;
+  }
+  const targets = [spec.functionVersion, ...Object.keys(spec.routingConfig?.additionalVersionWeights ?? {})];
+  const missing = targets.filter((v) => v !== '$LATEST' && !versions.get(namespace, spec.functionName, v));
+  // Versions are published at run time; the alias still loads and answers 404 until they exist.
+  if (missing.length > 0) {
+    log(
+      `alias ${namespace}/${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}`,
+    );
+  }
+  aliases.put(namespace, name, spec);
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

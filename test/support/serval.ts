@@ -100,7 +100,13 @@ export async function startServal(options: {
     logs.set(spec.functionName, lines);
   });
   const gatewayLog: string[] = [];
-  const gateway = await startGateway({ config, registry, provider, log: (l) => gatewayLog.push(l) });
+  const gateway = await startGateway({
+    config,
+    registry,
+    provider,
+    aliases: loaded.aliases,
+    log: (l) => gatewayLog.push(l),
+  });
   return {
     url: gateway.url,
     loaded,

@@ -10,6 +10,8 @@ import { traceHeader } from '../front-door/trace-header.ts';
 import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
+import { type AliasStore, pickVersion } from '../versions/alias-store.ts';
+import type { VersionStore } from '../versions/version-store.ts';
 
 export interface InvokeTarget {
   fn: FunctionDefinition;
@@ -39,30 +41,47 @@ export class Invoker {
   private readonly registry: FunctionRegistry;
   private readonly dispatcher: Dispatcher;
   private readonly limits: ConcurrencyLimits;
+  private readonly versions: VersionStore;
+  private readonly aliases: AliasStore;
 
-  constructor(
-    config: GatewayConfig,
-    registry: FunctionRegistry,
-    dispatcher: Dispatcher,
-    limits: ConcurrencyLimits,
-  ) {
-    this.config = config;
-    this.registry = registry;
-    this.dispatcher = dispatcher;
-    this.limits = limits;
+  constructor(deps: {
+    config: GatewayConfig;
+    registry: FunctionRegistry;
+    dispatcher: Dispatcher;
+    limits: ConcurrencyLimits;
+    versions: VersionStore;
+    aliases: AliasStore;
+  }) {
+    this.config = deps.config;
+    this.registry = deps.registry;
+    this.dispatcher = deps.dispatcher;
+    this.limits = deps.limits;
+    this.versions = deps.versions;
+    this.aliases = deps.aliases;
   }
 
-  /** Finds what a (namespace, name, qualifier) runs; unknown names and qualifiers are 404s. */
+  /**
+   * Finds what a (namespace, name, qualifier) runs: `$LATEST`, a published version, or an alias, which picks
+   * its version by weight on every call. Unknown names, versions and aliases are 404s.
+   */
   resolve(namespace: string, name: string, qualifier?: string): InvokeTarget {
-    const fn = this.registry.get(namespace, name);
-    const version = qualifier ?? '$LATEST';
-    if (!fn || version !== '$LATEST') {
-      throw new ApiError(
+    const notFound = () =>
+      new ApiError(
         'ResourceNotFoundException',
         `Function not found: ${functionArn(this.config.region, namespace, name, qualifier)}`,
       );
+    const fn = this.registry.get(namespace, name);
+    if (!fn) throw notFound();
+    let version = qualifier ?? '$LATEST';
+    if (!/^(\$LATEST|[0-9]+)$/.test(version)) {
+      const alias = this.aliases.get(namespace, name, version);
+      if (!alias) throw notFound();
+      version = pickVersion(alias.spec);
     }
-    return { fn, version, qualifier };
+    if (version === '$LATEST') return { fn, version, qualifier };
+    const published = this.versions.get(namespace, name, version);
+    if (!published) throw notFound();
+    return { fn: this.versions.definitionOf(fn, published), version, qualifier };
   }
 
   async invoke(

@@ -43,8 +43,19 @@ describe('loadManifestDirectory', () => {
         ),
         expect.stringMatching(/broken\.yml \(document 7\): spec: Unrecognized key: "memoryMb"/),
         expect.stringMatching(/not-yaml\.yaml \(document 1\): invalid YAML/),
+        expect.stringMatching(/broken\.yml \(document 8\): spec\.functionVersion: .*an alias cannot point to an alias/),
       ]),
     );
-    expect(lines).toHaveLength(7);
+    expect(lines).toHaveLength(8);
+  });
+
+  it('loads Alias documents', () => {
+    expect(loaded.aliases).toEqual([
+      expect.objectContaining({
+        namespace: 'default',
+        name: 'live',
+        spec: { functionName: 'good-one', functionVersion: '1', routingConfig: { additionalVersionWeights: { '2': 0.25 } } },
+      }),
+    ]);
   });
 });

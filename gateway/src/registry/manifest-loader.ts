@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
+import { AliasSchema, type AliasSpec } from '../../../apis/alias.ts';
 import { FunctionSchema } from '../../../apis/function.ts';
 import { hashDirectory, materialiseInline } from './code.ts';
 import type { FunctionDefinition } from './function-definition.ts';
@@ -16,8 +17,16 @@ export interface ManifestProblem {
   message: string;
 }
 
+export interface LoadedAlias {
+  namespace: string;
+  name: string;
+  spec: AliasSpec;
+  source: string;
+}
+
 export interface LoadedManifests {
   functions: FunctionDefinition[];
+  aliases: LoadedAlias[];
   problems: ManifestProblem[];
 }
 
@@ -31,19 +40,23 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
     .sort()
     .map((f) => join(root, f));
-  const result: LoadedManifests = { functions: [], problems: [] };
+  const result: LoadedManifests = { functions: [], aliases: [], problems: [] };
   const seen = new Map<string, string>();
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
     for (const [i, doc] of docs.entries()) {
       const at = { file: shown, document: i + 1 };
-      const read =
+      const read: DocumentRead =
         doc.errors.length > 0
           ? { problems: [['', `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`] as Issue] }
           : readDocument(doc.toJS(), dirname(file), dataDir, `${shown} (document ${i + 1})`);
-      if ('problems' in read) {
+      if (read.problems) {
         for (const [field, message] of read.problems) result.problems.push({ ...at, field, message });
+        continue;
+      }
+      if (read.alias) {
+        result.aliases.push(read.alias);
         continue;
       }
       if (!read.fn) continue; // an empty document between separators
@@ -65,17 +78,23 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
 }
 
 type Issue = [field: string, message: string];
+type DocumentRead =
+  | { fn?: FunctionDefinition; alias?: undefined; problems?: undefined }
+  | { alias: LoadedAlias; fn?: undefined; problems?: undefined }
+  | { problems: Issue[]; fn?: undefined; alias?: undefined };
 
-function readDocument(
-  value: unknown,
-  baseDir: string,
-  dataDir: string,
-  source: string,
-): { fn?: FunctionDefinition } | { problems: Issue[] } {
+function readDocument(value: unknown, baseDir: string, dataDir: string, source: string): DocumentRead {
   if (value === null || value === undefined) return {};
   const kind = (value as { kind?: unknown }).kind;
-  if (kind !== 'Function')
-    return { problems: [['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function`]] };
+  if (kind === 'Alias') {
+    const alias = AliasSchema.safeParse(value);
+    if (!alias.success) return { problems: alias.error.issues.map((i) => [fieldPath(i), i.message]) };
+    const { metadata, spec } = alias.data;
+    return { alias: { namespace: metadata.namespace, name: metadata.name, spec, source } };
+  }
+  if (kind !== 'Function') {
+    return { problems: [['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function or Alias`]] };
+  }
   const parsed = FunctionSchema.safeParse(value);
   if (!parsed.success) return { problems: parsed.error.issues.map((i) => [fieldPath(i), i.message]) };
   const { metadata, spec } = parsed.data;

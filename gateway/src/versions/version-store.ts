@@ -1,0 +1,118 @@
+// Published versions: immutable snapshots of a function's code and version-scoped configuration, numbered
+// from 1, kept in the data directory so they survive restarts. Publishing an unchanged function returns
+// the version it already has (Lambda semantics).
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { FunctionSpec } from '../../../apis/function.ts';
+import type { FunctionDefinition } from '../registry/function-definition.ts';
+
+export interface PublishedVersion {
+  version: string;
+  codeSha256: string;
+  configHash: string;
+  publishedAt: string;
+  description?: string | undefined;
+  spec: FunctionSpec;
+  codeDir: string;
+}
+
+/** Configuration that belongs to a version; url, alb and reserved concurrency belong to the function. */
+function versionConfig(spec: FunctionSpec): Record<string, unknown> {
+  const { url: _url, alb: _alb, reservedConcurrency: _rc, code: _code, ...rest } = spec;
+  return rest;
+}
+
+export function configHash(spec: FunctionSpec): string {
+  return createHash('sha256')
+    .update(stableJson(versionConfig(spec)))
+    .digest('hex');
+}
+
+export class VersionStore {
+  private readonly dataDir: string;
+  private readonly cache = new Map<string, PublishedVersion[]>();
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+  }
+
+  list(namespace: string, name: string): PublishedVersion[] {
+    const key = `${namespace}/${name}`;
+    let versions = this.cache.get(key);
+    if (!versions) {
+      const file = this.file(namespace, name);
+      versions = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PublishedVersion[]) : [];
+      this.cache.set(key, versions);
+    }
+    return versions;
+  }
+
+  get(namespace: string, name: string, version: string): PublishedVersion | undefined {
+    return this.list(namespace, name).find((v) => v.version === version);
+  }
+
+  /** Returns the new version, or the existing one when neither code nor configuration changed. */
+  publish(fn: FunctionDefinition, description?: string): { version: PublishedVersion; created: boolean } {
+    const versions = this.list(fn.namespace, fn.name);
+    const hash = configHash(fn.spec);
+    const last = versions.at(-1);
+    if (last && last.codeSha256 === fn.codeSha256 && last.configHash === hash)
+      return { version: last, created: false };
+    // Code is copied, content-addressed, so later edits under code.path cannot change a published version.
+    const codeDir = join(this.dataDir, 'published-code', fn.codeSha256);
+    if (!existsSync(codeDir)) {
+      const staging = `${codeDir}.tmp-${process.pid}`;
+      cpSync(fn.codeDir, staging, {
+        recursive: true,
+        filter: (src) => !src.includes('/node_modules/.cache'),
+      });
+      renameSync(staging, codeDir);
+    }
+    const version: PublishedVersion = {
+      version: String(versions.length === 0 ? 1 : Number(last!.version) + 1),
+      codeSha256: fn.codeSha256,
+      configHash: hash,
+      publishedAt: new Date().toISOString(),
+      description,
+      spec: structuredClone(fn.spec),
+      codeDir,
+    };
+    versions.push(version);
+    this.save(fn.namespace, fn.name, versions);
+    return { version, created: true };
+  }
+
+  /** The function as a given version runs it. */
+  definitionOf(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition {
+    return {
+      ...fn,
+      spec: { ...version.spec, reservedConcurrency: fn.spec.reservedConcurrency },
+      codeDir: version.codeDir,
+      codeSha256: version.codeSha256,
+    };
+  }
+
+  private save(namespace: string, name: string, versions: PublishedVersion[]): void {
+    const file = this.file(namespace, name);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(versions, null, 2));
+    renameSync(`${file}.tmp`, file); // never a half-written version list
+  }
+
+  private file(namespace: string, name: string): string {
+    return join(this.dataDir, 'versions', namespace, `${name}.json`);
+  }
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,120 @@
+// Versions are immutable snapshots of code and configuration; aliases route by weight (reference §9).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServal, type TestServal, testDataRoot } from '../support/serval.ts';
+
+let serval: TestServal;
+let codeDir: string;
+const writeCode = (label: string) =>
+  writeFileSync(join(codeDir, 'index.mjs'), `export const handler = async () => ({ code: '${label}' });\n`);
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${serval.url}/2015-03-31/functions/${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    type: res.headers.get('x-amzn-errortype'),
+    body: (await res.json()) as Record<string, unknown>,
+  };
+}
+
+beforeAll(async () => {
+  codeDir = mkdtempSync(join(testDataRoot(), 'versioned-code-'));
+  writeCode('A');
+  serval = await startServal({
+    functions: [{ name: 'versioned', runtime: 'nodejs24.x', handler: 'index.handler', codePath: codeDir }],
+  });
+});
+afterAll(() => serval.stop());
+
+describe('versions', () => {
+  it('publishes numbered immutable snapshots; publishing unchanged code returns the existing version', async () => {
+    const v1 = await api('POST', 'versioned/versions', {});
+    expect(v1).toMatchObject({
+      status: 201,
+      body: { Version: '1', FunctionArn: 'arn:serval:lambda:local:default:function:versioned:1' },
+    });
+    expect((await api('POST', 'versioned/versions', {})).body.Version).toBe('1');
+
+    // Version 1's snapshot stays the same whatever happens to the source directory afterwards.
+    writeCode('B');
+    const one = await serval.invoke('versioned:1', {});
+    expect(one.json()).toEqual({ code: 'A' });
+    expect(one.headers.get('x-amz-executed-version')).toBe('1');
+    const v2 = await api('POST', 'versioned/versions', {});
+    expect(v2.body.Version).toBe('2');
+    expect((await serval.invoke('versioned:2', {})).json()).toEqual({ code: 'B' });
+    expect((await serval.invoke('versioned:1', {})).json()).toEqual({ code: 'A' });
+  });
+
+  it('lists $LATEST and the published versions', async () => {
+    const list = await api('GET', 'versioned/versions');
+    expect((list.body.Versions as Array<{ Version: string }>).map((v) => v.Version)).toEqual([
+      '$LATEST',
+      '1',
+      '2',
+    ]);
+  });
+
+  it('answers an unpublished version with 404', async () => {
+    const res = await serval.invoke('versioned:9', {});
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('aliases', () => {
+  it('creates an alias on a version and invokes through it', async () => {
+    const created = await api('POST', 'versioned/aliases', { Name: 'live', FunctionVersion: '1' });
+    expect(created).toMatchObject({
+      status: 201,
+      body: {
+        Name: 'live',
+        FunctionVersion: '1',
+        AliasArn: 'arn:serval:lambda:local:default:function:versioned:live',
+      },
+    });
+    const res = await serval.invoke('versioned:live', {});
+    expect(res.headers.get('x-amz-executed-version')).toBe('1');
+    expect(res.json()).toEqual({ code: 'A' });
+    expect((await api('POST', 'versioned/aliases', { Name: 'live', FunctionVersion: '1' })).type).toBe(
+      'ResourceConflictException',
+    );
+  });
+
+  it('refuses an alias that points to an alias, or to a version that does not exist', async () => {
+    expect((await api('POST', 'versioned/aliases', { Name: 'other', FunctionVersion: 'live' })).type).toBe(
+      'InvalidParameterValueException',
+    );
+    expect((await api('POST', 'versioned/aliases', { Name: 'other', FunctionVersion: '7' })).type).toBe(
+      'ResourceNotFoundException',
+    );
+  });
+
+  it('routes by weight: at 0.1 the additional version serves 10 % ± 2 % of 2,000 invocations', async () => {
+    const v2 = '2';
+    const updated = await api('PUT', 'versioned/aliases/live', {
+      RoutingConfig: { AdditionalVersionWeights: { [v2]: 0.1 } },
+    });
+    expect(updated.body).toMatchObject({
+      FunctionVersion: '1',
+      RoutingConfig: { AdditionalVersionWeights: { [v2]: 0.1 } },
+    });
+    const counts = new Map<string, number>();
+    for (let batch = 0; batch < 100; batch++) {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => serval.invoke('versioned:live', {})),
+      );
+      for (const r of results) {
+        const v = r.headers.get('x-amz-executed-version')!;
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+    }
+    const share = (counts.get(v2) ?? 0) / 2000;
+    expect(share).toBeGreaterThanOrEqual(0.08);
+    expect(share).toBeLessThanOrEqual(0.12);
+    expect((counts.get('1') ?? 0) + (counts.get(v2) ?? 0)).toBe(2000);
+  }, 120_000);
+});
