@@ -73,3 +73,24 @@ describe('a broken manifest beside good ones', () => {
     expect(await res.json()).toMatchObject({ event: { hi: 1 } });
   });
 });
+
+describe('serval publish and serval alias', () => {
+  it('publish a version and point an alias at it with a weight', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const run = (...args: string[]) =>
+      execFileSync(process.execPath, ['bin/serval.mjs', ...args, '--endpoint', serval.url], {
+        encoding: 'utf8',
+      }).trim();
+    expect(run('publish', 'echo')).toMatch(
+      /^echo: version 1 \(arn:serval:lambda:local:default:function:echo:1\)$/,
+    );
+    expect(run('alias', 'echo', 'live', '--version', '1')).toBe('echo:live -> version 1');
+    const res = await fetch(`${serval.url}/2015-03-31/functions/echo:live/invocations`, {
+      method: 'POST',
+      body: '{"v":1}',
+    });
+    expect(res.headers.get('x-amz-executed-version')).toBe('1');
+    expect(await res.json()).toEqual({ v: 1 });
+    expect(() => run('alias', 'echo', 'bad', '--version', '9')).toThrow(/ResourceNotFoundException/);
+  });
+});
