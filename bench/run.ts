@@ -37,6 +37,38 @@ function post(
   });
 }
 
+/** `concurrency` callers, each on its own keep-alive connection, for `ms`; returns rate and latency. */
+async function throughput(url: string, concurrency: number, ms: number) {
+  const pool = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const samples: number[] = [];
+  let errors = 0;
+  const until = performance.now() + ms;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const t = performance.now();
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = request(
+            url,
+            { method: 'POST', agent: pool, headers: { 'Content-Length': 7 } },
+            (res) => {
+              res.resume().on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end('{"a":1}');
+        });
+        samples.push(performance.now() - t);
+        if (status !== 200) errors++;
+      }
+    }),
+  );
+  pool.destroy();
+  const seconds = (performance.now() - started) / 1000;
+  return { rate: samples.length / seconds, p50: pct(samples, 50), p99: pct(samples, 99), errors };
+}
+
 async function timeSequential(url: string, n: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -93,11 +125,16 @@ async function startServal(): Promise<{ url: string; stop: () => void }> {
   );
   const url = await new Promise<string>((resolve) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    const scan = (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
+      if (!m) return;
+      // From here on the function logs are only drained, never kept or scanned.
+      child.stdout!.off('data', scan);
+      child.stdout!.resume();
+      resolve(m[1]!);
+    };
+    child.stdout!.on('data', scan);
   });
   return { url, stop: () => child.kill('SIGTERM') };
 }
@@ -133,6 +170,18 @@ try {
       `| ${label} | ${ms(pct(warm, 50))} | ${ms(pct(warm, 99))} | ${ms(pct(warm, 50) - pct(base, 50))} | ${(1000 / (warm.reduce((a, b) => a + b, 0) / warm.length)).toFixed(0)}/s |`,
     );
   }
+  const throughputRows: string[] = [];
+  for (const concurrency of [1, 8, 64]) {
+    await throughput(invokeUrl('echo'), concurrency, 1000 + concurrency * 200); // start and warm the environments
+    const t = await throughput(
+      invokeUrl('echo'),
+      concurrency,
+      Number(process.env.BENCH_THROUGHPUT_MS ?? 5000),
+    );
+    throughputRows.push(
+      `| Invoke API | ${concurrency} | ${t.rate.toFixed(0)}/s | ${ms(t.p50)} | ${ms(t.p99)} | ${t.errors} |`,
+    );
+  }
   const coldRow = (label: string, c: { total: number[]; init: number[] }) =>
     `| ${label} | ${ms(pct(c.total, 50))} | ${ms(Math.max(...c.total))} | ${c.init.length ? ms(pct(c.init, 50)) : 'n/a'} |`;
   const report = `# Benchmarks
@@ -153,6 +202,14 @@ Baseline direct loopback HTTP: p50 ${ms(pct(base, 50))}, p99 ${ms(pct(base, 99))
 ${rows.join('\n')}
 
 Target: warm p50 overhead under 1 ms.
+
+## Throughput (Node echo, closed loop, each caller on its own keep-alive connection)
+
+| Surface | Concurrency | Invocations/s | p50 | p99 | non-200 |
+|---|---|---|---|---|---|
+${throughputRows.join('\n')}
+
+Target: at least 3,000 invocations/s, and p99 under 10 ms at concurrency 8.
 
 ## Cold starts (first invocation of a new function; ${COLD_SAMPLES} functions each)
 

@@ -1,5 +1,6 @@
 // `serval dev <dir>`: the embedded default — gateway and local environments for the manifests in a directory.
 import { existsSync, statSync } from 'node:fs';
+import { batchedLineWriter } from '../apis/line-writer.ts';
 import type { GatewayConfig } from '../gateway/src/config.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
 import { LocalProvider } from '../gateway/src/providers/local/local-provider.ts';
@@ -15,9 +16,8 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   const registry = new FunctionRegistry();
   for (const fn of loaded.functions) registry.put(fn);
 
-  const provider = new LocalProvider(config, (spec, line) =>
-    process.stdout.write(`[${spec.functionName}] ${line}\n`),
-  );
+  const write = batchedLineWriter((chunk) => process.stdout.write(chunk));
+  const provider = new LocalProvider(config, (spec, line) => write(`[${spec.functionName}] ${line}`));
   const gateway = await startGateway({
     config,
     registry,

@@ -2,6 +2,7 @@
 import { flushCompileCache } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { batchedLineWriter } from '../../apis/line-writer.ts';
 import { readAgentConfig } from './config.ts';
 import { connectUpstream } from './upstream-link.ts';
 
@@ -9,7 +10,7 @@ const runtimeShimsDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
 try {
   const config = readAgentConfig(process.env, runtimeShimsDir);
-  const sink = (line: string) => process.stdout.write(`${line}\n`);
+  const sink = batchedLineWriter((chunk) => process.stdout.write(chunk));
   const link = connectUpstream(config, sink);
   // Agents end by signal, when Node would not write its compile cache; write it once we are up.
   if (process.env.NODE_COMPILE_CACHE) setTimeout(() => flushCompileCache(), 1000).unref();

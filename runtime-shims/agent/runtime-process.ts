@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /** How long output may trail a process's exit before it is no longer waited for. */
 const OUTPUT_DRAIN_MS = 100;
+const TREE_WALK_INTERVAL_MS = 1000;
 
 export interface RuntimeExit {
   code: number | null;
@@ -14,6 +15,7 @@ export class RuntimeProcess {
   readonly exited: Promise<RuntimeExit>;
   private readonly child: ChildProcess;
   private peakMB = 0;
+  private lastTreeWalk = Number.NEGATIVE_INFINITY;
 
   constructor(
     file: string,
@@ -50,11 +52,18 @@ export class RuntimeProcess {
     }
   }
 
-  /** Peak resident memory of the process tree in MB (Linux /proc); the last known value once it is gone. */
+  /**
+   * Peak resident memory of the process tree in MB (Linux /proc); the last known value once it is gone.
+   * Walking the tree costs a read per thread, so it happens at most once a second; in between only the
+   * runtime's own peak is read, which is what managed runtimes (one process) need.
+   */
   maxMemoryUsedMB(): number {
     const pid = this.child.pid;
     if (pid !== undefined) {
-      const kb = treePids(pid).reduce((sum, p) => sum + peakKb(p), 0);
+      const now = performance.now();
+      const walk = now - this.lastTreeWalk >= TREE_WALK_INTERVAL_MS;
+      if (walk) this.lastTreeWalk = now;
+      const kb = walk ? treePids(pid).reduce((sum, p) => sum + peakKb(p), 0) : peakKb(pid);
       if (kb > 0) this.peakMB = Math.max(this.peakMB, Math.ceil(kb / 1024));
     }
     return this.peakMB;
