@@ -6,7 +6,7 @@ import { LogStream, type ReportStatus } from './log-stream.ts';
 import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from './runtime-api/server.ts';
 import { runtimeCommand } from './runtime-command.ts';
 import { logStreamName, runtimeEnvironment } from './runtime-environment.ts';
-import { describeExit, RuntimeProcess } from './runtime-process.ts';
+import { describeExit, type RuntimeExit, RuntimeProcess } from './runtime-process.ts';
 
 const INIT_LIMIT_MS = 10_000;
 /** After a runtime exits mid-invocation, requests it sent just before may still be in flight. */
@@ -162,8 +162,10 @@ export class Environment implements RuntimeApiListener {
       };
       const pending: PendingInit = { resolve: settle, startedAt };
       this.pendingInit = pending;
+      // The one exit listener of this runtime: it ends a pending init here, an active invocation below.
       void runtime.exited.then((exit) => {
         this.onRuntimeExit(runtime);
+        void this.failActiveOnExit(exit);
         if (this.pendingInit !== pending) return;
         const durationMs = performance.now() - startedAt;
         const failure = pending.error
@@ -202,20 +204,23 @@ export class Environment implements RuntimeApiListener {
         startedAt,
         resolve: settle,
       };
-      void runtime.exited.then(async (exit) => {
-        await new Promise((r) => setTimeout(r, EXIT_GRACE_MS));
-        if (this.active?.resolve !== settle) return;
-        const reason =
-          exit.code === 0 && !exit.signal
-            ? 'Runtime exited without providing a reason'
-            : `Runtime exited with error: ${describeExit(exit)}`;
-        const failure = platformError(
-          'Runtime.ExitError',
-          `RequestId: ${request.requestId} Error: ${reason}`,
-        );
-        settle({ ...failure, status: 'error' });
-      });
       this.api.enqueue(request, body);
+    });
+  }
+
+  /** A runtime that exits mid-invocation fails it with Runtime.ExitError (after a grace for its last words). */
+  private async failActiveOnExit(exit: RuntimeExit): Promise<void> {
+    const active = this.active;
+    if (!active) return;
+    await new Promise((r) => setTimeout(r, EXIT_GRACE_MS));
+    if (this.active !== active) return;
+    const reason =
+      exit.code === 0 && !exit.signal
+        ? 'Runtime exited without providing a reason'
+        : `Runtime exited with error: ${describeExit(exit)}`;
+    active.resolve({
+      ...platformError('Runtime.ExitError', `RequestId: ${active.requestId} Error: ${reason}`),
+      status: 'error',
     });
   }
 

@@ -108,6 +108,10 @@ describe('log stream', () => {
     expect(report?.[1]).toBe(id);
     expect(Number(report?.[3])).toBeGreaterThan(10); // a node process uses well over 10 MB
     // The same lines reached the function's log stream, in order.
+    // The stream is written asynchronously, after the response: wait for this invocation's REPORT.
+    await expect
+      .poll(() => serval.logs('probe').some((l) => l.startsWith(`REPORT RequestId: ${id}`)))
+      .toBe(true);
     const stream = serval.logs('probe');
     const start = stream.indexOf(`START RequestId: ${id} Version: $LATEST`);
     expect(stream.slice(start, start + lines.length)).toEqual(lines);

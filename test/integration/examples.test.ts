@@ -46,9 +46,11 @@ describe('examples', () => {
     });
   });
 
-  it('prints each function log line with the function name', () => {
-    expect(serval.stdout()).toMatch(/\[echo\] START RequestId: [0-9a-f-]{36} Version: \$LATEST/);
-    expect(serval.stdout()).toMatch(/\[echo-python\] REPORT RequestId: /);
+  it('prints each function log line with the function name', async () => {
+    await expect
+      .poll(() => serval.stdout())
+      .toMatch(/\[echo\] START RequestId: [0-9a-f-]{36} Version: \$LATEST/);
+    await expect.poll(() => serval.stdout()).toMatch(/\[echo-python\] REPORT RequestId: /);
   });
 });
 
