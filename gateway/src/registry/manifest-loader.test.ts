@@ -43,7 +43,9 @@ describe('loadManifestDirectory', () => {
         ),
         expect.stringMatching(/broken\.yml \(document 7\): spec: Unrecognized key: "memoryMb"/),
         expect.stringMatching(/not-yaml\.yaml \(document 1\): invalid YAML/),
-        expect.stringMatching(/broken\.yml \(document 8\): spec\.functionVersion: .*an alias cannot point to an alias/),
+        expect.stringMatching(
+          /broken\.yml \(document 8\): spec\.functionVersion: .*an alias cannot point to an alias/,
+        ),
       ]),
     );
     expect(lines).toHaveLength(8);
@@ -54,7 +56,11 @@ describe('loadManifestDirectory', () => {
       expect.objectContaining({
         namespace: 'default',
         name: 'live',
-        spec: { functionName: 'good-one', functionVersion: '1', routingConfig: { additionalVersionWeights: { '2': 0.25 } } },
+        spec: {
+          functionName: 'good-one',
+          functionVersion: '1',
+          routingConfig: { additionalVersionWeights: { '2': 0.25 } },
+        },
       }),
     ]);
   });
