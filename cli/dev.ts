@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { batchedLineWriter } from '../apis/line-writer.ts';
 import type { GatewayConfig } from '../gateway/src/config.ts';
+import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
 import { LocalProvider } from '../gateway/src/providers/local/local-provider.ts';
 import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
@@ -29,6 +30,12 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   for (const fn of registry.list()) {
     process.stdout.write(
       `  ${fn.name.padEnd(24)} ${fn.spec.runtime.padEnd(12)} POST ${gateway.url}/2015-03-31/functions/${fn.name}/invocations\n`,
+    );
+  }
+  for (const fn of registry.list().filter((f) => f.spec.url)) {
+    const id = functionUrlId(fn.namespace, fn.name, fn.spec.url?.qualifier ?? '$LATEST');
+    process.stdout.write(
+      `  ${fn.name.padEnd(24)} function URL ${gateway.url}/lambda-url/${id}/ (Host: ${id}.${config.functionUrlDomain})\n`,
     );
   }
   if (registry.list().length === 0) process.stdout.write(`  (no functions loaded from ${dir})\n`);

@@ -10,6 +10,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
+import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { Invoker } from './invocation/invoker.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
@@ -64,6 +65,7 @@ export async function startGateway({
   app.disable('x-powered-by');
   app.set('etag', false);
   // One router per protocol surface; host-routed surfaces (function URLs) come first.
+  app.use(functionUrlRoutes({ config, registry, invoker }));
   app.use(invokeApiRoutes({ config, invoker, queue }));
   app.use(controlApiRoutes({ config, registry, versions, aliases }));
   app.use(unknownOperation);

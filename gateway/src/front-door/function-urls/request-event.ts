@@ -1,0 +1,95 @@
+// HTTP request → Lambda function URL event, payload format 2.0 (reference §5.2).
+export interface UrlRequest {
+  method: string;
+  /** Path as the function sees it, still percent-encoded, without the query. */
+  rawPath: string;
+  rawQueryString: string;
+  /** Every header's values as received (Node's `headersDistinct`), names lower-cased. */
+  headers: Record<string, string[]>;
+  body: Buffer;
+  sourceIp: string;
+  protocol: string;
+  urlId: string;
+  domainName: string;
+  namespace: string;
+  requestId: string;
+  now: Date;
+}
+
+const TEXT_TYPES =
+  /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|graphql|x-yaml|yaml)\b|[^;]*\+(json|xml)\b)/i;
+
+export function functionUrlEvent(r: UrlRequest): Record<string, unknown> {
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  for (const [name, value] of Object.entries(r.headers)) {
+    if (name === 'cookie') {
+      for (const v of value) cookies.push(...v.split(/;\s*/).filter(Boolean));
+      continue;
+    }
+    headers[name] = value.join(','); // repeated headers are joined with a bare comma
+  }
+  const event: Record<string, unknown> = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: r.rawPath,
+    rawQueryString: r.rawQueryString,
+  };
+  if (cookies.length > 0) event.cookies = cookies;
+  event.headers = headers;
+  const query = queryParameters(r.rawQueryString);
+  if (query) event.queryStringParameters = query;
+  event.requestContext = {
+    accountId: r.namespace,
+    apiId: r.urlId,
+    domainName: r.domainName,
+    domainPrefix: r.urlId,
+    http: {
+      method: r.method,
+      path: r.rawPath,
+      protocol: r.protocol,
+      sourceIp: r.sourceIp,
+      userAgent: headers['user-agent'] ?? '',
+    },
+    requestId: r.requestId,
+    routeKey: '$default',
+    stage: '$default',
+    time: clfTime(r.now),
+    timeEpoch: r.now.getTime(),
+  };
+  if (r.body.length > 0) {
+    const text = isText(headers['content-type'], r.body);
+    event.body = text ? r.body.toString('utf8') : r.body.toString('base64');
+    event.isBase64Encoded = !text;
+  } else {
+    event.isBase64Encoded = false;
+  }
+  return event;
+}
+
+/** Decoded values, repeated keys comma-joined; undefined when there is no query. */
+function queryParameters(raw: string): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(raw)) out[key] = key in out ? `${out[key]},${value}` : value;
+  return out;
+}
+
+/** Text content types travel as text; anything else, or bytes that are not UTF-8, as base64. */
+function isText(contentType: string | undefined, body: Buffer): boolean {
+  if (contentType) return TEXT_TYPES.test(contentType);
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `12/Mar/2020:19:03:58 +0000` */
+function clfTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}

@@ -1,0 +1,57 @@
+// Function result → HTTP response for function URLs (reference §5.3): an object with statusCode is a
+// response; any other JSON is a 200 application/json body; errors and malformed output are 502.
+
+export interface UrlResponse {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+export const BAD_GATEWAY: UrlResponse = {
+  status: 502,
+  headers: [['content-type', 'text/plain; charset=utf-8']],
+  body: Buffer.from('Internal Server Error'),
+};
+
+export function functionUrlResponse(payload: Buffer): UrlResponse {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return BAD_GATEWAY;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !('statusCode' in value)) {
+    return {
+      status: 200,
+      headers: [['content-type', 'application/json']],
+      body: Buffer.from(JSON.stringify(value)),
+    };
+  }
+  const r = value as {
+    statusCode: unknown;
+    headers?: unknown;
+    cookies?: unknown;
+    body?: unknown;
+    isBase64Encoded?: unknown;
+  };
+  const status = Number(r.statusCode);
+  if (!Number.isInteger(status) || status < 100 || status > 599) return BAD_GATEWAY;
+  if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') return BAD_GATEWAY;
+  const headers: Array<[string, string]> = [];
+  if (r.headers !== undefined && r.headers !== null) {
+    if (typeof r.headers !== 'object') return BAD_GATEWAY;
+    for (const [k, v] of Object.entries(r.headers as Record<string, unknown>)) {
+      if (v === null || v === undefined) continue;
+      headers.push([k.toLowerCase(), String(v)]);
+    }
+  }
+  if (r.cookies !== undefined && r.cookies !== null) {
+    if (!Array.isArray(r.cookies)) return BAD_GATEWAY;
+    for (const c of r.cookies) headers.push(['set-cookie', String(c)]);
+  }
+  const text = typeof r.body === 'string' ? r.body : '';
+  const body = r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
+  if (!headers.some(([k]) => k === 'content-type') && body.length > 0)
+    headers.push(['content-type', 'application/json']);
+  return { status, headers, body };
+}

@@ -1,0 +1,113 @@
+// Function URLs: requests for `<url-id>.<domain>` (by Host) or `/lambda-url/<url-id>/…` (path form, for
+// setups without wildcard DNS) become payload-2.0 events; everything else passes to the next surface.
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { ApiError } from '../../../../apis/errors.ts';
+import type { GatewayConfig } from '../../config.ts';
+import type { Invoker } from '../../invocation/invoker.ts';
+import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import { SYNC_PAYLOAD_LIMIT } from '../invoke-api/routes.ts';
+import { corsHeaders, mergeCors, preflight } from './cors.ts';
+import { functionUrlEvent } from './request-event.ts';
+import { BAD_GATEWAY, functionUrlResponse, type UrlResponse } from './response.ts';
+import { FunctionUrlTable } from './url-table.ts';
+
+export const PATH_FORM_PREFIX = '/lambda-url/';
+
+export interface FunctionUrlDeps {
+  config: GatewayConfig;
+  registry: FunctionRegistry;
+  invoker: Invoker;
+}
+
+interface UrlMatch {
+  urlId: string;
+  rawPath: string;
+  domainName: string;
+}
+
+export function functionUrlRoutes({ config, registry, invoker }: FunctionUrlDeps): RequestHandler {
+  const table = new FunctionUrlTable(registry);
+  const raw = express.raw({ type: () => true, limit: SYNC_PAYLOAD_LIMIT });
+  const suffix = `.${config.functionUrlDomain}`;
+
+  const match = (req: Request): UrlMatch | undefined => {
+    const [path = '/'] = splitQuery(req.originalUrl);
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (host.endsWith(suffix)) {
+      const urlId = host.slice(0, -suffix.length);
+      if (/^[a-z2-7]{32}$/.test(urlId)) return { urlId, rawPath: path, domainName: host };
+    }
+    if (path.startsWith(PATH_FORM_PREFIX)) {
+      const rest = path.slice(PATH_FORM_PREFIX.length);
+      const slash = rest.indexOf('/');
+      const urlId = slash < 0 ? rest : rest.slice(0, slash);
+      return { urlId, rawPath: slash < 0 ? '/' : rest.slice(slash), domainName: `${urlId}${suffix}` };
+    }
+    return undefined;
+  };
+
+  const serve = async (req: Request, res: Response, m: UrlMatch) => {
+    const target = table.lookup(m.urlId);
+    if (!target) throw new ApiError('ResourceNotFoundException', `No function URL with id ${m.urlId}`);
+    const url = target.fn.spec.url!;
+    if (url.authType !== 'NONE') {
+      throw new ApiError(
+        'AccessDeniedException',
+        'Forbidden: JWT-authenticated function URLs are not available yet',
+      );
+    }
+    const origin = req.get('origin');
+    const pre = preflight(url.cors, req.method, origin, req.get('access-control-request-method'));
+    if (pre) return send(res, { status: pre.status, headers: pre.headers, body: Buffer.alloc(0) });
+    const resolved = invoker.resolve(
+      target.fn.namespace,
+      target.fn.name,
+      target.qualifier === '$LATEST' ? undefined : target.qualifier,
+    );
+    const requestId = randomUUID();
+    const event = functionUrlEvent({
+      method: req.method,
+      rawPath: m.rawPath,
+      rawQueryString: splitQuery(req.originalUrl)[1] ?? '',
+      headers: req.headersDistinct as Record<string, string[]>,
+      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      protocol: `HTTP/${req.httpVersion}`,
+      urlId: m.urlId,
+      domainName: m.domainName,
+      namespace: target.fn.namespace,
+      requestId,
+      now: new Date(),
+    });
+    const out = await invoker.invoke(resolved, Buffer.from(JSON.stringify(event)), {
+      traceHeader: req.get('x-amzn-trace-id'),
+      requestId,
+    });
+    const response = out.result.outcome === 'error' ? BAD_GATEWAY : functionUrlResponse(out.body);
+    res.set('x-amzn-requestid', requestId);
+    send(res, { ...response, headers: mergeCors(response.headers, corsHeaders(url.cors, origin)) });
+  };
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    const m = match(req);
+    if (!m) return next();
+    raw(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      serve(req, res, m).catch(next);
+    });
+  };
+}
+
+function send(res: Response, r: UrlResponse): void {
+  res.status(r.status);
+  const cookies = r.headers.filter(([k]) => k === 'set-cookie').map(([, v]) => v);
+  for (const [k, v] of r.headers) if (k !== 'set-cookie') res.setHeader(k, v);
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  res.end(r.body);
+}
+
+function splitQuery(url: string): [string, string | undefined] {
+  const i = url.indexOf('?');
+  return i < 0 ? [url, undefined] : [url.slice(0, i), url.slice(i + 1)];
+}
