@@ -1,13 +1,15 @@
 // `npm run bench`: warm invoke latency against a direct loopback HTTP baseline, and cold starts, for the
 // Node and Python echo functions. Writes docs/benchmarks.md. Not part of CI.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
+const NOTES_HEADING = '## Reading these numbers';
 const WARM_SAMPLES = Number(process.env.BENCH_WARM_SAMPLES ?? 3000);
 const COLD_SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 10);
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -107,6 +109,9 @@ async function startServal(): Promise<{ url: string; stop: () => void }> {
   const fn = (name: string, runtime: string, handler: string, path: string) =>
     `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: ${name}}\nspec: {runtime: ${runtime}, handler: ${handler}, code: {path: ${path}}}\n`;
   docs.push(fn('echo', 'nodejs24.x', 'index.handler', join(ROOT, 'examples/echo')));
+  docs.push(
+    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo-url}\nspec: {runtime: nodejs24.x, handler: index.handler, url: {}, code: {path: ${join(ROOT, 'examples/echo')}}}\n`,
+  );
   docs.push(fn('echo-python', 'python3.11', 'lambda_function.handler', join(ROOT, 'examples/echo-python')));
   for (let i = 0; i < COLD_SAMPLES; i++) {
     docs.push(fn(`cold-node-${i}`, 'nodejs24.x', 'index.handler', join(ROOT, 'examples/echo')));
@@ -171,16 +176,18 @@ try {
     );
   }
   const throughputRows: string[] = [];
-  for (const concurrency of [1, 8, 64]) {
-    await throughput(invokeUrl('echo'), concurrency, 1000 + concurrency * 200); // start and warm the environments
-    const t = await throughput(
-      invokeUrl('echo'),
-      concurrency,
-      Number(process.env.BENCH_THROUGHPUT_MS ?? 5000),
-    );
-    throughputRows.push(
-      `| Invoke API | ${concurrency} | ${t.rate.toFixed(0)}/s | ${ms(t.p50)} | ${ms(t.p99)} | ${t.errors} |`,
-    );
+  const surfaces = [
+    ['Invoke API', invokeUrl('echo')],
+    ['Function URL', `${serval.url}/lambda-url/${functionUrlId('default', 'echo-url', '$LATEST')}/`],
+  ] as const;
+  for (const [surface, url] of surfaces) {
+    for (const concurrency of [1, 8, 64]) {
+      await throughput(url, concurrency, 1000 + concurrency * 200); // start and warm the environments
+      const t = await throughput(url, concurrency, Number(process.env.BENCH_THROUGHPUT_MS ?? 5000));
+      throughputRows.push(
+        `| ${surface} | ${concurrency} | ${t.rate.toFixed(0)}/s | ${ms(t.p50)} | ${ms(t.p99)} | ${t.errors} |`,
+      );
+    }
   }
   const coldRow = (label: string, c: { total: number[]; init: number[] }) =>
     `| ${label} | ${ms(pct(c.total, 50))} | ${ms(Math.max(...c.total))} | ${c.init.length ? ms(pct(c.init, 50)) : 'n/a'} |`;
@@ -223,7 +230,11 @@ ${coldRow('Python 3.11', coldPython)}
 
 Target: Node cold start under 100 ms.
 `;
-  writeFileSync(join(ROOT, 'docs/benchmarks.md'), report);
+  // The hand-written analysis below the generated tables is kept across runs.
+  const file = join(ROOT, 'docs/benchmarks.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const notes = previous.indexOf(NOTES_HEADING);
+  writeFileSync(file, notes >= 0 ? `${report}\n${previous.slice(notes)}` : report);
   process.stdout.write(report);
 } finally {
   serval.stop();
