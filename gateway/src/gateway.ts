@@ -12,6 +12,7 @@ import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
+import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
 import { Invoker } from './invocation/invoker.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
@@ -64,10 +65,12 @@ export async function startGateway({
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // One router per protocol surface; host-routed surfaces (function URLs) come first.
+  // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
+  // the Lambda API routes, so no listener rule can shadow them.
   app.use(functionUrlRoutes({ config, registry, invoker }));
   app.use(invokeApiRoutes({ config, invoker, queue }));
   app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
   app.use(errorMiddleware(log));
   const front = createServer(app);
