@@ -100,7 +100,11 @@ const url = z
   .object({
     authType: z.enum(['NONE', 'JWT']).default('NONE'),
     cors: cors.optional(),
-    invokeMode: z.enum(['BUFFERED', 'RESPONSE_STREAM']).default('BUFFERED'),
+    invokeMode: z
+      .enum(['BUFFERED', 'RESPONSE_STREAM'])
+      .default('BUFFERED')
+      // Refused rather than silently buffered, so nobody ships a streaming function that does not stream.
+      .refine((m) => m === 'BUFFERED', 'RESPONSE_STREAM is not supported yet; use BUFFERED'),
     /** `$LATEST` or an alias name; Lambda allows no version numbers here. */
     qualifier: z
       .string()
