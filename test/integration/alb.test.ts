@@ -1,7 +1,7 @@
 // ALB-style routes (reference §6): listener rules, both header modes, undecoded queries, base64 by content
 // type, response validation and limits — on the real gateway with real runtimes.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RawRequest, type RawResponse, rawRequest } from '../support/raw-http.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -31,46 +31,10 @@ beforeAll(async () => {
 });
 afterAll(() => serval.stop());
 
-interface Raw {
-  status: number;
-  statusMessage: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
+const send = (path: string, opts: RawRequest = {}): Promise<RawResponse> =>
+  rawRequest(serval.url, path, opts);
 
-function send(
-  path: string,
-  opts: { method?: string; headers?: Array<[string, string]>; body?: Buffer | string } = {},
-): Promise<Raw> {
-  const url = new URL(serval.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path, method: opts.method ?? 'GET', setHost: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            statusMessage: res.statusMessage ?? '',
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    let host = false;
-    for (const [k, v] of opts.headers ?? []) {
-      if (k === 'host') host = true;
-      req.appendHeader(k, v);
-    }
-    if (!host) req.setHeader('host', url.host);
-    req.end(opts.body);
-  });
-}
-
-const eventOf = async (path: string, opts: Parameters<typeof send>[1] = {}) => {
+const eventOf = async (path: string, opts: RawRequest = {}) => {
   const res = await send(path, opts);
   expect(res.status).toBe(200);
   return JSON.parse(res.body.toString()) as Record<string, any>;

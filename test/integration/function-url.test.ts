@@ -1,8 +1,8 @@
 // Function URLs (reference §5): payload format 2.0 in, response inference out, CORS, errors — on the
 // real gateway with real runtimes, and unmodified Express and Hono apps behind them.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
+import { type RawRequest, type RawResponse, rawRequest } from '../support/raw-http.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -39,42 +39,10 @@ afterAll(() => serval.stop());
 
 const id = (name: string) => functionUrlId('default', name, '$LATEST');
 
-interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
+const send = (path: string, opts: RawRequest = {}): Promise<RawResponse> =>
+  rawRequest(serval.url, path, opts);
 
-/** A raw HTTP request, so tests control Host, repeated headers and the exact path. */
-function send(
-  path: string,
-  opts: { method?: string; headers?: Array<[string, string]>; body?: Buffer | string } = {},
-): Promise<Raw> {
-  const url = new URL(serval.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path, method: opts.method ?? 'GET', setHost: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res
-          .on('data', (c: Buffer) => chunks.push(c))
-          .on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-          );
-      },
-    );
-    req.on('error', reject);
-    let hasHost = false;
-    for (const [k, v] of opts.headers ?? []) {
-      if (k.toLowerCase() === 'host') hasHost = true;
-      req.appendHeader(k, v);
-    }
-    if (!hasHost) req.setHeader('host', url.host);
-    req.end(opts.body);
-  });
-}
-
-const eventOf = async (path: string, opts: Parameters<typeof send>[1] = {}) => {
+const eventOf = async (path: string, opts: RawRequest = {}) => {
   const res = await send(`/lambda-url/${id('url-echo')}${path}`, opts);
   expect(res.status).toBe(200);
   return JSON.parse(res.body.toString()) as Record<string, any>;

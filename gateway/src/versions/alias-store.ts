@@ -1,7 +1,7 @@
 // Aliases per function, persisted in the data directory; manifests put theirs here at start-up too.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { AliasSpec } from '../../../apis/alias.ts';
+import { readJsonFile, writeJsonFileAtomically } from './json-file.ts';
 
 export interface AliasRecord {
   name: string;
@@ -21,8 +21,7 @@ export class AliasStore {
     const key = `${namespace}/${functionName}`;
     let aliases = this.cache.get(key);
     if (!aliases) {
-      const file = this.file(namespace, functionName);
-      aliases = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as AliasRecord[]) : [];
+      aliases = readJsonFile<AliasRecord[]>(this.file(namespace, functionName), []);
       this.cache.set(key, aliases);
     }
     return aliases;
@@ -37,10 +36,7 @@ export class AliasStore {
     const record: AliasRecord = { name, spec, revisionId: crypto.randomUUID() };
     aliases.push(record);
     this.cache.set(`${namespace}/${spec.functionName}`, aliases);
-    const file = this.file(namespace, spec.functionName);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(`${file}.tmp`, JSON.stringify(aliases, null, 2));
-    renameSync(`${file}.tmp`, file);
+    writeJsonFileAtomically(this.file(namespace, spec.functionName), aliases);
     return record;
   }
 

@@ -2,10 +2,11 @@
 // from 1, kept in the data directory so they survive restarts. Publishing an unchanged function returns
 // the version it already has (Lambda semantics).
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FunctionSpec } from '../../../apis/function.ts';
 import type { FunctionDefinition } from '../registry/function-definition.ts';
+import { readJsonFile, writeJsonFileAtomically } from './json-file.ts';
 
 export interface PublishedVersion {
   version: string;
@@ -41,8 +42,7 @@ export class VersionStore {
     const key = `${namespace}/${name}`;
     let versions = this.cache.get(key);
     if (!versions) {
-      const file = this.file(namespace, name);
-      versions = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PublishedVersion[]) : [];
+      versions = readJsonFile<PublishedVersion[]>(this.file(namespace, name), []);
       this.cache.set(key, versions);
     }
     return versions;
@@ -94,10 +94,7 @@ export class VersionStore {
   }
 
   private save(namespace: string, name: string, versions: PublishedVersion[]): void {
-    const file = this.file(namespace, name);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(`${file}.tmp`, JSON.stringify(versions, null, 2));
-    renameSync(`${file}.tmp`, file); // never a half-written version list
+    writeJsonFileAtomically(this.file(namespace, name), versions); // never a half-written version list
   }
 
   private file(namespace: string, name: string): string {
