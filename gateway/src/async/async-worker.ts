@@ -1,77 +1,267 @@
-// Runs queued events through the same Invoker as synchronous calls, so they share admission: a throttled
-// event goes back to the queue with exponential backoff (1 s doubling to 5 min) instead of taking a unit
-// that a synchronous caller is waiting for.
+// Runs queued events through the same Invoker as synchronous calls, so they go through admission like any
+// caller: a throttled event goes back to the queue with backoff instead of taking a unit that a synchronous
+// caller is waiting for. After each attempt the retry policy decides; finished events go to their
+// destinations, and whatever cannot be delivered stays as a dead letter.
+import { type AsyncConfig, DEFAULT_ASYNC_CONFIG } from '../../../apis/async-config.ts';
 import { ApiError } from '../../../apis/errors.ts';
-import type { Invoker } from '../invocation/invoker.ts';
-import type { AsyncEvent, EventQueue } from './event-queue.ts';
+import type { Invoker, InvokeTarget } from '../invocation/invoker.ts';
+import { functionArn } from '../registry/function-definition.ts';
+import type { Destinations } from './destinations.ts';
+import type { AsyncEvent, EventQueue, FailureCondition, LastAttempt, Leased } from './event-queue.ts';
+import { invocationRecord } from './invocation-record.ts';
+import { type AttemptOutcome, afterFailure, isExpired } from './retry-policy.ts';
 
-const BACKOFF_START_MS = 1000;
-const BACKOFF_MAX_MS = 5 * 60 * 1000;
 const IDLE_POLL_MS = 50;
 
 export interface AsyncWorkerOptions {
   /** How many events run at once. */
   concurrency: number;
+  region: string;
+  timeScale: number;
+  /** How often a running event tells the queue it is still alive (under the JetStream ack wait). */
+  touchEveryMs: number;
   log: (line: string) => void;
+  /** Observability hooks; the metrics module implements them. */
+  observer?: AsyncObserver | undefined;
+}
+
+export interface AsyncObserver {
+  retried(event: AsyncEvent, reason: AttemptOutcome['kind']): void;
+  finished(event: AsyncEvent, condition: 'Success' | FailureCondition): void;
+  deadLettered(event: AsyncEvent): void;
+  destinationFailed(kind: 'onSuccess' | 'onFailure' | 'deadLetter', event: AsyncEvent): void;
 }
 
 export class AsyncWorker {
   private readonly queue: EventQueue;
   private readonly invoker: Invoker;
+  private readonly destinations: Destinations;
   private readonly options: AsyncWorkerOptions;
   private running = false;
-  private readonly loops: Promise<void>[] = [];
+  private feeder: Promise<void> | undefined;
+  private readonly active = new Set<Promise<void>>();
 
-  constructor(queue: EventQueue, invoker: Invoker, options: AsyncWorkerOptions) {
+  constructor(queue: EventQueue, invoker: Invoker, destinations: Destinations, options: AsyncWorkerOptions) {
     this.queue = queue;
     this.invoker = invoker;
+    this.destinations = destinations;
     this.options = options;
   }
 
+  /** With concurrency 0 the gateway only accepts events (an ingest-only replica); others run them. */
   start(): void {
+    if (this.options.concurrency === 0) return;
     this.running = true;
-    for (let i = 0; i < this.options.concurrency; i++) this.loops.push(this.loop());
+    this.feeder = this.feed();
   }
 
+  /** Stops taking events and waits for the running ones. */
   async stop(): Promise<void> {
     this.running = false;
-    await Promise.all(this.loops);
+    await this.feeder;
+    await Promise.all(this.active);
   }
 
-  private async loop(): Promise<void> {
+  private async feed(): Promise<void> {
     while (this.running) {
-      const event = await this.queue.take(Date.now());
-      if (!event) {
-        await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
+      if (this.active.size >= this.options.concurrency) {
+        await Promise.race(this.active);
         continue;
       }
-      await this.run(event);
+      let leased: Leased | undefined;
+      try {
+        leased = await this.queue.take(Date.now());
+      } catch (err) {
+        this.options.log(`async queue unavailable: ${message(err)}`);
+        await sleep(1000);
+        continue;
+      }
+      if (!leased) {
+        if (this.queue.backend === 'sqlite') await sleep(IDLE_POLL_MS);
+        continue;
+      }
+      const run = this.process(leased).catch((err) =>
+        this.options.log(`async event ${leased.event.requestId}: ${message(err)}`),
+      );
+      this.active.add(run);
+      void run.finally(() => this.active.delete(run));
     }
   }
 
-  private async run(event: AsyncEvent): Promise<void> {
-    const attempts = event.attempts + 1;
+  private async process(leased: Leased): Promise<void> {
+    const event = leased.event;
+    let target: InvokeTarget;
     try {
-      const target = this.invoker.resolve(event.namespace, event.functionName, event.qualifier);
+      target = this.invoker.resolve(event.namespace, event.functionName, event.qualifier);
+    } catch (err) {
+      const last = failureOf(err);
+      await this.queue.deadLetter(
+        leased,
+        { condition: 'FunctionNotFound', failedAt: Date.now(), reason: last.errorMessage },
+        { ...event, last },
+      );
+      this.options.observer?.deadLettered(event);
+      return;
+    }
+    const config = target.fn.spec.async ?? DEFAULT_ASYNC_CONFIG;
+    if (isExpired(event, config, Date.now(), this.options.timeScale)) {
+      await this.fail(leased, event, 'EventAgeExceeded', target, config);
+      return;
+    }
+    if (target.fn.spec.reservedConcurrency === 0) {
+      // Lambda sends these straight to the failure destination, without retries (reference §7.1).
+      const last: LastAttempt = {
+        statusCode: 429,
+        errorType: 'TooManyRequestsException',
+        errorMessage: 'Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded)',
+      };
+      await this.fail(leased, { ...event, last }, 'RetriesExhausted', target, config);
+      return;
+    }
+
+    const outcome = await this.attempt(leased, target);
+    const now = Date.now();
+    if (outcome.kind === 'success') {
+      const done = { ...outcome.event };
+      if (config.destinations?.onSuccess) {
+        const record = invocationRecord(done, 'Success', this.arnOf(target), now);
+        await this.destinations
+          .sendRecord(config.destinations.onSuccess, record, target.fn.namespace, now)
+          .catch((err) => this.destinationFailed('onSuccess', done, err));
+      }
+      await this.queue.ack(leased);
+      this.options.observer?.finished(done, 'Success');
+      return;
+    }
+    const decision = afterFailure(outcome.event, outcome, config, now, this.options.timeScale);
+    if (decision.action === 'retry') {
+      await this.queue.retry(leased, decision.next);
+      this.options.observer?.retried(decision.next, outcome.kind);
+      return;
+    }
+    await this.fail(leased, decision.event, 'RetriesExhausted', target, config);
+  }
+
+  private async attempt(
+    leased: Leased,
+    target: InvokeTarget,
+  ): Promise<{ kind: 'success'; event: AsyncEvent } | (AttemptOutcome & { event: AsyncEvent })> {
+    const event = leased.event;
+    const heartbeat = setInterval(() => this.queue.touch(leased), this.options.touchEveryMs);
+    try {
       const out = await this.invoker.invoke(target, event.payload, {
         traceHeader: event.traceHeader,
         requestId: event.requestId,
+        // Queue wait (span and event-age metric) counts from acceptance, across retries.
+        queuedSince: event.acceptedAt,
       });
-      if (out.result.outcome === 'error') {
-        // Retries after function errors, destinations and dead letters come with the durable queue.
-        this.options.log(`async invocation ${event.requestId} failed: ${out.result.errorType}`);
+      const tried = { ...event, attempts: event.attempts + 1 };
+      const response = out.body.toString('utf8');
+      if (out.result.outcome === 'success') {
+        return {
+          kind: 'success',
+          event: {
+            ...tried,
+            last: {
+              statusCode: 200,
+              executedVersion: out.executedVersion,
+              errorType: '',
+              errorMessage: '',
+              response,
+            },
+          },
+        };
       }
-      await this.queue.ack(event.requestId);
+      const last: LastAttempt = {
+        statusCode: 200,
+        executedVersion: out.executedVersion,
+        functionError: 'Unhandled',
+        errorType: out.result.errorType ?? 'Unhandled',
+        errorMessage: errorMessageOf(response),
+        response,
+      };
+      return { kind: 'function-error', last, event: tried };
     } catch (err) {
-      if (err instanceof ApiError && err.type === 'TooManyRequestsException') {
-        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** Math.min(attempts - 1, 20));
-        await this.queue.retry({ ...event, attempts }, Date.now() + delay);
-        return;
-      }
-      this.options.log(
-        `async invocation ${event.requestId} dropped: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      await this.queue.ack(event.requestId);
+      const last = failureOf(err);
+      if (last.statusCode === 429) return { kind: 'throttled', last, event };
+      if (last.statusCode >= 500) return { kind: 'system-error', last, event };
+      // Any other refusal will not cure itself with time: it spends the retry budget like a function error.
+      return { kind: 'function-error', last, event: { ...event, attempts: event.attempts + 1 } };
+    } finally {
+      clearInterval(heartbeat);
     }
   }
+
+  /** Sends a finished-but-failed event to its failure destination and dead-letter target, or keeps it. */
+  private async fail(
+    leased: Leased,
+    event: AsyncEvent,
+    condition: 'RetriesExhausted' | 'EventAgeExceeded',
+    target: InvokeTarget,
+    config: AsyncConfig,
+  ): Promise<void> {
+    const now = Date.now();
+    const problems: string[] = [];
+    const { onFailure } = config.destinations ?? {};
+    if (onFailure) {
+      const record = invocationRecord(event, condition, this.arnOf(target), now);
+      await this.destinations.sendRecord(onFailure, record, target.fn.namespace, now).catch((err) => {
+        this.destinationFailed('onFailure', event, err);
+        problems.push(`on-failure destination: ${message(err)}`);
+      });
+    }
+    if (config.deadLetter) {
+      const attributes = {
+        RequestID: event.requestId,
+        ErrorCode: String(event.last?.statusCode ?? 500),
+        ErrorMessage: event.last?.errorMessage ?? condition,
+      };
+      await this.destinations.sendDeadLetter(config.deadLetter, event.payload, attributes).catch((err) => {
+        this.destinationFailed('deadLetter', event, err);
+        problems.push(`dead-letter target: ${message(err)}`);
+      });
+    }
+    this.options.observer?.finished(event, condition);
+    if (!onFailure && !config.deadLetter) problems.push('no on-failure destination or dead-letter target');
+    if (problems.length === 0) {
+      await this.queue.ack(leased);
+      return;
+    }
+    // Nothing is dropped: an event no target took stays where operators can list and redrive it.
+    await this.queue.deadLetter(leased, { condition, failedAt: now, reason: problems.join('; ') }, event);
+    this.options.observer?.deadLettered(event);
+  }
+
+  private destinationFailed(kind: 'onSuccess' | 'onFailure' | 'deadLetter', event: AsyncEvent, err: unknown) {
+    this.options.log(`async event ${event.requestId}: ${kind} delivery failed: ${message(err)}`);
+    this.options.observer?.destinationFailed(kind, event);
+  }
+
+  private arnOf(target: InvokeTarget): string {
+    return functionArn(this.options.region, target.fn.namespace, target.fn.name);
+  }
+}
+
+function failureOf(err: unknown): LastAttempt {
+  if (err instanceof ApiError) {
+    const reason = err.extra.Reason ? ` (${err.extra.Reason})` : '';
+    return { statusCode: err.status, errorType: err.type, errorMessage: `${err.message}${reason}` };
+  }
+  return { statusCode: 500, errorType: 'ServiceException', errorMessage: message(err) };
+}
+
+function errorMessageOf(response: string): string {
+  try {
+    const parsed = JSON.parse(response) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {}
+  return response.slice(0, 1024);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

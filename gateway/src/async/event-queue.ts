@@ -1,8 +1,9 @@
-// The queue behind asynchronous (`Event`) invocations. An event is accepted only once `enqueue` resolves;
-// the durable backends (SQLite, NATS JetStream) implement this same interface.
+// The queue behind asynchronous (`Event`) invocations. An event is accepted only once `enqueue` resolves,
+// and it leaves the queue only by `ack` (done), `retry` (replaced by its next attempt) or `deadLetter`.
+// Two backends implement it: SQLite (embedded default) and NATS JetStream (several gateway replicas).
 
 export interface AsyncEvent {
-  /** The request id the caller got with its 202; the invocation keeps it. */
+  /** The request id the caller got with its 202; every attempt keeps it. */
   requestId: string;
   namespace: string;
   functionName: string;
@@ -11,49 +12,96 @@ export interface AsyncEvent {
   traceHeader?: string | undefined;
   /** Epoch ms when the event was accepted (event age counts from here). */
   acceptedAt: number;
-  /** Attempts made so far. */
+  /** Invocations that reached the function so far (the record's approximateInvokeCount). */
   attempts: number;
+  /** Throttles and system errors so far; they drive the backoff, not the retry budget. */
+  systemRetries: number;
   /** Epoch ms before which it is not handed out. */
   notBefore: number;
+  /** The last attempt's outcome, kept for the failure record and the dead letter. */
+  last?: LastAttempt | undefined;
+}
+
+export interface LastAttempt {
+  /** HTTP status of the attempt as the Invoke API would have answered (200 for function errors). */
+  statusCode: number;
+  executedVersion?: string | undefined;
+  /** `Unhandled` for a function error; absent for throttles and system errors. */
+  functionError?: string | undefined;
+  errorType: string;
+  errorMessage: string;
+  /** What the function returned (its error object for function errors), as text. */
+  response?: string | undefined;
+}
+
+/** An event handed to one worker until it is acked, retried or dead-lettered. */
+export interface Leased {
+  readonly event: AsyncEvent;
+}
+
+export type FailureCondition = 'RetriesExhausted' | 'EventAgeExceeded' | 'FunctionNotFound';
+
+export interface DeadLetter {
+  /** Backend-specific id, stable until the letter is redriven or purged. */
+  id: string;
+  event: AsyncEvent;
+  condition: FailureCondition;
+  failedAt: number;
+  /** Why it is here rather than at a destination. */
+  reason: string;
+}
+
+export interface DeadLetterFilter {
+  namespace?: string | undefined;
+  functionName?: string | undefined;
+  ids?: string[] | undefined;
+  limit?: number | undefined;
+}
+
+export interface QueueStats {
+  backend: 'sqlite' | 'nats';
+  /** Events waiting or running. */
+  depth: number;
+  /** Age of the oldest event still queued, in seconds (0 when empty). */
+  oldestEventAgeSeconds: number;
+  deadLetters: number;
 }
 
 export interface EventQueue {
+  readonly backend: 'sqlite' | 'nats';
   enqueue(event: AsyncEvent): Promise<void>;
-  /** The next due event, leased to the caller until `ack` or `retry`; undefined when none is due. */
-  take(now: number): Promise<AsyncEvent | undefined>;
-  ack(requestId: string): Promise<void>;
-  /** Puts a leased event back, due at `notBefore`. */
-  retry(event: AsyncEvent, notBefore: number): Promise<void>;
-  depth(): Promise<number>;
+  /** The next due event, or undefined when none is due now. */
+  take(now: number): Promise<Leased | undefined>;
+  /** Tells the backend the worker is still on it (long invocations outlive a JetStream ack wait). */
+  touch(leased: Leased): void;
+  ack(leased: Leased): Promise<void>;
+  /** Replaces a leased event by its next attempt. */
+  retry(leased: Leased, next: AsyncEvent): Promise<void>;
+  /** Moves a leased event to the dead letters, where operators can see and redrive it. */
+  deadLetter(leased: Leased, letter: Omit<DeadLetter, 'id' | 'event'>, event: AsyncEvent): Promise<void>;
+  stats(now: number): Promise<QueueStats>;
+  listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]>;
+  /** Puts matching dead letters back as fresh events (new age, attempts reset); returns how many. */
+  redrive(filter: DeadLetterFilter, now: number): Promise<number>;
+  /** Deletes matching dead letters; returns how many. */
+  purge(filter: DeadLetterFilter): Promise<number>;
+  close(): Promise<void>;
 }
 
-/** Keeps events in memory: nothing survives a restart. The embedded default until the durable backends land. */
-export class MemoryEventQueue implements EventQueue {
-  private readonly waiting: AsyncEvent[] = [];
-  private readonly leased = new Map<string, AsyncEvent>();
+/** A fresh event for a payload accepted now. */
+export function newEvent(
+  fields: Pick<
+    AsyncEvent,
+    'requestId' | 'namespace' | 'functionName' | 'qualifier' | 'payload' | 'traceHeader'
+  >,
+  now: number,
+): AsyncEvent {
+  return { ...fields, acceptedAt: now, attempts: 0, systemRetries: 0, notBefore: now };
+}
 
-  async enqueue(event: AsyncEvent): Promise<void> {
-    this.waiting.push(event);
-  }
-
-  async take(now: number): Promise<AsyncEvent | undefined> {
-    const i = this.waiting.findIndex((e) => e.notBefore <= now);
-    if (i < 0) return undefined;
-    const [event] = this.waiting.splice(i, 1);
-    this.leased.set(event!.requestId, event!);
-    return event;
-  }
-
-  async ack(requestId: string): Promise<void> {
-    this.leased.delete(requestId);
-  }
-
-  async retry(event: AsyncEvent, notBefore: number): Promise<void> {
-    this.leased.delete(event.requestId);
-    this.waiting.push({ ...event, notBefore });
-  }
-
-  async depth(): Promise<number> {
-    return this.waiting.length + this.leased.size;
-  }
+export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {
+  if (filter.namespace !== undefined && letter.event.namespace !== filter.namespace) return false;
+  if (filter.functionName !== undefined && letter.event.functionName !== filter.functionName) return false;
+  if (filter.ids !== undefined && !filter.ids.includes(letter.id)) return false;
+  return true;
 }
