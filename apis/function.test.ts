@@ -43,6 +43,22 @@ describe('FunctionSchema', () => {
     ['spec.url.invokeMode', withSpec({ url: { invokeMode: 'RESPONSE_STREAM' } })],
     ['spec.alb.rules.0', withSpec({ alb: { rules: [{ priority: 1 }] } })],
     ['spec.memoryMb', withSpec({ memoryMb: 256 })],
+    ['spec.async.maximumRetryAttempts', withSpec({ async: { maximumRetryAttempts: 3 } })],
+    ['spec.async.maximumEventAgeSeconds', withSpec({ async: { maximumEventAgeSeconds: 59 } })],
+    ['spec.async.maximumEventAgeSeconds', withSpec({ async: { maximumEventAgeSeconds: 21601 } })],
+    [
+      'spec.async.destinations.onSuccess',
+      withSpec({ async: { destinations: { onSuccess: { function: 'a', nats: { subject: 'b' } } } } }),
+    ],
+    [
+      'spec.async.destinations.onFailure.http.url',
+      withSpec({ async: { destinations: { onFailure: { http: { url: 'ftp://x' } } } } }),
+    ],
+    ['spec.async.deadLetter', withSpec({ async: { deadLetter: { function: 'other' } } })],
+    [
+      'spec.async.destinations.onFailure.nats.subject',
+      withSpec({ async: { destinations: { onFailure: { nats: { subject: 'a.>' } } } } }),
+    ],
   ])('refuses %s', (field, doc) => {
     const result = FunctionSchema.safeParse(doc);
     expect(result.success).toBe(false);

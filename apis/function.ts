@@ -1,5 +1,7 @@
 // The serval.dev/v1alpha1 Function schema: the one definition behind manifest validation, TS types and the CRD.
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { AsyncConfigSchema } from './async-config.ts';
 
 export const API_VERSION = 'serval.dev/v1alpha1';
 
@@ -133,6 +135,125 @@ const alb = z
   })
   .strict();
 
+/** Condition operators of the policy grammar (IAM's names); each also takes `ForAnyValue:`/`ForAllValues:` and `IfExists`. */
+export const CONDITION_OPERATORS = [
+  'StringEquals',
+  'StringNotEquals',
+  'StringEqualsIgnoreCase',
+  'StringLike',
+  'StringNotLike',
+  'IpAddress',
+  'NotIpAddress',
+  'Bool',
+  'Null',
+] as const;
+export type ConditionOperator = (typeof CONDITION_OPERATORS)[number];
+/** Request context keys a Condition may test; `jwt:<claim>` reads any top-level claim of the caller's token. */
+export const CONDITION_KEYS = [
+  'serval:SourceIp',
+  'serval:SecureTransport',
+  'serval:PrincipalId',
+  'serval:PrincipalNamespace',
+  'serval:Issuer',
+  'lambda:FunctionUrlAuthType',
+] as const;
+
+const CONDITION_OPERATOR = new RegExp(
+  `^(ForAnyValue:|ForAllValues:)?(${CONDITION_OPERATORS.join('|')})(IfExists)?$`,
+);
+const CONDITION_KEY = new RegExp(`^(jwt:[A-Za-z0-9_.-]{1,128}|${CONDITION_KEYS.join('|')})$`, 'i');
+const oneOrMany = (item: z.ZodString) => z.union([item, z.array(item).min(1).max(100)]);
+const conditionValue = z.union([z.string(), z.boolean(), z.number()]);
+
+/** `*`, a namespace (any caller of that namespace) or one caller, `serval:<issuer>:<subject>`. */
+const principal = z.union([
+  z.literal('*'),
+  z
+    .object({
+      Serval: oneOrMany(
+        z
+          .string()
+          .regex(
+            /^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?|serval:[a-z0-9-]+:.+)$/,
+            'must be *, a namespace or serval:<issuer>:<subject>',
+          ),
+      ),
+    })
+    .strict(),
+]);
+
+const condition = z
+  .record(
+    z.string(),
+    z.record(z.string(), z.union([conditionValue, z.array(conditionValue).min(1).max(100)])),
+  )
+  .superRefine((block, ctx) => {
+    for (const [operator, keys] of Object.entries(block)) {
+      if (!CONDITION_OPERATOR.test(operator)) {
+        const message = `must be one of ${CONDITION_OPERATORS.join(', ')} (with optional ForAnyValue:/ForAllValues: and IfExists)`;
+        ctx.addIssue({ code: 'custom', path: [operator], message });
+        continue;
+      }
+      for (const [key, raw] of Object.entries(keys)) {
+        if (!CONDITION_KEY.test(key)) {
+          const message = `must be jwt:<claim> or one of ${CONDITION_KEYS.join(', ')}`;
+          ctx.addIssue({ code: 'custom', path: [operator, key], message });
+          continue;
+        }
+        const values = (Array.isArray(raw) ? raw : [raw]).map(String);
+        const bad = /IpAddress/.test(operator)
+          ? values.find((v) => !isCidr(v))
+          : /Bool|Null/.test(operator)
+            ? values.find((v) => v !== 'true' && v !== 'false')
+            : undefined;
+        if (bad !== undefined) {
+          const wanted = /IpAddress/.test(operator) ? 'an IP address or CIDR block' : 'true or false';
+          ctx.addIssue({ code: 'custom', path: [operator, key], message: `"${bad}" is not ${wanted}` });
+        }
+      }
+    }
+  });
+
+/** One statement of an IAM-style policy (docs/auth.md): Effect, Principal, Action, Resource, Condition. */
+export const PolicyStatementSchema = z
+  .object({
+    Sid: z.string().max(100).optional(),
+    Effect: z.enum(['Allow', 'Deny']),
+    Principal: principal.optional(),
+    Action: oneOrMany(
+      z.string().regex(/^(\*|(lambda|serval):[A-Za-z*?]+)$/i, 'must be * or lambda:<Action>'),
+    ),
+    Resource: oneOrMany(
+      z.string().regex(/^(\*|arn:serval:\S+)$/, 'must be * or an arn:serval: ARN'),
+    ).optional(),
+    Condition: condition.optional(),
+  })
+  .strict();
+export type PolicyStatement = z.infer<typeof PolicyStatementSchema>;
+
+/** A function's resource-based policy; a statement without Resource covers the function and all its qualifiers. */
+const policy = z
+  .object({
+    statements: z
+      .array(
+        PolicyStatementSchema.refine((s) => s.Principal !== undefined, {
+          path: ['Principal'],
+          message: 'is required in a resource-based policy',
+        }),
+      )
+      .min(1)
+      .max(100),
+  })
+  .strict();
+
+function isCidr(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 export const FunctionSpecSchema = z
   .object({
     runtime: z.enum(RUNTIMES),
@@ -151,6 +272,8 @@ export const FunctionSpecSchema = z
     logging: logging.default({ format: 'Text' }),
     url: url.optional(),
     alb: alb.optional(),
+    policy: policy.optional(),
+    async: AsyncConfigSchema.optional(),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {

@@ -2,17 +2,27 @@
 
 export interface ControlOptions {
   endpoint: string;
+  /** A bearer JWT for gateways with auth on (--token or SERVAL_TOKEN). */
+  token?: string | undefined;
   out: (line: string) => void;
 }
 
 export class ControlApiError extends Error {}
 
-async function call(endpoint: string, method: string, path: string, body?: unknown) {
+/** Request headers for the gateway: JSON, and the caller's token when there is one. */
+export function requestHeaders(token: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return headers;
+}
+
+async function call(o: ControlOptions, method: string, path: string, body?: unknown) {
+  const endpoint = o.endpoint;
   let res: Response;
   try {
     res = await fetch(`${endpoint}/2015-03-31/functions/${path}`, {
       method,
-      headers: { 'Content-Type': 'application/json' },
+      headers: requestHeaders(o.token),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -32,7 +42,7 @@ function fail(r: { type: string | null; json: Record<string, unknown> }): never 
 
 export async function publish(fn: string, description: string | undefined, o: ControlOptions): Promise<void> {
   const r = await call(
-    o.endpoint,
+    o,
     'POST',
     `${encodeURIComponent(fn)}/versions`,
     description ? { Description: description } : {},
@@ -57,11 +67,11 @@ export async function alias(
     body.RoutingConfig = { AdditionalVersionWeights: { [extra]: Number(w) } };
   }
   const path = `${encodeURIComponent(fn)}/aliases`;
-  const existing = await call(o.endpoint, 'GET', `${path}/${encodeURIComponent(name)}`);
+  const existing = await call(o, 'GET', `${path}/${encodeURIComponent(name)}`);
   const r =
     existing.status === 200
-      ? await call(o.endpoint, 'PUT', `${path}/${encodeURIComponent(name)}`, body)
-      : await call(o.endpoint, 'POST', path, body);
+      ? await call(o, 'PUT', `${path}/${encodeURIComponent(name)}`, body)
+      : await call(o, 'POST', path, body);
   if (r.status !== 200 && r.status !== 201) fail(r);
   const weights = (r.json.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined)
     ?.AdditionalVersionWeights;

@@ -4,6 +4,7 @@ import { batchedLineWriter } from '../apis/line-writer.ts';
 import type { GatewayConfig } from '../gateway/src/config.ts';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
+import { FunctionLogFiles } from '../gateway/src/observability/function-log-files.ts';
 import { LocalProvider } from '../gateway/src/providers/local/local-provider.ts';
 import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
 import { formatProblem, loadManifestDirectory } from '../gateway/src/registry/manifest-loader.ts';
@@ -18,13 +19,19 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   for (const fn of loaded.functions) registry.put(fn);
 
   const write = batchedLineWriter((chunk) => process.stdout.write(chunk));
-  const provider = new LocalProvider(config, (spec, line) => write(`[${spec.functionName}] ${line}`));
+  // Each function's stream also goes to its own file, which `serval logs <function> --follow` reads.
+  const logFiles = new FunctionLogFiles(config.dataDir);
+  const provider = new LocalProvider(config, (spec, line) => {
+    write(`[${spec.functionName}] ${line}`);
+    logFiles.append(spec.namespace, spec.functionName, line);
+  });
   const gateway = await startGateway({
     config,
     registry,
     provider,
     aliases: loaded.aliases,
-    log: (line) => process.stderr.write(`serval: ${line}\n`),
+    // JSON lines stay bare so that log collectors can parse them.
+    log: (line) => process.stderr.write(config.logFormat === 'json' ? `${line}\n` : `serval: ${line}\n`),
   });
   process.stdout.write(`Serval is listening on ${gateway.url} (data in ${config.dataDir})\n`);
   for (const fn of registry.list()) {
@@ -39,9 +46,14 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
     );
   }
   if (registry.list().length === 0) process.stdout.write(`  (no functions loaded from ${dir})\n`);
+  if (gateway.metricsUrl) process.stdout.write(`Metrics for Prometheus on ${gateway.metricsUrl}\n`);
+  process.stdout.write(
+    `Follow a function's log with: serval logs <function> --follow --data-dir ${config.dataDir}\n`,
+  );
 
   const stop = async () => {
     await gateway.close();
+    await logFiles.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
 import { alias, publish } from './control.ts';
 import { dev } from './dev.ts';
+import { logs } from './logs.ts';
+import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 
 class UsageError extends Error {}
 
@@ -13,11 +15,22 @@ Commands:
       --port N       front-door port (default 8080, or SERVAL_PORT)
       --host H       address to listen on (default 127.0.0.1, or SERVAL_HOST)
       --data-dir D   where code, environments and state live (default .serval, or SERVAL_DATA_DIR)
+      --metrics-port N  Prometheus /metrics port (default 9464, or SERVAL_METRICS_PORT; 0 with --port 0)
+  logs <function> [--follow] [--tail N] [--namespace NS] [--data-dir D]
+                   Print a function's log stream from a running or past \`serval dev\`; --follow keeps printing
   publish <function> [--description D]
                    Publish the function's current code and configuration as a new immutable version
   alias <function> <alias> --version N [--weight V=W]
                    Create or update an alias; --weight sends a share W (0-1) of calls to version V
-      --endpoint URL  the gateway for publish/alias (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+  queue stats      Async queue depth, oldest event age and dead letters
+  queue dead-letters [--function F]
+                   List events that no destination took (retries spent or too old)
+  queue redrive [--function F] [--id ID ...]
+                   Put dead letters back on the queue as fresh events
+  queue purge (--function F | --id ID ...)
+                   Delete dead letters
+      --endpoint URL  the gateway for publish/alias/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+      --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
   help             Show this help
 `;
 
@@ -29,9 +42,16 @@ export async function main(argv: string[]): Promise<number> {
         const { values, positionals } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } },
+          options: {
+            port: { type: 'string' },
+            host: { type: 'string' },
+            'data-dir': { type: 'string' },
+            'metrics-port': { type: 'string' },
+          },
         });
-        const env = { ...process.env };
+        // On a terminal the gateway's own log is text; containers get JSON (SERVAL_LOG_FORMAT).
+        const env: NodeJS.ProcessEnv = { SERVAL_LOG_FORMAT: 'text', ...process.env };
+        if (values['metrics-port'] !== undefined) env.SERVAL_METRICS_PORT = values['metrics-port'];
         if (values.port !== undefined) env.SERVAL_PORT = values.port;
         if (values.host !== undefined) env.SERVAL_HOST = values.host;
         if (values['data-dir'] !== undefined) env.SERVAL_DATA_DIR = values['data-dir'];
@@ -45,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
           allowPositionals: true,
           options: {
             endpoint: { type: 'string' },
+            token: { type: 'string' },
             description: { type: 'string' },
             version: { type: 'string' },
             weight: { type: 'string' },
@@ -52,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
         });
         const options = {
           endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
+          token: values.token ?? process.env.SERVAL_TOKEN,
           out: (line: string) => process.stdout.write(`${line}\n`),
         };
         if (command === 'publish') {
@@ -63,6 +85,63 @@ export async function main(argv: string[]): Promise<number> {
           }
           await alias(positionals[0]!, positionals[1]!, values.version, values.weight, options);
         }
+        return 0;
+      }
+      case 'queue': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            endpoint: { type: 'string' },
+            token: { type: 'string' },
+            function: { type: 'string' },
+            namespace: { type: 'string' },
+            id: { type: 'string', multiple: true },
+          },
+        });
+        const options = {
+          endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
+          token: values.token ?? process.env.SERVAL_TOKEN,
+          out: (line: string) => process.stdout.write(`${line}\n`),
+        };
+        const filter = { function: values.function, namespace: values.namespace, ids: values.id };
+        const sub = positionals[0];
+        if (sub === 'stats') await queueStats(options);
+        else if (sub === 'dead-letters') await queueDeadLetters(filter, options);
+        else if (sub === 'redrive') await queueRedrive(filter, options);
+        else if (sub === 'purge') {
+          if (!filter.function && !filter.ids)
+            throw new UsageError('usage: serval queue purge (--function F | --id ID ...)');
+          await queuePurge(filter, options);
+        } else throw new UsageError('usage: serval queue stats | dead-letters | redrive | purge');
+        return 0;
+      }
+      case 'logs': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            follow: { type: 'boolean', short: 'f' },
+            tail: { type: 'string' },
+            namespace: { type: 'string' },
+            'data-dir': { type: 'string' },
+          },
+        });
+        if (positionals.length !== 1)
+          throw new UsageError('usage: serval logs <function> [--follow] [--tail N]');
+        const env = { ...process.env };
+        if (values['data-dir'] !== undefined) env.SERVAL_DATA_DIR = values['data-dir'];
+        const config = parseGatewayConfig(env);
+        const tail = values.tail === undefined ? undefined : Number(values.tail);
+        if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0))
+          throw new UsageError(`--tail must be a whole number, got "${values.tail}"`);
+        await logs(positionals[0]!, {
+          dataDir: config.dataDir,
+          namespace: values.namespace ?? config.defaultNamespace,
+          follow: values.follow ?? false,
+          tail,
+          out: (chunk) => process.stdout.write(chunk),
+        });
         return 0;
       }
       case undefined:

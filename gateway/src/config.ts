@@ -1,5 +1,6 @@
 // The gateway's configuration, parsed once at start-up from flags and environment and passed down.
 import { resolve } from 'node:path';
+import { AuthConfigError, type AuthSettings, parseAuthSettings } from './auth/auth-config.ts';
 
 export interface GatewayConfig {
   host: string;
@@ -18,7 +19,10 @@ export interface GatewayConfig {
   maxEnvironmentsPerFunction: number;
   /** Concurrent executions per namespace (Lambda's per-account limit); 100 of it always stays unreserved. */
   accountConcurrencyLimit: number;
-  /** How many queued `Event` invocations run at once (they also count against concurrency limits). */
+  /**
+   * How many queued `Event` invocations run at once (they also count against concurrency limits); 0 makes an
+   * ingest-only gateway that accepts events for other replicas to run.
+   */
   asyncConcurrency: number;
   /**
    * Function URLs answer on `<url-id>.<functionUrlDomain>` (routed by Host); a path form under
@@ -27,11 +31,44 @@ export interface GatewayConfig {
   functionUrlDomain: string;
   /** Local provider: a private /tmp per environment through a mount namespace, where the OS allows it. */
   isolateTmp: 'auto' | 'off';
+  /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
+  queueBackend: 'sqlite' | 'nats';
+  /** NATS server(s) for the JetStream queue and for NATS destinations, comma-separated. */
+  natsUrl: string | undefined;
+  /** JetStream redelivers an event whose gateway stopped answering for it after this long. */
+  natsAckWaitSeconds: number;
+  /**
+   * Multiplies every async clock (retry delays, backoff, event age) so tests can run Lambda's minutes in
+   * milliseconds. 1 in production.
+   */
+  asyncTimeScale: number;
+  /** Prometheus metrics on their own listener (`off` removes every metric from the invocation path). */
+  metrics: 'on' | 'off';
+  metricsHost: string;
+  /** 9464 by default; 0 (any free port) when the front door also asks for any free port. */
+  metricsPort: number;
+  /** OpenTelemetry traces: `otlp` exports to `otlpEndpoint` (OTLP/HTTP); off by default. */
+  tracing: 'off' | 'otlp';
+  otlpEndpoint: string;
+  /** Share of new traces recorded; a caller's sampling decision is always followed. */
+  tracingSampleRatio: number;
+  /** The gateway's own log lines: JSON objects (production) or text (a terminal). */
+  logFormat: 'json' | 'text';
+  /** Who may invoke (docs/auth.md): token issuers and identity policies, or `off` in the embedded default. */
+  auth: AuthSettings;
 }
 
 export type ConfigOverrides = Partial<GatewayConfig>;
 
 export class ConfigError extends Error {}
+
+function authSettings(env: NodeJS.ProcessEnv): AuthSettings {
+  try {
+    return parseAuthSettings(env);
+  } catch (err) {
+    throw err instanceof AuthConfigError ? new ConfigError(err.message) : err;
+  }
+}
 
 export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): GatewayConfig {
   const config: GatewayConfig = {
@@ -46,15 +83,49 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
     accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
-    asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 1, 10_000),
+    asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
     isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),
+    queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
+    natsUrl: env.SERVAL_NATS_URL || undefined,
+    natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),
+    asyncTimeScale: fraction(env, 'SERVAL_ASYNC_TIME_SCALE', 1),
+    metrics: oneOf(env, 'SERVAL_METRICS', ['on', 'off'] as const, 'on'),
+    metricsHost: env.SERVAL_METRICS_HOST ?? env.SERVAL_HOST ?? '127.0.0.1',
+    metricsPort: int(env, 'SERVAL_METRICS_PORT', env.SERVAL_PORT === '0' ? 0 : 9464, 0, 65535),
+    tracing: oneOf(env, 'SERVAL_TRACING', ['off', 'otlp'] as const, 'off'),
+    otlpEndpoint: otlpTracesEndpoint(env),
+    tracingSampleRatio: fraction(env, 'SERVAL_TRACING_SAMPLE_RATIO', 1),
+    logFormat: oneOf(env, 'SERVAL_LOG_FORMAT', ['json', 'text'] as const, 'json'),
+    auth: authSettings(env),
     ...overrides,
   };
   if (!/^[a-z0-9-]+$/.test(config.region))
     throw new ConfigError(`region must match [a-z0-9-]+: ${config.region}`);
+  if (config.queueBackend === 'nats' && !config.natsUrl)
+    throw new ConfigError('SERVAL_QUEUE=nats needs SERVAL_NATS_URL (e.g. nats://127.0.0.1:4222)');
   return config;
+}
+
+/** Serval's own setting, else the standard OpenTelemetry variables, else a collector on this machine. */
+function otlpTracesEndpoint(env: NodeJS.ProcessEnv): string {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/$/, '');
+  return (
+    env.SERVAL_OTLP_ENDPOINT ||
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
+    (base ? `${base}/v1/traces` : 'http://127.0.0.1:4318/v1/traces')
+  );
+}
+
+function fraction(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value > 1) {
+    throw new ConfigError(`${key} must be a number in (0, 1], got "${raw}"`);
+  }
+  return value;
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {

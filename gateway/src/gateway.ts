@@ -3,8 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
-import { AsyncWorker } from './async/async-worker.ts';
-import { MemoryEventQueue } from './async/event-queue.ts';
+import { type AsyncObserver, AsyncWorker } from './async/async-worker.ts';
+import { Destinations } from './async/destinations.ts';
+import { NatsLink } from './async/nats-link.ts';
+import { openEventQueue } from './async/open-queue.ts';
+import { Authorizer } from './auth/authorizer.ts';
+import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
@@ -13,7 +17,11 @@ import { errorMiddleware, unknownOperation } from './front-door/error-middleware
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
+import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
 import { Invoker } from './invocation/invoker.ts';
+import { asyncMetricsObserver } from './observability/async-observer.ts';
+import { frontDoorSpan } from './observability/front-door-span.ts';
+import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
@@ -29,10 +37,16 @@ export interface GatewayDeps {
   log: (line: string) => void;
   /** Aliases declared in manifests; they replace stored aliases of the same name. */
   aliases?: LoadedAlias[];
+  /** Hooks into the async worker (metrics). */
+  asyncObserver?: AsyncObserver;
+  /** An in-memory span exporter or a caller-held metrics instance (tests, benchmarks). */
+  observability?: ObservabilityOverrides;
 }
 
 export interface RunningGateway {
   url: string;
+  /** Prometheus scrape URL on the metrics listener; absent with metrics off. */
+  metricsUrl?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -40,9 +54,13 @@ export async function startGateway({
   config,
   registry,
   provider,
-  log,
+  log: writeLog,
   aliases: manifestAliases,
+  asyncObserver,
+  observability: observabilityOverrides,
 }: GatewayDeps): Promise<RunningGateway> {
+  const observability = createObservability(config, writeLog, observabilityOverrides);
+  const log = observability.logger.line;
   const internal = createServer((_req, res) => res.writeHead(404).end());
   const links = new LinkServer(internal);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
@@ -52,39 +70,73 @@ export async function startGateway({
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
   );
-  const dispatcher = new Dispatcher(config, start);
+  const dispatcher = new Dispatcher(config, start, observability.dispatch);
   const versions = new VersionStore(config.dataDir);
   const aliases = new AliasStore(config.dataDir);
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
   const limits = admitReservations(config, registry, log);
-  const invoker = new Invoker({ config, registry, dispatcher, limits, versions, aliases });
-  const queue = new MemoryEventQueue();
-  const worker = new AsyncWorker(queue, invoker, { concurrency: config.asyncConcurrency, log });
+  const invoker = new Invoker({
+    config,
+    registry,
+    dispatcher,
+    limits,
+    versions,
+    aliases,
+    observer: observability.invocations,
+  });
+  const nats = new NatsLink(config.natsUrl);
+  const queue = await openEventQueue(config, nats);
+  const worker = new AsyncWorker(queue, invoker, new Destinations(queue, invoker, nats), {
+    concurrency: config.asyncConcurrency,
+    region: config.region,
+    timeScale: config.asyncTimeScale,
+    touchEveryMs: Math.max(250, (config.natsAckWaitSeconds * 1000) / 3),
+    log,
+    observer: asyncObserver ?? (observability.metrics && asyncMetricsObserver(observability.metrics)),
+  });
   worker.start();
+  observability.watch({ limits, dispatcher, queue, registry });
 
+  const authorizer = new Authorizer({
+    config,
+    registry,
+    log,
+    span: (name, attributes, fn) => observability.tracing.span(name, attributes, fn),
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(frontDoorSpan(observability.tracing));
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
-  app.use(functionUrlRoutes({ config, registry, invoker }));
-  app.use(invokeApiRoutes({ config, invoker, queue }));
+  app.use(functionUrlRoutes({ config, registry, invoker, authorizer }));
+  const carriedTraceHeader = (incoming: string | undefined) =>
+    observability.tracing.carriedTraceHeader(incoming);
+  app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
+  app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
   app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  app.use(operatorApiRoutes({ config, queue }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
-  app.use(errorMiddleware(log));
+  app.use(errorMiddleware((line) => observability.logger.error(line)));
   const front = createServer(app);
   front.keepAliveTimeout = 65_000;
   const port = await listen(front, config.host, config.port);
+  for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
+  const metricsUrl = await observability.serveMetrics();
 
   return {
     url: `http://${hostForUrl(config.host)}:${port}`,
+    metricsUrl,
     async close() {
       await worker.stop();
+      await queue.close();
+      await nats.close();
       dispatcher.close();
       await provider.close();
       links.close();
       await Promise.all([closeServer(front), closeServer(internal)]);
+      await observability.close();
     },
   };
 }

@@ -68,7 +68,9 @@ export class Environment implements RuntimeApiListener {
     body: Buffer,
   ): Promise<{ result: InvocationResult; body: Buffer }> {
     const { requestId } = request;
-    this.log.start(requestId);
+    // As in Lambda, the init phase's record comes before the invocation's.
+    if (!this.initialised) this.log.initStart();
+    this.log.start(requestId, request.traceId);
     let initDurationMs: number | undefined;
     let invokePhaseStart: number | undefined;
     if (!this.initialised) {
@@ -76,6 +78,7 @@ export class Environment implements RuntimeApiListener {
       if (!init.ok && init.failure.status === 'timeout') {
         // Lambda retries a timed-out init inside the invoke phase, bounded by the function timeout.
         this.log.initReport(init.durationMs, 'timeout');
+        this.log.initStart('invoke');
         invokePhaseStart = performance.now();
         init = await this.init(this.spec.timeoutSeconds * 1000, requestId);
         if (!init.ok && init.failure.status === 'timeout') init.failure = this.timeout(requestId);
@@ -254,7 +257,12 @@ export class Environment implements RuntimeApiListener {
       maxMemoryUsedMB,
       initDurationMs,
     };
-    const logTail = this.log.end(requestId, status, metrics, errorType);
+    const logTail = this.log.end(
+      requestId,
+      status,
+      { ...metrics, producedBytes: outcome.body.length },
+      errorType,
+    );
     const contentType = 'kind' in outcome ? outcome.contentType : 'application/json';
     return {
       result: {

@@ -34,12 +34,16 @@ describe('LogStream (Text)', () => {
 });
 
 describe('LogStream (JSON)', () => {
-  it('writes platform.start and platform.report records', () => {
+  it('writes platform.start, platform.runtimeDone and platform.report records', () => {
     const out: string[] = [];
     const log = new LogStream({ ...spec, logFormat: 'JSON' }, (l) => out.push(l));
     log.start('id-3');
     log.end('id-3', 'error', metrics, 'Runtime.ExitError');
-    const [start, report] = out.map((l) => JSON.parse(l));
+    const [start, runtimeDone, report] = out.map((l) => JSON.parse(l));
+    expect(runtimeDone).toMatchObject({
+      type: 'platform.runtimeDone',
+      record: { requestId: 'id-3', status: 'error', metrics: { durationMs: 26.73, producedBytes: 0 } },
+    });
     expect(start).toMatchObject({
       type: 'platform.start',
       record: { requestId: 'id-3', version: '$LATEST' },

@@ -9,6 +9,15 @@ export interface ReportMetrics {
   memorySizeMB: number;
   maxMemoryUsedMB: number;
   initDurationMs?: number | undefined;
+  /** Size of the response or error payload (platform.runtimeDone). */
+  producedBytes?: number | undefined;
+}
+
+/** The sampled X-Ray context of the current invocation; unsampled invocations carry no tracing records. */
+interface Traced {
+  header: string;
+  root: string;
+  parent: string;
 }
 export type ReportStatus = 'success' | 'error' | 'timeout';
 
@@ -19,6 +28,7 @@ export class LogStream {
   private tail: string[] = [];
   private tailBytes = 0;
   private partial = '';
+  private traced: Traced | undefined;
 
   constructor(spec: EnvironmentSpec, sink: (line: string) => void) {
     this.spec = spec;
@@ -38,11 +48,31 @@ export class LogStream {
     this.partial = '';
   }
 
-  start(requestId: string): void {
+  /** `traceId` is the invocation's X-Amzn-Trace-Id (Lambda-Runtime-Trace-Id). */
+  start(requestId: string, traceId?: string): void {
     this.tail = [];
     this.tailBytes = 0;
-    if (this.json) this.platform('platform.start', { requestId, version: this.spec.version });
-    else this.line(`START RequestId: ${requestId} Version: ${this.spec.version}`);
+    this.traced = sampled(traceId);
+    if (this.json) {
+      this.platform('platform.start', { requestId, version: this.spec.version, ...this.tracing() });
+    } else {
+      this.line(`START RequestId: ${requestId} Version: ${this.spec.version}`);
+    }
+  }
+
+  /**
+   * A runtime process starts initialising (JSON only; the Text format has no line for it). The phase is
+   * `invoke` when a timed-out init is retried inside the invocation.
+   */
+  initStart(phase: 'init' | 'invoke' = 'init'): void {
+    if (!this.json) return;
+    this.platform('platform.initStart', {
+      initializationType: this.spec.initializationType,
+      phase,
+      runtimeVersion: this.spec.runtime,
+      functionName: this.spec.functionName,
+      functionVersion: this.spec.version,
+    });
   }
 
   timedOut(requestId: string, seconds: number): void {
@@ -69,11 +99,20 @@ export class LogStream {
   /** Ends the invocation; returns base64 of its last 4 KB of log. */
   end(requestId: string, status: ReportStatus, metrics: ReportMetrics, errorType?: string): string {
     this.flushPartial();
+    const failure = errorType && status !== 'success' ? { errorType } : {};
     if (this.json) {
+      this.platform('platform.runtimeDone', {
+        requestId,
+        status,
+        ...failure,
+        metrics: { durationMs: round2(metrics.durationMs), producedBytes: metrics.producedBytes ?? 0 },
+        ...this.tracing(),
+      });
       this.platform('platform.report', {
         requestId,
         status,
-        ...(errorType && status !== 'success' ? { errorType } : {}),
+        ...failure,
+        ...this.tracing(),
         metrics: {
           durationMs: round2(metrics.durationMs),
           billedDurationMs: metrics.billedDurationMs,
@@ -93,11 +132,18 @@ export class LogStream {
           `Billed Duration: ${metrics.billedDurationMs} ms\tMemory Size: ${metrics.memorySizeMB} MB\t` +
           `Max Memory Used: ${metrics.maxMemoryUsedMB} MB\t${init}`,
       );
+      if (this.traced)
+        this.line(`XRAY TraceId: ${this.traced.root}\tSegmentId: ${this.traced.parent}\tSampled: true`);
     }
     const tail = Buffer.from(this.tail.join(''));
     this.tail = [];
     this.tailBytes = 0;
     return tail.subarray(Math.max(0, tail.length - TAIL_BYTES)).toString('base64');
+  }
+
+  private tracing(): { tracing?: { spanId: string; type: 'X-Amzn-Trace-Id'; value: string } } {
+    if (!this.traced) return {};
+    return { tracing: { spanId: this.traced.parent, type: 'X-Amzn-Trace-Id', value: this.traced.header } };
   }
 
   private get json(): boolean {
@@ -117,6 +163,18 @@ export class LogStream {
     while (this.tailBytes > TAIL_BYTES * 2 && this.tail.length > 1)
       this.tailBytes -= this.tail.shift()!.length;
   }
+}
+
+/** Reads Root, Parent and Sampled from an X-Amzn-Trace-Id (reference §13.1); only sampled traces count. */
+function sampled(header: string | undefined): Traced | undefined {
+  if (!header) return undefined;
+  const fields = new Map(
+    header.split(';').map((p) => p.split('=', 2).map((x) => x.trim()) as [string, string]),
+  );
+  const root = fields.get('Root');
+  const parent = fields.get('Parent');
+  if (fields.get('Sampled') !== '1' || !root || !parent) return undefined;
+  return { header, root, parent };
 }
 
 function round2(n: number): number {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type ConfigOverrides, parseGatewayConfig } from '../../gateway/src/config.ts';
 import { startGateway } from '../../gateway/src/gateway.ts';
+import type { ObservabilityOverrides } from '../../gateway/src/observability/observability.ts';
 import { LocalProvider } from '../../gateway/src/providers/local/local-provider.ts';
 import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
 import { type LoadedManifests, loadManifestDirectory } from '../../gateway/src/registry/manifest-loader.ts';
@@ -65,6 +66,8 @@ export interface InvokeResponse {
 
 export interface TestServal {
   url: string;
+  /** The Prometheus scrape URL (metrics listener on a free port). */
+  metricsUrl: string | undefined;
   loaded: LoadedManifests;
   /** Whether environments get a private /tmp at the literal path. */
   isolatesTmp: boolean;
@@ -80,6 +83,9 @@ export async function startServal(options: {
   functions?: FunctionManifestInput[];
   manifestsDir?: string;
   config?: ConfigOverrides;
+  /** Environment the gateway config is parsed from (e.g. SERVAL_AUTH_CONFIG); empty by default. */
+  env?: NodeJS.ProcessEnv;
+  observability?: ObservabilityOverrides;
 }): Promise<TestServal> {
   const work = mkdtempSync(join(testDataRoot(), 'serval-test-'));
   let manifestsDir = options.manifestsDir;
@@ -89,7 +95,13 @@ export async function startServal(options: {
     mkdirSync(manifestsDir, { recursive: true });
     writeFileSync(join(manifestsDir, 'functions.yaml'), docs);
   }
-  const config = parseGatewayConfig({}, { port: 0, dataDir: join(work, 'data'), ...options.config });
+  const config = parseGatewayConfig(options.env ?? {}, {
+    port: 0,
+    metricsPort: 0,
+    logFormat: 'text',
+    dataDir: join(work, 'data'),
+    ...options.config,
+  });
   const loaded = loadManifestDirectory(manifestsDir, config.dataDir);
   const registry = new FunctionRegistry();
   for (const fn of loaded.functions) registry.put(fn);
@@ -106,9 +118,11 @@ export async function startServal(options: {
     provider,
     aliases: loaded.aliases,
     log: (l) => gatewayLog.push(l),
+    observability: options.observability,
   });
   return {
     url: gateway.url,
+    metricsUrl: gateway.metricsUrl,
     loaded,
     isolatesTmp: provider.isolatesTmp,
     logs: (name) => logs.get(name) ?? [],

@@ -78,6 +78,27 @@ export class ConcurrencyLimits {
     return state.reserved.has(name) ? (state.reservedInUse.get(name) ?? 0) : state.unreservedInUse;
   }
 
+  /** Limits and use per namespace, read by the metrics on every scrape. */
+  snapshot(): Array<{
+    namespace: string;
+    accountLimit: number;
+    unreservedLimit: number;
+    unreservedInUse: number;
+    reserved: Array<{ function: string; limit: number; inUse: number }>;
+  }> {
+    return [...this.namespaces].map(([namespace, state]) => ({
+      namespace,
+      accountLimit: this.accountLimit,
+      unreservedLimit: this.unreservedPool(state),
+      unreservedInUse: state.unreservedInUse,
+      reserved: [...state.reserved].map(([fn, limit]) => ({
+        function: fn,
+        limit,
+        inUse: state.reservedInUse.get(fn) ?? 0,
+      })),
+    }));
+  }
+
   private unreservedPool(state: NamespaceState): number {
     let reservedTotal = 0;
     for (const r of state.reserved.values()) reservedTotal += r;

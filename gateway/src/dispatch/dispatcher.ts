@@ -3,6 +3,8 @@
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
 import { ApiError } from '../../../apis/errors.ts';
 import type { GatewayConfig } from '../config.ts';
+import type { DispatchObserver } from '../observability/dispatch-observer.ts';
+import type { EnvironmentSnapshot } from '../observability/metrics.ts';
 import type { FunctionDefinition } from '../registry/function-definition.ts';
 import { EnvironmentLostError, type InvocationOutput } from '../runtime-link/agent-connection.ts';
 import type { StartEnvironment } from './environment-launcher.ts';
@@ -13,10 +15,12 @@ export class Dispatcher {
   private readonly config: GatewayConfig;
   private readonly start: StartEnvironment;
   private readonly reaper: NodeJS.Timeout;
+  private readonly observer: DispatchObserver | undefined;
 
-  constructor(config: GatewayConfig, start: StartEnvironment) {
+  constructor(config: GatewayConfig, start: StartEnvironment, observer?: DispatchObserver) {
     this.config = config;
     this.start = start;
+    this.observer = observer;
     const ttlMs = config.idleTimeoutSeconds * 1000;
     this.reaper = setInterval(
       () => {
@@ -48,6 +52,16 @@ export class Dispatcher {
     }
   }
 
+  /** Environments by state and waiting invocations per function version, for the metrics. */
+  environmentStats(): EnvironmentSnapshot[] {
+    return [...this.pools.values()].map((pool) => ({
+      namespace: pool.spec.namespace,
+      function: pool.spec.functionName,
+      version: pool.spec.version,
+      ...pool.stats(),
+    }));
+  }
+
   close(): void {
     clearInterval(this.reaper);
     for (const pool of this.pools.values()) pool.close();
@@ -61,6 +75,7 @@ export class Dispatcher {
       pool = new EnvironmentPool(environmentSpec(this.config, fn, version), this.start, {
         maxEnvironments: this.config.maxEnvironmentsPerFunction,
         waitTimeoutMs: this.config.environmentStartTimeoutSeconds * 1000,
+        observer: this.observer,
       });
       this.pools.set(key, pool);
     }

@@ -1,6 +1,7 @@
 // The environments of one function version: hands each invocation to an idle one, starts one when none is
 // idle, and reaps those idle too long. An environment is idle exactly while it sits in `idle`.
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
+import { type DispatchObserver, dispatchObserver } from '../observability/dispatch-observer.ts';
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
 import type { StartEnvironment, StartedEnvironment } from './environment-launcher.ts';
 
@@ -16,6 +17,8 @@ export interface PoolOptions {
   maxEnvironments: number;
   /** Bound on how long an invocation waits for an environment. */
   waitTimeoutMs: number;
+  /** Told of environment starts and runs (metrics, spans, the function's trace header). */
+  observer?: DispatchObserver | undefined;
 }
 
 export interface PoolStats {
@@ -26,9 +29,10 @@ export interface PoolStats {
 }
 
 export class EnvironmentPool {
-  private readonly spec: Omit<EnvironmentSpec, 'environmentId'>;
+  readonly spec: Omit<EnvironmentSpec, 'environmentId'>;
   private readonly start: StartEnvironment;
   private readonly options: PoolOptions;
+  private readonly observer: DispatchObserver;
   /** Most recently used last: reuse takes the warmest, reaping takes the coldest. */
   private idle: Array<{ conn: AgentConnection; since: number }> = [];
   private readonly waiters: Waiter[] = [];
@@ -40,6 +44,7 @@ export class EnvironmentPool {
     this.spec = spec;
     this.start = start;
     this.options = options;
+    this.observer = options.observer ?? dispatchObserver(undefined);
   }
 
   stats(): PoolStats {
@@ -50,7 +55,9 @@ export class EnvironmentPool {
     const conn = await this.acquire();
     this.busy++;
     try {
-      return await conn.invoke(invocation, body);
+      return await this.observer.runtime(invocation, conn.environmentId, (traced) =>
+        conn.invoke(traced, body),
+      );
     } finally {
       this.busy--;
       this.release(conn);
@@ -111,6 +118,7 @@ export class EnvironmentPool {
     while (this.starting < this.waiters.length && this.environments.size < this.options.maxEnvironments) {
       this.starting++;
       const started = this.start(this.spec);
+      const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);
       this.environments.set(started.environmentId, started);
       void started.launched.exited.then(() => this.environments.delete(started.environmentId));
       started.connection.then(
@@ -118,16 +126,20 @@ export class EnvironmentPool {
           let ready = false;
           conn.onClose(() => {
             this.forget(conn);
-            if (!ready) this.startFailed('the environment ended before it was ready');
+            if (ready) return;
+            startEnded('failed', 'the environment ended before it was ready');
+            this.startFailed('the environment ended before it was ready');
           });
           conn.onReady(() => {
             ready = true;
+            startEnded('ready');
             this.starting--;
             this.release(conn);
           });
         },
         (err: Error) => {
           this.environments.delete(started.environmentId);
+          startEnded('failed', err.message);
           this.startFailed(err.message);
         },
       );

@@ -1,10 +1,12 @@
 // The one place errors become HTTP: Lambda's exception name in x-amzn-ErrorType, its body shape, no stack.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ApiError } from '../../../apis/errors.ts';
+import { AuthenticationError } from '../auth/authentication-error.ts';
 
 export function errorMiddleware(log: (line: string) => void): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const apiError = toApiError(err);
+    // A 401 carries its Bearer challenge; it is no Lambda API exception, so it is not in the table.
+    const apiError = err instanceof AuthenticationError ? err : toApiError(err);
     if (apiError.fault === 'Service')
       log(`gateway error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     res

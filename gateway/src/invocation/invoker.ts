@@ -7,6 +7,8 @@ import type { ConcurrencyLimits } from '../admission/concurrency-limits.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import { traceHeader } from '../front-door/trace-header.ts';
+import { InvocationObserver } from '../observability/invocation-observer.ts';
+import { Tracing } from '../observability/tracing.ts';
 import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
@@ -29,6 +31,8 @@ export interface SyncInvokeOptions {
   tenantId?: string | undefined;
   /** An async event keeps the request id its caller was given at 202. */
   requestId?: string | undefined;
+  /** Epoch ms an async event was accepted: the wait becomes its queue-wait span and event-age metric. */
+  queuedSince?: number | undefined;
 }
 
 export interface SyncInvocation extends InvocationOutput {
@@ -43,6 +47,7 @@ export class Invoker {
   private readonly limits: ConcurrencyLimits;
   private readonly versions: VersionStore;
   private readonly aliases: AliasStore;
+  private readonly observer: InvocationObserver;
 
   constructor(deps: {
     config: GatewayConfig;
@@ -51,6 +56,8 @@ export class Invoker {
     limits: ConcurrencyLimits;
     versions: VersionStore;
     aliases: AliasStore;
+    /** Metrics and spans of each invocation; none when absent. */
+    observer?: InvocationObserver;
   }) {
     this.config = deps.config;
     this.registry = deps.registry;
@@ -58,6 +65,7 @@ export class Invoker {
     this.limits = deps.limits;
     this.versions = deps.versions;
     this.aliases = deps.aliases;
+    this.observer = deps.observer ?? new InvocationObserver({ tracing: Tracing.off() });
   }
 
   /**
@@ -99,19 +107,25 @@ export class Invoker {
       tenantId: options.tenantId,
       contentType: 'application/json',
     };
-    // The unit is held from here until the environment is released, cold start included.
-    const lease = this.limits.tryAcquire(fn.namespace, fn.name);
-    if (typeof lease === 'string') {
-      throw new ApiError('TooManyRequestsException', 'Rate Exceeded.', {
-        extra: { Reason: lease },
-        headers: { 'Retry-After': '1' },
-      });
-    }
-    try {
-      const output = await this.dispatcher.invoke(fn, version, invocation, payload);
-      return { ...output, requestId, executedVersion: version };
-    } finally {
-      lease.release();
-    }
+    const watch = this.observer.begin(
+      { namespace: fn.namespace, name: fn.name, version, qualifier, memoryMB: fn.spec.memoryMB },
+      { requestId, traceHeader: options.traceHeader, queuedSince: options.queuedSince },
+    );
+    return watch.run(async () => {
+      // The unit is held from here until the environment is released, cold start included.
+      const lease = watch.admit(this.limits.tryAcquire(fn.namespace, fn.name));
+      if (typeof lease === 'string') {
+        throw new ApiError('TooManyRequestsException', 'Rate Exceeded.', {
+          extra: { Reason: lease },
+          headers: { 'Retry-After': '1' },
+        });
+      }
+      try {
+        const output = await watch.dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload));
+        return { ...output, requestId, executedVersion: version };
+      } finally {
+        lease.release();
+      }
+    });
   }
 }

@@ -18,9 +18,12 @@ export interface PublishedVersion {
   codeDir: string;
 }
 
-/** Configuration that belongs to a version; url, alb and reserved concurrency belong to the function. */
+/**
+ * Configuration that belongs to a version. The URL, ALB rules, reserved concurrency, resource policy and
+ * async (event-invoke) config belong to the function and apply to every version as they are now.
+ */
 function versionConfig(spec: FunctionSpec): Record<string, unknown> {
-  const { url: _url, alb: _alb, reservedConcurrency: _rc, code: _code, ...rest } = spec;
+  const { url: _u, alb: _a, reservedConcurrency: _rc, policy: _p, async: _as, code: _c, ...rest } = spec;
   return rest;
 }
 
@@ -87,7 +90,12 @@ export class VersionStore {
   definitionOf(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition {
     return {
       ...fn,
-      spec: { ...version.spec, reservedConcurrency: fn.spec.reservedConcurrency },
+      spec: {
+        ...version.spec,
+        reservedConcurrency: fn.spec.reservedConcurrency,
+        policy: fn.spec.policy,
+        async: fn.spec.async,
+      },
       codeDir: version.codeDir,
       codeSha256: version.codeSha256,
     };

@@ -12,6 +12,8 @@ export interface UrlRequest {
   urlId: string;
   domainName: string;
   namespace: string;
+  /** The verified claims of a caller of a JWT function URL. */
+  jwtClaims?: Readonly<Record<string, unknown>> | undefined;
   requestId: string;
   now: Date;
 }
@@ -57,6 +59,12 @@ export function functionUrlEvent(r: UrlRequest): Record<string, unknown> {
     time: clfTime(r.now),
     timeEpoch: r.now.getTime(),
   };
+  if (r.jwtClaims) {
+    // Shaped like API Gateway's JWT authorizer context, which handlers written for it already read.
+    (event.requestContext as Record<string, unknown>).authorizer = {
+      jwt: { claims: r.jwtClaims, scopes: scopesOf(r.jwtClaims) },
+    };
+  }
   if (r.body.length > 0) {
     const text = isText(headers['content-type'], r.body);
     event.body = text ? r.body.toString('utf8') : r.body.toString('base64');
@@ -65,6 +73,13 @@ export function functionUrlEvent(r: UrlRequest): Record<string, unknown> {
     event.isBase64Encoded = false;
   }
   return event;
+}
+
+/** OAuth scopes: the `scope` claim (space-separated) or `scp` (a list); null when there are none. */
+function scopesOf(claims: Readonly<Record<string, unknown>>): string[] | null {
+  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
+  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
+  return null;
 }
 
 /** Decoded values, repeated keys comma-joined; undefined when there is no query. */

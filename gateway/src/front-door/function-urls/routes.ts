@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
+import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker } from '../../invocation/invoker.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
@@ -18,6 +19,7 @@ export interface FunctionUrlDeps {
   config: GatewayConfig;
   registry: FunctionRegistry;
   invoker: Invoker;
+  authorizer: Authorizer;
 }
 
 interface UrlMatch {
@@ -26,7 +28,12 @@ interface UrlMatch {
   domainName: string;
 }
 
-export function functionUrlRoutes({ config, registry, invoker }: FunctionUrlDeps): RequestHandler {
+export function functionUrlRoutes({
+  config,
+  registry,
+  invoker,
+  authorizer,
+}: FunctionUrlDeps): RequestHandler {
   const table = new FunctionUrlTable(registry);
   const raw = express.raw({ type: () => true, limit: SYNC_PAYLOAD_LIMIT });
   const suffix = `.${config.functionUrlDomain}`;
@@ -51,20 +58,13 @@ export function functionUrlRoutes({ config, registry, invoker }: FunctionUrlDeps
     const target = table.lookup(m.urlId);
     if (!target) throw new ApiError('ResourceNotFoundException', `No function URL with id ${m.urlId}`);
     const url = target.fn.spec.url!;
-    if (url.authType !== 'NONE') {
-      throw new ApiError(
-        'AccessDeniedException',
-        'Forbidden: JWT-authenticated function URLs are not available yet',
-      );
-    }
     const origin = req.get('origin');
+    // Browsers send preflights without credentials, so they are answered before authorization.
     const pre = preflight(url.cors, req.method, origin, req.get('access-control-request-method'));
     if (pre) return send(res, { status: pre.status, headers: pre.headers, body: Buffer.alloc(0) });
-    const resolved = invoker.resolve(
-      target.fn.namespace,
-      target.fn.name,
-      target.qualifier === '$LATEST' ? undefined : target.qualifier,
-    );
+    const qualifier = target.qualifier === '$LATEST' ? undefined : target.qualifier;
+    const principal = await authorizer.authorizeFunctionUrl(callerOf(req), target.fn, qualifier);
+    const resolved = invoker.resolve(target.fn.namespace, target.fn.name, qualifier);
     const requestId = randomUUID();
     const event = functionUrlEvent({
       method: req.method,
@@ -77,6 +77,7 @@ export function functionUrlRoutes({ config, registry, invoker }: FunctionUrlDeps
       urlId: m.urlId,
       domainName: m.domainName,
       namespace: target.fn.namespace,
+      jwtClaims: principal?.claims,
       requestId,
       now: new Date(),
     });

@@ -1,8 +1,9 @@
 // POST /2015-03-31/functions/{FunctionName}/invocations: the Invoke API (reference §4) — RequestResponse, Event, DryRun.
-import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
+import { acceptEvent } from '../../async/accept.ts';
 import type { EventQueue } from '../../async/event-queue.ts';
+import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker } from '../../invocation/invoker.ts';
 import { parseFunctionRef } from '../function-ref.ts';
@@ -13,18 +14,26 @@ export interface InvokeDeps {
   config: GatewayConfig;
   invoker: Invoker;
   queue: EventQueue;
+  authorizer: Authorizer;
+  /** The trace header an accepted event keeps, so its invocation joins the caller's trace. */
+  carriedTraceHeader: (incoming: string | undefined) => string | undefined;
 }
 
-/** Lambda's asynchronous payload limit (reference §1.6): 1 MB since October 2025. */
-export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
-
-export function invokeHandler({ config, invoker, queue }: InvokeDeps): RequestHandler {
+export function invokeHandler({
+  config,
+  invoker,
+  queue,
+  authorizer,
+  carriedTraceHeader,
+}: InvokeDeps): RequestHandler {
   return async (req: Request, res: Response) => {
     const ref = parseFunctionRef(
       String(req.params.functionName),
       queryString(req, 'Qualifier'),
       config.defaultNamespace,
     );
+    // Before the lookup, so a caller without permission cannot tell which functions exist.
+    await authorizer.authorizeFunction(callerOf(req), ref);
     const target = invoker.resolve(ref.namespace, ref.name, ref.qualifier);
     const invocationType = req.get('X-Amz-Invocation-Type') ?? 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(invocationType)) {
@@ -36,25 +45,8 @@ export function invokeHandler({ config, invoker, queue }: InvokeDeps): RequestHa
       return;
     }
     if (invocationType === 'Event') {
-      if (body.length > ASYNC_PAYLOAD_LIMIT) {
-        throw new ApiError(
-          'RequestTooLargeException',
-          `Request must be smaller than ${ASYNC_PAYLOAD_LIMIT} bytes for the InvokeAsync operation`,
-        );
-      }
-      const requestId = randomUUID();
-      const now = Date.now();
-      await queue.enqueue({
-        requestId,
-        namespace: target.fn.namespace,
-        functionName: target.fn.name,
-        qualifier: target.qualifier,
-        payload: body,
-        traceHeader: req.get('X-Amzn-Trace-Id'),
-        acceptedAt: now,
-        attempts: 0,
-        notBefore: now,
-      });
+      const trace = carriedTraceHeader(req.get('X-Amzn-Trace-Id'));
+      const requestId = await acceptEvent(queue, target, body, trace);
       res.status(202).set('X-Amzn-RequestId', requestId).end();
       return;
     }

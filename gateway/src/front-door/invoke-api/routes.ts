@@ -1,6 +1,7 @@
 // The Invoke API's route table.
 import express, { Router } from 'express';
 import { type InvokeDeps, invokeHandler } from './invoke.ts';
+import { invokeAsyncHandler } from './invoke-async.ts';
 
 /** Lambda's synchronous request limit: 6 MB. */
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
@@ -9,5 +10,7 @@ export function invokeApiRoutes(deps: InvokeDeps): Router {
   const router = Router();
   const raw = express.raw({ type: () => true, limit: SYNC_PAYLOAD_LIMIT });
   router.post('/2015-03-31/functions/:functionName/invocations', raw, invokeHandler(deps));
+  // Larger than the 1 MB async limit, so the limit is answered in Lambda's words, not the parser's.
+  router.post('/2014-11-13/functions/:functionName/invoke-async{/}', raw, invokeAsyncHandler(deps));
   return router;
 }
