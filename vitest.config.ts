@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file starts real processes; two cores run two files at a time comfortably.
     maxWorkers: 2,
+    // Polls wait on real processes; a loaded 2-core machine needs more than vitest's 1 s default.
+    expect: { poll: { timeout: 10_000, interval: 50 } },
   },
 });

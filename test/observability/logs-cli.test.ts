@@ -84,6 +84,8 @@ describe('serval logs', () => {
               { cwd: REPO_ROOT },
             )
           ).stdout,
+        // Each poll starts a CLI process; on a loaded machine one alone can take most of a second.
+        { timeout: 15_000, interval: 200 },
       )
       .toMatch(new RegExp(`^REPORT RequestId: ${id}\\t[^\\n]*\\n$`));
   });
