@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
+import { asyncBench } from './async.ts';
 import { authBench } from './auth.ts';
 import { observabilityBench } from './observability.ts';
 
@@ -193,6 +194,7 @@ try {
   }
   const coldRow = (label: string, c: { total: number[]; init: number[] }) =>
     `| ${label} | ${ms(pct(c.total, 50))} | ${ms(Math.max(...c.total))} | ${c.init.length ? ms(pct(c.init, 50)) : 'n/a'} |`;
+  const asyncSection = await asyncBench();
   const authSection = await authBench();
   const observabilitySection = await observabilityBench(ROOT);
   const report = `# Benchmarks
@@ -234,6 +236,7 @@ ${coldRow('Python 3.11', coldPython)}
 
 Target: Node cold start under 100 ms.
 
+${asyncSection}
 ${authSection}
 ${observabilitySection}`;
   // The hand-written analysis below the generated tables is kept across runs.
