@@ -2,7 +2,14 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'runtime-shims/**/*.test.ts', 'gateway/**/*.test.ts', 'apis/**/*.test.ts'],
+    include: [
+      'test/**/*.test.ts',
+      'runtime-shims/**/*.test.ts',
+      'gateway/**/*.test.ts',
+      'apis/**/*.test.ts',
+      'controller/**/*.test.ts',
+      'kube/**/*.test.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Each file starts real processes; two cores run two files at a time comfortably.

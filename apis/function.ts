@@ -65,14 +65,31 @@ const environment = z
 
 const code = z
   .object({
+    /** A directory on the gateway's machine: local mode only. */
     path: z.string().min(1).optional(),
+    /** Files by relative path, like CloudFormation's ZipFile. */
     inline: z
       .record(z.string().regex(INLINE_FILE, 'must be a relative path inside the code directory'), z.string())
       .optional(),
+    /** Every key of a ConfigMap in the function's namespace becomes a file: cluster mode. */
+    configMap: z
+      .object({ name: z.string().regex(FUNCTION_NAME).max(253) })
+      .strict()
+      .optional(),
+    /** A single file fetched by the controller and checked against its sha256 before anything runs it. */
+    url: z
+      .object({
+        href: z.url({ protocol: /^https?$/ }),
+        sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hex digits'),
+        /** File name inside the code directory (default: the last path segment of href). */
+        file: z.string().regex(INLINE_FILE).max(255).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((c) => [c.path, c.inline].filter((x) => x !== undefined).length === 1, {
-    message: 'exactly one of path or inline is required',
+  .refine((c) => [c.path, c.inline, c.configMap, c.url].filter((x) => x !== undefined).length === 1, {
+    message: 'exactly one of path, inline, configMap or url is required',
   });
 
 const logging = z
@@ -269,6 +286,17 @@ export const FunctionSpecSchema = z
     ephemeralStorageMB: z.number().int().min(512).max(10240).default(512),
     environment: environment.default({}),
     reservedConcurrency: z.number().int().min(0).optional(),
+    /** The execution role: the ServiceAccount its pods run as (cluster mode). */
+    serviceAccountName: z.string().regex(FUNCTION_NAME).max(253).optional(),
+    /** Secrets whose keys become environment variables (cluster mode): the "encrypted environment" story. */
+    environmentFrom: z
+      .array(
+        z
+          .object({ secretRef: z.object({ name: z.string().regex(FUNCTION_NAME).max(253) }).strict() })
+          .strict(),
+      )
+      .max(10)
+      .optional(),
     logging: logging.default({ format: 'Text' }),
     url: url.optional(),
     alb: alb.optional(),

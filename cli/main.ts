@@ -1,6 +1,8 @@
 // The `serval` command line: parses arguments and hands off to one command module.
 import { parseArgs } from 'node:util';
+import { ControllerConfigError } from '../controller/config.ts';
 import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
+import { ClusterConfigError, clusterController, clusterGateway } from './cluster.ts';
 import { alias, publish } from './control.ts';
 import { dev } from './dev.ts';
 import { logs } from './logs.ts';
@@ -22,6 +24,8 @@ Commands:
                    Publish the function's current code and configuration as a new immutable version
   alias <function> <alias> --version N [--weight V=W]
                    Create or update an alias; --weight sends a share W (0-1) of calls to version V
+  gateway          Run the gateway in a cluster (functions from the API server; see docs/kubernetes.md)
+  controller       Run the controller in a cluster (pods, versions, status; see docs/kubernetes.md)
   queue stats      Async queue depth, oldest event age and dead letters
   queue dead-letters [--function F]
                    List events that no destination took (retries spent or too old)
@@ -86,6 +90,14 @@ export async function main(argv: string[]): Promise<number> {
           await alias(positionals[0]!, positionals[1]!, values.version, values.weight, options);
         }
         return 0;
+      }
+      case 'gateway': {
+        await clusterGateway(parseGatewayConfig(process.env), process.env);
+        return -1; // keeps running until signalled
+      }
+      case 'controller': {
+        await clusterController(process.env);
+        return -1;
       }
       case 'queue': {
         const { values, positionals } = parseArgs({
@@ -157,6 +169,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`serval: ${message}\n`);
-    return err instanceof ConfigError || err instanceof UsageError || err instanceof TypeError ? 2 : 1;
+    return err instanceof ConfigError ||
+      err instanceof ClusterConfigError ||
+      err instanceof ControllerConfigError ||
+      err instanceof UsageError ||
+      err instanceof TypeError
+      ? 2
+      : 1;
   }
 }

@@ -22,11 +22,14 @@ import { Invoker } from './invocation/invoker.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
+import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
+import { internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
 import { AliasStore } from './versions/alias-store.ts';
+import type { AliasSource, VersionSource } from './versions/sources.ts';
 import { VersionStore } from './versions/version-store.ts';
 
 export interface GatewayDeps {
@@ -39,6 +42,14 @@ export interface GatewayDeps {
   aliases?: LoadedAlias[];
   /** Hooks into the async worker (metrics). */
   asyncObserver?: AsyncObserver;
+  /** Cluster mode: versions and aliases from the API server, pods through the controller's demand list. */
+  cluster?: {
+    versions: VersionSource;
+    aliases: AliasSource;
+    demand: DemandProvider;
+    /** Shared with the controller: it authenticates the controller's reads of the demand list. */
+    linkKey: string;
+  };
   /** An in-memory span exporter or a caller-held metrics instance (tests, benchmarks). */
   observability?: ObservabilityOverrides;
 }
@@ -58,10 +69,11 @@ export async function startGateway({
   aliases: manifestAliases,
   asyncObserver,
   observability: observabilityOverrides,
+  cluster,
 }: GatewayDeps): Promise<RunningGateway> {
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
-  const internal = createServer((_req, res) => res.writeHead(404).end());
+  const internal = createServer(internalRoutes(cluster?.demand, cluster?.linkKey));
   const links = new LinkServer(internal);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
@@ -71,17 +83,26 @@ export async function startGateway({
     config.environmentStartTimeoutSeconds * 1000,
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
+  // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.
   const versions = new VersionStore(config.dataDir);
   const aliases = new AliasStore(config.dataDir);
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
   const limits = admitReservations(config, registry, log);
+  registry.onChange(({ put, deleted }) => {
+    if (deleted) limits.setReservation(deleted.namespace, deleted.name, undefined);
+    if (!put) return;
+    const problem = limits.checkReservation(put.namespace, put.name, put.spec.reservedConcurrency);
+    // A reservation that would starve the unreserved pool is not taken; the function runs unreserved.
+    if (problem) log(`${put.source}: spec.reservedConcurrency: ${problem}`);
+    else limits.setReservation(put.namespace, put.name, put.spec.reservedConcurrency);
+  });
   const invoker = new Invoker({
     config,
     registry,
     dispatcher,
     limits,
-    versions,
-    aliases,
+    versions: cluster?.versions ?? versions,
+    aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
   });
   const nats = new NatsLink(config.natsUrl);
@@ -114,7 +135,8 @@ export async function startGateway({
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
-  app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
+  if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
   app.use(operatorApiRoutes({ config, queue }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);

@@ -12,6 +12,8 @@ export interface AgentConfig {
   runtimeDir: string;
   /** The environment's /tmp (TMPDIR for the runtime). */
   tmpDir: string;
+  /** The code directory when the pod mounts it somewhere of its own (cluster mode); else the gateway's. */
+  codeDir: string | undefined;
   /** The Python interpreter for python runtimes, when the provider resolved one; else PATH decides. */
   pythonExecutable: string | undefined;
   /** Where Node runtimes keep V8's compile cache (NODE_COMPILE_CACHE), if anywhere. */
@@ -42,6 +44,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
     runtimeApiPort,
     runtimeDir: env.SERVAL_RUNTIME_DIR ?? runtimeDirDefault,
     tmpDir: env.SERVAL_TMP_DIR ?? '/tmp',
+    codeDir: env.SERVAL_CODE_DIR || undefined,
     nodeCompileCache: env.SERVAL_NODE_COMPILE_CACHE,
     pythonExecutable: env.SERVAL_PYTHON,
     passthroughEnv,

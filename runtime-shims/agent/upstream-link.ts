@@ -31,7 +31,12 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     queue = queue.then(async () => {
       switch (header.type) {
         case 'configure':
-          environment = new Environment(header.spec, config, sink);
+          // Where the code is mounted is the pod's business: SERVAL_CODE_DIR overrides the gateway's default.
+          environment = new Environment(
+            config.codeDir ? { ...header.spec, codeDir: config.codeDir } : header.spec,
+            config,
+            sink,
+          );
           await environment.start();
           send({ type: 'ready' });
           break;

@@ -12,6 +12,7 @@ import { EnvironmentPool, EnvironmentStartError } from './environment-pool.ts';
 
 export class Dispatcher {
   private readonly pools = new Map<string, EnvironmentPool>();
+  private readonly revisions = new Map<string, string>();
   private readonly config: GatewayConfig;
   private readonly start: StartEnvironment;
   private readonly reaper: NodeJS.Timeout;
@@ -70,7 +71,15 @@ export class Dispatcher {
 
   private poolFor(fn: FunctionDefinition, version: string): EnvironmentPool {
     const key = `${fn.namespace}/${fn.name}/${version}`;
+    // A pool serves one revision of its version: when the code or configuration behind `$LATEST` changes,
+    // the next invocation gets a fresh environment and the old ones drain.
+    const revision = `${fn.codeSha256}/${fn.revision ?? ''}`;
     let pool = this.pools.get(key);
+    if (pool && this.revisions.get(key) !== revision) {
+      pool.retire();
+      pool = undefined;
+    }
+    this.revisions.set(key, revision);
     if (!pool) {
       pool = new EnvironmentPool(environmentSpec(this.config, fn, version), this.start, {
         maxEnvironments: this.config.maxEnvironmentsPerFunction,

@@ -40,6 +40,8 @@ export class EnvironmentPool {
   private starting = 0;
   private busy = 0;
 
+  private retired = false;
+
   constructor(spec: Omit<EnvironmentSpec, 'environmentId'>, start: StartEnvironment, options: PoolOptions) {
     this.spec = spec;
     this.start = start;
@@ -102,8 +104,21 @@ export class EnvironmentPool {
     });
   }
 
+  /**
+   * The function changed under this pool (new code or configuration for the same version name): idle
+   * environments end now, busy ones when their invocation ends. Waiters, if any, still get served.
+   */
+  retire(): void {
+    this.retired = true;
+    this.reap(Number.POSITIVE_INFINITY, 0);
+  }
+
   private release(conn: AgentConnection): void {
     if (conn.closed) return;
+    if (this.retired && this.waiters.length === 0) {
+      this.stopEnvironment(conn.environmentId, 'function changed');
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);

@@ -12,8 +12,8 @@ import { Tracing } from '../observability/tracing.ts';
 import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
-import { type AliasStore, pickVersion } from '../versions/alias-store.ts';
-import type { VersionStore } from '../versions/version-store.ts';
+import { pickVersion } from '../versions/alias-store.ts';
+import type { AliasSource, VersionSource } from '../versions/sources.ts';
 
 export interface InvokeTarget {
   fn: FunctionDefinition;
@@ -45,8 +45,8 @@ export class Invoker {
   private readonly registry: FunctionRegistry;
   private readonly dispatcher: Dispatcher;
   private readonly limits: ConcurrencyLimits;
-  private readonly versions: VersionStore;
-  private readonly aliases: AliasStore;
+  private readonly versions: VersionSource;
+  private readonly aliases: AliasSource;
   private readonly observer: InvocationObserver;
 
   constructor(deps: {
@@ -54,8 +54,8 @@ export class Invoker {
     registry: FunctionRegistry;
     dispatcher: Dispatcher;
     limits: ConcurrencyLimits;
-    versions: VersionStore;
-    aliases: AliasStore;
+    versions: VersionSource;
+    aliases: AliasSource;
     /** Metrics and spans of each invocation; none when absent. */
     observer?: InvocationObserver;
   }) {

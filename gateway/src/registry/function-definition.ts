@@ -10,6 +10,11 @@ export interface FunctionDefinition {
   codeSha256: string;
   /** Where it was declared, for messages: file and document index. */
   source: string;
+  /**
+   * Changes whenever the definition changes in a way a running environment would not pick up (in cluster
+   * mode the Function's generation); environments of an older revision are drained.
+   */
+  revision?: string | undefined;
 }
 
 export function functionArn(region: string, namespace: string, name: string, qualifier?: string): string {

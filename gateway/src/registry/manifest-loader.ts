@@ -99,6 +99,12 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
   if (!parsed.success) return { problems: parsed.error.issues.map((i) => [fieldPath(i), i.message]) };
   const { metadata, spec } = parsed.data;
   let code: { dir: string; sha256: string };
+  if (spec.code.configMap || spec.code.url) {
+    const kind = spec.code.configMap ? 'configMap' : 'url';
+    return {
+      problems: [[`spec.code.${kind}`, 'is served in cluster mode only; use path or inline locally']],
+    };
+  }
   if (spec.code.inline) {
     code = materialiseInline(dataDir, spec.code.inline);
   } else {

@@ -1,0 +1,51 @@
+// The controller's configuration, read from its environment once at start-up.
+
+export interface ControllerConfig {
+  /** The gateway's internal listener (demand list), e.g. http://serval-gateway-link.serval-system.svc:8081. */
+  gatewayUrl: string;
+  /** What pods dial: the same listener as ws://; each pod appends its environment's link path. */
+  linkUrl: string;
+  /** Shared with the gateway; authenticates the controller's demand reads. */
+  linkKey: string;
+  runtimeImage: string;
+  leaseNamespace: string;
+  identity: string;
+  healthPort: number;
+  /** Test rigs without a scheduler bind function pods to this node directly. */
+  podNodeName: string | undefined;
+  /** How often the pod loop compares pods with the gateway's demand. */
+  demandPollMs: number;
+  /** Informers re-list this often, in case a watch stalled silently. */
+  resyncMs: number;
+}
+
+export class ControllerConfigError extends Error {}
+
+export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
+  const required = (key: string) => {
+    const value = env[key];
+    if (!value) throw new ControllerConfigError(`${key} is required`);
+    return value;
+  };
+  const int = (key: string, fallback: number, min: number, max: number) => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ControllerConfigError(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  };
+  return {
+    gatewayUrl: required('SERVAL_GATEWAY_URL').replace(/\/$/, ''),
+    linkUrl: required('SERVAL_LINK_URL').replace(/\/$/, ''),
+    linkKey: required('SERVAL_LINK_KEY'),
+    runtimeImage: env.SERVAL_RUNTIME_IMAGE ?? 'ghcr.io/serval-dev/serval-runtime:latest',
+    leaseNamespace: env.SERVAL_LEASE_NAMESPACE ?? 'serval-system',
+    identity: env.POD_NAME ?? `serval-controller-${process.pid}`,
+    healthPort: int('SERVAL_HEALTH_PORT', 8082, 0, 65535),
+    podNodeName: env.SERVAL_POD_NODE_NAME || undefined,
+    demandPollMs: int('SERVAL_DEMAND_POLL_MS', 250, 50, 60_000),
+    resyncMs: int('SERVAL_RESYNC_SECONDS', 60, 1, 86_400) * 1000,
+  };
+}

@@ -1,0 +1,130 @@
+// Assembles the controller: leader election, informers on Functions and Aliases feeding one work queue,
+// the Function reconciler, the pod loop that follows the gateway's demand, and a health endpoint.
+import { createServer, type Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AliasSpecSchema } from '../apis/alias.ts';
+import { type RunningInformer, requestJson, startInformer } from '../kube/informer.ts';
+import { type AliasObject, aliasesPath, type FunctionObject, functionsPath } from '../kube/resources.ts';
+import type { ControllerConfig } from './config.ts';
+import { FunctionReconciler } from './function-reconciler.ts';
+import { LeaderElection } from './leader-election.ts';
+import { PodConverger } from './pods.ts';
+import { setCondition } from './status.ts';
+import { WorkQueue } from './work-queue.ts';
+
+export interface RunningController {
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+export async function startController(
+  kc: KubeConfig,
+  config: ControllerConfig,
+  log: (line: string) => void,
+): Promise<RunningController> {
+  const functions = new FunctionReconciler(kc);
+  const pods = new PodConverger(kc, config, log);
+  let leading = false;
+  let informers: RunningInformer<FunctionObject | AliasObject>[] = [];
+  let podLoop: NodeJS.Timeout | undefined;
+  let queue: WorkQueue | undefined;
+
+  const lead = () => {
+    leading = true;
+    queue = new WorkQueue(async (key) => {
+      const [kind, namespace, name] = key.split('/') as [string, string, string];
+      if (kind === 'function') await functions.reconcile(namespace, name);
+      else await reconcileAlias(kc, namespace, name);
+    }, log);
+    const q = queue;
+    const opts = { log, resyncMs: config.resyncMs };
+    const keyOf = (kind: string, o: { metadata?: { namespace?: string; name?: string } }) =>
+      `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`;
+    informers = [
+      startInformer<FunctionObject>(
+        kc,
+        functionsPath(),
+        { upsert: (o) => q.add(keyOf('function', o)), remove: () => undefined },
+        opts,
+      ),
+      startInformer<AliasObject>(
+        kc,
+        aliasesPath(),
+        { upsert: (o) => q.add(keyOf('alias', o)), remove: () => undefined },
+        opts,
+      ),
+    ];
+    const loop = async () => {
+      if (!leading) return;
+      await pods.converge().catch((err) => log(`pods: ${err instanceof Error ? err.message : String(err)}`));
+      if (leading) podLoop = setTimeout(() => void loop(), config.demandPollMs);
+    };
+    void loop();
+  };
+  const follow = () => {
+    leading = false;
+    queue?.stop();
+    clearTimeout(podLoop);
+    for (const i of informers) void i.stop();
+    informers = [];
+  };
+
+  const election = new LeaderElection(kc, config.leaseNamespace, 'serval-controller', config.identity, log);
+  election.run(lead, follow);
+  const health = await listenHealth(config.healthPort);
+
+  return {
+    isLeader: () => leading,
+    async stop() {
+      follow();
+      await election.stop();
+      await new Promise((r) => health.close(r));
+    },
+  };
+}
+
+/** An Alias is valid when its versions are published; the gateway routes by it either way. */
+async function reconcileAlias(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  const path = `${aliasesPath().replace('/aliases', `/namespaces/${namespace}/aliases`)}/${name}`;
+  const alias = (await requestJson(kc, path).catch(() => undefined)) as AliasObject | undefined;
+  if (!alias) return;
+  const parsed = AliasSpecSchema.safeParse(alias.spec);
+  let message = '';
+  if (!parsed.success)
+    message = `spec.${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`;
+  else {
+    const fn = (await requestJson(kc, `${functionsPath(namespace)}/${parsed.data.functionName}`).catch(
+      () => undefined,
+    )) as FunctionObject | undefined;
+    const published = new Set((fn?.status?.versions ?? []).map((v) => v.version));
+    const wanted = [
+      parsed.data.functionVersion,
+      ...Object.keys(parsed.data.routingConfig?.additionalVersionWeights ?? {}),
+    ];
+    const missing = wanted.filter((v) => v !== '$LATEST' && !published.has(v));
+    if (!fn) message = `spec.functionName: function ${namespace}/${parsed.data.functionName} not found`;
+    else if (missing.length > 0)
+      message = `spec: version(s) ${missing.join(', ')} of ${parsed.data.functionName} are not published`;
+  }
+  const conditions = setCondition(alias.status?.conditions, {
+    type: 'Ready',
+    status: message ? 'False' : 'True',
+    reason: message ? 'InvalidTarget' : 'Ready',
+    message: message || 'routing',
+    observedGeneration: alias.metadata?.generation,
+  });
+  if (JSON.stringify(conditions) === JSON.stringify(alias.status?.conditions)) return;
+  await requestJson(kc, `${path}/status`, {
+    method: 'PATCH',
+    body: { status: { conditions, observedGeneration: alias.metadata?.generation } },
+    contentType: 'application/merge-patch+json',
+  });
+}
+
+function listenHealth(port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz' || req.url === '/readyz') res.writeHead(200).end('ok\n');
+    else res.writeHead(404).end();
+  });
+  return new Promise((resolve) => server.listen(port, '0.0.0.0', () => resolve(server)));
+}

@@ -1,0 +1,235 @@
+// Converges function pods to the gateway's demand. The gateway lists the environments it wants (each with
+// its own link credential); this creates a pod for each one missing and deletes pods no longer listed. The
+// gateway only drops an environment that is idle or already ended, so a busy pod is never taken away.
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { FunctionSpec } from '../apis/function.ts';
+import type { DemandedEnvironment } from '../gateway/src/providers/kubernetes/demand-provider.ts';
+import { KubeError, requestJson } from '../kube/informer.ts';
+import {
+  type FunctionObject,
+  functionsPath,
+  LABEL_ENVIRONMENT,
+  LABEL_FUNCTION,
+  LABEL_MANAGED,
+  LABEL_VERSION,
+  MANAGER,
+  type RevisionData,
+} from '../kube/resources.ts';
+import { ownerReference } from './code.ts';
+import type { ControllerConfig } from './config.ts';
+
+/** Lambda gives a function one vCPU at 1,769 MB; CPU is proportional to memory. */
+const MB_PER_CPU = 1769;
+
+export class PodConverger {
+  private readonly kc: KubeConfig;
+  private readonly config: ControllerConfig;
+  private readonly log: (line: string) => void;
+  private readonly policies = new Set<string>();
+
+  constructor(kc: KubeConfig, config: ControllerConfig, log: (line: string) => void) {
+    this.kc = kc;
+    this.config = config;
+    this.log = log;
+  }
+
+  async converge(): Promise<void> {
+    const demand = await this.demand();
+    const wanted = new Map(demand.map((d) => [d.environmentId, d]));
+    const pods = (
+      (await requestJson(
+        this.kc,
+        `/api/v1/pods?labelSelector=${encodeURIComponent(`${LABEL_ENVIRONMENT},${LABEL_MANAGED}=${MANAGER}`)}`,
+      )) as {
+        items: V1Pod[];
+      }
+    ).items;
+    const existing = new Set<string>();
+    for (const pod of pods) {
+      const id = pod.metadata?.labels?.[LABEL_ENVIRONMENT] ?? '';
+      existing.add(id);
+      const deleting = pod.metadata?.deletionTimestamp !== undefined;
+      if (!wanted.has(id)) {
+        if (!deleting) await this.deletePod(pod);
+      } else if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+        // The environment ended on its own (crash, OOM, eviction): tell the gateway, then clean up.
+        await this.reportGone(
+          id,
+          `pod ${pod.metadata?.name} ${pod.status.phase}: ${pod.status.containerStatuses?.[0]?.state?.terminated?.reason ?? pod.status.reason ?? ''}`,
+        );
+        if (!deleting) await this.deletePod(pod);
+      }
+    }
+    for (const env of demand) {
+      if (existing.has(env.environmentId)) continue;
+      await this.createPod(env).catch((err) =>
+        this.log(
+          `pod for ${env.namespace}/${env.functionName} (${env.environmentId}): ${err instanceof Error ? err.message : err}`,
+        ),
+      );
+    }
+  }
+
+  private async demand(): Promise<DemandedEnvironment[]> {
+    const res = await fetch(`${this.config.gatewayUrl}/serval/internal/v1/environments`, {
+      headers: { Authorization: `Bearer ${this.config.linkKey}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`the gateway's demand list answered ${res.status}`);
+    return ((await res.json()) as { environments: DemandedEnvironment[] }).environments;
+  }
+
+  private async reportGone(environmentId: string, reason: string): Promise<void> {
+    await fetch(
+      `${this.config.gatewayUrl}/serval/internal/v1/environments/${environmentId}/gone?reason=${encodeURIComponent(reason)}`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${this.config.linkKey}` },
+        signal: AbortSignal.timeout(10_000),
+      },
+    ).catch(() => undefined);
+  }
+
+  private async deletePod(pod: V1Pod): Promise<void> {
+    await requestJson(this.kc, `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}`, {
+      method: 'DELETE',
+    }).catch((err) => {
+      if (!(err instanceof KubeError && err.status === 404)) throw err;
+    });
+  }
+
+  private async createPod(env: DemandedEnvironment): Promise<void> {
+    const fn = (await requestJson(
+      this.kc,
+      `${functionsPath(env.namespace)}/${env.functionName}`,
+    )) as FunctionObject;
+    let spec: FunctionSpec = fn.spec;
+    let codeConfigMap = fn.status?.codeConfigMap;
+    if (env.version !== '$LATEST') {
+      const revision = (await requestJson(
+        this.kc,
+        `/apis/apps/v1/namespaces/${env.namespace}/controllerrevisions/${env.functionName}-v${env.version}`,
+      )) as { data: RevisionData };
+      spec = revision.data.spec;
+      codeConfigMap = revision.data.codeConfigMap;
+    }
+    if (!codeConfigMap) return; // the code is not ready yet; the next pass tries again
+    const files = await this.codeFiles(env.namespace, codeConfigMap);
+    await this.ensureNetworkPolicy(env.namespace);
+    await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
+      method: 'POST',
+      body: podFor(env, fn, spec, codeConfigMap, files, this.config),
+    });
+  }
+
+  private async codeFiles(namespace: string, name: string): Promise<string[]> {
+    const cm = (await requestJson(this.kc, `/api/v1/namespaces/${namespace}/configmaps/${name}`)) as {
+      data?: Record<string, string>;
+      binaryData?: Record<string, string>;
+    };
+    return [...Object.keys(cm.data ?? {}), ...Object.keys(cm.binaryData ?? {})];
+  }
+
+  /** Function pods take no inbound connections: they dial the gateway. One policy per namespace says so. */
+  private async ensureNetworkPolicy(namespace: string): Promise<void> {
+    if (this.policies.has(namespace)) return;
+    try {
+      await requestJson(this.kc, `/apis/networking.k8s.io/v1/namespaces/${namespace}/networkpolicies`, {
+        method: 'POST',
+        body: {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'serval-function-pods', namespace, labels: { [LABEL_MANAGED]: MANAGER } },
+          spec: {
+            podSelector: { matchExpressions: [{ key: LABEL_ENVIRONMENT, operator: 'Exists' }] },
+            policyTypes: ['Ingress'],
+            ingress: [],
+          },
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) throw err;
+    }
+    this.policies.add(namespace);
+  }
+}
+
+export function podFor(
+  env: DemandedEnvironment,
+  fn: FunctionObject,
+  spec: FunctionSpec,
+  codeConfigMap: string,
+  files: string[],
+  config: ControllerConfig,
+): V1Pod {
+  const memory = `${spec.memoryMB}Mi`;
+  const cpu = `${Math.max(1, Math.round((spec.memoryMB / MB_PER_CPU) * 1000))}m`;
+  const version = env.version === '$LATEST' ? 'latest' : env.version;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${env.functionName}-${env.environmentId}`.slice(0, 253),
+      namespace: env.namespace,
+      labels: {
+        [LABEL_FUNCTION]: env.functionName,
+        [LABEL_VERSION]: version,
+        [LABEL_ENVIRONMENT]: env.environmentId,
+        [LABEL_MANAGED]: MANAGER,
+      },
+      ownerReferences: [ownerReference({ name: fn.metadata!.name!, uid: fn.metadata!.uid! })],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      ...(config.podNodeName ? { nodeName: config.podNodeName } : {}),
+      // The execution role: the function's own ServiceAccount, whose token it gets only if it has one.
+      serviceAccountName: spec.serviceAccountName ?? 'default',
+      automountServiceAccountToken: spec.serviceAccountName !== undefined,
+      enableServiceLinks: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        runAsGroup: 10001,
+        fsGroup: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'function',
+          image: config.runtimeImage,
+          workingDir: '/opt/serval',
+          command: ['node', 'runtime-shims/agent/main.ts'],
+          env: [
+            { name: 'SERVAL_LINK_URL', value: `${config.linkUrl}${env.linkPath}` },
+            { name: 'SERVAL_ENVIRONMENT_TOKEN', value: env.token },
+            { name: 'SERVAL_CODE_DIR', value: '/var/task' },
+            { name: 'SERVAL_TMP_DIR', value: '/tmp' },
+            // Port 0: the agent picks one and tells the runtime (AWS_LAMBDA_RUNTIME_API).
+            { name: 'SERVAL_RUNTIME_API_ADDRESS', value: '127.0.0.1:0' },
+          ],
+          envFrom: (spec.environmentFrom ?? []).map((e) => ({ secretRef: { name: e.secretRef.name } })),
+          resources: { limits: { memory, cpu }, requests: { memory, cpu } },
+          securityContext: {
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+          },
+          volumeMounts: [
+            { name: 'code', mountPath: '/var/task', readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        },
+      ],
+      volumes: [
+        {
+          name: 'code',
+          configMap: {
+            name: codeConfigMap,
+            items: files.map((key) => ({ key, path: key.replaceAll('__', '/') })),
+          },
+        },
+        { name: 'tmp', emptyDir: { sizeLimit: `${spec.ephemeralStorageMB}Mi` } },
+      ],
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// Cluster mode's environment provider. The gateway does not create pods itself: it publishes the
+// environments it wants (its demand), and the controller converges pods to that list. An environment the
+// gateway stops — only ever an idle one, or one whose invocation already ended — leaves the list, and the
+// controller deletes its pod. Each entry carries the environment's own link credential, which the
+// LinkServer accepts for that one environment (so for that one function version) only.
+import type { EnvironmentSpec } from '../../../../apis/environment-link.ts';
+import type { EnvironmentLaunch, EnvironmentProvider, LaunchedEnvironment } from '../provider.ts';
+
+export interface DemandedEnvironment {
+  environmentId: string;
+  namespace: string;
+  functionName: string;
+  version: string;
+  runtime: string;
+  memoryMB: number;
+  /** Path on the gateway's link listener; the controller prefixes the listener's in-cluster URL. */
+  linkPath: string;
+  token: string;
+  requestedAt: string;
+}
+
+interface Entry {
+  demanded: DemandedEnvironment;
+  end: (reason: string) => void;
+}
+
+export class DemandProvider implements EnvironmentProvider {
+  private readonly entries = new Map<string, Entry>();
+
+  launch({ spec, token, linkUrl }: EnvironmentLaunch): LaunchedEnvironment {
+    let end!: (reason: string) => void;
+    const exited = new Promise<string>((resolve) => {
+      end = resolve;
+    });
+    this.entries.set(spec.environmentId, { demanded: demanded(spec, token, linkUrl), end });
+    return {
+      exited,
+      stop: () => this.remove(spec.environmentId, 'stopped by the gateway'),
+    };
+  }
+
+  /** What the controller should be running now. */
+  list(): DemandedEnvironment[] {
+    return [...this.entries.values()].map((e) => e.demanded);
+  }
+
+  /** The controller saw the environment's pod fail or vanish before its agent linked. */
+  gone(environmentId: string, reason: string): boolean {
+    return this.remove(environmentId, reason);
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.entries.keys()]) this.remove(id, 'gateway shutdown');
+  }
+
+  private remove(environmentId: string, reason: string): boolean {
+    const entry = this.entries.get(environmentId);
+    if (!entry) return false;
+    this.entries.delete(environmentId);
+    entry.end(reason);
+    return true;
+  }
+}
+
+function demanded(spec: EnvironmentSpec, token: string, linkUrl: string): DemandedEnvironment {
+  return {
+    environmentId: spec.environmentId,
+    namespace: spec.namespace,
+    functionName: spec.functionName,
+    version: spec.version,
+    runtime: spec.runtime,
+    memoryMB: spec.memoryMB,
+    linkPath: new URL(linkUrl).pathname,
+    token,
+    requestedAt: new Date().toISOString(),
+  };
+}

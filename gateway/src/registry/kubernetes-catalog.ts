@@ -1,0 +1,170 @@
+// Cluster mode's view of functions, versions and aliases: Function and Alias resources, and the
+// ControllerRevisions the controller publishes versions as. Kept current by informers; the invocation path
+// reads the caches, never the API server.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AliasSpecSchema } from '../../../apis/alias.ts';
+import { FunctionSpecSchema } from '../../../apis/function.ts';
+import { type RunningInformer, startInformer } from '../../../kube/informer.ts';
+import {
+  type AliasObject,
+  aliasesPath,
+  type FunctionObject,
+  functionsPath,
+  LABEL_FUNCTION,
+  type RevisionData,
+} from '../../../kube/resources.ts';
+import type { AliasRecord } from '../versions/alias-store.ts';
+import type { AliasSource, VersionSource } from '../versions/sources.ts';
+import type { PublishedVersion } from '../versions/version-store.ts';
+import type { FunctionDefinition } from './function-definition.ts';
+import type { FunctionRegistry } from './function-registry.ts';
+
+/** Where a function pod mounts its code: the agent's LAMBDA_TASK_ROOT. */
+export const POD_CODE_DIR = '/var/task';
+
+interface ControllerRevision {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  revision: number;
+  data?: RevisionData;
+}
+
+export class KubernetesCatalog implements VersionSource {
+  private readonly kc: KubeConfig;
+  private readonly registry: FunctionRegistry;
+  private readonly log: (line: string) => void;
+  private readonly versions = new Map<string, Map<string, PublishedVersion>>();
+  private readonly aliases = new Map<string, AliasRecord>();
+  private informers: RunningInformer<never>[] = [];
+
+  constructor(kc: KubeConfig, registry: FunctionRegistry, log: (line: string) => void) {
+    this.kc = kc;
+    this.registry = registry;
+    this.log = log;
+  }
+
+  /** Starts the informers and resolves once each has listed everything once. */
+  async start(resyncMs?: number): Promise<void> {
+    const options = { log: this.log, resyncMs };
+    const functions = startInformer<FunctionObject>(
+      this.kc,
+      functionsPath(),
+      { upsert: (o) => this.putFunction(o), remove: (o) => this.registry.delete(ns(o), name(o)) },
+      options,
+    );
+    const revisions = startInformer<ControllerRevision & { metadata: object }>(
+      this.kc,
+      '/apis/apps/v1/controllerrevisions',
+      { upsert: (o) => this.putRevision(o), remove: (o) => this.removeRevision(o) },
+      { ...options, labelSelector: LABEL_FUNCTION },
+    );
+    const aliases = startInformer<AliasObject>(
+      this.kc,
+      aliasesPath(),
+      {
+        upsert: (o) => this.putAlias(o),
+        remove: (o) => this.aliases.delete(aliasKey(ns(o), o.spec.functionName, name(o))),
+      },
+      options,
+    );
+    this.informers = [functions, revisions, aliases] as unknown as RunningInformer<never>[];
+    await Promise.all(this.informers.map((i) => i.synced));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  get(namespace: string, functionName: string, version: string): PublishedVersion | undefined {
+    return this.versions.get(`${namespace}/${functionName}`)?.get(version);
+  }
+
+  /** Aliases by (namespace, function, alias name). */
+  alias(namespace: string, functionName: string, name: string): AliasRecord | undefined {
+    return this.aliases.get(aliasKey(namespace, functionName, name));
+  }
+
+  definitionOf(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition {
+    return {
+      ...fn,
+      spec: {
+        ...version.spec,
+        reservedConcurrency: fn.spec.reservedConcurrency,
+        policy: fn.spec.policy,
+        async: fn.spec.async,
+      },
+      codeDir: version.codeDir,
+      codeSha256: version.codeSha256,
+      revision: `v${version.version}`,
+    };
+  }
+
+  /** The alias view of this catalog, for the Invoker. */
+  aliasSource(): AliasSource {
+    return { get: (namespace, functionName, name) => this.alias(namespace, functionName, name) };
+  }
+
+  private putFunction(o: FunctionObject): void {
+    const parsed = FunctionSpecSchema.safeParse(o.spec);
+    if (!parsed.success) {
+      // The controller reports why on the Function's status; the gateway just does not serve it.
+      this.registry.delete(ns(o), name(o));
+      return;
+    }
+    this.registry.put({
+      namespace: ns(o),
+      name: name(o),
+      spec: parsed.data,
+      codeDir: POD_CODE_DIR,
+      codeSha256: o.status?.codeSha256 ?? '',
+      source: `kubernetes:${ns(o)}/${name(o)}`,
+      revision: `${o.metadata?.generation ?? 0}/${o.status?.codeSha256 ?? ''}`,
+    });
+  }
+
+  private putRevision(o: ControllerRevision): void {
+    const fn = o.metadata?.labels?.[LABEL_FUNCTION];
+    const data = o.data;
+    if (!fn || !data?.version) return;
+    const parsed = FunctionSpecSchema.safeParse(data.spec);
+    if (!parsed.success) return;
+    const key = `${o.metadata?.namespace}/${fn}`;
+    const byVersion = this.versions.get(key) ?? new Map<string, PublishedVersion>();
+    byVersion.set(data.version, {
+      version: data.version,
+      codeSha256: data.codeSha256,
+      configHash: data.configHash,
+      publishedAt: data.publishedAt,
+      description: data.description,
+      spec: parsed.data,
+      codeDir: POD_CODE_DIR,
+    });
+    this.versions.set(key, byVersion);
+  }
+
+  private removeRevision(o: ControllerRevision): void {
+    const fn = o.metadata?.labels?.[LABEL_FUNCTION];
+    if (fn && o.data?.version) this.versions.get(`${o.metadata?.namespace}/${fn}`)?.delete(o.data.version);
+  }
+
+  private putAlias(o: AliasObject): void {
+    const parsed = AliasSpecSchema.safeParse(o.spec);
+    if (!parsed.success) return;
+    this.aliases.set(aliasKey(ns(o), parsed.data.functionName, name(o)), {
+      name: name(o),
+      spec: parsed.data,
+      revisionId: o.metadata?.resourceVersion ?? '',
+    });
+  }
+}
+
+function ns(o: { metadata?: { namespace?: string } }): string {
+  return o.metadata?.namespace ?? 'default';
+}
+
+function name(o: { metadata?: { name?: string } }): string {
+  return o.metadata?.name ?? '';
+}
+
+function aliasKey(namespace: string, functionName: string, alias: string): string {
+  return `${namespace}/${functionName}/${alias}`;
+}

@@ -1,0 +1,337 @@
+// Serval on a real kube-apiserver: the chart's RBAC, the controller under its own ServiceAccount, the
+// gateway in cluster mode, and a test node agent that runs the pods the controller creates. Functions are
+// applied with kubectl, invoked through the gateway, republished, aliased, crashed and deleted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import { parseControllerConfig } from '../../controller/config.ts';
+import { type RunningController, startController } from '../../controller/controller.ts';
+import { parseGatewayConfig } from '../../gateway/src/config.ts';
+import { type RunningGateway, startGateway } from '../../gateway/src/gateway.ts';
+import { DemandProvider } from '../../gateway/src/providers/kubernetes/demand-provider.ts';
+import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
+import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
+import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
+import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
+import { type NodeAgent, startNodeAgent } from './node-agent.ts';
+
+const NS = 'e2e';
+const NODE = 'serval-test-node';
+const LINK_KEY = 'test-link-key-0123456789abcdef';
+
+function fnManifest(name: string, code: string, spec: Record<string, unknown> = {}) {
+  return stringify({
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'Function',
+    metadata: { name, namespace: NS },
+    spec: {
+      runtime: 'nodejs24.x',
+      handler: 'index.handler',
+      code: { inline: { 'index.mjs': code } },
+      ...spec,
+    },
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
+  let cluster: Cluster;
+  let controller: RunningController;
+  let gateway: RunningGateway;
+  let catalog: KubernetesCatalog;
+  let node: NodeAgent;
+  let controllerKc: KubeConfig;
+  let controllerConfig: (identity: string) => ReturnType<typeof parseControllerConfig>;
+  const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
+  const log: string[] = [];
+
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await cluster.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const json = async (args: string[]) => JSON.parse(await kubectl([...args, '-o', 'json']));
+  const invoke = async (name: string, payload: unknown = {}) => {
+    const res = await fetch(
+      `${gateway.url}/2015-03-31/functions/${encodeURIComponent(`${NS}:function:${name}`)}/invocations`,
+      {
+        method: 'POST',
+        body: JSON.stringify(payload),
+      },
+    );
+    return { status: res.status, error: res.headers.get('x-amz-function-error'), body: await res.text() };
+  };
+  const until = async <T>(
+    what: string,
+    probe: () => Promise<T | undefined>,
+    timeoutMs = 60_000,
+  ): Promise<T> => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe().catch(() => undefined);
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log.slice(-20).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    await kubectl(['apply', '-f', join(REPO_ROOT, 'charts/serval/crds')]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    await kubectl(['create', 'namespace', 'serval-system']);
+    await kubectl(['create', 'namespace', NS]);
+    // The chart's own ServiceAccounts and RBAC, exactly as helm renders them.
+    const helm = await import('node:child_process').then(({ execFileSync }) =>
+      execFileSync(
+        binaries.helm,
+        ['template', 'serval', join(REPO_ROOT, 'charts/serval'), '-n', 'serval-system'],
+        { encoding: 'utf8' },
+      ),
+    );
+    const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+    const rbac = parseAllDocuments(helm)
+      .map((d) => d.toJS())
+      .filter((d) => d && rbacKinds.includes(d.kind));
+    await kubectl(['apply', '-f', '-'], rbac.map((d) => stringify(d)).join('---\n'));
+    const accounts = rbac.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name as string);
+    const controllerSa = accounts.find((n) => n.includes('controller'))!;
+    const gatewaySa = accounts.find((n) => n.includes('gateway'))!;
+    const asAccount = async (sa: string) => {
+      const kc = new KubeConfig();
+      kc.loadFromString(await cluster.serviceAccountKubeconfig('serval-system', sa));
+      return kc;
+    };
+    const admin = new KubeConfig();
+    admin.loadFromString(cluster.kubeconfig);
+
+    const internalPort = await freePort();
+    const registry = new FunctionRegistry();
+    catalog = new KubernetesCatalog(await asAccount(gatewaySa), registry, (l) => log.push(`gateway: ${l}`));
+    await catalog.start(5000);
+    const demand = new DemandProvider();
+    gateway = await startGateway({
+      config: parseGatewayConfig(
+        {},
+        { port: 0, internalPort, dataDir: join(work, 'gateway'), metrics: 'off' },
+      ),
+      registry,
+      provider: demand,
+      log: (l) => log.push(`gateway: ${l}`),
+      cluster: { versions: catalog, aliases: catalog.aliasSource(), demand, linkKey: LINK_KEY },
+    });
+    controllerKc = await asAccount(controllerSa);
+    controllerConfig = (identity: string) =>
+      parseControllerConfig({
+        SERVAL_GATEWAY_URL: `http://127.0.0.1:${internalPort}`,
+        SERVAL_LINK_URL: `ws://127.0.0.1:${internalPort}`,
+        SERVAL_LINK_KEY: LINK_KEY,
+        SERVAL_RUNTIME_IMAGE: 'serval-runtime:test',
+        SERVAL_LEASE_NAMESPACE: 'serval-system',
+        SERVAL_HEALTH_PORT: '0',
+        SERVAL_POD_NODE_NAME: NODE,
+        SERVAL_RESYNC_SECONDS: '5',
+        POD_NAME: identity,
+      });
+    controller = await startController(controllerKc, controllerConfig('controller-0'), (l) =>
+      log.push(`controller: ${l}`),
+    );
+    node = await startNodeAgent({
+      kc: admin,
+      nodeName: NODE,
+      repoRoot: REPO_ROOT,
+      workDir: join(work, 'node'),
+    });
+    await until('leadership', async () => controller.isLeader());
+  }, 180_000);
+
+  afterAll(async () => {
+    await controller?.stop();
+    await node?.stop();
+    await gateway?.close();
+    await catalog?.stop();
+    await cluster?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs the controller under the chart ServiceAccount, which is not cluster-admin', async () => {
+    const who = 'system:serviceaccount:serval-system:serval-controller';
+    const sa = (await cluster.kubectl(['get', 'sa', '-n', 'serval-system', '-o', 'name'])).stdout;
+    expect(sa).toMatch(/controller/);
+    const everything = await cluster.kubectl(['auth', 'can-i', '*', '*', '--all-namespaces', `--as=${who}`]);
+    expect(everything.stdout.trim()).toBe('no');
+    const secrets = await cluster.kubectl([
+      'auth',
+      'can-i',
+      'list',
+      'secrets',
+      '--all-namespaces',
+      `--as=${who}`,
+    ]);
+    expect(secrets.stdout.trim()).toBe('no');
+    const pods = await cluster.kubectl(['auth', 'can-i', 'create', 'pods', '-n', NS, `--as=${who}`]);
+    expect(pods.stdout.trim()).toBe('yes');
+  });
+
+  it('applies a Function, invokes it in a pod, and runs new code after a change', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      fnManifest('hello', 'export const handler = async (e) => ({ v: "one", e })'),
+    );
+    await until('hello Ready', async () => {
+      const fn = await json(['get', 'function', 'hello', '-n', NS]);
+      return fn.status?.conditions?.find(
+        (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+      );
+    });
+    const first = await invoke('hello', { a: 1 });
+    expect(first).toMatchObject({ status: 200, error: null });
+    expect(JSON.parse(first.body)).toEqual({ v: 'one', e: { a: 1 } });
+    const pods = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=hello']);
+    expect(pods.items.length).toBeGreaterThanOrEqual(1);
+    expect(pods.items[0].spec.nodeName).toBe(NODE);
+    expect(pods.items[0].spec.containers[0].securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(node.running()).toContain(`${NS}/${pods.items[0].metadata.name}`);
+
+    const before = (await json(['get', 'function', 'hello', '-n', NS])).status.codeSha256;
+    await kubectl(
+      ['apply', '-f', '-'],
+      fnManifest('hello', 'export const handler = async () => ({ v: "two" })'),
+    );
+    await until(
+      'new code in status',
+      async () => (await json(['get', 'function', 'hello', '-n', NS])).status.codeSha256 !== before,
+    );
+    const second = await until('new code served', async () => {
+      const r = await invoke('hello');
+      return JSON.parse(r.body).v === 'two' ? r : undefined;
+    });
+    expect(second.status).toBe(200);
+  });
+
+  it('publishes versions as ControllerRevisions and routes a weighted Alias', async () => {
+    await kubectl(['annotate', 'function', 'hello', '-n', NS, 'serval.dev/publish=1', '--overwrite']);
+    await until(
+      'version 1',
+      async () => (await json(['get', 'function', 'hello', '-n', NS])).status.latestVersion === '1',
+    );
+    await kubectl(
+      ['apply', '-f', '-'],
+      fnManifest('hello', 'export const handler = async () => ({ v: "three" })'),
+    );
+    await until('code three', async () => JSON.parse((await invoke('hello')).body).v === 'three');
+    await kubectl(['annotate', 'function', 'hello', '-n', NS, 'serval.dev/publish=2', '--overwrite']);
+    await until(
+      'version 2',
+      async () => (await json(['get', 'function', 'hello', '-n', NS])).status.latestVersion === '2',
+    );
+    const revisions = await json(['get', 'controllerrevisions', '-n', NS, '-l', 'serval.dev/function=hello']);
+    expect(revisions.items.map((r: { revision: number }) => r.revision).sort()).toEqual([1, 2]);
+
+    const alias = stringify({
+      apiVersion: 'serval.dev/v1alpha1',
+      kind: 'Alias',
+      metadata: { name: 'live', namespace: NS },
+      spec: {
+        functionName: 'hello',
+        functionVersion: '1',
+        routingConfig: { additionalVersionWeights: { '2': 0.3 } },
+      },
+    });
+    await kubectl(['apply', '-f', '-'], alias);
+    await until('alias known to the gateway', async () => (await invoke('hello:live')).status === 200);
+    const counts = { two: 0, three: 0 };
+    for (let i = 0; i < 300; i++) {
+      const r = await invoke('hello:live');
+      expect(r.status).toBe(200);
+      counts[JSON.parse(r.body).v as 'two' | 'three']++;
+    }
+    // Version 1 runs "two", version 2 runs "three"; 30 % ± 8 % over 300 calls.
+    expect(counts.three / 300).toBeGreaterThan(0.22);
+    expect(counts.three / 300).toBeLessThan(0.38);
+  });
+
+  it('recovers from an API server restart without restarting itself', async () => {
+    await cluster.restartApiServer();
+    await kubectl(
+      ['apply', '-f', '-'],
+      fnManifest('hello', 'export const handler = async () => ({ v: "after-restart" })'),
+    );
+    await until(
+      'code after restart',
+      async () => JSON.parse((await invoke('hello')).body).v === 'after-restart',
+      90_000,
+    );
+  });
+
+  it('a pod killed mid-invocation gives the caller a Lambda error, not a hang', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      fnManifest(
+        'slow',
+        'export const handler = async () => { await new Promise((r) => setTimeout(r, 5000)); return "late"; }',
+        { timeoutSeconds: 30 },
+      ),
+    );
+    await until('slow Ready', async () =>
+      (await json(['get', 'function', 'slow', '-n', NS])).status?.conditions?.some(
+        (c: { status: string }) => c.status === 'True',
+      ),
+    );
+    await invoke('slow'); // warm: the pod exists
+    const pending = invoke('slow');
+    await new Promise((r) => setTimeout(r, 1000));
+    const pod = (await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=slow'])).items.find(
+      (p: { status: { phase: string } }) => p.status.phase === 'Running',
+    );
+    expect(node.crash(NS, pod.metadata.name)).toBe(true);
+    const started = Date.now();
+    const result = await pending;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result.status).toBe(200);
+    expect(result.error).toBe('Unhandled');
+    expect(JSON.parse(result.body).errorType).toMatch(/^(Runtime\.ExitError|Sandbox\.)/);
+  });
+
+  it('two controller replicas: one leads, and the other takes over when it stops', async () => {
+    const second = await startController(controllerKc, controllerConfig('controller-1'), (l) =>
+      log.push(`controller-1: ${l}`),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(controller.isLeader()).toBe(true);
+    expect(second.isLeader()).toBe(false);
+    await controller.stop();
+    controller = second;
+    await until('the second replica leads', async () => second.isLeader(), 30_000);
+    const lease = await json(['get', 'lease', 'serval-controller', '-n', 'serval-system']);
+    expect(lease.spec.holderIdentity).toBe('controller-1');
+  });
+
+  it('deleting a Function removes its pods, revisions and code', async () => {
+    await kubectl(['delete', 'function', 'hello', '-n', NS, '--wait=false']);
+    await until(
+      'function gone',
+      async () => (await cluster.kubectl(['get', 'function', 'hello', '-n', NS])).code !== 0,
+    );
+    const left = async (kind: string) =>
+      (await json(['get', kind, '-n', NS, '-l', 'serval.dev/function=hello'])).items.length;
+    await until('pods gone', async () => (await left('pods')) === 0);
+    expect(await left('controllerrevisions')).toBe(0);
+    expect(await left('configmaps')).toBe(0);
+    expect((await invoke('hello')).status).toBe(404);
+  });
+});

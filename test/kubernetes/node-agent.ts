@@ -1,0 +1,225 @@
+// A test-only kubelet: runs the pods bound to its node as local processes, the way the Serval runtime image
+// would run them — the container's command and environment, its volumes as directories — and reports pod
+// status back. Paths are mapped: the image's working directory is this repository, and every volume's
+// mountPath (in environment values) is the directory that stands in for it. The gateway is on loopback.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { KubeError, requestJson, startInformer } from '../../kube/informer.ts';
+
+const IMAGE_WORKDIR = '/opt/serval';
+
+export interface NodeAgent {
+  /** Pods this agent runs now, by namespace/name. */
+  running(): string[];
+  /** Kills a pod's process as if its container crashed. */
+  crash(namespace: string, name: string): boolean;
+  stop(): Promise<void>;
+}
+
+interface Running {
+  child: ChildProcess;
+  dir: string;
+  log: string[];
+}
+
+export async function startNodeAgent(options: {
+  kc: KubeConfig;
+  nodeName: string;
+  repoRoot: string;
+  workDir: string;
+}): Promise<NodeAgent> {
+  const { kc, nodeName, repoRoot, workDir } = options;
+  const processes = new Map<string, Running>();
+  const claimed = new Set<string>();
+  const key = (p: V1Pod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
+  const podPath = (p: V1Pod) => `/api/v1/namespaces/${p.metadata?.namespace}/pods/${p.metadata?.name}`;
+
+  const patchStatus = async (pod: V1Pod, status: Record<string, unknown>) => {
+    await requestJson(kc, `${podPath(pod)}/status`, {
+      method: 'PATCH',
+      body: { status },
+      contentType: 'application/merge-patch+json',
+    }).catch(() => undefined);
+  };
+
+  const finalize = async (pod: V1Pod) => {
+    const running = processes.get(key(pod));
+    processes.delete(key(pod));
+    claimed.delete(key(pod));
+    if (running && running.child.exitCode === null && running.child.signalCode === null) {
+      const exited = new Promise((r) => running.child.once('exit', r));
+      try {
+        process.kill(-running.child.pid!, 'SIGTERM');
+      } catch {}
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-running.child.pid!, 'SIGKILL');
+        } catch {}
+      }, 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (running) rmSync(running.dir, { recursive: true, force: true });
+    // No kubelet confirms the deletion, so this one does: grace period 0 removes the object.
+    if (pod.metadata?.deletionTimestamp) {
+      await requestJson(kc, `${podPath(pod)}?gracePeriodSeconds=0`, { method: 'DELETE' }).catch((err) => {
+        if (!(err instanceof KubeError && err.status === 404)) throw err;
+      });
+    }
+  };
+
+  const start = async (pod: V1Pod) => {
+    const container = pod.spec?.containers[0];
+    if (!container) return;
+    const dir = join(workDir, `${pod.metadata?.namespace}-${pod.metadata?.name}`);
+    mkdirSync(dir, { recursive: true });
+    const mounts = new Map<string, string>();
+    for (const volume of pod.spec?.volumes ?? []) {
+      const local = join(dir, 'volumes', volume.name);
+      mkdirSync(local, { recursive: true });
+      if (volume.configMap) {
+        const cm = (await requestJson(
+          kc,
+          `/api/v1/namespaces/${pod.metadata?.namespace}/configmaps/${volume.configMap.name}`,
+        )) as { data?: Record<string, string>; binaryData?: Record<string, string> };
+        const contents = new Map<string, Buffer>();
+        for (const [k, text] of Object.entries(cm.data ?? {})) contents.set(k, Buffer.from(text));
+        for (const [k, b64] of Object.entries(cm.binaryData ?? {}))
+          contents.set(k, Buffer.from(b64, 'base64'));
+        // `items` maps keys to paths, as the kubelet does; without it every key is a file.
+        const items = volume.configMap.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
+        for (const item of items) {
+          const target = join(local, item.path);
+          mkdirSync(dirname(target), { recursive: true });
+          writeFileSync(target, contents.get(item.key) ?? '');
+        }
+      }
+      const mount = container.volumeMounts?.find((m) => m.name === volume.name);
+      if (mount) mounts.set(mount.mountPath, local);
+    }
+    const mapPath = (value: string) => {
+      for (const [from, to] of mounts) {
+        if (value === from || value.startsWith(`${from}/`)) return to + value.slice(from.length);
+      }
+      if (value === IMAGE_WORKDIR || value.startsWith(`${IMAGE_WORKDIR}/`))
+        return repoRoot + value.slice(IMAGE_WORKDIR.length);
+      return value;
+    };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    if (process.env.SERVAL_CACHE) env.SERVAL_CACHE = process.env.SERVAL_CACHE;
+    for (const from of container.envFrom ?? []) {
+      if (!from.secretRef?.name) continue;
+      const secret = (await requestJson(
+        kc,
+        `/api/v1/namespaces/${pod.metadata?.namespace}/secrets/${from.secretRef.name}`,
+      )) as {
+        data?: Record<string, string>;
+      };
+      for (const [k, v] of Object.entries(secret.data ?? {}))
+        env[k] = Buffer.from(v, 'base64').toString('utf8');
+    }
+    for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = mapPath(e.value);
+    const [command = 'node', ...commandArgs] = [...(container.command ?? []), ...(container.args ?? [])];
+    const file = command === 'node' ? process.execPath : command;
+    const cwd = mapPath(container.workingDir ?? IMAGE_WORKDIR);
+    const child = spawn(file, commandArgs, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const log: string[] = [];
+    child.stdout?.on('data', (c) => log.push(String(c)));
+    child.stderr?.on('data', (c) => log.push(String(c)));
+    processes.set(key(pod), { child, dir, log });
+    const now = new Date().toISOString();
+    child.once('spawn', () => {
+      void patchStatus(pod, {
+        phase: 'Running',
+        podIP: '127.0.0.1',
+        hostIP: '127.0.0.1',
+        startTime: now,
+        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+        containerStatuses: [
+          {
+            name: container.name,
+            image: container.image,
+            imageID: '',
+            ready: true,
+            started: true,
+            restartCount: 0,
+            state: { running: { startedAt: now } },
+          },
+        ],
+      });
+    });
+    child.once('exit', (code, signal) => {
+      if (processes.get(key(pod))?.child !== child) return;
+      const at = new Date().toISOString();
+      void patchStatus(pod, {
+        phase: code === 0 ? 'Succeeded' : 'Failed',
+        conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: at }],
+        containerStatuses: [
+          {
+            name: container.name,
+            image: container.image,
+            imageID: '',
+            ready: false,
+            started: false,
+            restartCount: 0,
+            state: {
+              terminated: {
+                exitCode: code ?? 137,
+                reason: signal ? `Killed (${signal})` : 'Exited',
+                finishedAt: at,
+              },
+            },
+          },
+        ],
+      });
+    });
+  };
+
+  const informer = startInformer<V1Pod>(
+    kc,
+    '/api/v1/pods',
+    {
+      upsert: (pod) => {
+        if (pod.metadata?.deletionTimestamp) {
+          void finalize(pod);
+          return;
+        }
+        const phase = pod.status?.phase;
+        if (!claimed.has(key(pod)) && (phase === undefined || phase === 'Pending')) {
+          claimed.add(key(pod)); // before the volumes load, so a repeated event does not start it twice
+          void start(pod).catch((err) => {
+            void patchStatus(pod, { phase: 'Failed', reason: 'NodeAgentError', message: String(err) });
+          });
+        }
+      },
+      remove: (pod) => void finalize({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: undefined } }),
+    },
+    { fieldSelector: `spec.nodeName=${nodeName}`, resyncMs: 30_000 },
+  );
+  await informer.synced;
+
+  return {
+    running: () => [...processes.keys()],
+    crash(namespace, name) {
+      const running = processes.get(`${namespace}/${name}`);
+      if (!running?.child.pid) return false;
+      try {
+        process.kill(-running.child.pid, 'SIGKILL');
+      } catch {
+        return false;
+      }
+      return true;
+    },
+    async stop() {
+      await informer.stop();
+      for (const [k, r] of processes) {
+        try {
+          if (r.child.pid) process.kill(-r.child.pid, 'SIGKILL');
+        } catch {}
+        processes.delete(k);
+      }
+    },
+  };
+}
