@@ -15,6 +15,7 @@ import {
   MANAGER,
   type RevisionData,
 } from '../kube/resources.ts';
+import { FUNCTION_ENV_PREFIX } from '../runtime-shims/agent/config.ts';
 import { ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 
@@ -113,7 +114,18 @@ export class PodConverger {
       spec = revision.data.spec;
       codeConfigMap = revision.data.codeConfigMap;
     }
-    if (!codeConfigMap) return; // the code is not ready yet; the next pass tries again
+    if (!codeConfigMap || fn.status?.codeSha256 === undefined) {
+      // A function the controller refused (bad code, bad spec) fails its invocation now; one still being
+      // prepared waits for the next pass.
+      const ready = fn.status?.conditions?.find((c) => c.type === 'Ready');
+      if (ready?.status === 'False' && ready.observedGeneration === fn.metadata?.generation) {
+        await this.reportGone(
+          env.environmentId,
+          `${env.functionName} is not ready: ${ready.reason}: ${ready.message}`,
+        );
+      }
+      return;
+    }
     const files = await this.codeFiles(env.namespace, codeConfigMap);
     await this.ensureNetworkPolicy(env.namespace);
     await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
@@ -207,7 +219,11 @@ export function podFor(
             // Port 0: the agent picks one and tells the runtime (AWS_LAMBDA_RUNTIME_API).
             { name: 'SERVAL_RUNTIME_API_ADDRESS', value: '127.0.0.1:0' },
           ],
-          envFrom: (spec.environmentFrom ?? []).map((e) => ({ secretRef: { name: e.secretRef.name } })),
+          // The prefix marks them for the agent, which hands them to the function without it.
+          envFrom: (spec.environmentFrom ?? []).map((e) => ({
+            prefix: FUNCTION_ENV_PREFIX,
+            secretRef: { name: e.secretRef.name },
+          })),
           resources: { limits: { memory, cpu }, requests: { memory, cpu } },
           securityContext: {
             readOnlyRootFilesystem: true,

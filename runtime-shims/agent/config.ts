@@ -23,6 +23,7 @@ export interface AgentConfig {
 }
 
 const PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
+export const FUNCTION_ENV_PREFIX = 'SERVAL_FUNCTION_ENV_';
 
 export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: string): AgentConfig {
   const linkUrl = required(env, 'SERVAL_LINK_URL');
@@ -36,6 +37,16 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
   for (const key of PASSTHROUGH) {
     const value = env[key];
     if (value !== undefined) passthroughEnv[key] = value;
+  }
+  // Variables a pod gets from the function's Secrets (envFrom with this prefix) are the function's own.
+  for (const [key, value] of Object.entries(env)) {
+    if (
+      key.startsWith(FUNCTION_ENV_PREFIX) &&
+      value !== undefined &&
+      key.length > FUNCTION_ENV_PREFIX.length
+    ) {
+      passthroughEnv[key.slice(FUNCTION_ENV_PREFIX.length)] = value;
+    }
   }
   return {
     linkUrl,

@@ -1,7 +1,9 @@
 // Serval on a real kube-apiserver: the chart's RBAC, the controller under its own ServiceAccount, the
 // gateway in cluster mode, and a test node agent that runs the pods the controller creates. Functions are
 // applied with kubectl, invoked through the gateway, republished, aliased, crashed and deleted.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -305,6 +307,83 @@ describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
     expect(result.status).toBe(200);
     expect(result.error).toBe('Unhandled');
     expect(JSON.parse(result.body).errorType).toMatch(/^(Runtime\.ExitError|Sandbox\.)/);
+  });
+
+  it('takes code from a URL only when its sha256 matches, from a ConfigMap, and env from a Secret', async () => {
+    const source =
+      'export const handler = async () => ({ from: "url", secret: process.env.API_KEY ?? null })';
+    const server = createServer((_req, res) => res.end(source));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const href = `http://127.0.0.1:${(server.address() as { port: number }).port}/index.mjs`;
+    const sha256 = createHash('sha256').update(source).digest('hex');
+    try {
+      await kubectl(['create', 'secret', 'generic', 'fn-secrets', '-n', NS, '--from-literal=API_KEY=s3cret']);
+      const urlFn = (sha: string) =>
+        stringify({
+          apiVersion: 'serval.dev/v1alpha1',
+          kind: 'Function',
+          metadata: { name: 'from-url', namespace: NS },
+          spec: {
+            runtime: 'nodejs24.x',
+            handler: 'index.handler',
+            code: { url: { href, sha256: sha } },
+            environmentFrom: [{ secretRef: { name: 'fn-secrets' } }],
+          },
+        });
+      await kubectl(['apply', '-f', '-'], urlFn('0'.repeat(64)));
+      const refused = await until('checksum refusal', async () => {
+        const fn = await json(['get', 'function', 'from-url', '-n', NS]);
+        return fn.status?.conditions?.find((c: { reason: string }) => c.reason === 'CodeChecksumMismatch');
+      });
+      expect(refused.message).toContain(`sha256 is ${sha256}`);
+      const events = await json([
+        'get',
+        'events',
+        '-n',
+        NS,
+        '--field-selector',
+        'involvedObject.name=from-url',
+      ]);
+      expect(events.items.map((e: { reason: string }) => e.reason)).toContain('CodeChecksumMismatch');
+      // An invocation of a function whose code was refused fails at once, saying why.
+      const started = Date.now();
+      const refusedCall = await invoke('from-url');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(refusedCall.status).toBe(502);
+      expect(refusedCall.body).toContain('CodeChecksumMismatch');
+
+      await kubectl(['apply', '-f', '-'], urlFn(sha256));
+      const ok = await until('url code served', async () => {
+        const r = await invoke('from-url');
+        return r.status === 200 && r.error === null ? r : undefined;
+      });
+      expect(JSON.parse(ok.body)).toEqual({ from: 'url', secret: 's3cret' });
+    } finally {
+      server.close();
+    }
+
+    await kubectl([
+      'create',
+      'configmap',
+      'cm-code',
+      '-n',
+      NS,
+      '--from-literal=index.mjs=export const handler = async () => "from a ConfigMap"',
+    ]);
+    await kubectl(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'serval.dev/v1alpha1',
+        kind: 'Function',
+        metadata: { name: 'from-cm', namespace: NS },
+        spec: { runtime: 'nodejs24.x', handler: 'index.handler', code: { configMap: { name: 'cm-code' } } },
+      }),
+    );
+    const fromCm = await until('configMap code served', async () => {
+      const r = await invoke('from-cm');
+      return r.status === 200 ? r : undefined;
+    });
+    expect(JSON.parse(fromCm.body)).toBe('from a ConfigMap');
   });
 
   it('two controller replicas: one leads, and the other takes over when it stops', async () => {

@@ -118,7 +118,7 @@ export async function startNodeAgent(options: {
         data?: Record<string, string>;
       };
       for (const [k, v] of Object.entries(secret.data ?? {}))
-        env[k] = Buffer.from(v, 'base64').toString('utf8');
+        env[`${from.prefix ?? ''}${k}`] = Buffer.from(v, 'base64').toString('utf8');
     }
     for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = mapPath(e.value);
     const [command = 'node', ...commandArgs] = [...(container.command ?? []), ...(container.args ?? [])];
