@@ -143,24 +143,28 @@ export async function startGateway({
   app.use(errorMiddleware((line) => observability.logger.error(line)));
   const front = createServer(app);
   front.keepAliveTimeout = 65_000;
-  const port = await listen(front, config.host, config.port);
-  for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
-  const metricsUrl = await observability.serveMetrics();
-
-  return {
-    url: `http://${hostForUrl(config.host)}:${port}`,
-    metricsUrl,
-    async close() {
-      await worker.stop();
-      await queue.close();
-      await nats.close();
-      dispatcher.close();
-      await provider.close();
-      links.close();
-      await Promise.all([closeServer(front), closeServer(internal)]);
-      await observability.close();
-    },
+  const close = async () => {
+    await worker.stop();
+    await queue.close();
+    await nats.close();
+    dispatcher.close();
+    await provider.close();
+    links.close();
+    await Promise.all([closeServer(front), closeServer(internal)]);
+    await observability.close();
   };
+  let port: number;
+  let metricsUrl: string | undefined;
+  try {
+    port = await listen(front, config.host, config.port);
+    metricsUrl = await observability.serveMetrics();
+  } catch (err) {
+    // A port in use must end the start-up cleanly, not leave half a gateway running.
+    await close();
+    throw err;
+  }
+  for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
+  return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
 }
 
 /** Registers each function's reserved concurrency; one that would starve the unreserved pool is not served. */
