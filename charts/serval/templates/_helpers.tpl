@@ -26,3 +26,64 @@ app.kubernetes.io/name: {{ include "serval.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: gateway
 {{- end }}
+
+{{/* Selects the controller's Pods (and keeps the gateway's NetworkPolicy away from them). */}}
+{{- define "serval.controllerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "serval.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{- define "serval.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{- define "serval.runtimeImage" -}}
+{{ .Values.runtimeImage.repository }}:{{ .Values.runtimeImage.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{- define "serval.controllerServiceAccount" -}}
+{{ .Values.controller.serviceAccount.name | default (printf "%s-controller" (include "serval.fullname" .)) }}
+{{- end }}
+
+{{- define "serval.gatewayServiceAccount" -}}
+{{ .Values.gateway.serviceAccount.name | default (printf "%s-gateway" (include "serval.fullname" .)) }}
+{{- end }}
+
+{{- define "serval.linkKeySecret" -}}
+{{ .Values.linkKey.existingSecret | default (printf "%s-link-key" (include "serval.fullname" .)) }}
+{{- end }}
+
+{{/* The gateway's link Service: environments and the controller connect here. */}}
+{{- define "serval.linkHost" -}}
+{{ include "serval.fullname" . }}-gateway-link.{{ .Release.Namespace }}.svc
+{{- end }}
+
+{{/* Pod and container hardening shared by the controller and the gateway. */}}
+{{- define "serval.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "serval.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "serval.linkKeyEnv" -}}
+- name: SERVAL_LINK_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "serval.linkKeySecret" . }}
+      key: {{ .Values.linkKey.secretKey }}
+{{- end }}

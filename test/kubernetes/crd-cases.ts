@@ -1,0 +1,453 @@
+// Manifests that zod and the API server must both refuse (naming the same field) or both accept: the table that
+// keeps the CEL rules in apis/crd-definitions.ts honest about the refinements they restate.
+import type { z } from 'zod';
+import { AliasSchema } from '../../apis/alias.ts';
+import { EventSourceMappingSchema } from '../../apis/event-source-mapping.ts';
+import { FunctionSchema } from '../../apis/function.ts';
+
+type Doc = Record<string, any>;
+
+export const SCHEMAS: Record<string, z.ZodType> = {
+  Function: FunctionSchema,
+  Alias: AliasSchema,
+  EventSourceMapping: EventSourceMappingSchema,
+};
+
+const fn = (spec: Doc, name = 'under-test'): Doc => ({
+  apiVersion: 'serval.dev/v1alpha1',
+  kind: 'Function',
+  metadata: { name },
+  spec: {
+    runtime: 'nodejs24.x',
+    handler: 'index.handler',
+    code: { inline: { 'index.mjs': 'export const handler = async (e) => e;' } },
+    ...spec,
+  },
+});
+const alias = (spec: Doc): Doc => ({
+  apiVersion: 'serval.dev/v1alpha1',
+  kind: 'Alias',
+  metadata: { name: 'under-test' },
+  spec: { functionName: 'echo', functionVersion: '1', ...spec },
+});
+const esm = (spec: Doc, name = 'under-test'): Doc => ({
+  apiVersion: 'serval.dev/v1alpha1',
+  kind: 'EventSourceMapping',
+  metadata: { name },
+  spec: { functionName: 'echo', source: { sqs: { queueUrl: 'https://sqs.local/000000000000/q' } }, ...spec },
+});
+const http = { http: { url: 'https://hooks.example.com/done' } };
+
+export interface InvalidCase {
+  name: string;
+  doc: Doc;
+  /** The field as the API server names it (`spec.alb.rules[0]`). */
+  field: string;
+  /** A fragment of the API server's message. */
+  message: string;
+}
+
+export const INVALID: InvalidCase[] = [
+  // Function: plain OpenAPI bounds and enums.
+  {
+    name: 'memory below 128 MB',
+    doc: fn({ memoryMB: 64 }),
+    field: 'spec.memoryMB',
+    message: 'greater than or equal to 128',
+  },
+  {
+    name: 'timeout above 900 s',
+    doc: fn({ timeoutSeconds: 901 }),
+    field: 'spec.timeoutSeconds',
+    message: 'less than or equal to 900',
+  },
+  {
+    name: 'unknown runtime',
+    doc: fn({ runtime: 'java21' }),
+    field: 'spec.runtime',
+    message: 'Unsupported value: "java21"',
+  },
+  {
+    name: 'handler with whitespace',
+    doc: fn({ handler: 'index handler' }),
+    field: 'spec.handler',
+    message: 'should match',
+  },
+  {
+    name: 'name that is not a DNS label',
+    doc: fn({}, 'echo.v2'),
+    field: 'metadata.name',
+    message: 'should match',
+  },
+  {
+    name: 'unknown spec field',
+    doc: fn({ memorySize: 256 }),
+    field: 'spec.memorySize',
+    message: 'unknown field',
+  },
+  {
+    name: 'too many environmentFrom entries',
+    doc: fn({ environmentFrom: Array.from({ length: 11 }, (_, i) => ({ secretRef: { name: `s${i}` } })) }),
+    field: 'spec.environmentFrom',
+    message: 'must have at most 10 items',
+  },
+  {
+    name: 'code url with a bad sha256',
+    doc: fn({ code: { url: { href: 'https://code.example.com/f.mjs', sha256: 'xyz' } } }),
+    field: 'spec.code.url.sha256',
+    message: 'should match',
+  },
+  {
+    name: 'code url over ftp',
+    doc: fn({ code: { url: { href: 'ftp://code.example.com/f.mjs', sha256: 'a'.repeat(64) } } }),
+    field: 'spec.code.url.href',
+    message: 'should match',
+  },
+  {
+    name: 'async retries above 2',
+    doc: fn({ async: { maximumRetryAttempts: 3 } }),
+    field: 'spec.async.maximumRetryAttempts',
+    message: 'less than or equal to 2',
+  },
+  {
+    name: 'async event age below 60 s',
+    doc: fn({ async: { maximumEventAgeSeconds: 59 } }),
+    field: 'spec.async.maximumEventAgeSeconds',
+    message: 'greater than or equal to 60',
+  },
+  // Function: refinements restated as CEL.
+  {
+    name: 'managed runtime without handler',
+    doc: fn({ handler: undefined }),
+    field: 'spec.handler',
+    message: 'handler is required for managed runtimes',
+  },
+  {
+    name: 'two code sources',
+    doc: fn({ code: { path: './echo', inline: { 'a.mjs': '' } } }),
+    field: 'spec.code',
+    message: 'exactly one of path, inline, configMap, url',
+  },
+  {
+    name: 'no code source',
+    doc: fn({ code: {} }),
+    field: 'spec.code',
+    message: 'exactly one of path, inline, configMap, url',
+  },
+  {
+    name: 'inline file outside the code directory',
+    doc: fn({ code: { inline: { '../escape.mjs': '' } } }),
+    field: 'spec.code.inline',
+    message: 'relative path inside the code directory',
+  },
+  {
+    name: 'inline file with an absolute path',
+    doc: fn({ code: { inline: { '/etc/passwd': '' } } }),
+    field: 'spec.code.inline',
+    message: 'relative path inside the code directory',
+  },
+  {
+    name: 'code url file outside the code directory',
+    doc: fn({
+      code: {
+        url: { href: 'https://code.example.com/f.mjs', sha256: 'a'.repeat(64), file: 'lib/../../f.mjs' },
+      },
+    }),
+    field: 'spec.code.url.file',
+    message: 'relative path inside the code directory',
+  },
+  {
+    name: 'reserved environment variable',
+    doc: fn({ environment: { AWS_REGION: 'eu-west-1' } }),
+    field: 'spec.environment',
+    message: 'must not set variables the platform reserves',
+  },
+  {
+    name: 'environment key that is not a name',
+    doc: fn({ environment: { '1ST': 'x' } }),
+    field: 'spec.environment',
+    message: 'keys must match',
+  },
+  {
+    name: 'function URL qualified by a version number',
+    doc: fn({ url: { qualifier: '3' } }),
+    field: 'spec.url.qualifier',
+    message: 'not a version number',
+  },
+  {
+    name: 'function URL with response streaming',
+    doc: fn({ url: { invokeMode: 'RESPONSE_STREAM' } }),
+    field: 'spec.url.invokeMode',
+    message: 'RESPONSE_STREAM is not supported yet',
+  },
+  {
+    name: 'ALB rule with neither host nor path',
+    doc: fn({ alb: { rules: [{ priority: 1 }] } }),
+    field: 'spec.alb.rules[0]',
+    message: 'needs a host or a pathPrefix',
+  },
+  {
+    name: 'policy statement without Principal',
+    doc: fn({ policy: { statements: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction' }] } }),
+    field: 'spec.policy.statements[0].Principal',
+    message: 'Required value',
+  },
+  {
+    name: 'destination with two targets',
+    doc: fn({ async: { destinations: { onSuccess: { function: 'audit', nats: { subject: 'done' } } } } }),
+    field: 'spec.async.destinations.onSuccess',
+    message: 'needs exactly one of function, http, nats',
+  },
+  {
+    name: 'destination with no target',
+    doc: fn({ async: { destinations: { onFailure: {} } } }),
+    field: 'spec.async.destinations.onFailure',
+    message: 'needs exactly one of function, http, nats',
+  },
+  {
+    name: 'function as dead letter target',
+    doc: fn({ async: { deadLetter: { function: 'audit' } } }),
+    field: 'spec.async.deadLetter',
+    message: 'must be http or nats',
+  },
+  // Alias.
+  {
+    name: 'alias pointing to an alias',
+    doc: alias({ functionVersion: 'live' }),
+    field: 'spec.functionVersion',
+    message: 'should match',
+  },
+  {
+    name: 'alias with two additional versions',
+    doc: alias({ functionVersion: '3', routingConfig: { additionalVersionWeights: { '1': 0.1, '2': 0.1 } } }),
+    field: 'spec.routingConfig.additionalVersionWeights',
+    message: 'at most 1',
+  },
+  {
+    name: 'alias weight above 1',
+    doc: alias({ functionVersion: '3', routingConfig: { additionalVersionWeights: { '2': 1.5 } } }),
+    field: 'spec.routingConfig.additionalVersionWeights.2',
+    message: 'less than or equal to 1',
+  },
+  {
+    name: 'alias with an additional version that is not a number',
+    doc: alias({ functionVersion: '3', routingConfig: { additionalVersionWeights: { live: 0.5 } } }),
+    field: 'spec.routingConfig.additionalVersionWeights',
+    message: 'keys must match',
+  },
+  {
+    name: 'alias whose additional version is its own',
+    doc: alias({ functionVersion: '2', routingConfig: { additionalVersionWeights: { '2': 0.5 } } }),
+    field: 'spec.routingConfig.additionalVersionWeights',
+    message: 'must differ from functionVersion',
+  },
+  {
+    name: 'weighted alias on $LATEST',
+    doc: alias({ functionVersion: '$LATEST', routingConfig: { additionalVersionWeights: { '2': 0.5 } } }),
+    field: 'spec.functionVersion',
+    message: 'needs a published primary version',
+  },
+  // EventSourceMapping.
+  {
+    name: 'mapping with two sources',
+    doc: esm({
+      source: { sqs: { queueUrl: 'https://sqs.local/q' }, schedule: { expression: 'rate(1 minute)' } },
+    }),
+    field: 'spec.source',
+    message: 'needs exactly one of kafka, rabbitmq, sqs, nats, schedule',
+  },
+  {
+    name: 'mapping with no source',
+    doc: esm({ source: {} }),
+    field: 'spec.source',
+    message: 'needs exactly one of',
+  },
+  {
+    name: 'batch size 0',
+    doc: esm({ batchSize: 0 }),
+    field: 'spec.batchSize',
+    message: 'greater than or equal to 1',
+  },
+  {
+    name: 'batching window above 300 s',
+    doc: esm({ maximumBatchingWindowSeconds: 301 }),
+    field: 'spec.maximumBatchingWindowSeconds',
+    message: 'less than or equal to 300',
+  },
+  {
+    name: 'retry attempts below -1',
+    doc: esm({ maximumRetryAttempts: -2 }),
+    field: 'spec.maximumRetryAttempts',
+    message: 'greater than or equal to -1',
+  },
+  {
+    name: 'record age between -1 and 60',
+    doc: esm({ maximumRecordAgeSeconds: 30 }),
+    field: 'spec.maximumRecordAgeSeconds',
+    message: 'must be -1 or from 60 to 604800',
+  },
+  {
+    name: 'schedule that is neither rate nor cron',
+    doc: esm({ source: { schedule: { expression: 'every 5 minutes' } } }),
+    field: 'spec.source.schedule.expression',
+    message: 'should match',
+  },
+  {
+    name: 'AT_TIMESTAMP without its timestamp',
+    doc: esm({
+      source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } },
+      startingPosition: 'AT_TIMESTAMP',
+    }),
+    field: 'spec.startingPositionTimestamp',
+    message: 'required with, and only with',
+  },
+  {
+    name: 'starting position for SQS',
+    doc: esm({ startingPosition: 'LATEST' }),
+    field: 'spec.startingPosition',
+    message: 'applies only to kafka and nats',
+  },
+  {
+    name: 'RabbitMQ with url and secretRef',
+    doc: esm({ source: { rabbitmq: { url: 'amqp://rmq:5672', secretRef: { name: 'rmq' }, queue: 'jobs' } } }),
+    field: 'spec.source.rabbitmq',
+    message: 'needs exactly one of url, secretRef',
+  },
+  {
+    name: 'NATS consumer without a stream',
+    doc: esm({ source: { nats: { subject: 'orders', consumer: 'fn' } } }),
+    field: 'spec.source.nats.consumer',
+    message: 'needs stream',
+  },
+  {
+    name: 'Kafka server without a port',
+    doc: esm({ source: { kafka: { bootstrapServers: ['kafka'], topic: 'orders' } } }),
+    field: 'spec.source.kafka.bootstrapServers[0]',
+    message: 'should match',
+  },
+  {
+    name: 'six filters',
+    doc: esm({ filterCriteria: { filters: Array.from({ length: 6 }, () => ({ pattern: '{}' })) } }),
+    field: 'spec.filterCriteria.filters',
+    message: 'must have at most 5 items',
+  },
+  {
+    name: 'maximum concurrency 1',
+    doc: esm({ scalingConfig: { maximumConcurrency: 1 } }),
+    field: 'spec.scalingConfig.maximumConcurrency',
+    message: 'greater than or equal to 2',
+  },
+  {
+    name: 'unknown function response type',
+    doc: esm({ functionResponseTypes: ['ReportEverything'] }),
+    field: 'spec.functionResponseTypes[0]',
+    message: 'Unsupported value',
+  },
+  {
+    name: 'failure destination with no target',
+    doc: esm({ destinationConfig: { onFailure: {} } }),
+    field: 'spec.destinationConfig.onFailure',
+    message: 'needs exactly one of function, http, nats',
+  },
+];
+
+/** Manifests both must accept, beside examples/: every source kind, aliases, the optional Function features. */
+export const VALID: Doc[] = [
+  fn(
+    {
+      memoryMB: 1769,
+      timeoutSeconds: 900,
+      environment: { LOG_LEVEL: 'debug', AWS_PROFILE_NAME_IS_FINE: 'yes' },
+      environmentFrom: [{ secretRef: { name: 'thumb-secrets' } }],
+      serviceAccountName: 'thumb-role',
+      reservedConcurrency: 0,
+      url: { authType: 'JWT', qualifier: 'live', cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] } },
+      alb: {
+        rules: [
+          { host: '*.example.com', priority: 10 },
+          { pathPrefix: '/thumbs', priority: 20 },
+        ],
+      },
+      async: {
+        maximumRetryAttempts: 0,
+        destinations: { onSuccess: { function: 'audit:live' }, onFailure: http },
+        deadLetter: { nats: { subject: 'dead.thumbs' } },
+      },
+      policy: {
+        statements: [
+          { Effect: 'Allow', Principal: '*', Action: 'lambda:InvokeFunctionUrl' },
+          {
+            Sid: 'team',
+            Effect: 'Allow',
+            Principal: { Serval: ['media', 'serval:dex:alice'] },
+            Action: ['lambda:InvokeFunction'],
+            Condition: {
+              IpAddress: { 'serval:SourceIp': ['10.0.0.0/8'] },
+              Bool: { 'serval:SecureTransport': true },
+            },
+          },
+        ],
+      },
+      logging: { format: 'JSON', applicationLogLevel: 'DEBUG' },
+    },
+    'thumbnail',
+  ),
+  fn(
+    { runtime: 'provided.al2023', handler: undefined, code: { configMap: { name: 'bootstrap-code' } } },
+    'custom',
+  ),
+  fn(
+    { code: { url: { href: 'https://code.example.com/f.mjs', sha256: 'a'.repeat(64), file: 'lib/f.mjs' } } },
+    'fetched',
+  ),
+  alias({ functionVersion: '3', routingConfig: { additionalVersionWeights: { '2': 0.25 } } }),
+  { ...alias({ functionVersion: '$LATEST' }), metadata: { name: 'latest' } },
+  esm(
+    {
+      source: {
+        kafka: {
+          bootstrapServers: ['kafka-0.kafka:9092', 'kafka-1.kafka:9092'],
+          topic: 'orders',
+          consumerGroup: 'orders-fn',
+        },
+      },
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: 500,
+      bisectBatchOnFunctionError: true,
+      maximumRetryAttempts: 3,
+      maximumRecordAgeSeconds: 3600,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      filterCriteria: { filters: [{ pattern: '{"value":{"type":["order"]}}' }] },
+      destinationConfig: { onFailure: { nats: { subject: 'orders.failed' } } },
+    },
+    'orders-kafka',
+  ),
+  esm({ source: { rabbitmq: { secretRef: { name: 'rmq' }, queue: 'jobs' } } }, 'jobs-rmq'),
+  esm({ scalingConfig: { maximumConcurrency: 5 }, maximumBatchingWindowSeconds: 5 }, 'queue-sqs'),
+  esm(
+    {
+      source: { nats: { subject: 'orders.>', stream: 'ORDERS', consumer: 'orders-fn' } },
+      startingPosition: 'AT_TIMESTAMP',
+      startingPositionTimestamp: '2025-01-01T00:00:00Z',
+    },
+    'orders-nats',
+  ),
+  esm(
+    { qualifier: 'live', source: { schedule: { expression: 'cron(0 12 * * ? *)' } }, enabled: false },
+    'noon',
+  ),
+  esm({ source: { schedule: { expression: 'rate(5 minutes)' } }, maximumRecordAgeSeconds: -1 }, 'every-5m'),
+];
+
+/** `spec.alb.rules[0]` → `spec.alb.rules.0`, the way a zod issue path reads. */
+export function dotted(field: string): string {
+  return field.replace(/\[(\d+)\]/g, '.$1');
+}
+
+/** zod's verdict on a manifest: undefined when it accepts, otherwise its issue paths. */
+export function zodIssues(doc: Doc): string[] | undefined {
+  const schema = SCHEMAS[doc.kind];
+  if (!schema) throw new Error(`no schema for kind ${doc.kind}`);
+  const result = schema.safeParse(doc);
+  return result.success ? undefined : result.error.issues.map((i) => i.path.join('.'));
+}
