@@ -8,12 +8,15 @@ import { type AliasObject, aliasesPath, type FunctionObject, functionsPath } fro
 import type { ControllerConfig } from './config.ts';
 import { FunctionReconciler } from './function-reconciler.ts';
 import { LeaderElection } from './leader-election.ts';
+import { ControllerMetrics } from './metrics.ts';
 import { PodConverger } from './pods.ts';
 import { setCondition } from './status.ts';
 import { WorkQueue } from './work-queue.ts';
 
 export interface RunningController {
   isLeader(): boolean;
+  /** Where /healthz and /metrics answer. */
+  healthUrl: string;
   stop(): Promise<void>;
 }
 
@@ -22,8 +25,9 @@ export async function startController(
   config: ControllerConfig,
   log: (line: string) => void,
 ): Promise<RunningController> {
+  const metrics = new ControllerMetrics();
   const functions = new FunctionReconciler(kc);
-  const pods = new PodConverger(kc, config, log);
+  const pods = new PodConverger(kc, config, log, (action) => metrics.pod(action));
   let leading = false;
   let informers: RunningInformer<FunctionObject | AliasObject>[] = [];
   let podLoop: NodeJS.Timeout | undefined;
@@ -31,10 +35,12 @@ export async function startController(
 
   const lead = () => {
     leading = true;
+    metrics.leading(true);
     queue = new WorkQueue(async (key) => {
       const [kind, namespace, name] = key.split('/') as [string, string, string];
-      if (kind === 'function') await functions.reconcile(namespace, name);
-      else await reconcileAlias(kc, namespace, name);
+      await metrics.reconcile(kind, () =>
+        kind === 'function' ? functions.reconcile(namespace, name) : reconcileAlias(kc, namespace, name),
+      );
     }, log);
     const q = queue;
     const opts = { log, resyncMs: config.resyncMs };
@@ -63,6 +69,7 @@ export async function startController(
   };
   const follow = () => {
     leading = false;
+    metrics.leading(false);
     queue?.stop();
     clearTimeout(podLoop);
     for (const i of informers) void i.stop();
@@ -71,10 +78,11 @@ export async function startController(
 
   const election = new LeaderElection(kc, config.leaseNamespace, 'serval-controller', config.identity, log);
   election.run(lead, follow);
-  const health = await listenHealth(config.healthPort);
+  const health = await listenHealth(config.healthPort, metrics);
 
   return {
     isLeader: () => leading,
+    healthUrl: `http://127.0.0.1:${(health.address() as { port: number }).port}`,
     async stop() {
       follow();
       await election.stop();
@@ -121,10 +129,14 @@ async function reconcileAlias(kc: KubeConfig, namespace: string, name: string): 
   });
 }
 
-function listenHealth(port: number): Promise<Server> {
+function listenHealth(port: number, metrics: ControllerMetrics): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/healthz' || req.url === '/readyz') res.writeHead(200).end('ok\n');
-    else res.writeHead(404).end();
+    else if (req.url === '/metrics') {
+      void metrics.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text));
+    } else res.writeHead(404).end();
   });
   return new Promise((resolve) => server.listen(port, '0.0.0.0', () => resolve(server)));
 }

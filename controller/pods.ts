@@ -28,10 +28,18 @@ export class PodConverger {
   private readonly log: (line: string) => void;
   private readonly policies = new Set<string>();
 
-  constructor(kc: KubeConfig, config: ControllerConfig, log: (line: string) => void) {
+  private readonly counted: (action: 'created' | 'deleted') => void;
+
+  constructor(
+    kc: KubeConfig,
+    config: ControllerConfig,
+    log: (line: string) => void,
+    counted: (action: 'created' | 'deleted') => void = () => undefined,
+  ) {
     this.kc = kc;
     this.config = config;
     this.log = log;
+    this.counted = counted;
   }
 
   async converge(): Promise<void> {
@@ -94,9 +102,12 @@ export class PodConverger {
   private async deletePod(pod: V1Pod): Promise<void> {
     await requestJson(this.kc, `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}`, {
       method: 'DELETE',
-    }).catch((err) => {
-      if (!(err instanceof KubeError && err.status === 404)) throw err;
-    });
+    }).then(
+      () => this.counted('deleted'),
+      (err) => {
+        if (!(err instanceof KubeError && err.status === 404)) throw err;
+      },
+    );
   }
 
   private async createPod(env: DemandedEnvironment): Promise<void> {
@@ -132,6 +143,7 @@ export class PodConverger {
       method: 'POST',
       body: podFor(env, fn, spec, codeConfigMap, files, this.config),
     });
+    this.counted('created');
   }
 
   private async codeFiles(namespace: string, name: string): Promise<string[]> {

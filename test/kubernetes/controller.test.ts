@@ -386,6 +386,14 @@ describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
     expect(JSON.parse(fromCm.body)).toBe('from a ConfigMap');
   });
 
+  it('serves its own metrics: reconciles, pods and leadership', async () => {
+    const text = await (await fetch(`${controller.healthUrl}/metrics`)).text();
+    expect(text).toMatch(/serval_controller_reconciles_total\{kind="function",result="success"\} [1-9]/);
+    expect(text).toMatch(/serval_controller_pods_total\{action="created"\} [1-9]/);
+    expect(text).toMatch(/serval_controller_leader 1/);
+    expect(text).toContain('serval_controller_reconcile_duration_seconds_bucket');
+  });
+
   it('two controller replicas: one leads, and the other takes over when it stops', async () => {
     const second = await startController(controllerKc, controllerConfig('controller-1'), (l) =>
       log.push(`controller-1: ${l}`),

@@ -3,7 +3,7 @@
 // status back. Paths are mapped: the image's working directory is this repository, and every volume's
 // mountPath (in environment values) is the directory that stands in for it. The gateway is on loopback.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { KubeError, requestJson, startInformer } from '../../kube/informer.ts';
@@ -50,16 +50,26 @@ export async function startNodeAgent(options: {
     claimed.delete(key(pod));
     if (running && running.child.exitCode === null && running.child.signalCode === null) {
       const exited = new Promise((r) => running.child.once('exit', r));
+      // Taken now: once the agent is gone, its runtime is re-parented and no longer looks like its child.
+      const tree = processTree(running.child.pid!);
       try {
         process.kill(-running.child.pid!, 'SIGTERM');
       } catch {}
       const timer = setTimeout(() => {
-        try {
-          process.kill(-running.child.pid!, 'SIGKILL');
-        } catch {}
+        for (const pid of tree) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {}
+        }
       }, 2000);
       await exited;
       clearTimeout(timer);
+      // Whatever the agent left behind goes with the container, as a cgroup kill would take it.
+      for (const pid of tree.slice(1)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
     }
     if (running) rmSync(running.dir, { recursive: true, force: true });
     // No kubelet confirms the deletion, so this one does: grace period 0 removes the object.
@@ -204,22 +214,47 @@ export async function startNodeAgent(options: {
     running: () => [...processes.keys()],
     crash(namespace, name) {
       const running = processes.get(`${namespace}/${name}`);
-      if (!running?.child.pid) return false;
-      try {
-        process.kill(-running.child.pid, 'SIGKILL');
-      } catch {
-        return false;
-      }
-      return true;
+      return signalTree(running?.child.pid, 'SIGKILL');
     },
     async stop() {
       await informer.stop();
       for (const [k, r] of processes) {
-        try {
-          if (r.child.pid) process.kill(-r.child.pid, 'SIGKILL');
-        } catch {}
+        signalTree(r.child.pid, 'SIGKILL');
         processes.delete(k);
       }
     },
   };
+}
+
+/** The pid and every process below it, as a container's cgroup would hold them. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {}
+  }
+  const all: number[] = [];
+  const walk = (pid: number) => {
+    all.push(pid);
+    for (const child of children.get(pid) ?? []) walk(child);
+  };
+  walk(root);
+  return all;
+}
+
+/** Signals a pod's whole process tree: the runtimes the agent started live in process groups of their own. */
+function signalTree(root: number | undefined, signal: NodeJS.Signals): boolean {
+  if (!root) return false;
+  let any = false;
+  for (const pid of processTree(root)) {
+    try {
+      process.kill(pid, signal);
+      any = true;
+    } catch {}
+  }
+  return any;
 }

@@ -37,7 +37,9 @@ describe('loadManifestDirectory', () => {
         expect.stringMatching(
           /broken\.yml \(document 4\): spec\.environment\.AWS_REGION: AWS_REGION is reserved/,
         ),
-        expect.stringMatching(/broken\.yml \(document 5\): spec\.code: exactly one of path or inline/),
+        expect.stringMatching(
+          /broken\.yml \(document 5\): spec\.code: exactly one of path, inline, configMap or url is required/,
+        ),
         expect.stringMatching(
           /broken\.yml \(document 6\): spec\.code\.path: .*does-not-exist is not a directory/,
         ),
