@@ -1,6 +1,6 @@
 // The async path's numbers for docs/benchmarks.md: how fast events are accepted durably (202 only after
 // the write is on disk / in JetStream), and how fast a gateway works a backlog off, per backend.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { NatsLink } from '../gateway/src/async/nats-link.ts';
 import { NatsEventQueue } from '../gateway/src/async/nats-queue.ts';
 import { SqliteEventQueue } from '../gateway/src/async/sqlite-queue.ts';
 import { startNats } from '../test/support/nats.ts';
+import { startServalProcess } from './serval-process.ts';
 
 const EVENTS = Number(process.env.BENCH_ASYNC_EVENTS ?? 20000);
 const HTTP_CONCURRENCY = 64;
@@ -69,30 +70,6 @@ function post(agent: Agent, url: string): Promise<number> {
   });
 }
 
-async function startGateway(
-  manifests: string,
-  env: Record<string, string>,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['bin/serval.mjs', 'dev', manifests], {
-    cwd: join(import.meta.dirname, '..'),
-    env: { ...process.env, SERVAL_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    const scan = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      child.stdout!.off('data', scan);
-      child.stdout!.resume();
-      resolve(m[1]!);
-    };
-    child.stdout!.on('data', scan);
-  });
-  return { url, child };
-}
-
 async function depth(url: string): Promise<number> {
   const res = await fetch(`${url}/serval/v1/async/stats`);
   return ((await res.json()) as { depth: number }).depth;
@@ -141,11 +118,11 @@ async function measure(backend: Backend, natsUrl: string): Promise<Row> {
     );
     const env = { SERVAL_DATA_DIR: join(dir, 'data'), SERVAL_QUEUE: backend, SERVAL_NATS_URL: natsUrl };
     // 1. Accepting alone: an ingest-only gateway (no workers) takes a backlog.
-    let gw = await startGateway(manifests, { ...env, SERVAL_ASYNC_CONCURRENCY: '0' });
+    let gw = await startServalProcess(manifests, { ...env, SERVAL_ASYNC_CONCURRENCY: '0' });
     const acceptOnly = await accept(gw.url);
     await stop(gw);
     // 2. Running alone: a normal gateway on the same store works that backlog off.
-    gw = await startGateway(manifests, env);
+    gw = await startServalProcess(manifests, env);
     let started = performance.now();
     await drained(gw.url);
     const drain = EVENTS / ((performance.now() - started) / 1000);

@@ -1,6 +1,6 @@
 // What metrics and tracing cost a warm invocation: three `serval dev` gateways that differ only in their
 // observability settings, measured in interleaved rounds so that machine noise hits all three alike.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { dispatchObserver } from '../gateway/src/observability/dispatch-observer
 import { InvocationObserver } from '../gateway/src/observability/invocation-observer.ts';
 import { GatewayMetrics } from '../gateway/src/observability/metrics.ts';
 import { Tracing } from '../gateway/src/observability/tracing.ts';
+import { startServalProcess } from './serval-process.ts';
 
 interface Variant {
   label: string;
@@ -161,24 +162,7 @@ async function startGateway(root: string, dir: string, env: Record<string, strin
     join(manifests, 'echo.yaml'),
     `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: nodejs24.x, handler: index.handler, code: {path: ${join(root, 'examples/echo')}}}\n`,
   );
-  const child = spawn(
-    process.execPath,
-    ['bin/serval.mjs', 'dev', manifests, '--port', '0', '--data-dir', join(dir, 'data')],
-    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const scan = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      child.stdout!.off('data', scan);
-      child.stdout!.resume(); // function logs are drained, never kept
-      resolve(m[1]!);
-    };
-    child.stdout!.on('data', scan);
-    child.once('exit', (code) => reject(new Error(`serval dev exited with ${code}`)));
-  });
+  const { url, child } = await startServalProcess(manifests, { ...env, SERVAL_DATA_DIR: join(dir, 'data') });
   return {
     url: `${url}/2015-03-31/functions/echo/invocations`,
     agent: new Agent({ keepAlive: true, maxSockets: 1 }),

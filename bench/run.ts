@@ -1,6 +1,5 @@
 // `npm run bench`: warm invoke latency against a direct loopback HTTP baseline, and cold starts, for the
 // Node and Python echo functions. Writes docs/benchmarks.md. Not part of CI.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +9,7 @@ import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table
 import { asyncBench } from './async.ts';
 import { authBench } from './auth.ts';
 import { observabilityBench } from './observability.ts';
+import { startServalProcess } from './serval-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NOTES_HEADING = '## Reading these numbers';
@@ -123,27 +123,7 @@ async function startServal(): Promise<{ url: string; stop: () => void }> {
     );
   }
   writeFileSync(join(manifests, 'bench.yaml'), docs.join('---\n'));
-  const child = spawn(
-    process.execPath,
-    ['bin/serval.mjs', 'dev', manifests, '--port', '0', '--data-dir', join(dir, 'data')],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    const scan = (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      // From here on the function logs are only drained, never kept or scanned.
-      child.stdout!.off('data', scan);
-      child.stdout!.resume();
-      resolve(m[1]!);
-    };
-    child.stdout!.on('data', scan);
-  });
+  const { url, child } = await startServalProcess(manifests, { SERVAL_DATA_DIR: join(dir, 'data') });
   return { url, stop: () => child.kill('SIGTERM') };
 }
 

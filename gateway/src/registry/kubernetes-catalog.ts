@@ -15,7 +15,7 @@ import {
 } from '../../../kube/resources.ts';
 import type { AliasRecord } from '../versions/alias-store.ts';
 import type { AliasSource, VersionSource } from '../versions/sources.ts';
-import type { PublishedVersion } from '../versions/version-store.ts';
+import { type PublishedVersion, versionDefinition } from '../versions/version-store.ts';
 import type { FunctionDefinition } from './function-definition.ts';
 import type { FunctionRegistry } from './function-registry.ts';
 
@@ -84,18 +84,7 @@ export class KubernetesCatalog implements VersionSource {
   }
 
   definitionOf(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition {
-    return {
-      ...fn,
-      spec: {
-        ...version.spec,
-        reservedConcurrency: fn.spec.reservedConcurrency,
-        policy: fn.spec.policy,
-        async: fn.spec.async,
-      },
-      codeDir: version.codeDir,
-      codeSha256: version.codeSha256,
-      revision: `v${version.version}`,
-    };
+    return versionDefinition(fn, version);
   }
 
   /** The alias view of this catalog, for the Invoker. */

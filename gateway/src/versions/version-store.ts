@@ -88,17 +88,7 @@ export class VersionStore {
 
   /** The function as a given version runs it. */
   definitionOf(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition {
-    return {
-      ...fn,
-      spec: {
-        ...version.spec,
-        reservedConcurrency: fn.spec.reservedConcurrency,
-        policy: fn.spec.policy,
-        async: fn.spec.async,
-      },
-      codeDir: version.codeDir,
-      codeSha256: version.codeSha256,
-    };
+    return versionDefinition(fn, version);
   }
 
   private save(namespace: string, name: string, versions: PublishedVersion[]): void {
@@ -120,4 +110,23 @@ function stableJson(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/**
+ * The function as a published version runs it: the version's spec and code, with the function-level settings
+ * (reserved concurrency, resource policy, async config) as they are now.
+ */
+export function versionDefinition(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition {
+  return {
+    ...fn,
+    spec: {
+      ...version.spec,
+      reservedConcurrency: fn.spec.reservedConcurrency,
+      policy: fn.spec.policy,
+      async: fn.spec.async,
+    },
+    codeDir: version.codeDir,
+    codeSha256: version.codeSha256,
+    revision: `v${version.version}`,
+  };
 }
