@@ -6,7 +6,7 @@ import { type RuntimeConfig, readConfig } from './config.ts';
 import { type LoadedHandler, loadHandler } from './handler-loader.ts';
 import { InvokeLoop } from './invoke-loop.ts';
 import { RuntimeLog } from './log-patch.ts';
-import { FaultReporter } from './process-faults.ts';
+import { EXIT_UNCAUGHT_EXCEPTION, FaultReporter } from './process-faults.ts';
 import { RuntimeApiClient } from './runtime-api-client.ts';
 
 const CALLBACK_WARNING =
@@ -24,6 +24,11 @@ async function start(config: RuntimeConfig): Promise<void> {
   });
   log.patch(console);
 
+  // The agent reads our output. If it is gone (EPIPE), nobody is left to report to, and every failed write
+  // would raise another error to log: end at once instead of spinning on them.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => process.exit(EXIT_UNCAUGHT_EXCEPTION));
+  }
   const client = new RuntimeApiClient(config.runtimeApi);
   const faults = new FaultReporter(client, log, (code) => process.exit(code));
   const exitHook = new BeforeExitHook();
