@@ -4,8 +4,16 @@ import { API_VERSION } from './function.ts';
 
 const VERSION = /^(\$LATEST|[1-9][0-9]*)$/;
 
+/** Alias names are Lambda's, minus anything that reads as a version. */
+export const ALIAS_NAME = /^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$/;
+
 export const AliasSpecSchema = z
   .object({
+    /**
+     * The name callers use (`function:name`). Defaults to metadata.name; set it when two functions in one
+     * namespace each want an alias of the same name (`live`), since object names are unique per namespace.
+     */
+    name: z.string().regex(ALIAS_NAME, 'must be 1-128 of [a-zA-Z0-9-_] and not a number').optional(),
     functionName: z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
@@ -42,9 +50,6 @@ export const AliasSpecSchema = z
       message: 'weighted routing needs a published primary version, not $LATEST',
     },
   );
-
-/** Alias names are Lambda's, minus anything that reads as a version. */
-export const ALIAS_NAME = /^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$/;
 
 export const AliasSchema = z
   .object({

@@ -181,6 +181,18 @@ export const ALIAS_CRD: CrdDefinition = {
       why: 'at most one additional version (an exact structural equivalent of the refine)',
       set: { maxProperties: 1 },
     },
+    {
+      path: 'spec.name',
+      why: 'ALIAS_NAME uses a lookahead (not RE2): a name of [a-zA-Z0-9-_] that is not a number',
+      replacesPattern: true,
+      set: { maxLength: 128 },
+      rules: [
+        {
+          rule: "self.matches('^[a-zA-Z0-9_-]{1,128}$') && !self.matches('^[0-9]+$')",
+          message: 'must be 1-128 of [a-zA-Z0-9-_] and not a number',
+        },
+      ],
+    },
     conditionsAsMap('status.conditions'),
   ],
   printerColumns: [

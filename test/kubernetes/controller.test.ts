@@ -247,8 +247,10 @@ describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
     const alias = stringify({
       apiVersion: 'serval.dev/v1alpha1',
       kind: 'Alias',
-      metadata: { name: 'live', namespace: NS },
+      // Named apart from the object, as two functions in one namespace may each want a `live` alias.
+      metadata: { name: 'hello-live', namespace: NS },
       spec: {
+        name: 'live',
         functionName: 'hello',
         functionVersion: '1',
         routingConfig: { additionalVersionWeights: { '2': 0.3 } },

@@ -242,6 +242,12 @@ export const INVALID: InvalidCase[] = [
     message: 'must differ from functionVersion',
   },
   {
+    name: 'alias name that reads as a version',
+    doc: alias({ name: '42', functionVersion: '3' }),
+    field: 'spec.name',
+    message: 'not a number',
+  },
+  {
     name: 'weighted alias on $LATEST',
     doc: alias({ functionVersion: '$LATEST', routingConfig: { additionalVersionWeights: { '2': 0.5 } } }),
     field: 'spec.functionVersion',
@@ -353,6 +359,7 @@ export const INVALID: InvalidCase[] = [
 
 /** Manifests both must accept, beside examples/: every source kind, aliases, the optional Function features. */
 export const VALID: Doc[] = [
+  alias({ name: 'live', functionVersion: '3' }),
   fn(
     {
       memoryMB: 1769,

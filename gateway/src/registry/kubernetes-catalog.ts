@@ -62,7 +62,7 @@ export class KubernetesCatalog implements VersionSource {
       aliasesPath(),
       {
         upsert: (o) => this.putAlias(o),
-        remove: (o) => this.aliases.delete(aliasKey(ns(o), o.spec.functionName, name(o))),
+        remove: (o) => this.aliases.delete(aliasKey(ns(o), o.spec.functionName, o.spec.name ?? name(o))),
       },
       options,
     );
@@ -138,8 +138,9 @@ export class KubernetesCatalog implements VersionSource {
   private putAlias(o: AliasObject): void {
     const parsed = AliasSpecSchema.safeParse(o.spec);
     if (!parsed.success) return;
-    this.aliases.set(aliasKey(ns(o), parsed.data.functionName, name(o)), {
-      name: name(o),
+    const aliasName = parsed.data.name ?? name(o);
+    this.aliases.set(aliasKey(ns(o), parsed.data.functionName, aliasName), {
+      name: aliasName,
       spec: parsed.data,
       revisionId: o.metadata?.resourceVersion ?? '',
     });

@@ -64,6 +64,12 @@ describe('loadManifestDirectory', () => {
           routingConfig: { additionalVersionWeights: { '2': 0.25 } },
         },
       }),
+      // spec.name is the alias name callers use; the object name only has to be unique.
+      expect.objectContaining({
+        namespace: 'default',
+        name: 'live',
+        spec: expect.objectContaining({ functionName: 'good-two' }),
+      }),
     ]);
   });
 });

@@ -90,7 +90,7 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
     const alias = AliasSchema.safeParse(value);
     if (!alias.success) return { problems: alias.error.issues.map((i) => [fieldPath(i), i.message]) };
     const { metadata, spec } = alias.data;
-    return { alias: { namespace: metadata.namespace, name: metadata.name, spec, source } };
+    return { alias: { namespace: metadata.namespace, name: spec.name ?? metadata.name, spec, source } };
   }
   if (kind !== 'Function') {
     return { problems: [['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function or Alias`]] };
