@@ -1,12 +1,12 @@
 // Starts a real nats-server with JetStream on a free loopback port, its store in a directory of the test's.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testDataRoot } from './serval.ts';
+import { serverAvailable } from './servers.ts';
 
 /** Whether nats-server is installed; in CI it must be (scripts/test-servers.sh installs it). */
-export const natsAvailable = spawnSync('nats-server', ['--version']).status === 0;
-if (!natsAvailable && process.env.CI) throw new Error('nats-server is missing: apt-get install nats-server');
+export const natsAvailable = serverAvailable('nats-server', 'nats-server');
 
 export interface TestNats {
   url: string;
