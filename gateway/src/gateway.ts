@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
-import { type AsyncObserver, AsyncWorker } from './async/async-worker.ts';
+import { AsyncWorker } from './async/async-worker.ts';
 import { Destinations } from './async/destinations.ts';
 import { NatsLink } from './async/nats-link.ts';
 import { openEventQueue } from './async/open-queue.ts';
@@ -40,8 +40,6 @@ export interface GatewayDeps {
   log: (line: string) => void;
   /** Aliases declared in manifests; they replace stored aliases of the same name. */
   aliases?: LoadedAlias[];
-  /** Hooks into the async worker (metrics). */
-  asyncObserver?: AsyncObserver;
   /** Cluster mode: versions and aliases from the API server, pods through the controller's demand list. */
   cluster?: {
     versions: VersionSource;
@@ -67,7 +65,6 @@ export async function startGateway({
   provider,
   log: writeLog,
   aliases: manifestAliases,
-  asyncObserver,
   observability: observabilityOverrides,
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
@@ -111,9 +108,10 @@ export async function startGateway({
     concurrency: config.asyncConcurrency,
     region: config.region,
     timeScale: config.asyncTimeScale,
-    touchEveryMs: Math.max(250, (config.natsAckWaitSeconds * 1000) / 3),
+    touchEveryMs:
+      config.queueBackend === 'nats' ? Math.max(250, (config.natsAckWaitSeconds * 1000) / 3) : undefined,
     log,
-    observer: asyncObserver ?? (observability.metrics && asyncMetricsObserver(observability.metrics)),
+    observer: observability.metrics && asyncMetricsObserver(observability.metrics),
   });
   worker.start();
   observability.watch({ limits, dispatcher, queue, registry });

@@ -18,8 +18,11 @@ export interface AsyncWorkerOptions {
   concurrency: number;
   region: string;
   timeScale: number;
-  /** How often a running event tells the queue it is still alive (under the JetStream ack wait). */
-  touchEveryMs: number;
+  /**
+   * How often a running event tells the queue it is still alive (under the JetStream ack wait); undefined
+   * for a backend whose leases do not expire (SQLite), which then costs no timer per event.
+   */
+  touchEveryMs: number | undefined;
   log: (line: string) => void;
   /** Observability hooks; the metrics module implements them. */
   observer?: AsyncObserver | undefined;
@@ -147,7 +150,9 @@ export class AsyncWorker {
     target: InvokeTarget,
   ): Promise<{ kind: 'success'; event: AsyncEvent } | (AttemptOutcome & { event: AsyncEvent })> {
     const event = leased.event;
-    const heartbeat = setInterval(() => this.queue.touch(leased), this.options.touchEveryMs);
+    const { touchEveryMs } = this.options;
+    const heartbeat =
+      touchEveryMs === undefined ? undefined : setInterval(() => this.queue.touch(leased), touchEveryMs);
     try {
       const out = await this.invoker.invoke(target, event.payload, {
         traceHeader: event.traceHeader,

@@ -99,6 +99,12 @@ export function newEvent(
   return { ...fields, acceptedAt: now, attempts: 0, systemRetries: 0, notBefore: now };
 }
 
+/** A redriven dead letter: the same request and payload as a fresh event, its age and attempts reset. */
+export function redrivenEvent(event: AsyncEvent, now: number): AsyncEvent {
+  const { requestId, namespace, functionName, qualifier, payload, traceHeader } = event;
+  return newEvent({ requestId, namespace, functionName, qualifier, payload, traceHeader }, now);
+}
+
 export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {
   if (filter.namespace !== undefined && letter.event.namespace !== filter.namespace) return false;
   if (filter.functionName !== undefined && letter.event.functionName !== filter.functionName) return false;

@@ -25,6 +25,7 @@ import {
   type Leased,
   matchesFilter,
   type QueueStats,
+  redrivenEvent,
 } from './event-queue.ts';
 
 const EVENTS = 'SERVAL_ASYNC';
@@ -178,19 +179,7 @@ export class NatsEventQueue implements EventQueue {
   async redrive(filter: DeadLetterFilter, now: number): Promise<number> {
     const letters = await this.listDeadLetters({ ...filter, limit: filter.limit ?? Number.MAX_SAFE_INTEGER });
     for (const letter of letters) {
-      const { requestId, namespace, functionName, qualifier, payload, traceHeader } = letter.event;
-      await this.publish({
-        requestId,
-        namespace,
-        functionName,
-        qualifier,
-        payload,
-        traceHeader,
-        acceptedAt: now,
-        attempts: 0,
-        systemRetries: 0,
-        notBefore: now,
-      });
+      await this.publish(redrivenEvent(letter.event, now));
       await this.jsm.streams.deleteMessage(DEAD, Number(letter.id));
     }
     return letters.length;

@@ -14,6 +14,7 @@ import {
   type Leased,
   matchesFilter,
   type QueueStats,
+  redrivenEvent,
 } from './event-queue.ts';
 import { PRAGMAS, SCHEMA, type WriteOp } from './sqlite-write-ops.ts';
 import { SqliteWriter } from './sqlite-writer.ts';
@@ -112,15 +113,7 @@ export class SqliteEventQueue implements EventQueue {
     const letters = await this.listDeadLetters({ ...filter, limit: filter.limit ?? Number.MAX_SAFE_INTEGER });
     await Promise.all(
       letters.map((letter) => {
-        const { requestId, namespace, functionName, qualifier, payload, traceHeader } = letter.event;
-        const fresh = { requestId, namespace, functionName, qualifier, payload, traceHeader };
-        const event: AsyncEvent = {
-          ...fresh,
-          acceptedAt: now,
-          attempts: 0,
-          systemRetries: 0,
-          notBefore: now,
-        };
+        const event = redrivenEvent(letter.event, now);
         return this.writer.run([
           { op: 'insert', row: eventRow(event) },
           { op: 'unbury', seq: Number(letter.id) },
