@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ControllerConfigError } from '../controller/config.ts';
 import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
 import { ClusterConfigError, clusterController, clusterGateway } from './cluster.ts';
-import { alias, publish } from './control.ts';
+import { alias, type ControlOptions, publish } from './control.ts';
 import { dev } from './dev.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
@@ -68,18 +68,13 @@ export async function main(argv: string[]): Promise<number> {
           args: rest,
           allowPositionals: true,
           options: {
-            endpoint: { type: 'string' },
-            token: { type: 'string' },
+            ...CONTROL_FLAGS,
             description: { type: 'string' },
             version: { type: 'string' },
             weight: { type: 'string' },
           },
         });
-        const options = {
-          endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
-          token: values.token ?? process.env.SERVAL_TOKEN,
-          out: (line: string) => process.stdout.write(`${line}\n`),
-        };
+        const options = controlOptions(values);
         if (command === 'publish') {
           if (positionals.length !== 1) throw new UsageError('usage: serval publish <function>');
           await publish(positionals[0]!, values.description, options);
@@ -104,18 +99,13 @@ export async function main(argv: string[]): Promise<number> {
           args: rest,
           allowPositionals: true,
           options: {
-            endpoint: { type: 'string' },
-            token: { type: 'string' },
+            ...CONTROL_FLAGS,
             function: { type: 'string' },
             namespace: { type: 'string' },
             id: { type: 'string', multiple: true },
           },
         });
-        const options = {
-          endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
-          token: values.token ?? process.env.SERVAL_TOKEN,
-          out: (line: string) => process.stdout.write(`${line}\n`),
-        };
+        const options = controlOptions(values);
         const filter = { function: values.function, namespace: values.namespace, ids: values.id };
         const sub = positionals[0];
         if (sub === 'stats') await queueStats(options);
@@ -177,4 +167,19 @@ export async function main(argv: string[]): Promise<number> {
       ? 2
       : 1;
   }
+}
+
+/** Flags every command that talks to a running gateway takes. */
+const CONTROL_FLAGS = { endpoint: { type: 'string' }, token: { type: 'string' } } as const;
+
+/** Where the gateway is and how to authenticate: flags first, then SERVAL_ENDPOINT / SERVAL_TOKEN. */
+function controlOptions(values: {
+  endpoint?: string | undefined;
+  token?: string | undefined;
+}): ControlOptions {
+  return {
+    endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
+    token: values.token ?? process.env.SERVAL_TOKEN,
+    out: (line: string) => process.stdout.write(`${line}\n`),
+  };
 }
