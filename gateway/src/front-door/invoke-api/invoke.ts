@@ -5,7 +5,7 @@ import { acceptEvent } from '../../async/accept.ts';
 import type { EventQueue } from '../../async/event-queue.ts';
 import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
-import type { Invoker } from '../../invocation/invoker.ts';
+import type { Invoker, InvokeTarget } from '../../invocation/invoker.ts';
 import { parseFunctionRef } from '../function-ref.ts';
 
 const CLIENT_CONTEXT_MAX_BYTES = 3583;
@@ -27,14 +27,11 @@ export function invokeHandler({
   carriedTraceHeader,
 }: InvokeDeps): RequestHandler {
   return async (req: Request, res: Response) => {
-    const ref = parseFunctionRef(
-      String(req.params.functionName),
+    const target = await authorizedTarget(
+      { config, invoker, authorizer },
+      req,
       queryString(req, 'Qualifier'),
-      config.defaultNamespace,
     );
-    // Before the lookup, so a caller without permission cannot tell which functions exist.
-    await authorizer.authorizeFunction(callerOf(req), ref);
-    const target = invoker.resolve(ref.namespace, ref.name, ref.qualifier);
     const invocationType = req.get('X-Amz-Invocation-Type') ?? 'RequestResponse';
     if (!['RequestResponse', 'Event', 'DryRun'].includes(invocationType)) {
       throw new ApiError('InvalidParameterValueException', `Unsupported InvocationType: ${invocationType}`);
@@ -66,8 +63,20 @@ export function invokeHandler({
   };
 }
 
+/** The function a request names, once the caller may invoke it. */
+export async function authorizedTarget(
+  { config, invoker, authorizer }: Pick<InvokeDeps, 'config' | 'invoker' | 'authorizer'>,
+  req: Request,
+  qualifier: string | undefined,
+): Promise<InvokeTarget> {
+  const ref = parseFunctionRef(String(req.params.functionName), qualifier, config.defaultNamespace);
+  // Before the lookup, so a caller without permission cannot tell which functions exist.
+  await authorizer.authorizeFunction(callerOf(req), ref);
+  return invoker.resolve(ref.namespace, ref.name, ref.qualifier);
+}
+
 /** The raw payload; it must be JSON, and an empty body means `{}` as the SDKs send it. */
-function payload(req: Request): Buffer {
+export function payload(req: Request): Buffer {
   const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   if (body.length === 0) return Buffer.from('{}');
   try {
