@@ -60,6 +60,7 @@ export async function startController(
         opts,
       ),
     ];
+    pods.start(config.resyncMs);
     const loop = async () => {
       if (!leading) return;
       await pods.converge().catch((err) => log(`pods: ${err instanceof Error ? err.message : String(err)}`));
@@ -74,6 +75,7 @@ export async function startController(
     clearTimeout(podLoop);
     for (const i of informers) void i.stop();
     informers = [];
+    void pods.stop();
   };
 
   const election = new LeaderElection(kc, config.leaseNamespace, 'serval-controller', config.identity, log);

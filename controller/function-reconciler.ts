@@ -28,6 +28,8 @@ interface Revision {
 
 export class FunctionReconciler {
   private readonly kc: KubeConfig;
+  /** Per Function uid: the code source last stored, and where. */
+  private readonly stored = new Map<string, { source: string; codeSha256: string; codeConfigMap: string }>();
 
   constructor(kc: KubeConfig) {
     this.kc = kc;
@@ -71,10 +73,19 @@ export class FunctionReconciler {
     const spec = parsed.data;
     let codeConfigMap: string;
     let codeSha256: string;
+    // Inline and URL code are fixed by the spec (a URL by its sha256): once stored, a re-list or a status
+    // update must not download or write it again. A ConfigMap source can change, so it is read every time.
+    const source = spec.code.configMap ? undefined : JSON.stringify(spec.code);
+    const known = this.stored.get(meta.uid!);
     try {
-      const code = await resolveCode(this.kc, namespace, spec);
-      codeSha256 = code.sha256;
-      codeConfigMap = await ensureCodeConfigMap(this.kc, { namespace, name, uid: meta.uid! }, code);
+      if (source !== undefined && known?.source === source) {
+        ({ codeSha256, codeConfigMap } = known);
+      } else {
+        const code = await resolveCode(this.kc, namespace, spec);
+        codeSha256 = code.sha256;
+        codeConfigMap = await ensureCodeConfigMap(this.kc, { namespace, name, uid: meta.uid! }, code);
+        if (source !== undefined) this.stored.set(meta.uid!, { source, codeSha256, codeConfigMap });
+      }
     } catch (err) {
       if (!(err instanceof CodeError)) throw err;
       await this.writeStatus(
@@ -177,6 +188,7 @@ export class FunctionReconciler {
         });
       }
     }
+    this.stored.delete(fn.metadata?.uid ?? '');
     const finalizers = (fn.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER);
     await this.patch(fn, { metadata: { finalizers, resourceVersion: fn.metadata?.resourceVersion } });
   }

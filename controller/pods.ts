@@ -4,7 +4,7 @@
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { FunctionSpec } from '../apis/function.ts';
 import type { DemandedEnvironment } from '../gateway/src/providers/kubernetes/demand-provider.ts';
-import { KubeError, requestJson } from '../kube/informer.ts';
+import { KubeError, type RunningInformer, requestJson, startInformer } from '../kube/informer.ts';
 import {
   type FunctionObject,
   functionsPath,
@@ -29,6 +29,7 @@ export class PodConverger {
   private readonly policies = new Set<string>();
 
   private readonly counted: (action: 'created' | 'deleted') => void;
+  private pods: RunningInformer<V1Pod> | undefined;
 
   constructor(
     kc: KubeConfig,
@@ -42,17 +43,27 @@ export class PodConverger {
     this.counted = counted;
   }
 
+  /** Watches function pods, so each pass compares demand with a cache instead of listing the cluster. */
+  start(resyncMs: number): void {
+    this.pods = startInformer<V1Pod>(
+      this.kc,
+      '/api/v1/pods',
+      { upsert: () => undefined, remove: () => undefined },
+      { labelSelector: `${LABEL_ENVIRONMENT},${LABEL_MANAGED}=${MANAGER}`, resyncMs, log: this.log },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.pods?.stop();
+    this.pods = undefined;
+  }
+
   async converge(): Promise<void> {
+    if (!this.pods) throw new Error('PodConverger.converge before start');
+    await this.pods.synced;
     const demand = await this.demand();
     const wanted = new Map(demand.map((d) => [d.environmentId, d]));
-    const pods = (
-      (await requestJson(
-        this.kc,
-        `/api/v1/pods?labelSelector=${encodeURIComponent(`${LABEL_ENVIRONMENT},${LABEL_MANAGED}=${MANAGER}`)}`,
-      )) as {
-        items: V1Pod[];
-      }
-    ).items;
+    const pods = this.pods.list();
     const existing = new Set<string>();
     for (const pod of pods) {
       const id = pod.metadata?.labels?.[LABEL_ENVIRONMENT] ?? '';
@@ -139,10 +150,16 @@ export class PodConverger {
     }
     const files = await this.codeFiles(env.namespace, codeConfigMap);
     await this.ensureNetworkPolicy(env.namespace);
-    await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
-      method: 'POST',
-      body: podFor(env, fn, spec, codeConfigMap, files, this.config),
-    });
+    try {
+      await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
+        method: 'POST',
+        body: podFor(env, fn, spec, codeConfigMap, files, this.config),
+      });
+    } catch (err) {
+      // Created on an earlier pass that the pod cache had not caught up with yet: the name is the environment's.
+      if (err instanceof KubeError && err.status === 409) return;
+      throw err;
+    }
     this.counted('created');
   }
 

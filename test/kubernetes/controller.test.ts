@@ -197,7 +197,11 @@ describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
         (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
       );
     });
-    const first = await invoke('hello', { a: 1 });
+    // The gateway learns of the Function through its own watch, which may trail the controller's status.
+    const first = await until('hello known to the gateway', async () => {
+      const r = await invoke('hello', { a: 1 });
+      return r.status === 404 ? undefined : r;
+    });
     expect(first).toMatchObject({ status: 200, error: null });
     expect(JSON.parse(first.body)).toEqual({ v: 'one', e: { a: 1 } });
     const pods = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=hello']);
@@ -296,7 +300,7 @@ describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
         (c: { status: string }) => c.status === 'True',
       ),
     );
-    await invoke('slow'); // warm: the pod exists
+    await until('slow warm', async () => (await invoke('slow')).status === 200); // the pod exists
     const pending = invoke('slow');
     await new Promise((r) => setTimeout(r, 1000));
     const pod = (await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=slow'])).items.find(
@@ -348,6 +352,7 @@ describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
       ]);
       expect(events.items.map((e: { reason: string }) => e.reason)).toContain('CodeChecksumMismatch');
       // An invocation of a function whose code was refused fails at once, saying why.
+      await until('from-url known to the gateway', async () => (await invoke('from-url')).status !== 404);
       const started = Date.now();
       const refusedCall = await invoke('from-url');
       expect(Date.now() - started).toBeLessThan(10_000);
