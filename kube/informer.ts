@@ -54,11 +54,14 @@ export function startInformer<T extends KubernetesObject>(
   informer.on('add', (o) => handlers.upsert(o));
   informer.on('update', (o) => handlers.upsert(o));
   informer.on('delete', (o) => handlers.remove(o));
+  let stopped = false;
   informer.on('error', (err) => {
     options.log?.(`watch ${path} failed: ${message(err)}; restarting`);
-    setTimeout(() => void informer.start().catch(() => undefined), 1000).unref();
+    // client-node restarts by itself only after 410 Gone and timeouts; any other error ends the watch.
+    setTimeout(() => {
+      if (!stopped) void informer.start().catch(() => undefined);
+    }, 1000).unref();
   });
-  let stopped = false;
   const synced = (async () => {
     for (;;) {
       try {
