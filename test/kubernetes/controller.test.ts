@@ -2,7 +2,7 @@
 // gateway in cluster mode, and a test node agent that runs the pods the controller creates. Functions are
 // applied with kubectl, invoked through the gateway, republished, aliased, crashed and deleted.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -47,7 +47,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!clusterAvailable)('Serval on Kubernetes', () => {
+// The chart's RBAC is rendered with helm, so this needs helm as well as the control plane.
+describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kubernetes', () => {
   let cluster: Cluster;
   let controller: RunningController;
   let gateway: RunningGateway;
