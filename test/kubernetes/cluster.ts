@@ -2,13 +2,14 @@
 // TLS with certificates made here by openssl, an admin kubeconfig with a client certificate in
 // system:masters, and ServiceAccount tokens through the TokenRequest API. There is no scheduler, kubelet
 // or controller-manager: the test node agent (node-agent.ts) plays the kubelet for Serval's pods.
+
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../support/free-port.ts';
 import { testDataRoot } from '../support/serval.ts';
 
 const run = promisify(execFile);
@@ -47,17 +48,6 @@ export interface Cluster {
   /** Stops and starts kube-apiserver on the same port and etcd: clients see the server go away. */
   restartApiServer(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function openssl(dir: string, ...args: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 // Serval on a real kube-apiserver: the chart's RBAC, the controller under its own ServiceAccount, the
 // gateway in cluster mode, and a test node agent that runs the pods the controller creates. Functions are
 // applied with kubectl, invoked through the gateway, republished, aliased, crashed and deleted.
+
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -15,6 +16,7 @@ import { type RunningGateway, startGateway } from '../../gateway/src/gateway.ts'
 import { DemandProvider } from '../../gateway/src/providers/kubernetes/demand-provider.ts';
 import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
+import { freePort } from '../support/free-port.ts';
 import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
 import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
 import { type NodeAgent, startNodeAgent } from './node-agent.ts';
@@ -34,16 +36,6 @@ function fnManifest(name: string, code: string, spec: Record<string, unknown> = 
       code: { inline: { 'index.mjs': code } },
       ...spec,
     },
-  });
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
   });
 }
 

@@ -1,13 +1,14 @@
 // The dashboard and the alert rules in charts/serval against a real Prometheus (the Debian `prometheus`
 // package) scraping a real gateway under load: every PromQL expression must return data, so a misspelt
 // metric or label fails here, and the error-rate and throttling alerts must actually go off.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { freePort } from '../support/free-port.ts';
 import { fixture, REPO_ROOT, startServal, type TestServal } from '../support/serval.ts';
 import { serverAvailable } from '../support/servers.ts';
 
@@ -249,14 +250,3 @@ describe('the threshold stripping the rule checks rely on', () => {
     expect(prometheusLog).not.toMatch(/level=error/);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
