@@ -88,15 +88,17 @@ export function matchesAny(patterns: readonly FilterPattern[], input: FilterInpu
   return patterns.length === 0 || patterns.some((p) => p.matches(input));
 }
 
-/** The problems of a mapping's filter criteria, as [field, message]; empty when all parse. */
-export function filterProblems(criteria: { filters?: Array<{ pattern: string }> }): Array<[string, string]> {
-  const problems: Array<[string, string]> = [];
+/** The problems of a mapping's filter criteria: which filter, and the field inside its pattern. */
+export function filterProblems(criteria: {
+  filters?: Array<{ pattern: string }>;
+}): Array<{ filter: number; field: string; reason: string }> {
+  const problems: Array<{ filter: number; field: string; reason: string }> = [];
   for (const [i, filter] of (criteria.filters ?? []).entries()) {
     try {
       FilterPattern.parse(filter.pattern);
     } catch (err) {
       if (!(err instanceof FilterPatternError)) throw err;
-      problems.push([`filterCriteria.filters[${i}].pattern${err.field ? `.${err.field}` : ''}`, err.reason]);
+      problems.push({ filter: i, field: err.field, reason: err.reason });
     }
   }
   return problems;
