@@ -59,7 +59,8 @@ export function createEventSources(deps: EventSourcesDeps): EventSources {
       if (secretRef && deps.cluster) {
         return { url: await deps.cluster.credentials(definition.namespace, secretRef) };
       }
-      return deps.config.eventSourceCredentials;
+      // A NATS source without a URL uses the gateway's own NATS.
+      return { ...deps.config.eventSourceCredentials, url: deps.config.natsUrl };
     },
   });
   catalog.onChange(({ put, deleted }) => {

@@ -8,6 +8,7 @@ export type SourceKinds = Partial<Record<SourceKindName, SourceKind>>;
 /** Loaded on demand, so a gateway without mappings of a kind never loads its broker client. */
 const LOADERS: Partial<Record<SourceKindName, () => Promise<SourceKind>>> = {
   sqs: async () => (await import('./sqs/index.ts')).sqsKind,
+  nats: async () => (await import('./nats/index.ts')).natsKind,
 };
 
 export async function loadSourceKind(kind: SourceKindName): Promise<SourceKind | undefined> {
