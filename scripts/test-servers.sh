@@ -1,17 +1,29 @@
 #!/bin/sh
-# The suite starts real servers of its own: nats-server (JetStream queue, NATS destinations) and prometheus
-# (dashboard and alert queries). On a fresh Debian machine, as root, this installs the missing ones once;
-# elsewhere it says what is missing, and the tests that need them are skipped (outside CI) or fail (in CI).
+# The suite starts real servers of its own: nats-server (JetStream queue, NATS destinations), prometheus
+# (dashboard and alert queries), rabbitmq-server and ElasticMQ (event source mappings; ElasticMQ's jars come
+# from Maven Central through mvn), and drives the mapping API with the AWS CLI v1 from PyPI. On a fresh
+# Debian machine, as root, this installs the missing ones once; elsewhere it says what is missing, and the
+# tests that need them are skipped (outside CI) or fail (in CI).
 set -eu
 missing=""
 command -v nats-server >/dev/null 2>&1 || missing="$missing nats-server"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
-[ -z "$missing" ] && exit 0
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
+command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
+command -v mvn >/dev/null 2>&1 || missing="$missing maven"
+here="$(dirname "$0")"
+if [ -z "$missing" ]; then
+  sh "$here/install-elasticmq.sh" >&2 || true
+  sh "$here/install-awscli.sh" >&2 || true
+  exit 0
+fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "serval: installing$missing from Debian (once)" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+  sh "$here/install-elasticmq.sh" >&2 || true
+  sh "$here/install-awscli.sh" >&2 || true
 else
   echo "serval: tests that need$missing will be skipped; install them (Debian:$missing) to run them" >&2
 fi

@@ -60,7 +60,8 @@ export function createEventSources(deps: EventSourcesDeps): EventSources {
         return { url: await deps.cluster.credentials(definition.namespace, secretRef) };
       }
       // A NATS source without a URL uses the gateway's own NATS.
-      return { ...deps.config.eventSourceCredentials, url: deps.config.natsUrl };
+      if (definition.spec.source.nats) return { url: deps.config.natsUrl };
+      return deps.config.eventSourceCredentials;
     },
   });
   catalog.onChange(({ put, deleted }) => {

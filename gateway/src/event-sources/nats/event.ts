@@ -2,6 +2,7 @@
 // each with the message under `nats` (data in base64), and the stream sequence as the partial-batch
 // itemIdentifier.
 import type { JsMsg } from '@nats-io/jetstream';
+import { decodePayload } from '../payload.ts';
 import type { SourceRecord } from '../source-kind.ts';
 
 export interface NatsEventRecord {
@@ -59,23 +60,4 @@ export function natsRecord(msg: JsMsg, arn: string, region: string): NatsRecord 
     sentAt: timestamp,
     deliveryCount: msg.info.deliveryCount,
   };
-}
-
-/** UTF-8 JSON is filtered as JSON, other UTF-8 as a string; anything else on metadata alone (undefined). */
-export function decodePayload(data: Uint8Array): unknown {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    return undefined;
-  }
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
-  return text;
 }
