@@ -2,7 +2,7 @@
 // each with the message under `nats` (data in base64), and the stream sequence as the partial-batch
 // itemIdentifier.
 import type { JsMsg } from '@nats-io/jetstream';
-import { decodePayload } from '../payload.ts';
+import { binaryPayloadView } from '../../../../apis/event-filter.ts';
 import type { SourceRecord } from '../source-kind.ts';
 
 export interface NatsEventRecord {
@@ -55,7 +55,7 @@ export function natsRecord(msg: JsMsg, arn: string, region: string): NatsRecord 
     id: String(msg.info.streamSequence),
     msg,
     event,
-    filterView: { ...metadata, eventSource: event.eventSource, data: decodePayload(msg.data) },
+    filterView: { ...metadata, eventSource: event.eventSource, data: binaryPayloadView(msg.data) },
     eventBytes: Buffer.byteLength(JSON.stringify(event)),
     sentAt: timestamp,
     deliveryCount: msg.info.deliveryCount,

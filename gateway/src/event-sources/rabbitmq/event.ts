@@ -1,7 +1,7 @@
 // Lambda's Amazon MQ for RabbitMQ event (`aws:rmq`, reference §10.6): messages by `queue::vhost`, each with
 // its basicProperties (absent ones null, string headers as {bytes}), redelivered, and the body in base64.
 import type { ConsumeMessage } from 'amqplib';
-import { decodePayload } from '../payload.ts';
+import { binaryPayloadView } from '../../../../apis/event-filter.ts';
 import type { SourceRecord } from '../source-kind.ts';
 
 export interface RmqMessage {
@@ -46,7 +46,7 @@ export function rabbitRecord(msg: ConsumeMessage): RabbitRecord {
     id: p.messageId ?? `delivery-${msg.fields.deliveryTag}-${++sequence}`,
     msg,
     message,
-    filterView: { ...metadata, data: decodePayload(msg.content) },
+    filterView: { ...metadata, data: binaryPayloadView(msg.content) },
     eventBytes: Buffer.byteLength(JSON.stringify(message)),
     sentAt: typeof p.timestamp === 'number' ? p.timestamp * 1000 : undefined,
     deliveryCount: deliveryCount(msg),
