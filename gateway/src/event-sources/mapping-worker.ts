@@ -34,7 +34,7 @@ import type {
 const DEFAULT_MAX_CONCURRENCY = 1000;
 /** At most one more loop this often while batches come full (Lambda adds up to 300 a minute). */
 const SCALE_UP_EVERY_MS = 200;
-const BACKLOG_EVERY_MS = 5_000;
+const BACKLOG_EVERY_MS = 2_000;
 
 export interface WorkerDeps {
   invoker: Invoker;
