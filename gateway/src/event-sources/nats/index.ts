@@ -43,7 +43,7 @@ export const natsKind: SourceKind<NatsRecord> = {
         source = await openNats(url, spec, name);
         arn = `arn:serval:nats:${region}:${namespace}:stream/${source.stream}/consumer/${consumerName(spec, name)}`;
         receiver = new NatsReceiver();
-        await receiver.start(source, Math.min(MAX_PREFETCH, batchSize * 2));
+        await receiver.start(source, Math.min(MAX_PREFETCH, batchSize * 50));
       },
       async receive(max, waitMs, signal) {
         const msgs = await live().receiver.receive(max, waitMs, signal);
