@@ -65,7 +65,15 @@ describe('CRD generation', () => {
       byKind[kind].spec.versions[0].additionalPrinterColumns.map((c: any) => c.name);
     expect(columns('Function')).toEqual(['Runtime', 'Latest Version', 'Ready', 'URL', 'Age']);
     expect(columns('Alias')).toEqual(['Function', 'Version', 'Age']);
-    expect(columns('EventSourceMapping')).toEqual(['Function', 'Source', 'Enabled', 'Age']);
+    expect(columns('EventSourceMapping')).toEqual([
+      'Function',
+      'Source',
+      'Enabled',
+      'State',
+      'Ready',
+      'Last Result',
+      'Age',
+    ]);
     expect(byKind.Function.spec.names.shortNames).toEqual(['svfn', 'fn']);
     expect(byKind.Alias.spec.names.shortNames).toEqual(['svalias']);
     expect(byKind.EventSourceMapping.spec.names.shortNames).toEqual(['esm']);
