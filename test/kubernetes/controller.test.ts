@@ -480,6 +480,32 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
             : undefined;
         });
         await kubectl(['delete', 'esm', 'jobs', '-n', NS]);
+
+        // What CEL cannot check, the filter grammar, is refused on the status with the field named.
+        await kubectl(
+          ['apply', '-f', '-'],
+          stringify({
+            apiVersion: 'serval.dev/v1alpha1',
+            kind: 'EventSourceMapping',
+            metadata: { name: 'bad-filter', namespace: NS },
+            spec: {
+              functionName: 'esm-worker',
+              source: { nats: { url: nats.url, subject: 'jobs.>', stream: 'JOBS' } },
+              filterCriteria: { filters: [{ pattern: '{"data":{"n":[{"numeric":[">"]}]}}' }] },
+            },
+          }),
+        );
+        const bad = await until('the invalid filter on the status', async () => {
+          const o = await json(['get', 'esm', 'bad-filter', '-n', NS]);
+          return o.status?.conditions ? o : undefined;
+        });
+        expect(bad.status.conditions).toEqual([
+          expect.objectContaining({ type: 'Ready', status: 'False', reason: 'InvalidSpec' }),
+        ]);
+        expect(bad.status.lastProcessingResult).toContain(
+          'spec.filterCriteria.filters[0].pattern: data.n[0].numeric',
+        );
+        await kubectl(['delete', 'esm', 'bad-filter', '-n', NS]);
         await nc.close();
       } finally {
         await sink.close();

@@ -361,7 +361,7 @@ describe.skipIf(!clusterAvailable)('the CRDs on a real kube-apiserver', () => {
       '{"status":{"sourceKind":"schedule"}}',
     ]);
     const esm = await cluster.kubectl(['get', 'esm', 'noon', '-n', ns]);
-    expect(esm.stdout).toMatch(/NAME\s+FUNCTION\s+SOURCE\s+ENABLED\s+AGE/);
+    expect(esm.stdout).toMatch(/NAME\s+FUNCTION\s+SOURCE\s+ENABLED\s+STATE\s+READY\s+AGE/);
     expect(esm.stdout).toMatch(/noon\s+echo\s+schedule\s+false\s+/);
     const alias = await cluster.kubectl(['get', 'svalias', 'under-test', '-n', ns]);
     expect(alias.stdout).toMatch(/under-test\s+echo\s+3\s+/);

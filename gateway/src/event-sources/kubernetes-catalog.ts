@@ -158,7 +158,7 @@ export class KubernetesMappingCatalog implements MappingCatalog {
     if (!parsed.success) {
       // What CEL cannot check (the filter grammar) is refused here, with the field named on the status.
       const issue = parsed.error.issues[0]!;
-      const field = `spec.${issue.path.map(String).join('.')}`;
+      const field = `spec${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
       this.removeUid(uid);
       const definition = this.definitionOf(o, undefined);
       if (definition) this.reportInvalid(definition, `${field}: ${issue.message}`);
