@@ -1,13 +1,15 @@
 // SIGKILL the gateway while an SQS mapping is mid-stream, start it again: every message still reaches the
 // function at least once (settled only after success), and the duplicates are counted — by the function and
 // by the new gateway's redelivery counter — and reported.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { functionManifest, REPO_ROOT, testDataRoot } from '../support/serval.ts';
+import { startServalProcess } from '../../bench/serval-process.ts';
+import { freePort } from '../support/free-port.ts';
+import { functionManifest, testDataRoot } from '../support/serval.ts';
 import {
   SQS_CREDENTIALS,
   sqsServerAvailable,
@@ -34,38 +36,14 @@ interface Gateway {
 }
 
 async function startGatewayProcess(manifests: string, dataDir: string): Promise<Gateway> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/serval.mjs'), 'dev', manifests], {
-    env: {
-      ...process.env,
-      SERVAL_PORT: '0',
-      SERVAL_METRICS_PORT: '0',
-      SERVAL_DATA_DIR: dataDir,
-      AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const metricsPort = await freePort();
+  const { child } = await startServalProcess(manifests, {
+    SERVAL_METRICS_PORT: String(metricsPort),
+    SERVAL_DATA_DIR: dataDir,
+    AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
   });
-  let output = '';
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
-  const metricsUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 30_000);
-    child.stdout?.on('data', (c) => {
-      output += c;
-      const match = /Metrics for Prometheus on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}:\n${output}`));
-    });
-  });
-  child.stdout?.resume();
-  return { child, metricsUrl };
+  return { child, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
 }
 
 function processed(file: string): string[] {

@@ -6,7 +6,7 @@ import {
   DeleteEventSourceMappingCommand,
   GetEventSourceMappingCommand,
   InvalidParameterValueException,
-  LambdaClient,
+  type LambdaClient,
   ListEventSourceMappingsCommand,
   ResourceConflictException,
   ResourceNotFoundException,
@@ -27,6 +27,7 @@ import {
   createQueue,
   deliveries,
   eventually,
+  lambdaClient,
   type Queue,
   queueDepth,
   RECORDER,
@@ -63,12 +64,7 @@ describe.skipIf(!sqsServerAvailable)('the event source mapping API', () => {
         AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
       },
     });
-    lambda = new LambdaClient({
-      endpoint: serval.url,
-      region: 'local',
-      credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
-      maxAttempts: 1,
-    });
+    lambda = lambdaClient(serval.url);
   }, 120_000);
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetEventSourceMappingCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { freePort } from '../support/free-port.ts';
 import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { natsAvailable } from '../support/nats.ts';
 import { startServal, type TestServal, testDataRoot } from '../support/serval.ts';
-import { eventually, mappingDoc } from './sqs-support.ts';
+import { eventually, lambdaClient, mappingDoc } from './sqs-support.ts';
 
 /** Records each NATS batch at the sink; a message whose data says so fails, or fails until redelivered. */
 const NATS_RECORDER = `
@@ -122,12 +122,7 @@ describe.skipIf(!natsAvailable)('NATS JetStream event source mappings', () => {
       ],
     });
     expect(serval.loaded.problems).toEqual([]);
-    lambda = new LambdaClient({
-      endpoint: serval.url,
-      region: 'local',
-      credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
-      maxAttempts: 1,
-    });
+    lambda = lambdaClient(serval.url);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,14 +1,14 @@
 // RabbitMQ mappings against a real rabbitmq-server: Lambda's aws:rmq event (queue::vhost key, basicProperties
 // with string headers as bytes, base64 data), prefetch following the batch size, a failed batch nacked and
 // requeued until it succeeds, filters on the decoded data, and a broker restart the mapping recovers from.
-import { GetEventSourceMappingCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestMappingUuid } from '../../gateway/src/event-sources/catalog.ts';
 import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { rabbitmqAvailable, startRabbitMq, type TestRabbitMq } from '../support/rabbitmq.ts';
 import { startServal, type TestServal } from '../support/serval.ts';
-import { eventually, mappingDoc } from './sqs-support.ts';
+import { eventually, lambdaClient, mappingDoc } from './sqs-support.ts';
 
 /** Records each MQ batch; a batch holding `{"fail": true}` fails until it comes back redelivered. */
 const RMQ_RECORDER = `
@@ -163,12 +163,7 @@ describe.skipIf(!rabbitmqAvailable)('RabbitMQ event source mappings', () => {
   });
 
   it('recovers by itself after the broker restarts, and its status showed the outage', async () => {
-    const lambda = new LambdaClient({
-      endpoint: serval.url,
-      region: 'local',
-      credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
-      maxAttempts: 1,
-    });
+    const lambda = lambdaClient(serval.url);
     const uuid = manifestMappingUuid('default', 'jobs');
     await connection.close().catch(() => undefined);
     await broker.stop();

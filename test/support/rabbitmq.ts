@@ -55,7 +55,7 @@ export async function startRabbitMq(): Promise<TestRabbitMq> {
   let output = '';
   const start = async () => {
     // Its own process group: the script starts the Erlang VM as a child, and a stop must reach both.
-    child = spawn(SERVER, [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child = spawn(SERVER, [], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout?.on('data', (c: Buffer) => {
       output += c.toString();
     });
