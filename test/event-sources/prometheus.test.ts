@@ -18,7 +18,7 @@ const RANGE = '1m';
 /** 100 ms per message, and each message that asks fails once: a mapping that cannot keep up. */
 const SLOW = `
 export const handler = async (event) => {
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, event.sleepMs ?? 100));
   const failures = event.Records.filter((r) => {
     const data = JSON.parse(Buffer.from(r.nats.data, 'base64').toString());
     return data.failOnce && r.nats.deliveryCount === 1;
@@ -85,10 +85,17 @@ describe.skipIf(!natsAvailable || !prometheusAvailable)(
       // About 60 messages a second for 12 s against a function that takes 10 a second; a synchronous caller
       // now and then holds its one unit of concurrency, so batches are throttled too.
       const js = jetstream(publisher);
+      // The mapping keeps the unit busy, so the call is repeated until it wins it between two batches.
+      const holdTheUnit = async () => {
+        for (let tries = 0; tries < 500; tries++) {
+          if ((await serval.invoke('slow', { Records: [], sleepMs: 1500 })).status === 200) return;
+        }
+      };
       const until = Date.now() + 12_000;
       for (let i = 0; Date.now() < until; i++) {
         await js.publish('work.item', JSON.stringify({ i, failOnce: i % 10 === 0 }));
-        if (i % 60 === 0) void serval.invoke('slow', { Records: [] });
+        // Holds the function's one unit for 1.5 s: the mapping's batches meanwhile are throttled.
+        if (i % 200 === 100) void holdTheUnit();
         await new Promise((r) => setTimeout(r, 15));
       }
     }, 180_000);
