@@ -54,6 +54,13 @@ export interface GatewayConfig {
   tracingSampleRatio: number;
   /** The gateway's own log lines: JSON objects (production) or text (a terminal). */
   logFormat: 'json' | 'text';
+  /**
+   * Deadlines for receiving a request on every listener (docs/hardening.md): headers, the whole request,
+   * and the longest pause in a body. None of them bounds how long the response may take.
+   */
+  headersTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  bodyIdleTimeoutSeconds: number;
   /** Who may invoke (docs/auth.md): token issuers and identity policies, or `off` in the embedded default. */
   auth: AuthSettings;
 }
@@ -98,6 +105,9 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     otlpEndpoint: otlpTracesEndpoint(env),
     tracingSampleRatio: fraction(env, 'SERVAL_TRACING_SAMPLE_RATIO', 1),
     logFormat: oneOf(env, 'SERVAL_LOG_FORMAT', ['json', 'text'] as const, 'json'),
+    headersTimeoutSeconds: int(env, 'SERVAL_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
+    requestTimeoutSeconds: int(env, 'SERVAL_REQUEST_TIMEOUT_SECONDS', 60, 1, 3600),
+    bodyIdleTimeoutSeconds: int(env, 'SERVAL_BODY_IDLE_TIMEOUT_SECONDS', 10, 1, 300),
     auth: authSettings(env),
     ...overrides,
   };

@@ -18,6 +18,7 @@ import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
+import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
@@ -70,7 +71,12 @@ export async function startGateway({
 }: GatewayDeps): Promise<RunningGateway> {
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
-  const internal = createServer(internalRoutes(cluster?.demand, cluster?.linkKey));
+  const internal = guardListener(
+    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey)),
+    config,
+    (line) => observability.logger.error(line),
+    'internal',
+  );
   const links = new LinkServer(internal);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
@@ -139,7 +145,12 @@ export async function startGateway({
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
   app.use(errorMiddleware((line) => observability.logger.error(line)));
-  const front = createServer(app);
+  const front = guardListener(
+    createServer(listenerOptions(config), app),
+    config,
+    (line) => observability.logger.error(line),
+    'front door',
+  );
   front.keepAliveTimeout = 65_000;
   const close = async () => {
     await worker.stop();
