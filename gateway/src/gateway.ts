@@ -131,6 +131,8 @@ export async function startGateway({
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.use(frontDoorSpan(observability.tracing));
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
