@@ -50,7 +50,7 @@ export function guardListener(
 }
 
 /** The response to a request whose handler threw: a bare 500 if nothing was sent yet, else a cut connection. */
-function failRequest(res: ServerResponse): void {
+export function failRequest(res: ServerResponse): void {
   if (res.headersSent || res.writableEnded) {
     res.destroy();
     return;

@@ -1,5 +1,6 @@
 // POST /2015-03-31/functions/{FunctionName}/invocations: the Invoke API (reference §4) — RequestResponse, Event, DryRun.
 import type { Request, RequestHandler, Response } from 'express';
+import { headerSafeJson } from '../../../../apis/ascii-json.ts';
 import { ApiError } from '../../../../apis/errors.ts';
 import { acceptEvent } from '../../async/accept.ts';
 import type { EventQueue } from '../../async/event-queue.ts';
@@ -90,7 +91,10 @@ export function payload(req: Request): Buffer {
   return body;
 }
 
-/** X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2). */
+/**
+ * X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2), in
+ * its ASCII form: a header cannot carry raw CR/LF or characters above U+00FF, and escapes parse back the same.
+ */
 function clientContext(encoded: string | undefined): string | undefined {
   if (!encoded) return undefined;
   if (encoded.length > CLIENT_CONTEXT_MAX_BYTES) {
@@ -99,16 +103,14 @@ function clientContext(encoded: string | undefined): string | undefined {
       `Client context must be at most ${CLIENT_CONTEXT_MAX_BYTES} bytes`,
     );
   }
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-  try {
-    JSON.parse(decoded);
-  } catch {
+  const json = headerSafeJson(Buffer.from(encoded, 'base64').toString('utf8'));
+  if (json === undefined) {
     throw new ApiError(
       'InvalidRequestContentException',
       'Client context must be a valid Base64-encoded JSON object.',
     );
   }
-  return decoded;
+  return json;
 }
 
 function queryString(req: Request, key: string): string | undefined {
