@@ -27,7 +27,12 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const json = express.json({ limit: '256kb', type: () => true });
 
   const functionOf = (req: Request): FunctionDefinition => {
-    const ref = parseFunctionRef(String(req.params.functionName), undefined, config.defaultNamespace);
+    const ref = parseFunctionRef(
+      String(req.params.functionName),
+      undefined,
+      config.defaultNamespace,
+      config.region,
+    );
     const fn = registry.get(ref.namespace, ref.name);
     if (!fn) {
       throw new ApiError(

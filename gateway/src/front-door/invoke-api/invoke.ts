@@ -70,7 +70,12 @@ export async function authorizedTarget(
   req: Request,
   qualifier: string | undefined,
 ): Promise<InvokeTarget> {
-  const ref = parseFunctionRef(String(req.params.functionName), qualifier, config.defaultNamespace);
+  const ref = parseFunctionRef(
+    String(req.params.functionName),
+    qualifier,
+    config.defaultNamespace,
+    config.region,
+  );
   // Before the lookup, so a caller without permission cannot tell which functions exist.
   await authorizer.authorizeFunction(callerOf(req), ref);
   return invoker.resolve(ref.namespace, ref.name, ref.qualifier);
