@@ -70,7 +70,10 @@ function variants(path: string): string[] {
   const out = new Set<string>([
     path.toUpperCase(),
     path.replace(/[a-z]/, (c) => c.toUpperCase()),
-    segments.map((s) => s[0]?.toUpperCase() + s.slice(1)).join('/').replace(/^/, '/'),
+    segments
+      .map((s) => s[0]?.toUpperCase() + s.slice(1))
+      .join('/')
+      .replace(/^/, '/'),
     `${path}/`,
     `${path}//`,
     `/${path}`,
