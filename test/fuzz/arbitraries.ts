@@ -61,7 +61,7 @@ export const target = (path: fc.Arbitrary<string>): fc.Arbitrary<string> =>
     .tuple(path, fc.option(nasty(12), { nil: undefined }))
     .map(([p, q]) =>
       `${p}${q === undefined ? '' : `?${q}`}`.replace(
-        /[\s\u0000-\u001f\u007f]/g,
+        /[^!-~\u0080-\uffff]/g,
         (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
       ),
     );

@@ -8,6 +8,7 @@ import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker, InvokeTarget } from '../../invocation/invoker.ts';
 import { parseFunctionRef } from '../function-ref.ts';
+import { isValidHeader } from '../http-answer.ts';
 
 const CLIENT_CONTEXT_MAX_BYTES = 3583;
 
@@ -54,7 +55,11 @@ export function invokeHandler({
       tenantId: req.get('X-Amz-Tenant-Id'),
     });
     res.status(200).set({
-      'Content-Type': out.result.contentType ?? 'application/json',
+      // The runtime's Content-Type is passed through (reference §1.3) when HTTP can carry it.
+      'Content-Type':
+        out.result.contentType && isValidHeader('content-type', out.result.contentType)
+          ? out.result.contentType
+          : 'application/json',
       'X-Amz-Executed-Version': out.executedVersion,
       'X-Amzn-RequestId': out.requestId,
     });
