@@ -8,10 +8,13 @@ export interface RunningCli {
   url: string;
   stdout(): string;
   stderr(): string;
+  /** Undefined while the process runs; its exit code or signal once it ended. */
+  exited(): string | undefined;
   stop(): Promise<void>;
 }
 
-export async function startCli(args: string[]): Promise<RunningCli> {
+/** `env` replaces the inherited environment when given (PATH and HOME are kept). */
+export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise<RunningCli> {
   const dataDir = mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
@@ -19,15 +22,23 @@ export async function startCli(args: string[]): Promise<RunningCli> {
     {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: env && { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     },
   );
   let out = '';
   let err = '';
+  let exit: string | undefined;
   child.stderr!.on('data', (d: Buffer) => {
     err += d;
   });
+  const ended = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = signal ?? String(code);
+      resolve();
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -36,19 +47,19 @@ export async function startCli(args: string[]): Promise<RunningCli> {
         resolve(m[1]!);
       }
     });
-    child.once('exit', (code) => reject(new Error(`serval exited with ${code}: ${err}`)));
+    void ended.then(() => reject(new Error(`serval exited with ${exit}: ${err}`)));
   });
   return {
     url,
     stdout: () => out,
     stderr: () => err,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => {
-          rmSync(dataDir, { recursive: true, force: true });
-          resolve();
-        });
+    exited: () => exit,
+    async stop() {
+      if (exit === undefined) {
         child.kill('SIGTERM');
-      }),
+        await ended;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
