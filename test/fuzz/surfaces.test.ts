@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.ts';
-import { fixture } from '../support/serval.ts';
+import { fixture, inlineNode } from '../support/serval.ts';
 import {
   body,
   commonHeaders,
@@ -31,12 +31,7 @@ let gw: GatewayProcess;
 beforeAll(async () => {
   gw = await startGatewayProcess({
     functions: [
-      {
-        name: 'echo',
-        runtime: 'nodejs24.x',
-        handler: 'index.handler',
-        inline: { 'index.mjs': 'export const handler = async () => ({ ok: true });' },
-      },
+      inlineNode('echo', 'export const handler = async () => ({ ok: true });'),
       {
         name: 'url-respond',
         runtime: 'nodejs24.x',
@@ -58,13 +53,7 @@ beforeAll(async () => {
         codePath: fixture('node', 'alb-respond'),
         spec: { alb: { rules: [{ pathPrefix: '/multi', priority: 2 }], multiValueHeaders: true } },
       },
-      {
-        name: 'prober',
-        runtime: 'nodejs24.x',
-        handler: 'index.handler',
-        timeoutSeconds: 120,
-        inline: { 'index.mjs': PROBER },
-      },
+      inlineNode('prober', PROBER, { timeoutSeconds: 120 }),
     ],
   });
   // Cold starts are not what is measured: each function gets its environment before the clock runs.

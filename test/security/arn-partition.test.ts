@@ -2,19 +2,12 @@
 // another region) invoked the local function. This gateway answers only for its own partition (`serval`,
 // or `aws` as the SDKs write it) and region; others get Lambda's cross-region ResourceNotFoundException.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServal, type TestServal } from '../support/serval.ts';
+import { inlineNode, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
 beforeAll(async () => {
   serval = await startServal({
-    functions: [
-      {
-        name: 'echo',
-        runtime: 'nodejs24.x',
-        handler: 'index.handler',
-        inline: { 'index.mjs': 'export const handler = async () => "local";' },
-      },
-    ],
+    functions: [inlineNode('echo', 'export const handler = async () => "local";')],
   });
 });
 afterAll(() => serval.stop());

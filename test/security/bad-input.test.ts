@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
 import { type RawRequest, rawRequest } from '../support/raw-http.ts';
 import { exchange } from '../support/raw-socket.ts';
-import { fixture, startServal, type TestServal } from '../support/serval.ts';
+import { fixture, inlineNode, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
 beforeAll(async () => {
@@ -21,14 +21,7 @@ beforeAll(async () => {
   serval = await startServal({
     functions: [
       // Answers without echoing, so a payload the runtime could not serialise tests the gateway alone.
-      {
-        name: 'echo',
-        runtime: 'nodejs24.x',
-        handler: 'index.handler',
-        inline: {
-          'index.mjs': 'export const handler = async (e, ctx) => ({ ok: true, cc: ctx.clientContext });',
-        },
-      },
+      inlineNode('echo', 'export const handler = async (e, ctx) => ({ ok: true, cc: ctx.clientContext });'),
       node('url-respond', 'url-respond', { url: {} }),
       node('alb-respond', 'alb-respond', { alb: { rules: [{ pathPrefix: '/respond', priority: 1 }] } }),
     ],

@@ -2,7 +2,7 @@
 // 500 or waited 10 s. They get a prompt, retriable 503 ServiceUnavailable with Retry-After (docs/hardening.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsAvailable, startNats, type TestNats } from '../support/nats.ts';
-import { startServal, type TestServal } from '../support/serval.ts';
+import { inlineNode, startServal, type TestServal } from '../support/serval.ts';
 
 describe.runIf(natsAvailable)('Event invocations during a NATS outage', () => {
   let nats: TestNats;
@@ -12,14 +12,7 @@ describe.runIf(natsAvailable)('Event invocations during a NATS outage', () => {
     serval = await startServal({
       env: { SERVAL_QUEUE: 'nats', SERVAL_NATS_URL: nats.url },
       config: { asyncConcurrency: 0 },
-      functions: [
-        {
-          name: 'echo',
-          runtime: 'nodejs24.x',
-          handler: 'index.handler',
-          inline: { 'index.mjs': 'export const handler = async (e) => e;' },
-        },
-      ],
+      functions: [inlineNode('echo', 'export const handler = async (e) => e;')],
     });
   });
   afterAll(async () => {

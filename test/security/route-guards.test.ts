@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mint, type SigningKey, signingKey } from '../auth/token-kit.ts';
 import { rawRequest } from '../support/raw-http.ts';
-import { startServal, type TestServal, testDataRoot } from '../support/serval.ts';
+import { inlineNode, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 
 const dir = mkdtempSync(join(testDataRoot(), 'route-guards-'));
 let serval: TestServal;
@@ -37,14 +37,7 @@ beforeAll(async () => {
   );
   serval = await startServal({
     env: { SERVAL_AUTH_CONFIG: config },
-    functions: [
-      {
-        name: 'echo',
-        runtime: 'nodejs24.x',
-        handler: 'index.handler',
-        inline: { 'index.mjs': 'export const handler = async (e) => e;' },
-      },
-    ],
+    functions: [inlineNode('echo', 'export const handler = async (e) => e;')],
   });
 });
 afterAll(async () => {

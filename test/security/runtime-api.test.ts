@@ -4,7 +4,7 @@
 // here attacks its own Runtime API mid-invocation: every probe gets a documented 4xx, the invocation
 // still succeeds, and client contexts reach Node and Python handlers intact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, startServal, type TestServal } from '../support/serval.ts';
+import { fixture, inlineNode, startServal, type TestServal } from '../support/serval.ts';
 
 const PROBER = `
 import { request } from 'node:http';
@@ -39,7 +39,7 @@ let serval: TestServal;
 beforeAll(async () => {
   serval = await startServal({
     functions: [
-      { name: 'prober', runtime: 'nodejs24.x', handler: 'index.handler', inline: { 'index.mjs': PROBER } },
+      inlineNode('prober', PROBER),
       {
         name: 'node-context',
         runtime: 'nodejs24.x',

@@ -4,6 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.ts';
+import { inlineNode } from '../support/serval.ts';
 
 let gw: GatewayProcess;
 beforeAll(async () => {
@@ -14,16 +15,11 @@ beforeAll(async () => {
       SERVAL_BODY_IDLE_TIMEOUT_SECONDS: '2',
     },
     functions: [
-      {
-        name: 'slow',
-        runtime: 'nodejs24.x',
-        handler: 'index.handler',
-        timeoutSeconds: 20,
-        inline: {
-          'index.mjs':
-            'export const handler = async () => { await new Promise((r) => setTimeout(r, 7000)); return "done"; };',
-        },
-      },
+      inlineNode(
+        'slow',
+        'export const handler = async () => { await new Promise((r) => setTimeout(r, 7000)); return "done"; };',
+        { timeoutSeconds: 20 },
+      ),
     ],
   });
 });
