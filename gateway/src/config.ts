@@ -113,6 +113,8 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
   };
   if (!/^[a-z0-9-]+$/.test(config.region))
     throw new ConfigError(`region must match [a-z0-9-]+: ${config.region}`);
+  if (config.headersTimeoutSeconds > config.requestTimeoutSeconds)
+    throw new ConfigError('SERVAL_HEADERS_TIMEOUT_SECONDS must not exceed SERVAL_REQUEST_TIMEOUT_SECONDS');
   if (config.queueBackend === 'nats' && !config.natsUrl)
     throw new ConfigError('SERVAL_QUEUE=nats needs SERVAL_NATS_URL (e.g. nats://127.0.0.1:4222)');
   return config;

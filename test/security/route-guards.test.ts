@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
 import { mint, type SigningKey, signingKey } from '../auth/token-kit.ts';
 import { rawRequest } from '../support/raw-http.ts';
 import { inlineNode, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
@@ -37,7 +38,12 @@ beforeAll(async () => {
   );
   serval = await startServal({
     env: { SERVAL_AUTH_CONFIG: config },
-    functions: [inlineNode('echo', 'export const handler = async (e) => e;')],
+    functions: [
+      inlineNode('echo', 'export const handler = async (e) => e;'),
+      inlineNode('private-url', 'export const handler = async () => "private";', {
+        spec: { url: { authType: 'JWT' } },
+      }),
+    ],
   });
 });
 afterAll(async () => {
@@ -55,6 +61,7 @@ const GUARDED: Array<[string, string, string?]> = [
   ['POST', '/2015-03-31/functions/echo/aliases', '{"Name":"live","FunctionVersion":"$LATEST"}'],
   ['POST', '/2015-03-31/functions/echo/invocations', '{}'],
   ['POST', '/2014-11-13/functions/echo/invoke-async/', '{}'],
+  ['GET', `/lambda-url/${functionUrlId('default', 'private-url', '$LATEST')}/x`],
 ];
 
 /** Spellings of a path that a lenient router or a normalising proxy could take for the same route. */
