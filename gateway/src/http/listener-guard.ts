@@ -72,17 +72,28 @@ export function failRequest(res: ServerResponse): void {
 }
 
 /**
- * Cuts a request whose body stalls; the timer stops mattering once the body is in, so a long invocation or
- * a streamed response is never cut by it.
+ * Cuts a request whose body stalls: no byte from the client for `idleMs` while the gateway waits for
+ * more. Once the body is in the timer is gone, so a long invocation or a streamed response is never cut.
+ * Its own timer, not the socket's: Node keeps its keep-alive deadline on the socket timeout.
  */
 function watchBodyIdle(req: IncomingMessage, idleMs: number): void {
   if (req.complete || idleMs <= 0) return;
   const socket = req.socket;
-  socket.setTimeout(idleMs, () => {
-    socket.setTimeout(0);
-    if (!req.complete) socket.destroy();
-  });
-  req.once('end', () => socket.setTimeout(0));
+  const stop = () => {
+    clearTimeout(timer);
+    socket.off('data', bump);
+  };
+  const timer = setTimeout(() => {
+    if (req.complete) return stop();
+    // Bytes the gateway has not read yet: the wait is the gateway's, not the client's.
+    if (req.readableLength > 0) return timer.refresh();
+    stop();
+    socket.destroy();
+  }, idleMs).unref();
+  const bump = () => timer.refresh();
+  socket.on('data', bump);
+  req.once('end', stop);
+  req.once('close', stop);
 }
 
 const CLIENT_ERROR_STATUS: Record<string, string> = {
