@@ -1,10 +1,11 @@
 // Ends the user's package scope at the code root, as on Lambda: a `.js` (or `.ts`, or extensionless) file
 // is CommonJS unless a package.json inside the code root, nearest to the file, says `"type": "module"`. A
 // package.json above the root (a developer's ESM project around `serval dev`) must not decide it.
+
+import { readFileSync, realpathSync } from 'node:fs';
 import Module, { registerHooks } from 'node:module';
 import { dirname, extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync, realpathSync } from 'node:fs';
 
 type Format = 'commonjs' | 'module';
 
