@@ -1,5 +1,6 @@
 // Reads Function manifests from a directory — the same YAML `kubectl apply` takes — keeping the good ones
 // and describing each bad one by file, document and field.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -119,6 +120,9 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
       spec,
       codeDir: code.dir,
       codeSha256: code.sha256,
+      // The configuration's fingerprint: when `serval dev` reloads an edited manifest, environments started
+      // with the old settings are retired even when the code is the same.
+      revision: createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16),
       source,
     },
   };
