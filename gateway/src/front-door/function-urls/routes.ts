@@ -1,6 +1,8 @@
 // Function URLs: requests for `<url-id>.<domain>` (by Host) or `/lambda-url/<url-id>/…` (path form, for
 // setups without wildcard DNS) become payload-2.0 events; everything else passes to the next surface.
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
@@ -74,6 +76,9 @@ export function functionUrlRoutes({
       body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
       protocol: `HTTP/${req.httpVersion}`,
+      localPort: req.socket.localPort,
+      tls: tlsOf(req.socket),
+      authType: url.authType,
       urlId: m.urlId,
       domainName: m.domainName,
       namespace: target.fn.namespace,
@@ -82,7 +87,8 @@ export function functionUrlRoutes({
       now: new Date(),
     });
     const out = await invoker.invoke(resolved, Buffer.from(JSON.stringify(event)), {
-      traceHeader: req.get('x-amzn-trace-id'),
+      // The function's _X_AMZN_TRACE_ID is the trace header its event carries.
+      traceHeader: (event.headers as Record<string, string>)['x-amzn-trace-id'],
       requestId,
     });
     const response = out.result.outcome === 'error' ? BAD_GATEWAY : functionUrlResponse(out.body);
@@ -106,6 +112,11 @@ function send(res: Response, r: UrlResponse): void {
   for (const [k, v] of r.headers) if (k !== 'set-cookie') res.setHeader(k, v);
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   res.end(r.body);
+}
+
+function tlsOf(socket: Socket): { version: string; cipher: string } | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  return { version: socket.getProtocol() ?? '', cipher: socket.getCipher().name };
 }
 
 function splitQuery(url: string): [string, string | undefined] {
