@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../gateway/src/config.ts';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
 import { FunctionLogFiles } from '../gateway/src/observability/function-log-files.ts';
+import { resolvePython } from '../gateway/src/providers/local/interpreters.ts';
 import { LocalProvider } from '../gateway/src/providers/local/local-provider.ts';
 import type { FunctionDefinition } from '../gateway/src/registry/function-definition.ts';
 import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
@@ -15,7 +16,24 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new Error(`${dir} is not a directory of Function manifests`);
   }
-  const loaded = loadManifestDirectory(dir, config.dataDir);
+  // A declared Python version this machine lacks is said at load time, or refused (interpreters.ts).
+  const warned = new Set<string>();
+  const checkFunction = (fn: FunctionDefinition) => {
+    if (!fn.spec.runtime.startsWith('python')) return undefined;
+    const python = resolvePython(fn.spec.runtime, process.env);
+    if (!python.ok) return python.message;
+    if (!python.mismatch || warned.has(`${fn.name} ${fn.spec.runtime}`)) return undefined;
+    if (config.pythonMismatch === 'refuse') return `${python.mismatch} (SERVAL_PYTHON_MISMATCH=refuse)`;
+    warned.add(`${fn.name} ${fn.spec.runtime}`);
+    process.stderr.write(
+      `serval: warning: ${fn.name} declares ${fn.spec.runtime}, but ${python.mismatch}; it runs on Python ` +
+        `${python.version} (${python.executable}) instead. Install Python ${fn.spec.runtime.slice(6)} for ` +
+        'parity with Lambda, or set SERVAL_PYTHON_MISMATCH=refuse to refuse such functions\n',
+    );
+    return undefined;
+  };
+  const load = () => loadManifestDirectory(dir, config.dataDir, { checkFunction });
+  const loaded = load();
   for (const problem of loaded.problems) process.stderr.write(`serval: skipped ${formatProblem(problem)}\n`);
   const registry = new FunctionRegistry();
   for (const fn of loaded.functions) registry.put(fn);
@@ -55,7 +73,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   // Edits to manifests and to `path:` code take effect at the next call, without a restart.
   const watcher = watchManifests({
     dir,
-    dataDir: config.dataDir,
+    load,
     registry,
     initial: loaded.functions,
     events: {

@@ -11,7 +11,8 @@ export interface RunningCli {
   stop(): Promise<void>;
 }
 
-export async function startCli(args: string[]): Promise<RunningCli> {
+/** `env` replaces the test's own environment for the child (e.g. a PATH with chosen interpreters only). */
+export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise<RunningCli> {
   const dataDir = mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
@@ -19,6 +20,7 @@ export async function startCli(args: string[]): Promise<RunningCli> {
     {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env } : {}),
     },
   );
   let out = '';

@@ -35,7 +35,19 @@ export function formatProblem(p: ManifestProblem): string {
   return `${p.file} (document ${p.document}): ${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
-export function loadManifestDirectory(dir: string, dataDir: string): LoadedManifests {
+export interface LoadOptions {
+  /**
+   * Whether this machine can run a function; a message refuses it (local mode: a declared Python version
+   * that is not installed). Cluster mode has no such check here: the runtime image decides.
+   */
+  checkFunction?: ((fn: FunctionDefinition) => string | undefined) | undefined;
+}
+
+export function loadManifestDirectory(
+  dir: string,
+  dataDir: string,
+  options: LoadOptions = {},
+): LoadedManifests {
   const root = resolve(dir);
   const files = readdirSync(root)
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
@@ -61,6 +73,11 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
         continue;
       }
       if (!read.fn) continue; // an empty document between separators
+      const unavailable = options.checkFunction?.(read.fn);
+      if (unavailable) {
+        result.problems.push({ ...at, field: 'spec.runtime', message: unavailable });
+        continue;
+      }
       const key = `${read.fn.namespace}/${read.fn.name}`;
       const earlier = seen.get(key);
       if (earlier) {

@@ -6,7 +6,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { resolve } from 'node:path';
 import { type FunctionDefinition, functionKey } from './function-definition.ts';
 import type { FunctionRegistry } from './function-registry.ts';
-import { formatProblem, type LoadedManifests, loadManifestDirectory } from './manifest-loader.ts';
+import { formatProblem, type LoadedManifests } from './manifest-loader.ts';
 
 export interface ManifestWatchEvents {
   loaded(fn: FunctionDefinition): void;
@@ -24,13 +24,14 @@ const DEBOUNCE_MS = 150;
 
 export function watchManifests(options: {
   dir: string;
-  dataDir: string;
+  /** Reads the directory again, with the checks it had at start-up. */
+  load: () => LoadedManifests;
   registry: FunctionRegistry;
   /** The functions the registry got at start-up from `dir`. */
   initial: FunctionDefinition[];
   events: ManifestWatchEvents;
 }): ManifestWatch {
-  const { dataDir, registry, events } = options;
+  const { load, registry, events } = options;
   const dir = resolve(options.dir);
   /** The functions this directory defines now, by key; others in the registry are left alone. */
   let current = new Map(options.initial.map((fn) => [functionKey(fn.namespace, fn.name), fn]));
@@ -49,7 +50,7 @@ export function watchManifests(options: {
     if (closed) return;
     let loaded: LoadedManifests;
     try {
-      loaded = loadManifestDirectory(dir, dataDir);
+      loaded = load();
     } catch (err) {
       events.problem(`could not reload ${dir}: ${err instanceof Error ? err.message : String(err)}`);
       return;
