@@ -199,11 +199,13 @@ function applyManifestAlias(
   }
   const targets = [spec.functionVersion, ...Object.keys(spec.routingConfig?.additionalVersionWeights ?? {})];
   const missing = targets.filter((v) => v !== '$LATEST' && !versions.get(namespace, spec.functionName, v));
-  // Versions are published at run time; the alias still loads and answers 404 until they exist.
+  // As CreateAlias refuses them: an alias loaded with an unpublished target would fail its share of calls.
   if (missing.length > 0) {
     log(
-      `alias ${namespace}/${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}`,
+      `skipped ${source}: alias ${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}; ` +
+        `publish them (serval publish ${spec.functionName}) and restart`,
     );
+    return;
   }
   aliases.put(namespace, name, spec);
 }
