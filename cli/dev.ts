@@ -67,7 +67,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   if (registry.list().length === 0) process.stdout.write(`  (no functions loaded from ${dir})\n`);
   if (gateway.metricsUrl) process.stdout.write(`Metrics for Prometheus on ${gateway.metricsUrl}\n`);
   process.stdout.write(
-    `Follow a function's log with: serval logs <function> --follow --data-dir ${config.dataDir}\n`,
+    `Follow a function's log with: npx serval logs <function> --follow --data-dir ${config.dataDir}\n`,
   );
 
   // Edits to manifests and to `path:` code take effect at the next call, without a restart.

@@ -203,7 +203,7 @@ function applyManifestAlias(
   if (missing.length > 0) {
     log(
       `skipped ${source}: alias ${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}; ` +
-        `publish them (serval publish ${spec.functionName}) and restart`,
+        `publish them (npx serval publish ${spec.functionName}) and restart`,
     );
     return;
   }
