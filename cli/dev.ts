@@ -74,6 +74,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   const watcher = watchManifests({
     dir,
     load,
+    dataDir: config.dataDir,
     registry,
     initial: loaded.functions,
     events: {

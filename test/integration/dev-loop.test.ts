@@ -8,6 +8,8 @@ import { type RunningCli, startCli } from '../support/cli.ts';
 import { freePort } from '../support/free-port.ts';
 import { functionManifest, testDataRoot } from '../support/serval.ts';
 
+/** How long a reload may take to show: generous, for a loaded 2-core machine. */
+const RELOAD_MS = 20_000;
 const work = mkdtempSync(join(testDataRoot(), 'serval-dev-loop-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -91,7 +93,7 @@ describe('edits while serval dev runs', () => {
     expect(warm.body).toMatchObject({ version: 'one' });
     expect((await invoke(dev, 'app')).body.pid).toBe(warm.body.pid); // it was warm
     writeFileSync(join(code, 'index.mjs'), handler('two'));
-    await expect.poll(() => dev.stdout(), { timeout: 10_000 }).toContain('reloaded app');
+    await expect.poll(() => dev.stdout(), { timeout: RELOAD_MS }).toContain('reloaded app');
     const after = await invoke(dev, 'app');
     expect(after.body).toMatchObject({ version: 'two' });
     expect(after.body.pid).not.toBe(warm.body.pid);
@@ -100,7 +102,7 @@ describe('edits while serval dev runs', () => {
   it('a change in a nested directory of the code counts too', async () => {
     const before = countOf(dev.stdout(), 'reloaded app');
     writeFileSync(join(code, 'lib', 'data.json'), '{"n":1}');
-    await expect.poll(() => countOf(dev.stdout(), 'reloaded app'), { timeout: 10_000 }).toBe(before + 1);
+    await expect.poll(() => countOf(dev.stdout(), 'reloaded app'), { timeout: RELOAD_MS }).toBe(before + 1);
   });
 
   it('a busy environment finishes its invocation on the old code first', async () => {
@@ -109,10 +111,10 @@ describe('edits while serval dev runs', () => {
     const slow = invoke(dev, 'app', { sleepMs: 1500 });
     // Wait until it runs: its START line is in the terminal.
     const starts = countOf(dev.stdout(), '[app] START');
-    await expect.poll(() => countOf(dev.stdout(), '[app] START'), { timeout: 10_000 }).toBe(starts + 1);
+    await expect.poll(() => countOf(dev.stdout(), '[app] START'), { timeout: RELOAD_MS }).toBe(starts + 1);
     const reloads = countOf(dev.stdout(), 'reloaded app');
     writeFileSync(join(code, 'index.mjs'), handler('three'));
-    await expect.poll(() => countOf(dev.stdout(), 'reloaded app'), { timeout: 10_000 }).toBe(reloads + 1);
+    await expect.poll(() => countOf(dev.stdout(), 'reloaded app'), { timeout: RELOAD_MS }).toBe(reloads + 1);
     const next = await invoke(dev, 'app');
     expect(next.body).toMatchObject({ version: 'three' });
     const finished = await slow;
@@ -124,7 +126,7 @@ describe('edits while serval dev runs', () => {
     expect((await invoke(dev, 'app')).body).toMatchObject({ greeting: 'hello' });
     const reloads = countOf(dev.stdout(), 'reloaded app');
     writeManifest(manifests, 'app.yaml', app('bonjour'));
-    await expect.poll(() => countOf(dev.stdout(), 'reloaded app'), { timeout: 10_000 }).toBe(reloads + 1);
+    await expect.poll(() => countOf(dev.stdout(), 'reloaded app'), { timeout: RELOAD_MS }).toBe(reloads + 1);
     expect((await invoke(dev, 'app')).body).toMatchObject({ greeting: 'bonjour', version: 'three' });
   });
 
@@ -135,10 +137,10 @@ describe('edits while serval dev runs', () => {
       handler: 'index.handler',
       inline: { 'index.py': 'def handler(event, context):\n    return {"extra": True}\n' },
     });
-    await expect.poll(() => dev.stdout(), { timeout: 10_000 }).toContain('loaded extra');
+    await expect.poll(() => dev.stdout(), { timeout: RELOAD_MS }).toContain('loaded extra');
     expect(await invoke(dev, 'extra')).toEqual({ status: 200, body: { extra: true } });
     unlinkSync(join(manifests, 'extra.yaml'));
-    await expect.poll(() => dev.stdout(), { timeout: 10_000 }).toContain('removed extra');
+    await expect.poll(() => dev.stdout(), { timeout: RELOAD_MS }).toContain('removed extra');
     const gone = await invoke(dev, 'extra');
     expect(gone.status).toBe(404);
     expect(gone.body).toMatchObject({ Type: 'User' });
@@ -148,8 +150,38 @@ describe('edits while serval dev runs', () => {
 
   it('a half-written manifest keeps the function it defined', async () => {
     writeFileSync(join(manifests, 'app.yaml'), 'kind: Function\nmetadata: {name: app\n');
-    await expect.poll(() => dev.stderr(), { timeout: 10_000 }).toMatch(/skipped .*app\.yaml/);
+    await expect.poll(() => dev.stderr(), { timeout: RELOAD_MS }).toMatch(/skipped .*app\.yaml/);
     expect((await invoke(dev, 'app')).body).toMatchObject({ greeting: 'bonjour' });
+  });
+});
+
+describe('a function whose code is the directory serval dev serves, data directory inside', () => {
+  // `code.path: .` in a project run with the default data directory (.serval) inside it: the environments'
+  // own writes under the data directory must not count as edits.
+  const project = join(work, 'project');
+  let dev: RunningCli;
+  beforeAll(async () => {
+    mkdirSync(project);
+    writeFileSync(join(project, 'index.mjs'), 'export const handler = async () => ({ ok: 1 });\n');
+    writeManifest(project, 'app.yaml', {
+      name: 'self',
+      runtime: 'nodejs24.x',
+      handler: 'index.handler',
+      codePath: '.',
+    });
+    dev = await startCli(['dev', project], { dataDir: join(project, '.serval') });
+  });
+  afterAll(() => dev.stop());
+
+  it('runs without reloading itself, and still reloads on a real edit', async () => {
+    for (let i = 0; i < 3; i++) expect((await invoke(dev, 'self')).body).toEqual({ ok: 1 });
+    // Give a spurious reload time to show up (several debounce periods), then edit for real.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(dev.stdout()).not.toContain('reloaded self');
+    writeFileSync(join(project, 'index.mjs'), 'export const handler = async () => ({ ok: 2 });\n');
+    await expect.poll(() => dev.stdout(), { timeout: RELOAD_MS }).toContain('reloaded self');
+    expect((await invoke(dev, 'self')).body).toEqual({ ok: 2 });
+    expect(countOf(dev.stdout(), 'reloaded self')).toBe(1);
   });
 });
 

@@ -11,9 +11,18 @@ export interface RunningCli {
   stop(): Promise<void>;
 }
 
-/** `env` replaces the test's own environment for the child (e.g. a PATH with chosen interpreters only). */
-export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise<RunningCli> {
-  const dataDir = mkdtempSync(join(testDataRoot(), 'serval-cli-'));
+export interface CliOptions {
+  /** Replaces the test's own environment for the child (e.g. a PATH with chosen interpreters only). */
+  env?: NodeJS.ProcessEnv;
+  /** A data directory of the test's choosing (removed on stop like the default one). */
+  dataDir?: string;
+}
+
+export async function startCli(
+  args: string[],
+  { env, dataDir: chosen }: CliOptions = {},
+): Promise<RunningCli> {
+  const dataDir = chosen ?? mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
     ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir],
@@ -29,7 +38,8 @@ export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise
     err += d;
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 15_000);
+    // Generous: a cold start of the CLI on a loaded 2-core machine can take many seconds.
+    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);

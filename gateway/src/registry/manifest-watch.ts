@@ -3,7 +3,7 @@
 // retires its warm `$LATEST` environments (busy ones finish their invocation first); the next call starts
 // fresh ones on the new code. Published versions are copies and stay as they are.
 import { type FSWatcher, watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { type FunctionDefinition, functionKey } from './function-definition.ts';
 import type { FunctionRegistry } from './function-registry.ts';
 import { formatProblem, type LoadedManifests } from './manifest-loader.ts';
@@ -26,6 +26,8 @@ export function watchManifests(options: {
   dir: string;
   /** Reads the directory again, with the checks it had at start-up. */
   load: () => LoadedManifests;
+  /** Serval's own state; a code directory that contains it (`code.path: .`) must not reload on its writes. */
+  dataDir: string;
   registry: FunctionRegistry;
   /** The functions the registry got at start-up from `dir`. */
   initial: FunctionDefinition[];
@@ -33,14 +35,15 @@ export function watchManifests(options: {
 }): ManifestWatch {
   const { load, registry, events } = options;
   const dir = resolve(options.dir);
+  const dataDir = resolve(options.dataDir);
   /** The functions this directory defines now, by key; others in the registry are left alone. */
   let current = new Map(options.initial.map((fn) => [functionKey(fn.namespace, fn.name), fn]));
   const codeWatchers = new Map<string, FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const schedule = () => {
-    if (closed) return;
+  const schedule = (changed: string) => {
+    if (closed || changed === dataDir || changed.startsWith(dataDir + sep)) return;
     clearTimeout(timer);
     timer = setTimeout(reload, DEBOUNCE_MS);
   };
@@ -110,9 +113,15 @@ export function watchManifests(options: {
 }
 
 /** A directory that vanishes ends its watcher without an error; the next reload reports what is missing. */
-function watchQuietly(path: string, recursive: boolean, onChange: () => void): FSWatcher | undefined {
+function watchQuietly(
+  path: string,
+  recursive: boolean,
+  onChange: (changed: string) => void,
+): FSWatcher | undefined {
   try {
-    const watcher = watch(path, { recursive, persistent: false }, onChange);
+    const watcher = watch(path, { recursive, persistent: false }, (_event, name) =>
+      onChange(name ? join(path, name.toString()) : path),
+    );
     watcher.on('error', () => watcher.close());
     return watcher;
   } catch {
