@@ -29,6 +29,11 @@ export interface GatewayConfig {
    * `/lambda-url/<url-id>/` serves setups without wildcard DNS.
    */
   functionUrlDomain: string;
+  /**
+   * Local mode, a `python3.X` function when this machine lacks Python 3.X: `warn` at load time and run it on
+   * `python3`, or `refuse` to load it.
+   */
+  pythonMismatch: 'warn' | 'refuse';
   /** Local provider: a private /tmp per environment through a mount namespace, where the OS allows it. */
   isolateTmp: 'auto' | 'off';
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
@@ -93,6 +98,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
+    pythonMismatch: oneOf(env, 'SERVAL_PYTHON_MISMATCH', ['warn', 'refuse'] as const, 'warn'),
     isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),
     queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
     natsUrl: env.SERVAL_NATS_URL || undefined,

@@ -92,8 +92,12 @@ export async function startGateway({
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
   const limits = admitReservations(config, registry, log);
   registry.onChange(({ put, deleted }) => {
-    if (deleted) limits.setReservation(deleted.namespace, deleted.name, undefined);
+    if (deleted) {
+      limits.setReservation(deleted.namespace, deleted.name, undefined);
+      dispatcher.retire(deleted.namespace, deleted.name);
+    }
     if (!put) return;
+    dispatcher.retire(put.namespace, put.name, put);
     const problem = limits.checkReservation(put.namespace, put.name, put.spec.reservedConcurrency);
     // A reservation that would starve the unreserved pool is not taken; the function runs unreserved.
     if (problem) log(`${put.source}: spec.reservedConcurrency: ${problem}`);
@@ -168,7 +172,8 @@ export async function startGateway({
   let metricsUrl: string | undefined;
   try {
     port = await listen(front, config.host, config.port);
-    metricsUrl = await observability.serveMetrics();
+    // Local mode: a second `serval dev` must start although the first holds the default metrics port.
+    metricsUrl = await observability.serveMetrics({ anyPortIfTaken: !cluster });
   } catch (err) {
     // A port in use must end the start-up cleanly, not leave half a gateway running.
     await close();
@@ -207,11 +212,13 @@ function applyManifestAlias(
   }
   const targets = [spec.functionVersion, ...Object.keys(spec.routingConfig?.additionalVersionWeights ?? {})];
   const missing = targets.filter((v) => v !== '$LATEST' && !versions.get(namespace, spec.functionName, v));
-  // Versions are published at run time; the alias still loads and answers 404 until they exist.
+  // As CreateAlias refuses them: an alias loaded with an unpublished target would fail its share of calls.
   if (missing.length > 0) {
     log(
-      `alias ${namespace}/${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}`,
+      `skipped ${source}: alias ${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}; ` +
+        `publish them (npx serval publish ${spec.functionName}) and restart`,
     );
+    return;
   }
   aliases.put(namespace, name, spec);
 }

@@ -13,16 +13,25 @@ export interface RunningCli {
   stop(): Promise<void>;
 }
 
-/** `env` replaces the inherited environment when given (PATH and HOME are kept). */
-export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise<RunningCli> {
-  const dataDir = mkdtempSync(join(testDataRoot(), 'serval-cli-'));
+export interface CliOptions {
+  /** Replaces the test's own environment for the child (e.g. a PATH with chosen interpreters only). */
+  env?: NodeJS.ProcessEnv;
+  /** A data directory of the test's choosing (removed on stop like the default one). */
+  dataDir?: string;
+}
+
+export async function startCli(
+  args: string[],
+  { env, dataDir: chosen }: CliOptions = {},
+): Promise<RunningCli> {
+  const dataDir = chosen ?? mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
     ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir],
     {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: env && { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      ...(env ? { env } : {}),
     },
   );
   let out = '';
@@ -38,6 +47,7 @@ export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise
     }),
   );
   const url = await new Promise<string>((resolve, reject) => {
+    // Generous: a cold start of the CLI on a loaded 2-core machine can take many seconds.
     const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d;

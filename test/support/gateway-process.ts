@@ -25,10 +25,14 @@ export async function startGatewayProcess(options: {
   );
   const [internalPort, metricsPort] = [await freePort(), await freePort()];
   const cli = await startCli(['dev', manifests], {
-    SERVAL_INTERNAL_PORT: String(internalPort),
-    SERVAL_METRICS_PORT: String(metricsPort),
-    SERVAL_LOG_FORMAT: 'text',
-    ...options.env,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      SERVAL_INTERNAL_PORT: String(internalPort),
+      SERVAL_METRICS_PORT: String(metricsPort),
+      SERVAL_LOG_FORMAT: 'text',
+      ...options.env,
+    },
   });
   return {
     ...cli,

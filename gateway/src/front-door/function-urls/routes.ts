@@ -1,6 +1,8 @@
 // Function URLs: requests for `<url-id>.<domain>` (by Host) or `/lambda-url/<url-id>/…` (path form, for
 // setups without wildcard DNS) become payload-2.0 events; everything else passes to the next surface.
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
@@ -75,6 +77,9 @@ export function functionUrlRoutes({
       body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
       protocol: `HTTP/${req.httpVersion}`,
+      localPort: req.socket.localPort,
+      tls: tlsOf(req.socket),
+      authType: url.authType,
       urlId: m.urlId,
       domainName: m.domainName,
       namespace: target.fn.namespace,
@@ -83,7 +88,8 @@ export function functionUrlRoutes({
       now: new Date(),
     });
     const out = await invoker.invoke(resolved, Buffer.from(JSON.stringify(event)), {
-      traceHeader: req.get('x-amzn-trace-id'),
+      // The function's _X_AMZN_TRACE_ID is the trace header its event carries.
+      traceHeader: (event.headers as Record<string, string>)['x-amzn-trace-id'],
       requestId,
     });
     const response = out.result.outcome === 'error' ? BAD_GATEWAY : functionUrlResponse(out.body);
@@ -102,6 +108,11 @@ export function functionUrlRoutes({
       serve(req, res, m).catch(next);
     });
   };
+}
+
+function tlsOf(socket: Socket): { version: string; cipher: string } | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  return { version: socket.getProtocol() ?? '', cipher: socket.getCipher().name };
 }
 
 function splitQuery(url: string): [string, string | undefined] {

@@ -10,6 +10,7 @@ import type {
   FunctionLogSink,
   LaunchedEnvironment,
 } from '../provider.ts';
+import { resolvePython } from './interpreters.ts';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../../../runtime-shims/agent/main.ts', import.meta.url));
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
@@ -35,36 +36,15 @@ export class LocalProvider implements EnvironmentProvider {
     this.privateTmp = options.isolateTmp === 'auto' && mountNamespacesWork();
   }
 
-  private readonly pythons = new Map<string, string | undefined>();
-
-  /**
-   * The real interpreter behind `python3.X` (or `python3`), resolved once: version managers put shell-script
-   * shims on PATH that would add 100 ms or more to every cold start.
-   */
-  private pythonFor(runtime: string): string | undefined {
-    if (!this.pythons.has(runtime)) {
-      let found: string | undefined;
-      for (const candidate of [runtime, 'python3']) {
-        const probe = spawnSync(candidate, ['-c', 'import sys; print(sys.executable)'], {
-          encoding: 'utf8',
-          timeout: 10_000,
-        });
-        if (probe.status === 0 && probe.stdout.trim()) {
-          found = probe.stdout.trim();
-          break;
-        }
-      }
-      this.pythons.set(runtime, found);
-    }
-    return this.pythons.get(runtime);
-  }
-
   /** Whether environments see their own directory at the literal path /tmp. */
   get isolatesTmp(): boolean {
     return this.privateTmp;
   }
 
   launch({ spec, linkUrl, token }: EnvironmentLaunch): LaunchedEnvironment {
+    const python = spec.runtime.startsWith('python') ? resolvePython(spec.runtime, process.env) : undefined;
+    // A missing interpreter fails the start with its reason, which the caller sees as ResourceNotReady.
+    if (python && !python.ok) return { exited: Promise.resolve(python.message), stop: () => {} };
     const dir = join(this.dataDir, 'environments', spec.environmentId);
     const tmpDir = join(dir, 'tmp');
     mkdirSync(tmpDir, { recursive: true });
@@ -78,8 +58,7 @@ export class LocalProvider implements EnvironmentProvider {
     for (const key of HOST_PASSTHROUGH) if (process.env[key]) env[key] = process.env[key];
     // The agent itself starts faster with V8's compile cache.
     env.NODE_COMPILE_CACHE = env.SERVAL_NODE_COMPILE_CACHE!;
-    const python = spec.runtime.startsWith('python') ? this.pythonFor(spec.runtime) : undefined;
-    if (python) env.SERVAL_PYTHON = python;
+    if (python) env.SERVAL_PYTHON = python.executable;
     const privateTmp =
       this.privateTmp &&
       !needsHostTmp([
