@@ -29,8 +29,8 @@ export interface GatewayConfig {
    * `/lambda-url/<url-id>/` serves setups without wildcard DNS.
    */
   functionUrlDomain: string;
-  /** Local provider: a private /tmp per environment through a mount namespace, where the OS allows it. */
-  isolateTmp: 'auto' | 'off';
+  /** Local provider: namespaces and a memory cgroup per environment where the host allows them (docs/security.md). */
+  localIsolation: 'auto' | 'off';
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
   queueBackend: 'sqlite' | 'nats';
   /** NATS server(s) for the JetStream queue and for NATS destinations, comma-separated. */
@@ -86,7 +86,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
-    isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),
+    localIsolation: oneOf(env, 'SERVAL_LOCAL_ISOLATION', ['auto', 'off'] as const, 'auto'),
     queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),

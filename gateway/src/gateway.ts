@@ -78,6 +78,7 @@ export async function startGateway({
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
+    (stream) => internal.emit('connection', stream),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.
