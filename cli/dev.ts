@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { batchedLineWriter } from '../apis/line-writer.ts';
 import type { GatewayConfig } from '../gateway/src/config.ts';
+import { preparePrivateDataDir } from '../gateway/src/data-dir.ts';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
 import { FunctionLogFiles } from '../gateway/src/observability/function-log-files.ts';
@@ -13,6 +14,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new Error(`${dir} is not a directory of Function manifests`);
   }
+  preparePrivateDataDir(config.dataDir); // before inline code is written into it
   const loaded = loadManifestDirectory(dir, config.dataDir);
   for (const problem of loaded.problems) process.stderr.write(`serval: skipped ${formatProblem(problem)}\n`);
   const registry = new FunctionRegistry();
@@ -25,6 +27,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
     write(`[${spec.functionName}] ${line}`);
     logFiles.append(spec.namespace, spec.functionName, line);
   });
+  for (const note of provider.isolationNotes) process.stderr.write(`serval: ${note}\n`);
   const gateway = await startGateway({
     config,
     registry,

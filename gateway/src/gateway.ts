@@ -10,6 +10,7 @@ import { openEventQueue } from './async/open-queue.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
+import { preparePrivateDataDir } from './data-dir.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
@@ -68,6 +69,7 @@ export async function startGateway({
   observability: observabilityOverrides,
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
+  preparePrivateDataDir(config.dataDir);
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
   const internal = createServer(internalRoutes(cluster?.demand, cluster?.linkKey));

@@ -4,11 +4,13 @@
 # pivots into it and starts the agent there as an unprivileged user (Lambda's uid 993), which keeps the
 # function from remounting its view.
 #
-# Usage: enter-sandbox.sh <view-root> <tmp-dir> [ro:<path> | rw:<path>]... -- <command>...
+# Usage: enter-sandbox.sh <view-root> <tmp-dir> <code-dir> [ro:<path> | rw:<path>]... -- <command>...
+# The code directory appears read-only at /var/task, as in Lambda; the other paths at their own paths.
 set -eu
 root=$1
 tmp=$2
-shift 2
+code=$3
+shift 3
 
 ip link set lo up
 
@@ -30,6 +32,9 @@ bind() { # <mode> <path>: the host path at the same path in the view
   mount --bind "$2" "$root$2"
   if [ "$1" = ro ]; then mount -o remount,bind,ro,nosuid "$root$2"; fi
 }
+mkdir -p "$root/var/task"
+mount --bind "$code" "$root/var/task"
+mount -o remount,bind,ro,nosuid "$root/var/task"
 while [ "$1" != -- ]; do
   bind "${1%%:*}" "${1#*:}"
   shift

@@ -18,6 +18,7 @@ import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
   interpreterPrefix,
   SANDBOX_RUNTIME_API,
+  SANDBOX_TASK_ROOT,
   sandboxCommand,
   sandboxUnavailable,
   sharedReadOnlyPaths,
@@ -121,6 +122,7 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_ENVIRONMENT_TOKEN: token,
       SERVAL_RUNTIME_API_ADDRESS: this.sandboxed ? SANDBOX_RUNTIME_API : '127.0.0.1:0',
       SERVAL_TMP_DIR: this.sandboxed ? '/tmp' : envDir.tmpDir,
+      ...(this.sandboxed && { SERVAL_CODE_DIR: SANDBOX_TASK_ROOT }),
       SERVAL_NODE_COMPILE_CACHE: compileCache,
       // The agent itself starts faster with V8's compile cache.
       NODE_COMPILE_CACHE: compileCache,
@@ -144,7 +146,8 @@ export class LocalProvider implements EnvironmentProvider {
           {
             rootDir: envDir.viewDir,
             tmpDir: envDir.tmpDir,
-            readOnly: [...this.sharedPaths, spec.codeDir, ...(python ? [interpreterPrefix(python)] : [])],
+            codeDir: spec.codeDir,
+            readOnly: [...this.sharedPaths, ...(python ? [interpreterPrefix(python)] : [])],
             writable: [compileCache],
           },
           agent,

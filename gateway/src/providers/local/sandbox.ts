@@ -52,12 +52,16 @@ const UNSHARE = [
 
 /** The Runtime API inside the environment's own network namespace. */
 export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
+/** Where a sandboxed environment sees its code (LAMBDA_TASK_ROOT), as in Lambda and in a pod. */
+export const SANDBOX_TASK_ROOT = '/var/task';
 
 export interface SandboxView {
   /** An empty directory the view is assembled on (private to the environment's mount namespace). */
   rootDir: string;
   /** The host directory that becomes /tmp. */
   tmpDir: string;
+  /** The function's code, which the environment sees read-only at SANDBOX_TASK_ROOT. */
+  codeDir: string;
   readOnly: string[];
   writable: string[];
 }
@@ -82,7 +86,17 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
   ];
   return {
     file: 'unshare',
-    args: [...UNSHARE, 'sh', ENTER_SANDBOX, view.rootDir, view.tmpDir, ...paths, '--', ...command],
+    args: [
+      ...UNSHARE,
+      'sh',
+      ENTER_SANDBOX,
+      view.rootDir,
+      view.tmpDir,
+      view.codeDir,
+      ...paths,
+      '--',
+      ...command,
+    ],
   };
 }
 
@@ -97,7 +111,13 @@ export function sandboxUnavailable(): string | undefined {
     mkdirSync(join(dir, 'root'));
     mkdirSync(join(dir, 'tmp'));
     const { file, args } = sandboxCommand(
-      { rootDir: join(dir, 'root'), tmpDir: join(dir, 'tmp'), readOnly: sharedReadOnlyPaths(), writable: [] },
+      {
+        rootDir: join(dir, 'root'),
+        tmpDir: join(dir, 'tmp'),
+        codeDir: join(dir, 'tmp'),
+        readOnly: sharedReadOnlyPaths(),
+        writable: [],
+      },
       [process.execPath, '-e', ''],
     );
     const probe = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
