@@ -4,40 +4,34 @@
 # pivots into it and starts the agent there as an unprivileged user (Lambda's uid 993), which keeps the
 # function from remounting its view.
 #
-# Usage: enter-sandbox.sh <view-root> <tmp-dir> <code-dir> [ro:<path> | rw:<path>]... -- <command>...
-# The code directory appears read-only at /var/task, as in Lambda; the other paths at their own paths.
+# Usage: enter-sandbox.sh <view-root> [ro|rw <host-path> <view-path>]... -- <command>...
+# Each host path appears at its view path, in order (so a path inside an earlier one lands in it).
 set -eu
 root=$1
-tmp=$2
-code=$3
-shift 3
+shift
 
 ip link set lo up
 
 mount -t tmpfs -o mode=0755,size=1m serval-view "$root"
-mkdir "$root/tmp" "$root/proc" "$root/dev" "$root/.host"
-mount --bind "$tmp" "$root/tmp"
+mkdir "$root/proc" "$root/dev" "$root/.host"
 
-bind() { # <mode> <path>: the host path at the same path in the view
-  if [ -L "$2" ] && [ "$(dirname "$2")" = / ]; then
-    ln -s "$(readlink "$2")" "$root$2" # merged-/usr links such as /bin -> usr/bin
+bind() { # <ro|rw> <host-path> <view-path>
+  if [ -L "$2" ] && [ "$(dirname "$2")" = / ] && [ "$2" = "$3" ]; then
+    ln -s "$(readlink "$2")" "$root$3" # merged-/usr links such as /bin -> usr/bin
     return
   fi
   if [ -d "$2" ]; then
-    mkdir -p "$root$2"
+    mkdir -p "$root$3"
   else
-    mkdir -p "$(dirname "$root$2")"
-    : >"$root$2"
+    mkdir -p "$(dirname "$root$3")"
+    : >"$root$3"
   fi
-  mount --bind "$2" "$root$2"
-  if [ "$1" = ro ]; then mount -o remount,bind,ro,nosuid "$root$2"; fi
+  mount --bind "$2" "$root$3"
+  if [ "$1" = ro ]; then mount -o remount,bind,ro,nosuid "$root$3"; fi
 }
-mkdir -p "$root/var/task"
-mount --bind "$code" "$root/var/task"
-mount -o remount,bind,ro,nosuid "$root/var/task"
 while [ "$1" != -- ]; do
-  bind "${1%%:*}" "${1#*:}"
-  shift
+  bind "$1" "$2" "$3"
+  shift 3
 done
 shift
 

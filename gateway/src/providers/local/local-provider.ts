@@ -17,6 +17,7 @@ import { instanceTag } from './instance-tag.ts';
 import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
   interpreterPrefix,
+  SANDBOX_COMPILE_CACHE,
   SANDBOX_RUNTIME_API,
   SANDBOX_TASK_ROOT,
   sandboxCommand,
@@ -112,10 +113,11 @@ export class LocalProvider implements EnvironmentProvider {
 
   launch({ spec, linkUrl, token, acceptLink }: EnvironmentLaunch): LaunchedEnvironment {
     const envDir = this.dirs.create(spec.environmentId);
+    // Sandboxed environments of one function share a compile cache; other functions' compiled code stays unseen.
     const compileCache = this.sandboxed
-      ? // Sandboxed environments of one function share a cache; other functions' compiled code stays unseen.
-        join(this.dataDir, 'node-compile-cache', spec.namespace, spec.functionName)
+      ? join(this.dataDir, 'node-compile-cache', spec.namespace, spec.functionName)
       : join(this.dataDir, 'node-compile-cache');
+    const seenCompileCache = this.sandboxed ? SANDBOX_COMPILE_CACHE : compileCache;
     const env: Record<string, string> = {
       SERVAL_LINK_URL: linkUrl,
       SERVAL_LINK_FD: String(LINK_FD),
@@ -123,9 +125,9 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_RUNTIME_API_ADDRESS: this.sandboxed ? SANDBOX_RUNTIME_API : '127.0.0.1:0',
       SERVAL_TMP_DIR: this.sandboxed ? '/tmp' : envDir.tmpDir,
       ...(this.sandboxed && { SERVAL_CODE_DIR: SANDBOX_TASK_ROOT }),
-      SERVAL_NODE_COMPILE_CACHE: compileCache,
+      SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
       // The agent itself starts faster with V8's compile cache.
-      NODE_COMPILE_CACHE: compileCache,
+      NODE_COMPILE_CACHE: seenCompileCache,
     };
     for (const key of HOST_PASSTHROUGH) if (process.env[key]) env[key] = process.env[key];
     const python = spec.runtime.startsWith('python') ? this.pythonFor(spec.runtime) : undefined;
@@ -147,8 +149,8 @@ export class LocalProvider implements EnvironmentProvider {
             rootDir: envDir.viewDir,
             tmpDir: envDir.tmpDir,
             codeDir: spec.codeDir,
+            compileCacheDir: compileCache,
             readOnly: [...this.sharedPaths, ...(python ? [interpreterPrefix(python)] : [])],
-            writable: [compileCache],
           },
           agent,
         )

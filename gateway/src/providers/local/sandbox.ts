@@ -54,6 +54,8 @@ const UNSHARE = [
 export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
 /** Where a sandboxed environment sees its code (LAMBDA_TASK_ROOT), as in Lambda and in a pod. */
 export const SANDBOX_TASK_ROOT = '/var/task';
+/** Where it sees its function's V8 compile cache. */
+export const SANDBOX_COMPILE_CACHE = '/var/cache/serval/node-compile-cache';
 
 export interface SandboxView {
   /** An empty directory the view is assembled on (private to the environment's mount namespace). */
@@ -62,8 +64,10 @@ export interface SandboxView {
   tmpDir: string;
   /** The function's code, which the environment sees read-only at SANDBOX_TASK_ROOT. */
   codeDir: string;
+  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
+  compileCacheDir: string;
+  /** Host paths seen read-only at their own paths. */
   readOnly: string[];
-  writable: string[];
 }
 
 /** Host paths every environment sees read-only, besides its code: the system, Node, Serval's runtimes. */
@@ -80,23 +84,17 @@ export function interpreterPrefix(executable: string): string {
 
 /** The command that starts `command` inside a new sandbox with the given view. */
 export function sandboxCommand(view: SandboxView, command: string[]): { file: string; args: string[] } {
-  const paths = [
-    ...compact(view.readOnly).map((p) => `ro:${p}`),
-    ...compact(view.writable).map((p) => `rw:${p}`),
+  mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
+  const binds = [
+    // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
+    ['rw', view.tmpDir, '/tmp'],
+    ...compact(view.readOnly).map((p) => ['ro', p, p]),
+    ['ro', view.codeDir, SANDBOX_TASK_ROOT],
+    ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
   ];
   return {
     file: 'unshare',
-    args: [
-      ...UNSHARE,
-      'sh',
-      ENTER_SANDBOX,
-      view.rootDir,
-      view.tmpDir,
-      view.codeDir,
-      ...paths,
-      '--',
-      ...command,
-    ],
+    args: [...UNSHARE, 'sh', ENTER_SANDBOX, view.rootDir, ...binds.flat(), '--', ...command],
   };
 }
 
@@ -115,8 +113,8 @@ export function sandboxUnavailable(): string | undefined {
         rootDir: join(dir, 'root'),
         tmpDir: join(dir, 'tmp'),
         codeDir: join(dir, 'tmp'),
+        compileCacheDir: join(dir, 'cache'),
         readOnly: sharedReadOnlyPaths(),
-        writable: [],
       },
       [process.execPath, '-e', ''],
     );
