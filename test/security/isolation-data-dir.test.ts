@@ -5,8 +5,9 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { startCli } from '../support/cli.ts';
 import { functionManifest, testDataRoot } from '../support/serval.ts';
-import { eventually, invoke, startDevGateway } from './isolation-support.ts';
+import { eventually, invoke } from './isolation-support.ts';
 
 const ECHO = `export const handler = async (event) => { console.log('seen', JSON.stringify(event)); return event; };`;
 
@@ -46,7 +47,7 @@ describe('isolation: the data directory', () => {
     // What an older gateway left: world-readable.
     mkdirSync(join(dataDir, 'logs'), { recursive: true, mode: 0o755 });
     writeFileSync(join(dataDir, 'logs', 'old.log'), 'request ids', { mode: 0o644 });
-    const gateway = await startDevGateway(manifests, dataDir);
+    const gateway = await startCli(['dev', manifests], { dataDir });
     try {
       expect((await invoke(gateway.url, 'echo', { sync: true })).status).toBe(200);
       const queued = await invoke(

@@ -6,14 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { startCli } from '../support/cli.ts';
 import { functionManifest, startServal, testDataRoot } from '../support/serval.ts';
-import {
-  eventually,
-  invoke,
-  processesRunning,
-  requireSandbox,
-  startDevGateway,
-} from './isolation-support.ts';
+import { eventually, invoke, processesRunning, requireSandbox } from './isolation-support.ts';
 
 /** Starts `sleep <seconds>` in a session of its own, as a handler escaping its process group would. */
 const ESCAPER = `import { spawn } from 'node:child_process';
@@ -78,7 +73,7 @@ describe('isolation: a SIGKILLed gateway', () => {
     const dataDir = join(work, 'data');
     mkdirSync(manifests);
     writeFileSync(join(manifests, 'functions.yaml'), stringify(functionManifest(escaper)));
-    const first = await startDevGateway(manifests, dataDir);
+    const first = await startCli(['dev', manifests], { dataDir });
     const seconds = marker();
     try {
       requireSandbox(!first.stderr().includes('single-tenant'), ctx);
@@ -96,7 +91,7 @@ describe('isolation: a SIGKILLed gateway', () => {
     const leftovers = readdirSync(environments);
     expect(leftovers.length).toBe(1); // SIGKILL gave the gateway no chance to clean up
 
-    const second = await startDevGateway(manifests, dataDir);
+    const second = await startCli(['dev', manifests], { dataDir });
     try {
       expect(readdirSync(environments).filter((name) => leftovers.includes(name))).toEqual([]);
       expect(existsSync(join(environments, leftovers[0]!))).toBe(false);

@@ -1,9 +1,6 @@
-// Shared by the local-isolation security tests: whether this host can sandbox, what runs under the gateway,
-// and a `serval dev` process the tests can SIGKILL.
-import { type ChildProcess, spawn } from 'node:child_process';
+// Shared by the local-isolation security tests: whether this host can sandbox, and what runs under the gateway.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'vitest';
-import { REPO_ROOT } from '../support/serval.ts';
 
 /**
  * Namespaced environments are what these tests check. Where the kernel refuses unprivileged namespaces the
@@ -67,59 +64,6 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-export interface DevGateway {
-  url: string;
-  child: ChildProcess;
-  stderr(): string;
-  /** Ends the gateway (SIGTERM, or the given signal) and waits for it. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-/** The real `serval dev` as its own process, on a data directory the caller keeps. */
-export async function startDevGateway(
-  manifestsDir: string,
-  dataDir: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<DevGateway> {
-  const child = spawn(
-    process.execPath,
-    ['bin/serval.mjs', 'dev', manifestsDir, '--port', '0', '--data-dir', dataDir],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SERVAL_METRICS: 'off', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serval exited with ${code}: ${err}`)));
-  });
-  return {
-    url,
-    child,
-    stderr: () => err,
-    stop: (signal = 'SIGTERM') =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
 }
 
 export async function invoke(url: string, name: string, payload: unknown = {}, headers = {}) {

@@ -8,16 +8,25 @@ export interface RunningCli {
   url: string;
   stdout(): string;
   stderr(): string;
-  stop(): Promise<void>;
+  /** Ends the process (SIGTERM unless told otherwise) and waits for it. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startCli(args: string[]): Promise<RunningCli> {
-  const dataDir = mkdtempSync(join(testDataRoot(), 'serval-cli-'));
+export interface CliOptions {
+  /** A data directory the caller owns and keeps; by default a fresh one, removed at stop. */
+  dataDir?: string;
+  /** Added to the test's own environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startCli(args: string[], options: CliOptions = {}): Promise<RunningCli> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
     ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir],
     {
       cwd: REPO_ROOT,
+      env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -42,13 +51,15 @@ export async function startCli(args: string[]): Promise<RunningCli> {
     url,
     stdout: () => out,
     stderr: () => err,
-    stop: () =>
+    stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        child.once('exit', () => {
-          rmSync(dataDir, { recursive: true, force: true });
+        const done = () => {
+          if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
           resolve();
-        });
-        child.kill('SIGTERM');
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', done);
+        child.kill(signal);
       }),
   };
 }
