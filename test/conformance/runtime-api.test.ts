@@ -154,8 +154,6 @@ describe('environment variables', () => {
   it('sets Lambda reserved and default variables, keeps user variables, and hides the agent credential', async () => {
     const res = await serval.invoke('probe', { scenario: 'headers' });
     const { env, cwd } = res.json() as { env: Record<string, string>; cwd: string };
-    // A sandboxed environment sees its code at /var/task, as in Lambda (docs/security.md).
-    const taskRoot = serval.isolatesTmp ? '/var/task' : fixture('provided/protocol-probe');
     expect(env).toMatchObject({
       AWS_LAMBDA_FUNCTION_NAME: 'probe',
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
@@ -164,7 +162,7 @@ describe('environment variables', () => {
       AWS_LAMBDA_LOG_GROUP_NAME: '/serval/default/probe',
       AWS_REGION: 'local',
       AWS_DEFAULT_REGION: 'local',
-      LAMBDA_TASK_ROOT: taskRoot,
+      LAMBDA_TASK_ROOT: fixture('provided/protocol-probe'),
       _HANDLER: '',
       TZ: 'UTC',
       LANG: 'en_US.UTF-8',
@@ -174,7 +172,7 @@ describe('environment variables', () => {
     expect(env.AWS_LAMBDA_RUNTIME_API).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(env).not.toHaveProperty('AWS_EXECUTION_ENV'); // not set for custom runtimes
     expect(Object.keys(env).filter((k) => k.startsWith('SERVAL_') && k !== 'SERVAL_CACHE')).toEqual([]);
-    expect(cwd).toBe(taskRoot);
+    expect(cwd).toBe(fixture('provided/protocol-probe'));
   });
 });
 

@@ -1,8 +1,9 @@
 // #11.7: a function read another function's /tmp through the data directory, other functions' queued
 // event payloads in the SQLite WAL, their published code and logs. Each environment now sees a view of
-// its own: the system, Serval's runtimes, its own code (read-only) and its own /tmp, never the data directory.
+// its own: the system, Serval's runtimes, its own code (read-only) and its own /tmp; of the data
+// directory, only the path to its own code.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, REPO_ROOT, startServal, type TestServal } from '../support/serval.ts';
 import { requireSandbox } from './isolation-support.ts';
@@ -20,7 +21,7 @@ const look = (path) => {
   if (!existsSync(path)) return { exists: false };
   try {
     return statSync(path).isDirectory()
-      ? { exists: true, entries: readdirSync(path, { recursive: true }).map(String) }
+      ? { exists: true, entries: readdirSync(path, { recursive: true }).map(String).sort() }
       : { exists: true, bytes: readFileSync(path).length };
   } catch (err) {
     return { exists: true, error: err.code };
@@ -68,7 +69,6 @@ describe('isolation: files', () => {
     expect(queued.status).toBe(202);
     const dataDir = dirname(dirname(codeDir('keeper')));
     const paths = [
-      dataDir,
       join(dataDir, 'environments'),
       join(dataDir, 'async-events.db'),
       join(dataDir, 'async-events.db-wal'),
@@ -78,7 +78,7 @@ describe('isolation: files', () => {
       join(REPO_ROOT, 'gateway'),
     ];
     expect(existsSync(join(dataDir, 'async-events.db'))).toBe(true);
-    const res = await serval.invoke('prober', { paths });
+    const res = await serval.invoke('prober', { paths: [dataDir, ...paths] });
     expect(res.status).toBe(200);
     const { seen, ownCodeWrite, tmp } = res.json() as {
       seen: Record<string, unknown>;
@@ -86,6 +86,8 @@ describe('isolation: files', () => {
       tmp: string[];
     };
     for (const path of paths) expect({ path, ...(seen[path] as object) }).toEqual({ path, exists: false });
+    const own = relative(dataDir, codeDir('prober'));
+    expect(seen[dataDir]).toEqual({ exists: true, entries: ['code', own, join(own, 'index.mjs')] });
     expect(tmp).not.toContain('keeper-secret.txt');
     // Its own code is there, and read-only, as /var/task is in Lambda.
     expect(ownCodeWrite).toBe('EROFS');

@@ -19,7 +19,6 @@ import {
   interpreterPrefix,
   SANDBOX_COMPILE_CACHE,
   SANDBOX_RUNTIME_API,
-  SANDBOX_TASK_ROOT,
   sandboxCommand,
   sandboxUnavailable,
   sharedReadOnlyPaths,
@@ -36,6 +35,8 @@ export interface LocalProviderOptions {
   dataDir: string;
   /** `auto`: namespaces and a memory cgroup per environment where the host allows them; `off`: neither. */
   localIsolation: 'auto' | 'off';
+  /** Host directories every sandboxed environment sees, writable (like a shared file system mount). */
+  localSharedDirs: string[];
 }
 
 export class LocalProvider implements EnvironmentProvider {
@@ -45,6 +46,7 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly sandboxed: boolean;
   private readonly cgroups: MemoryCgroups | undefined;
   private readonly sharedPaths: string[];
+  private readonly sharedDirs: string[];
   private readonly running = new Set<LaunchedEnvironment>();
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
@@ -58,6 +60,7 @@ export class LocalProvider implements EnvironmentProvider {
     const noSandbox = auto ? sandboxUnavailable() : 'SERVAL_LOCAL_ISOLATION=off';
     this.sandboxed = noSandbox === undefined;
     this.sharedPaths = this.sandboxed ? sharedReadOnlyPaths() : [];
+    this.sharedDirs = options.localSharedDirs;
     if (noSandbox) {
       this.isolationNotes.push(
         `local mode is single-tenant: environments share this user's file system, processes and loopback (${noSandbox})`,
@@ -96,19 +99,12 @@ export class LocalProvider implements EnvironmentProvider {
     return this.pythons.get(runtime);
   }
 
-  /** Whether environments see their own directory at the literal path /tmp. */
+  /**
+   * Whether environments are sandboxed (docs/security.md), and so see their own directory at the literal
+   * path /tmp and their code at /var/task.
+   */
   get isolatesTmp(): boolean {
     return this.sandboxed;
-  }
-
-  /** Whether each environment has its own namespaces (file system view, processes, loopback). */
-  get isSandboxed(): boolean {
-    return this.sandboxed;
-  }
-
-  /** Whether memory is limited by a cgroup (exactly) rather than by sampling. */
-  get limitsMemoryByCgroup(): boolean {
-    return this.cgroups !== undefined;
   }
 
   launch({ spec, linkUrl, token, acceptLink }: EnvironmentLaunch): LaunchedEnvironment {
@@ -124,7 +120,6 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_ENVIRONMENT_TOKEN: token,
       SERVAL_RUNTIME_API_ADDRESS: this.sandboxed ? SANDBOX_RUNTIME_API : '127.0.0.1:0',
       SERVAL_TMP_DIR: this.sandboxed ? '/tmp' : envDir.tmpDir,
-      ...(this.sandboxed && { SERVAL_CODE_DIR: SANDBOX_TASK_ROOT }),
       SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
       // The agent itself starts faster with V8's compile cache.
       NODE_COMPILE_CACHE: seenCompileCache,
@@ -151,6 +146,7 @@ export class LocalProvider implements EnvironmentProvider {
             codeDir: spec.codeDir,
             compileCacheDir: compileCache,
             readOnly: [...this.sharedPaths, ...(python ? [interpreterPrefix(python)] : [])],
+            shared: this.sharedDirs,
           },
           agent,
         )

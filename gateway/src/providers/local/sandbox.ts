@@ -13,7 +13,10 @@ const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** What the agent and the managed runtimes load from Serval's own tree. */
 const SERVAL_PATHS = ['package.json', 'apis', 'runtime-shims', 'node_modules'].map((p) => join(REPO_ROOT, p));
 const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
-/** Only what programs need from /etc: users, name resolution, certificates, time zones, linker cache. */
+/**
+ * Only what programs need from /etc, copied into the view: users, name resolution, certificates (not
+ * /etc/ssl/private), time zones, linker cache.
+ */
 const ETC_PATHS = [
   'passwd',
   'group',
@@ -32,7 +35,8 @@ const ETC_PATHS = [
   'ld.so.conf',
   'ld.so.conf.d',
   'alternatives',
-  'ssl',
+  'ssl/certs',
+  'ssl/openssl.cnf',
   'ca-certificates',
   'ca-certificates.conf',
 ].map((p) => `/etc/${p}`);
@@ -52,8 +56,6 @@ const UNSHARE = [
 
 /** The Runtime API inside the environment's own network namespace. */
 export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
-/** Where a sandboxed environment sees its code (LAMBDA_TASK_ROOT), as in Lambda and in a pod. */
-export const SANDBOX_TASK_ROOT = '/var/task';
 /** Where it sees its function's V8 compile cache. */
 export const SANDBOX_COMPILE_CACHE = '/var/cache/serval/node-compile-cache';
 
@@ -62,19 +64,27 @@ export interface SandboxView {
   rootDir: string;
   /** The host directory that becomes /tmp. */
   tmpDir: string;
-  /** The function's code, which the environment sees read-only at SANDBOX_TASK_ROOT. */
+  /**
+   * The function's code, seen read-only at its own path, with the node_modules of its ancestors (where
+   * Node resolves packages from, in a repository or monorepo).
+   */
   codeDir: string;
   /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
   compileCacheDir: string;
   /** Host paths seen read-only at their own paths. */
   readOnly: string[];
+  /** Host directories seen writable at their own paths (SERVAL_LOCAL_SHARED_DIRS). */
+  shared: string[];
 }
 
-/** Host paths every environment sees read-only, besides its code: the system, Node, Serval's runtimes. */
+/**
+ * Host paths every environment sees read-only, besides its code and a copy of ETC_PATHS: the system, Node,
+ * Serval's runtimes.
+ */
 export function sharedReadOnlyPaths(): string[] {
   const node = dirname(dirname(realpathSync(process.execPath)));
   const cache = process.env.SERVAL_CACHE ?? (process.env.HOME && join(process.env.HOME, '.cache', 'serval'));
-  return [...SYSTEM_PATHS, ...ETC_PATHS, node, ...SERVAL_PATHS, ...(cache ? [cache] : [])];
+  return [...SYSTEM_PATHS, node, ...SERVAL_PATHS, ...(cache ? [cache] : [])];
 }
 
 /** The installation prefix of an interpreter (`/usr`, `~/.pyenv/versions/3.12.1`), which it needs to run. */
@@ -88,8 +98,13 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
   const binds = [
     // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
     ['rw', view.tmpDir, '/tmp'],
-    ...compact(view.readOnly).map((p) => ['ro', p, p]),
-    ['ro', view.codeDir, SANDBOX_TASK_ROOT],
+    ['copy', ETC_PATHS.filter((p) => existsSync(p)).join(' '), '/'],
+    ...compact([...view.readOnly, view.codeDir, ...ancestorNodeModules(view.codeDir)]).map((p) => [
+      'ro',
+      p,
+      p,
+    ]),
+    ...compact(view.shared).map((p) => ['rw', p, p]),
     ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
   ];
   return {
@@ -98,11 +113,18 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
   };
 }
 
+let probed: { reason: string | undefined } | undefined;
+
 /**
- * Whether sandboxes can be made here: runs a whole one once, so a kernel or container that refuses any
- * part of it (user namespaces, mounts, loopback) is found at start-up. Returns the reason if not.
+ * Whether sandboxes can be made here: runs a whole one once per process, so a kernel or container that
+ * refuses any part of it (user namespaces, mounts, loopback) is found at start-up. Returns the reason if not.
  */
 export function sandboxUnavailable(): string | undefined {
+  probed ??= { reason: probeSandbox() };
+  return probed.reason;
+}
+
+function probeSandbox(): string | undefined {
   if (process.platform !== 'linux') return 'namespaces are a Linux feature';
   const dir = mkdtempSync(join(tmpdir(), 'serval-probe-'));
   try {
@@ -115,6 +137,7 @@ export function sandboxUnavailable(): string | undefined {
         codeDir: join(dir, 'tmp'),
         compileCacheDir: join(dir, 'cache'),
         readOnly: sharedReadOnlyPaths(),
+        shared: [],
       },
       [process.execPath, '-e', ''],
     );
@@ -124,6 +147,14 @@ export function sandboxUnavailable(): string | undefined {
     return said || `unshare exited with ${probe.status ?? probe.signal}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ancestorNodeModules(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    found.push(join(d, 'node_modules'));
+    if (d === dirname(d)) return found; // compact() drops those that do not exist
   }
 }
 
