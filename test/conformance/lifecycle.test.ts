@@ -1,4 +1,7 @@
 // Environment lifecycle (reference §1.7, §11): timeouts, crashes, re-init, /tmp, and the log stream.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
@@ -92,6 +95,27 @@ describe('/tmp at its literal path', () => {
     expect(a2.json()).toMatchObject({ previous: 'from-a' });
     const b = await serval.invoke('tmp-b', { scenario: 'write-literal-tmp', value: 'from-b' });
     expect(b.json()).toMatchObject({ previous: null });
+  });
+
+  // #12.1: in a clone under /tmp the gateway fell back to TMPDIR, and a newcomer's first `npm test` failed.
+  it('is private also when the data directory and the code live under the host /tmp', async (ctx) => {
+    if (!serval.isolatesTmp) ctx.skip();
+    const work = mkdtempSync(join(tmpdir(), 'serval-lifecycle-'));
+    const code = join(work, 'code');
+    cpSync(fixture('provided/protocol-probe'), code, { recursive: true });
+    const inTmp = await startServal({
+      functions: [{ name: 'tmp-c', runtime: 'provided', codePath: code }],
+      config: { dataDir: join(work, 'data') },
+    });
+    try {
+      const first = await inTmp.invoke('tmp-c', { scenario: 'write-literal-tmp', value: 'from-c' });
+      expect(first.json()).toMatchObject({ previous: null, tmpdir: '/tmp' });
+      const again = await inTmp.invoke('tmp-c', { scenario: 'write-literal-tmp', value: 'again-c' });
+      expect(again.json()).toMatchObject({ previous: 'from-c' });
+    } finally {
+      await inTmp.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 

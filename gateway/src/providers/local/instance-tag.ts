@@ -2,16 +2,20 @@
 // apart from what a live gateway still uses: the pid plus its start time, which a reused pid does not share.
 import { readFileSync } from 'node:fs';
 
-const PREFIX = 'gw-';
+let instances = 0;
 
-/** `gw-<pid>-<start time in clock ticks>` (the pid alone elsewhere than Linux). */
+/**
+ * `gw-<pid>-<start time in clock ticks>-<n>`: n tells apart the providers of one process (tests start
+ * several gateways in one), whose leftovers must not be taken for each other's.
+ */
 export function instanceTag(pid = process.pid): string {
-  return `${PREFIX}${pid}-${startTime(pid) ?? 0}`;
+  instances += 1;
+  return `gw-${pid}-${startTime(pid) ?? 0}-${instances}`;
 }
 
 /** Whether a name made by instanceTag belongs to a gateway process that is still running; undefined if not a tag. */
 export function isLiveInstance(name: string): boolean | undefined {
-  const match = /^gw-(\d+)-(\d+)$/.exec(name);
+  const match = /^gw-(\d+)-(\d+)-\d+$/.exec(name);
   if (!match) return undefined;
   const pid = Number(match[1]);
   if (process.platform === 'linux') return String(startTime(pid)) === match[2];

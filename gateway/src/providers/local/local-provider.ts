@@ -99,10 +99,7 @@ export class LocalProvider implements EnvironmentProvider {
     return this.pythons.get(runtime);
   }
 
-  /**
-   * Whether environments are sandboxed (docs/security.md), and so see their own directory at the literal
-   * path /tmp and their code at /var/task.
-   */
+  /** Whether environments are sandboxed (docs/security.md), and so see their own /tmp at the literal path. */
   get isolatesTmp(): boolean {
     return this.sandboxed;
   }
@@ -156,7 +153,8 @@ export class LocalProvider implements EnvironmentProvider {
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...cgroupFds],
     });
-    acceptLink(child.stdio[LINK_FD] as Duplex);
+    const link = child.stdio[LINK_FD] as Duplex | null; // none if the spawn itself failed
+    if (link) acceptLink(link);
     createInterface({ input: child.stdout! }).on('line', (line) => this.logSink(spec, line));
     createInterface({ input: child.stderr! }).on('line', (line) =>
       this.logSink(spec, `[serval-agent] ${line}`),

@@ -128,13 +128,12 @@ function probeSandbox(): string | undefined {
   if (process.platform !== 'linux') return 'namespaces are a Linux feature';
   const dir = mkdtempSync(join(tmpdir(), 'serval-probe-'));
   try {
-    mkdirSync(join(dir, 'root'));
-    mkdirSync(join(dir, 'tmp'));
+    for (const sub of ['root', 'tmp', 'code']) mkdirSync(join(dir, sub));
     const { file, args } = sandboxCommand(
       {
         rootDir: join(dir, 'root'),
         tmpDir: join(dir, 'tmp'),
-        codeDir: join(dir, 'tmp'),
+        codeDir: join(dir, 'code'),
         compileCacheDir: join(dir, 'cache'),
         readOnly: sharedReadOnlyPaths(),
         shared: [],
