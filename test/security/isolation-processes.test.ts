@@ -44,7 +44,7 @@ describe('isolation: no process survives its environment', () => {
     } finally {
       await serval.stop();
     }
-    await eventually(gone(seconds), 'the escaped process to end', 10_000);
+    await eventually(gone(seconds), 'the escaped process to end', 30_000);
   });
 
   it('a setsid child ends when its environment is reaped for idleness', async (ctx) => {
@@ -57,7 +57,7 @@ describe('isolation: no process survives its environment', () => {
         () => (processesRunning(['sleep', seconds]).length > 0 ? true : undefined),
         'the sleep',
       );
-      await eventually(gone(seconds), 'the escaped process to end with its idle environment', 15_000);
+      await eventually(gone(seconds), 'the escaped process to end with its idle environment', 30_000);
     } finally {
       await serval.stop();
     }
@@ -86,7 +86,7 @@ describe('isolation: a SIGKILLed gateway', () => {
       await first.stop('SIGKILL');
     }
     // The environment notices its link is gone and ends, with everything in it.
-    await eventually(gone(seconds), 'the escaped process to end with the gateway', 10_000);
+    await eventually(gone(seconds), 'the escaped process to end with the gateway', 30_000);
     const environments = join(dataDir, 'environments');
     const leftovers = readdirSync(environments);
     expect(leftovers.length).toBe(1); // SIGKILL gave the gateway no chance to clean up

@@ -36,7 +36,7 @@ export async function startCli(args: string[], options: CliOptions = {}): Promis
     err += d;
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`serval did not start: ${err}`)), 30_000); // a loaded 2-core machine
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
