@@ -74,4 +74,18 @@ describe('isolation: the data directory', () => {
       await gateway.stop();
     }
   });
+
+  it('without namespaces, start-up says that local mode is single-tenant', async () => {
+    const manifests = join(work, 'empty');
+    mkdirSync(manifests);
+    const gateway = await startCli(['dev', manifests], {
+      dataDir: join(work, 'single-tenant'),
+      env: { SERVAL_LOCAL_ISOLATION: 'off' },
+    });
+    try {
+      expect(gateway.stderr()).toMatch(/serval: local mode is single-tenant: .*SERVAL_LOCAL_ISOLATION=off/);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
