@@ -34,8 +34,10 @@ export interface GatewayConfig {
    * `python3`, or `refuse` to load it.
    */
   pythonMismatch: 'warn' | 'refuse';
-  /** Local provider: a private /tmp per environment through a mount namespace, where the OS allows it. */
-  isolateTmp: 'auto' | 'off';
+  /** Local provider: namespaces and a memory cgroup per environment where the host allows them (docs/security.md). */
+  localIsolation: 'auto' | 'off';
+  /** Host directories every sandboxed local environment sees, writable: a shared mount, so no isolation there. */
+  localSharedDirs: string[];
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
   queueBackend: 'sqlite' | 'nats';
   /** NATS server(s) for the JetStream queue and for NATS destinations, comma-separated. */
@@ -99,7 +101,11 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
     pythonMismatch: oneOf(env, 'SERVAL_PYTHON_MISMATCH', ['warn', 'refuse'] as const, 'warn'),
-    isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),
+    localIsolation: oneOf(env, 'SERVAL_LOCAL_ISOLATION', ['auto', 'off'] as const, 'auto'),
+    localSharedDirs: (env.SERVAL_LOCAL_SHARED_DIRS ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((d) => resolve(d)),
     queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),

@@ -10,6 +10,7 @@ import { openEventQueue } from './async/open-queue.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
+import { preparePrivateDataDir } from './data-dir.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
@@ -69,6 +70,7 @@ export async function startGateway({
   observability: observabilityOverrides,
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
+  preparePrivateDataDir(config.dataDir);
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
   const internal = guardListener(
@@ -84,6 +86,7 @@ export async function startGateway({
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
+    (stream) => internal.emit('connection', stream),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.

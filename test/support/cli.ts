@@ -10,28 +10,28 @@ export interface RunningCli {
   stderr(): string;
   /** Undefined while the process runs; its exit code or signal once it ended. */
   exited(): string | undefined;
-  stop(): Promise<void>;
+  /** Ends the process (SIGTERM unless told otherwise) and waits for it. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface CliOptions {
-  /** Replaces the test's own environment for the child (e.g. a PATH with chosen interpreters only). */
-  env?: NodeJS.ProcessEnv;
-  /** A data directory of the test's choosing (removed on stop like the default one). */
+  /** A data directory the caller owns and keeps; by default a fresh one, removed at stop. */
   dataDir?: string;
+  /** Added to the test's own environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the test's own environment for the child (e.g. a PATH with chosen interpreters only). */
+  replaceEnv?: NodeJS.ProcessEnv;
 }
 
-export async function startCli(
-  args: string[],
-  { env, dataDir: chosen }: CliOptions = {},
-): Promise<RunningCli> {
-  const dataDir = chosen ?? mkdtempSync(join(testDataRoot(), 'serval-cli-'));
+export async function startCli(args: string[], options: CliOptions = {}): Promise<RunningCli> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(testDataRoot(), 'serval-cli-'));
   const child: ChildProcess = spawn(
     process.execPath,
     ['bin/serval.mjs', ...args, '--port', '0', '--data-dir', dataDir],
     {
       cwd: REPO_ROOT,
+      env: { ...(options.replaceEnv ?? process.env), ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
-      ...(env ? { env } : {}),
     },
   );
   let out = '';
@@ -64,12 +64,12 @@ export async function startCli(
     stdout: () => out,
     stderr: () => err,
     exited: () => exit,
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       if (exit === undefined) {
-        child.kill('SIGTERM');
+        child.kill(signal);
         await ended;
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
