@@ -48,7 +48,8 @@ export class RuntimeProcess {
     this.cgroup = cgroup;
     this.oomKillsBefore = cgroup ? oomKills(cgroup.events) : 0;
     this.child = cgroup
-      ? spawn('sh', ['-c', JOIN_CGROUP, 'sh', file, ...args], {
+      ? spawn('/bin/sh', ['-c', JOIN_CGROUP, 'sh', file, ...args], {
+          // by path: the function's PATH need not hold sh
           cwd,
           env,
           stdio: ['ignore', 'pipe', 'pipe', 'ignore', cgroup.procs],

@@ -66,10 +66,12 @@ describe('edits while serval dev runs', () => {
   const manifests = join(work, 'edits');
   const code = join(work, 'edits-code');
   let dev: RunningCli;
+  // An id per runtime process: pids repeat across sandboxed environments (each has its own PID namespace).
   const handler = (version: string) =>
-    `export const handler = async (event) => {
+    `const runtime = crypto.randomUUID();
+export const handler = async (event) => {
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
-  return { version: ${JSON.stringify(version)}, pid: process.pid, greeting: process.env.GREETING };
+  return { version: ${JSON.stringify(version)}, runtime, greeting: process.env.GREETING };
 };\n`;
   const app = (greeting: string) => ({
     name: 'app',
@@ -91,12 +93,12 @@ describe('edits while serval dev runs', () => {
   it('a code edit retires the warm environment: the next call runs the new code', async () => {
     const warm = await invoke(dev, 'app');
     expect(warm.body).toMatchObject({ version: 'one' });
-    expect((await invoke(dev, 'app')).body.pid).toBe(warm.body.pid); // it was warm
+    expect((await invoke(dev, 'app')).body.runtime).toBe(warm.body.runtime); // it was warm
     writeFileSync(join(code, 'index.mjs'), handler('two'));
     await expect.poll(() => dev.stdout(), { timeout: RELOAD_MS }).toContain('reloaded app');
     const after = await invoke(dev, 'app');
     expect(after.body).toMatchObject({ version: 'two' });
-    expect(after.body.pid).not.toBe(warm.body.pid);
+    expect(after.body.runtime).not.toBe(warm.body.runtime);
   });
 
   it('a change in a nested directory of the code counts too', async () => {

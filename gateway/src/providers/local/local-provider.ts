@@ -17,7 +17,7 @@ import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
 import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
-  interpreterPrefix,
+  interpreterPaths,
   SANDBOX_COMPILE_CACHE,
   SANDBOX_RUNTIME_API,
   sandboxCommand,
@@ -121,7 +121,7 @@ export class LocalProvider implements EnvironmentProvider {
             tmpDir: envDir.tmpDir,
             codeDir: spec.codeDir,
             compileCacheDir: compileCache,
-            readOnly: [...this.sharedPaths, ...(python ? [interpreterPrefix(python.executable)] : [])],
+            readOnly: [...this.sharedPaths, ...(python ? interpreterPaths(python.executable) : [])],
             shared: this.sharedDirs,
           },
           agent,

@@ -88,8 +88,11 @@ export function sharedReadOnlyPaths(): string[] {
 }
 
 /** The installation prefix of an interpreter (`/usr`, `~/.pyenv/versions/3.12.1`), which it needs to run. */
-export function interpreterPrefix(executable: string): string {
-  return dirname(dirname(realpathSync(executable)));
+export function interpreterPaths(executable: string): string[] {
+  const prefix = dirname(dirname(realpathSync(executable)));
+  // A version manager's link (pyenv versions/<x>/bin/pythonX.Y) is run by its own path, so its directory is needed too.
+  const linkDir = dirname(executable);
+  return linkDir.startsWith(`${prefix}/`) ? [prefix] : [prefix, linkDir];
 }
 
 /** The command that starts `command` inside a new sandbox with the given view. */
