@@ -18,7 +18,8 @@ Commands:
       --port N       front-door port (default 8080, or SERVAL_PORT)
       --host H       address to listen on (default 127.0.0.1, or SERVAL_HOST)
       --data-dir D   where code, environments and state live (default .serval, or SERVAL_DATA_DIR)
-      --metrics-port N  Prometheus /metrics port (default 9464, or SERVAL_METRICS_PORT; 0 with --port 0)
+      --metrics-port N  Prometheus /metrics port (default 9464, or SERVAL_METRICS_PORT; 0 with --port 0;
+                        a free one when it is taken)
   logs <function> [--follow] [--tail N] [--namespace NS] [--data-dir D]
                    Print a function's log stream from a running or past \`serval dev\`; --follow keeps printing
   publish <function> [--description D]

@@ -11,6 +11,8 @@ command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
 command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
 command -v mvn >/dev/null 2>&1 || missing="$missing maven"
+# The local provider's sandbox brings up each environment's loopback with ip (docs/security.md).
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 here="$(dirname "$0")"
 if [ -z "$missing" ]; then
   sh "$here/install-elasticmq.sh" >&2 || true

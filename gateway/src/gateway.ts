@@ -10,6 +10,7 @@ import { openEventQueue } from './async/open-queue.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
+import { preparePrivateDataDir } from './data-dir.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
@@ -21,6 +22,7 @@ import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
+import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
@@ -76,9 +78,15 @@ export async function startGateway({
   observability: observabilityOverrides,
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
+  preparePrivateDataDir(config.dataDir);
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
-  const internal = createServer(internalRoutes(cluster?.demand, cluster?.linkKey));
+  const internal = guardListener(
+    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey)),
+    config,
+    (line) => observability.logger.error(line),
+    'internal',
+  );
   const links = new LinkServer(internal);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
@@ -86,6 +94,7 @@ export async function startGateway({
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
+    (stream) => internal.emit('connection', stream),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.
@@ -94,8 +103,12 @@ export async function startGateway({
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
   const limits = admitReservations(config, registry, log);
   registry.onChange(({ put, deleted }) => {
-    if (deleted) limits.setReservation(deleted.namespace, deleted.name, undefined);
+    if (deleted) {
+      limits.setReservation(deleted.namespace, deleted.name, undefined);
+      dispatcher.retire(deleted.namespace, deleted.name);
+    }
     if (!put) return;
+    dispatcher.retire(put.namespace, put.name, put);
     const problem = limits.checkReservation(put.namespace, put.name, put.spec.reservedConcurrency);
     // A reservation that would starve the unreserved pool is not taken; the function runs unreserved.
     if (problem) log(`${put.source}: spec.reservedConcurrency: ${problem}`);
@@ -145,6 +158,8 @@ export async function startGateway({
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.use(frontDoorSpan(observability.tracing));
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
@@ -160,7 +175,12 @@ export async function startGateway({
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
   app.use(errorMiddleware((line) => observability.logger.error(line)));
-  const front = createServer(app);
+  const front = guardListener(
+    createServer(listenerOptions(config), app),
+    config,
+    (line) => observability.logger.error(line),
+    'front door',
+  );
   front.keepAliveTimeout = 65_000;
   const close = async () => {
     await eventSources.close();
@@ -177,7 +197,8 @@ export async function startGateway({
   let metricsUrl: string | undefined;
   try {
     port = await listen(front, config.host, config.port);
-    metricsUrl = await observability.serveMetrics();
+    // Local mode: a second `serval dev` must start although the first holds the default metrics port.
+    metricsUrl = await observability.serveMetrics({ anyPortIfTaken: !cluster });
   } catch (err) {
     // A port in use must end the start-up cleanly, not leave half a gateway running.
     await close();
@@ -217,11 +238,13 @@ function applyManifestAlias(
   }
   const targets = [spec.functionVersion, ...Object.keys(spec.routingConfig?.additionalVersionWeights ?? {})];
   const missing = targets.filter((v) => v !== '$LATEST' && !versions.get(namespace, spec.functionName, v));
-  // Versions are published at run time; the alias still loads and answers 404 until they exist.
+  // As CreateAlias refuses them: an alias loaded with an unpublished target would fail its share of calls.
   if (missing.length > 0) {
     log(
-      `alias ${namespace}/${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}`,
+      `skipped ${source}: alias ${spec.functionName}:${name} points to unpublished version(s) ${missing.join(', ')}; ` +
+        `publish them (npx serval publish ${spec.functionName}) and restart`,
     );
+    return;
   }
   aliases.put(namespace, name, spec);
 }

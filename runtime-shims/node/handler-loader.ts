@@ -10,6 +10,7 @@ import {
   MalformedStreamingHandler,
   UserCodeSyntaxError,
 } from './errors.ts';
+import { bindPackageScope } from './package-scope.ts';
 
 /** Marks set by `awslambda.streamifyResponse`; the same global symbols as the official client, so libraries agree. */
 export const STREAMING_MARK = Symbol.for('aws.lambda.runtime.handler.streaming');
@@ -81,8 +82,10 @@ export async function loadHandler(taskRoot: string, full: string): Promise<Loade
 async function importUserModule(taskRoot: string, name: HandlerName): Promise<Record<string, unknown>> {
   const moduleDir = resolve(taskRoot, name.moduleRoot);
   const stem = resolve(moduleDir, name.moduleName);
+  bindPackageScope(resolve(taskRoot));
   try {
-    // Dynamic import loads ES modules and CommonJS alike; Node picks the format from extension and package.json.
+    // Dynamic import loads ES modules and CommonJS alike; the format comes from the extension and the nearest
+    // package.json inside the task root (package-scope.ts).
     const file = ['']
       .concat(EXTENSIONS)
       .map((ext) => stem + ext)

@@ -32,6 +32,16 @@ beforeAll(async () => {
       node('no-url', 'url-echo', {}),
       node('express-app', 'express-app'),
       node('hono-app', 'hono-app'),
+      {
+        name: 'url-trace',
+        runtime: 'nodejs24.x',
+        handler: 'index.handler',
+        inline: {
+          'index.mjs':
+            'export const handler = async (event) => ({ event: event.headers["x-amzn-trace-id"], env: process.env._X_AMZN_TRACE_ID });\n',
+        },
+        spec: { url: {} },
+      },
     ],
   });
 });
@@ -58,7 +68,8 @@ describe('request event (payload format 2.0)', () => {
       rawQueryString: '',
       isBase64Encoded: false,
       requestContext: {
-        accountId: 'default',
+        // authType NONE: no caller identity, as on AWS.
+        accountId: 'anonymous',
         apiId: id('url-echo'),
         domainName: `${id('url-echo')}.lambda-url.local.localhost`,
         domainPrefix: id('url-echo'),
@@ -91,6 +102,52 @@ describe('request event (payload format 2.0)', () => {
     ['empty value', '/q?flag=', { rawQueryString: 'flag=', queryStringParameters: { flag: '' } }],
   ])('%s', async (_label, path, expected) => {
     expect(await eventOf(path)).toMatchObject(expected);
+  });
+
+  it('carries the headers the front end adds: forwarding, port, scheme and a trace id', async () => {
+    const e = await eventOf('/fwd');
+    expect(e.headers).toMatchObject({
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-port': new URL(serval.url).port,
+    });
+    expect(e.headers['x-amzn-trace-id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}(;|$)/);
+    // Plain HTTP: no TLS parameters.
+    expect(Object.keys(e.headers).filter((h) => h.startsWith('x-amzn-tls-'))).toEqual([]);
+  });
+
+  it("the function's _X_AMZN_TRACE_ID is the trace header of its event", async () => {
+    const res = await send(`/lambda-url/${id('url-trace')}/`);
+    const { event, env } = JSON.parse(res.body.toString()) as { event: string; env: string };
+    expect(event).toMatch(/^Root=1-/);
+    expect(env.split(';')[0]).toBe(event.split(';')[0]);
+  });
+
+  it('appends the client to a forwarded-for chain and keeps a caller trace header', async () => {
+    const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    const e = await eventOf('/fwd', {
+      headers: [
+        ['x-forwarded-for', '203.0.113.7'],
+        ['x-amzn-trace-id', trace],
+      ],
+    });
+    expect(e.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(e.headers['x-amzn-trace-id']).toBe(trace);
+  });
+
+  it('does not pass hop-by-hop headers, nor those a Connection header names', async () => {
+    const e = await eventOf('/hop', {
+      headers: [
+        ['connection', 'keep-alive, x-hop'],
+        ['keep-alive', 'timeout=5'],
+        ['x-hop', 'one hop only'],
+        ['te', 'trailers'],
+        ['x-end-to-end', 'kept'],
+      ],
+    });
+    for (const name of ['connection', 'keep-alive', 'x-hop', 'te'])
+      expect(e.headers).not.toHaveProperty(name);
+    expect(e.headers['x-end-to-end']).toBe('kept');
   });
 
   it('repeated headers are comma-joined under lower-case names; cookies move to `cookies`', async () => {

@@ -1,7 +1,8 @@
 // Versions are immutable snapshots of code and configuration; aliases route by weight (reference §9).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -117,4 +118,63 @@ describe('aliases', () => {
     expect(share).toBeLessThanOrEqual(0.12);
     expect((counts.get('1') ?? 0) + (counts.get(v2) ?? 0)).toBe(2000);
   }, 120_000);
+});
+
+describe('aliases declared in manifests', () => {
+  let declared: TestServal;
+  const dataDir = mkdtempSync(join(testDataRoot(), 'alias-data-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  const fn = {
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'Function',
+    metadata: { name: 'weighted' },
+    spec: {
+      runtime: 'nodejs24.x',
+      handler: 'index.handler',
+      code: { inline: { 'index.mjs': 'export const handler = async () => ({ ok: true });\n' } },
+    },
+  };
+  const alias = (name: string, weights?: Record<string, number>) => ({
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'Alias',
+    metadata: { name },
+    spec: {
+      functionName: 'weighted',
+      functionVersion: '1',
+      ...(weights ? { routingConfig: { additionalVersionWeights: weights } } : {}),
+    },
+  });
+  const manifestsWith = (docs: unknown[]) => {
+    const dir = mkdtempSync(join(testDataRoot(), 'alias-manifests-'));
+    writeFileSync(join(dir, 'weighted.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+    return dir;
+  };
+
+  beforeAll(async () => {
+    // Version 1 exists from an earlier run on the same data directory; version 2 was never published.
+    const earlier = await startServal({ manifestsDir: manifestsWith([fn]), config: { dataDir } });
+    const published = await fetch(`${earlier.url}/2015-03-31/functions/weighted/versions`, {
+      method: 'POST',
+    });
+    expect(published.status).toBe(201);
+    await earlier.stop();
+    declared = await startServal({
+      manifestsDir: manifestsWith([fn, alias('canary', { '2': 0.1 }), alias('stable')]),
+      config: { dataDir },
+    });
+  });
+  afterAll(() => declared?.stop());
+
+  it('an alias weighted to an unpublished version is refused at load time, not a 404 for some callers', async () => {
+    expect(declared.gatewayLog()).toContainEqual(
+      expect.stringMatching(
+        /skipped .*weighted\.yaml \(document 2\): alias weighted:canary points to unpublished version\(s\) 2; publish them/,
+      ),
+    );
+    const res = await fetch(`${declared.url}/2015-03-31/functions/weighted/aliases/canary`);
+    expect(res.status).toBe(404);
+    // The alias beside it, whose target exists, loads.
+    const stable = await declared.invoke('weighted:stable', {});
+    expect(stable.headers.get('x-amz-executed-version')).toBe('1');
+  });
 });

@@ -1,6 +1,11 @@
 // The gateway's /metrics after real invocations: served on its own listener, exact counts per outcome, cold
 // starts, throttles, concurrency and environment gauges, and the async worker's counters.
+
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../../gateway/src/config.ts';
+import { createObservability } from '../../gateway/src/observability/observability.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 const node = (name: string, dir: string, extra: Record<string, unknown> = {}) => ({
@@ -163,5 +168,30 @@ describe('with metrics off', () => {
   it('opens no metrics listener and still serves invocations', async () => {
     expect(quiet.metricsUrl).toBeUndefined();
     expect((await quiet.invoke('ok', { a: 1 })).text).toBe('{"a":1}');
+  });
+});
+
+describe('a metrics port already in use', () => {
+  // The fixed port is what Prometheus scrapes in a cluster: the cluster gateway must fail fast on it, while
+  // `serval dev` (local mode, covered end to end in test/integration/dev-loop.test.ts) takes a free one.
+  it('fails the start-up unless the caller allows any free port', async () => {
+    const holder = createServer();
+    const port = await new Promise<number>((resolve) =>
+      holder.listen(0, '127.0.0.1', () => resolve((holder.address() as AddressInfo).port)),
+    );
+    const lines: string[] = [];
+    const config = parseGatewayConfig({}, { metricsPort: port, metricsHost: '127.0.0.1', logFormat: 'text' });
+    const strict = createObservability(config, (l) => lines.push(l));
+    await expect(strict.serveMetrics()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await strict.close();
+    const lenient = createObservability(config, (l) => lines.push(l));
+    const url = await lenient.serveMetrics({ anyPortIfTaken: true });
+    expect(new URL(url!).port).not.toBe(String(port));
+    expect((await fetch(url!)).status).toBe(200);
+    expect(lines).toEqual([
+      `warn: metrics port ${port} is in use (another serval dev?); metrics are on ${url} instead`,
+    ]);
+    await lenient.close();
+    holder.close();
   });
 });

@@ -63,6 +63,21 @@ export class Dispatcher {
     }));
   }
 
+  /**
+   * Retires a function's warm environments at once rather than at its next call: all of them when it was
+   * deleted, its `$LATEST` ones when its definition changed to `fn`. Busy ones finish their invocation first.
+   */
+  retire(namespace: string, name: string, changed?: FunctionDefinition): void {
+    for (const [key, pool] of this.pools) {
+      if (pool.spec.namespace !== namespace || pool.spec.functionName !== name) continue;
+      if (changed && (pool.spec.version !== '$LATEST' || this.revisions.get(key) === revisionOf(changed)))
+        continue;
+      pool.retire();
+      this.pools.delete(key);
+      this.revisions.delete(key);
+    }
+  }
+
   close(): void {
     clearInterval(this.reaper);
     for (const pool of this.pools.values()) pool.close();
@@ -73,7 +88,7 @@ export class Dispatcher {
     const key = `${fn.namespace}/${fn.name}/${version}`;
     // A pool serves one revision of its version: when the code or configuration behind `$LATEST` changes,
     // the next invocation gets a fresh environment and the old ones drain.
-    const revision = `${fn.codeSha256}/${fn.revision ?? ''}`;
+    const revision = revisionOf(fn);
     let pool = this.pools.get(key);
     if (pool && this.revisions.get(key) !== revision) {
       pool.retire();
@@ -90,6 +105,10 @@ export class Dispatcher {
     }
     return pool;
   }
+}
+
+function revisionOf(fn: FunctionDefinition): string {
+  return `${fn.codeSha256}/${fn.revision ?? ''}`;
 }
 
 function environmentSpec(

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { GatewayConfig } from '../config.ts';
+import { guardListener, listenerOptions } from '../http/listener-guard.ts';
 import { type DispatchObserver, dispatchObserver } from './dispatch-observer.ts';
 import { GatewayLogger } from './gateway-log.ts';
 import { InvocationObserver } from './invocation-observer.ts';
@@ -39,8 +40,12 @@ export interface Observability {
   dispatch: DispatchObserver;
   /** Registers the gateway's parts the metrics read on every scrape. */
   watch(parts: WatchedParts): void;
-  /** Starts the metrics listener when metrics are on; resolves to its URL. */
-  serveMetrics(): Promise<string | undefined>;
+  /**
+   * Starts the metrics listener when metrics are on; resolves to its URL. With `anyPortIfTaken` (local mode:
+   * a second `serval dev` must start) a port in use is replaced by a free one, and the log says so; otherwise
+   * (cluster mode, where Prometheus scrapes the fixed port) it fails.
+   */
+  serveMetrics(options?: { anyPortIfTaken?: boolean }): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -75,17 +80,27 @@ export function createObservability(
       metrics.observeQueue(queue, queue.backend);
       metrics.knownFunctions(registry.list());
     },
-    async serveMetrics() {
+    async serveMetrics({ anyPortIfTaken = false } = {}) {
       if (!metrics) return undefined;
-      server = metricsServer(metrics, logger);
-      const port = await new Promise<number>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(config.metricsPort, config.metricsHost, () =>
-          resolve((server!.address() as AddressInfo).port),
-        );
-      });
+      server = guardListener(
+        metricsServer(config, metrics, logger),
+        config,
+        (l) => logger.error(l),
+        'metrics',
+      );
       const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
-      return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}/metrics`;
+      const url = (port: number) =>
+        `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}/metrics`;
+      try {
+        return url(await listen(server, config.metricsHost, config.metricsPort));
+      } catch (err) {
+        if (!anyPortIfTaken || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+      const taken = url(await listen(server, config.metricsHost, 0));
+      logger.warn(
+        `metrics port ${config.metricsPort} is in use (another serval dev?); metrics are on ${taken} instead`,
+      );
+      return taken;
     },
     async close() {
       if (server) {
@@ -97,9 +112,20 @@ export function createObservability(
   };
 }
 
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => reject(err);
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
 /** GET /metrics in the Prometheus text format; everything else is 404. */
-function metricsServer(metrics: GatewayMetrics, logger: GatewayLogger): Server {
-  return createServer((req, res) => {
+function metricsServer(config: GatewayConfig, metrics: GatewayMetrics, logger: GatewayLogger): Server {
+  return createServer(listenerOptions(config), (req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
       return;

@@ -20,12 +20,14 @@ export function materialiseInline(
   return { dir, sha256 };
 }
 
-/** sha256 over the directory's files (path and content, sorted), skipping dependency caches. */
+/** sha256 over the directory's files (path and content, sorted), skipping dependency caches and Serval's state. */
 export function hashDirectory(dir: string): string {
   const entries: Array<[string, Buffer]> = [];
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
-      if (name === 'node_modules' || name === '__pycache__' || name === '.git') continue;
+      // `.serval` is Serval's default data directory, which holds its environments when code.path is `.`.
+      if (name === 'node_modules' || name === '__pycache__' || name === '.git' || name === '.serval')
+        continue;
       const path = join(d, name);
       const stat = statSync(path);
       if (stat.isDirectory()) walk(path);

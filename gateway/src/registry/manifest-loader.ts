@@ -1,5 +1,6 @@
 // Reads Function manifests from a directory — the same YAML `kubectl apply` takes — keeping the good ones
 // and describing each bad one by file, document and field.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -37,7 +38,19 @@ export function formatProblem(p: ManifestProblem): string {
   return `${p.file} (document ${p.document}): ${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
-export function loadManifestDirectory(dir: string, dataDir: string): LoadedManifests {
+export interface LoadOptions {
+  /**
+   * Whether this machine can run a function; a message refuses it (local mode: a declared Python version
+   * that is not installed). Cluster mode has no such check here: the runtime image decides.
+   */
+  checkFunction?: ((fn: FunctionDefinition) => string | undefined) | undefined;
+}
+
+export function loadManifestDirectory(
+  dir: string,
+  dataDir: string,
+  options: LoadOptions = {},
+): LoadedManifests {
   const root = resolve(dir);
   const files = readdirSync(root)
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
@@ -69,6 +82,11 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
         continue;
       }
       if (!read.fn) continue; // an empty document between separators
+      const unavailable = options.checkFunction?.(read.fn);
+      if (unavailable) {
+        result.problems.push({ ...at, field: 'spec.runtime', message: unavailable });
+        continue;
+      }
       const key = `${read.fn.namespace}/${read.fn.name}`;
       const earlier = seen.get(key);
       if (earlier) {
@@ -150,6 +168,9 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
       spec,
       codeDir: code.dir,
       codeSha256: code.sha256,
+      // The configuration's fingerprint: when `serval dev` reloads an edited manifest, environments started
+      // with the old settings are retired even when the code is the same.
+      revision: createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16),
       source,
     },
   };

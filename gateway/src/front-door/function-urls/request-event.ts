@@ -1,4 +1,7 @@
-// HTTP request → Lambda function URL event, payload format 2.0 (reference §5.2).
+// HTTP request → Lambda function URL event, payload format 2.0 (reference §5.2), with the headers AWS's
+// front end adds (forwarding, trace, TLS) and without the hop-by-hop ones it consumes.
+import { traceHeader } from '../trace-header.ts';
+
 export interface UrlRequest {
   method: string;
   /** Path as the function sees it, still percent-encoded, without the query. */
@@ -9,6 +12,12 @@ export interface UrlRequest {
   body: Buffer;
   sourceIp: string;
   protocol: string;
+  /** The front-door port the request came in on (`x-forwarded-port`). */
+  localPort: number | undefined;
+  /** Present when the connection was TLS: its protocol version and cipher (`x-amzn-tls-*`). */
+  tls?: { version: string; cipher: string } | undefined;
+  /** `NONE` URLs have no caller identity: AWS puts `anonymous` in `requestContext.accountId`. */
+  authType: 'NONE' | 'JWT';
   urlId: string;
   domainName: string;
   namespace: string;
@@ -21,16 +30,36 @@ export interface UrlRequest {
 const TEXT_TYPES =
   /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|graphql|x-yaml|yaml)\b|[^;]*\+(json|xml)\b)/i;
 
+/** Headers of one connection (RFC 9110 §7.6.1), not of the request: the function never sees them. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
 export function functionUrlEvent(r: UrlRequest): Record<string, unknown> {
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
+  // A Connection header names further headers that are hop-by-hop for this request.
+  const dropped = new Set(HOP_BY_HOP);
+  for (const v of r.headers.connection ?? []) {
+    for (const name of v.split(',')) dropped.add(name.trim().toLowerCase());
+  }
   for (const [name, value] of Object.entries(r.headers)) {
+    if (dropped.has(name)) continue;
     if (name === 'cookie') {
       for (const v of value) cookies.push(...v.split(/;\s*/).filter(Boolean));
       continue;
     }
     headers[name] = value.join(','); // repeated headers are joined with a bare comma
   }
+  Object.assign(headers, forwardingHeaders(r, headers));
   const event: Record<string, unknown> = {
     version: '2.0',
     routeKey: '$default',
@@ -42,7 +71,7 @@ export function functionUrlEvent(r: UrlRequest): Record<string, unknown> {
   const query = queryParameters(r.rawQueryString);
   if (query) event.queryStringParameters = query;
   event.requestContext = {
-    accountId: r.namespace,
+    accountId: r.authType === 'NONE' ? 'anonymous' : r.namespace,
     apiId: r.urlId,
     domainName: r.domainName,
     domainPrefix: r.urlId,
@@ -73,6 +102,26 @@ export function functionUrlEvent(r: UrlRequest): Record<string, unknown> {
     event.isBase64Encoded = false;
   }
   return event;
+}
+
+/**
+ * What AWS's front end adds: the client address appended to any `x-forwarded-for` the client sent, the
+ * scheme and port it was reached on, a trace header (the caller's when valid), and the TLS parameters.
+ */
+function forwardingHeaders(r: UrlRequest, headers: Record<string, string>): Record<string, string> {
+  const added: Record<string, string> = {
+    'x-forwarded-for': headers['x-forwarded-for']
+      ? `${headers['x-forwarded-for']}, ${r.sourceIp}`
+      : r.sourceIp,
+    'x-forwarded-proto': r.tls ? 'https' : 'http',
+    'x-forwarded-port': String(r.localPort ?? (r.tls ? 443 : 80)),
+    'x-amzn-trace-id': traceHeader(headers['x-amzn-trace-id']),
+  };
+  if (r.tls) {
+    added['x-amzn-tls-version'] = r.tls.version;
+    added['x-amzn-tls-cipher-suite'] = r.tls.cipher;
+  }
+  return added;
 }
 
 /** OAuth scopes: the `scope` claim (space-separated) or `scp` (a list); null when there are none. */

@@ -1,16 +1,19 @@
 // Function URLs: requests for `<url-id>.<domain>` (by Host) or `/lambda-url/<url-id>/…` (path form, for
 // setups without wildcard DNS) become payload-2.0 events; everything else passes to the next surface.
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker } from '../../invocation/invoker.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import { writeHttpAnswer } from '../http-answer.ts';
 import { SYNC_PAYLOAD_LIMIT } from '../invoke-api/routes.ts';
 import { corsHeaders, mergeCors, preflight } from './cors.ts';
 import { functionUrlEvent } from './request-event.ts';
-import { BAD_GATEWAY, functionUrlResponse, type UrlResponse } from './response.ts';
+import { BAD_GATEWAY, functionUrlResponse } from './response.ts';
 import { FunctionUrlTable } from './url-table.ts';
 
 export const PATH_FORM_PREFIX = '/lambda-url/';
@@ -61,7 +64,7 @@ export function functionUrlRoutes({
     const origin = req.get('origin');
     // Browsers send preflights without credentials, so they are answered before authorization.
     const pre = preflight(url.cors, req.method, origin, req.get('access-control-request-method'));
-    if (pre) return send(res, { status: pre.status, headers: pre.headers, body: Buffer.alloc(0) });
+    if (pre) return writeHttpAnswer(res, { status: pre.status, headers: pre.headers, body: Buffer.alloc(0) });
     const qualifier = target.qualifier === '$LATEST' ? undefined : target.qualifier;
     const principal = await authorizer.authorizeFunctionUrl(callerOf(req), target.fn, qualifier);
     const resolved = invoker.resolve(target.fn.namespace, target.fn.name, qualifier);
@@ -74,6 +77,9 @@ export function functionUrlRoutes({
       body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
       protocol: `HTTP/${req.httpVersion}`,
+      localPort: req.socket.localPort,
+      tls: tlsOf(req.socket),
+      authType: url.authType,
       urlId: m.urlId,
       domainName: m.domainName,
       namespace: target.fn.namespace,
@@ -82,12 +88,16 @@ export function functionUrlRoutes({
       now: new Date(),
     });
     const out = await invoker.invoke(resolved, Buffer.from(JSON.stringify(event)), {
-      traceHeader: req.get('x-amzn-trace-id'),
+      // The function's _X_AMZN_TRACE_ID is the trace header its event carries.
+      traceHeader: (event.headers as Record<string, string>)['x-amzn-trace-id'],
       requestId,
     });
     const response = out.result.outcome === 'error' ? BAD_GATEWAY : functionUrlResponse(out.body);
     res.set('x-amzn-requestid', requestId);
-    send(res, { ...response, headers: mergeCors(response.headers, corsHeaders(url.cors, origin)) });
+    writeHttpAnswer(res, {
+      ...response,
+      headers: mergeCors(response.headers, corsHeaders(url.cors, origin)),
+    });
   };
 
   return (req: Request, res: Response, next: NextFunction) => {
@@ -100,12 +110,9 @@ export function functionUrlRoutes({
   };
 }
 
-function send(res: Response, r: UrlResponse): void {
-  res.status(r.status);
-  const cookies = r.headers.filter(([k]) => k === 'set-cookie').map(([, v]) => v);
-  for (const [k, v] of r.headers) if (k !== 'set-cookie') res.setHeader(k, v);
-  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-  res.end(r.body);
+function tlsOf(socket: Socket): { version: string; cipher: string } | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  return { version: socket.getProtocol() ?? '', cipher: socket.getCipher().name };
 }
 
 function splitQuery(url: string): [string, string | undefined] {
