@@ -83,6 +83,8 @@ async function gatewayFor(source: Source, code: string, work: string, out: strin
   const { child } = await startServalProcess(dir, {
     SERVAL_METRICS_PORT: String(metricsPort),
     SERVAL_DATA_DIR: join(dir, 'data'),
+    // The function writes to a file of the test's on the host.
+    SERVAL_LOCAL_ISOLATION: 'off',
     AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
   });

@@ -40,6 +40,8 @@ async function startGatewayProcess(manifests: string, dataDir: string): Promise<
   const { child } = await startServalProcess(manifests, {
     SERVAL_METRICS_PORT: String(metricsPort),
     SERVAL_DATA_DIR: dataDir,
+    // The function writes to a file of the test's on the host.
+    SERVAL_LOCAL_ISOLATION: 'off',
     AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
   });

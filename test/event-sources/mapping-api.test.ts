@@ -50,6 +50,8 @@ describe.skipIf(!sqsServerAvailable)('the event source mapping API', () => {
     sink = await startHttpSink();
     for (const name of ['api-a', 'api-b', 'api-c']) queues.push(await createQueue(sqs, name));
     serval = await startServal({
+      // The recording functions post to a sink on the host's loopback, which a sandbox would hide.
+      config: { localIsolation: 'off' },
       functions: [
         {
           name: 'consumer',

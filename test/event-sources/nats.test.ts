@@ -100,6 +100,8 @@ describe.skipIf(!natsAvailable)('NATS JetStream event source mappings', () => {
     await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'] });
     sink = await startHttpSink();
     serval = await startServal({
+      // The recording functions post to a sink on the host's loopback, which a sandbox would hide.
+      config: { localIsolation: 'off' },
       functions: [
         {
           name: 'consumer',

@@ -63,6 +63,8 @@ describe.skipIf(!rabbitmqAvailable)('RabbitMQ event source mappings', () => {
       environment: { SINK: sink.url },
     });
     serval = await startServal({
+      // The recording functions post to a sink on the host's loopback, which a sandbox would hide.
+      config: { localIsolation: 'off' },
       functions: [fn('worker'), fn('picky')],
       documents: [
         mappingDoc('jobs', {

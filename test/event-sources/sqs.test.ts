@@ -75,6 +75,8 @@ describe.skipIf(!sqsServerAvailable)('SQS event source mappings', () => {
     });
     const sqsSource = (q: Queue) => ({ sqs: { queueUrl: q.url } });
     serval = await startServal({
+      // The recording functions post to a sink on the host's loopback, which a sandbox would hide.
+      config: { localIsolation: 'off' },
       functions: [
         fn('recorder'),
         fn('partial'),
