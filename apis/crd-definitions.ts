@@ -249,6 +249,17 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
       ],
     },
     {
+      path: 'spec.source.schedule',
+      why: 'parseScheduleExpression: a cron needs ? in exactly one of day-of-month and day-of-week',
+      rules: [
+        {
+          rule: `!self.expression.startsWith('cron(') || self.expression.matches(${celString('^cron\\(\\S+ \\S+ \\? \\S+ [^? ]+ \\S+\\)$')}) || self.expression.matches(${celString('^cron\\(\\S+ \\S+ [^? ]+ \\S+ \\? \\S+\\)$')})`,
+          message: 'cron: exactly one of day-of-month and day-of-week must be ?',
+          fieldPath: '.expression',
+        },
+      ],
+    },
+    {
       path: 'spec.maximumRecordAgeSeconds',
       why: '-1 or 60..604800',
       rules: [{ rule: 'self == -1 || self >= 60', message: 'must be -1 or from 60 to 604800' }],

@@ -299,6 +299,12 @@ export const INVALID: InvalidCase[] = [
     message: 'should match',
   },
   {
+    name: 'cron with both day fields set',
+    doc: esm({ source: { schedule: { expression: 'cron(0 10 * * MON *)' } } }),
+    field: 'spec.source.schedule.expression',
+    message: 'exactly one of day-of-month and day-of-week must be ?',
+  },
+  {
     name: 'AT_TIMESTAMP without its timestamp',
     doc: esm({
       source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } },
