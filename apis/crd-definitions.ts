@@ -217,7 +217,7 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
   amendments: [
     {
       path: 'spec',
-      why: 'EventSourceMappingSpecSchema: AT_TIMESTAMP needs its timestamp; positions only for kafka and nats',
+      why: 'EventSourceMappingSpecSchema: AT_TIMESTAMP needs its timestamp; positions only for kafka and nats; SQS batch rules',
       rules: [
         {
           rule: "(has(self.startingPosition) && self.startingPosition == 'AT_TIMESTAMP') == has(self.startingPositionTimestamp)",
@@ -228,6 +228,21 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
           rule: '!has(self.startingPosition) || has(self.source.kafka) || has(self.source.nats)',
           message: 'applies only to kafka and nats sources',
           fieldPath: '.startingPosition',
+        },
+        {
+          rule: '!has(self.source.sqs) || !has(self.batchSize) || self.batchSize <= 10 || (has(self.maximumBatchingWindowSeconds) && self.maximumBatchingWindowSeconds >= 1)',
+          message: 'must be at least 1 when an SQS batchSize is above 10',
+          fieldPath: '.maximumBatchingWindowSeconds',
+        },
+        {
+          rule: "!has(self.source.sqs) || !self.source.sqs.queueUrl.endsWith('.fifo') || !has(self.batchSize) || self.batchSize <= 10",
+          message: 'must be at most 10 for a FIFO queue',
+          fieldPath: '.batchSize',
+        },
+        {
+          rule: '!has(self.scalingConfig) || has(self.source.sqs)',
+          message: 'applies only to sqs sources',
+          fieldPath: '.scalingConfig',
         },
       ],
     },

@@ -2,6 +2,7 @@
 // a function with batches (Lambda's CreateEventSourceMapping, reference §10). Schema only; pollers live in the gateway.
 import { z } from 'zod';
 import { DestinationSchema } from './async-config.ts';
+import { filterProblems } from './event-filter.ts';
 import { API_VERSION } from './function.ts';
 import { parseScheduleExpression } from './schedule-expression.ts';
 import { isTimeZone } from './time-zone.ts';
@@ -131,8 +132,10 @@ export const EventSourceMappingSpecSchema = z
       .regex(/^(\$LATEST|[a-zA-Z0-9-_]{1,128})$/)
       .optional(),
     source: EventSourceSchema,
-    batchSize: z.number().int().min(1).max(10000).default(10),
-    maximumBatchingWindowSeconds: z.number().int().min(0).max(300).default(0),
+    /** Lambda's per-source default when absent: SQS 10, MQ/Kafka/NATS 100 (reference §10.1). */
+    batchSize: z.number().int().min(1).max(10000).optional(),
+    /** Absent: 0 for SQS, 500 ms for MQ, Kafka and NATS (a default that cannot be set explicitly). */
+    maximumBatchingWindowSeconds: z.number().int().min(0).max(300).optional(),
     startingPosition: z.enum(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']).optional(),
     /** RFC 3339; required with, and only with, `AT_TIMESTAMP`. */
     startingPositionTimestamp: z.iso.datetime({ offset: true }).optional(),
@@ -160,6 +163,12 @@ export const EventSourceMappingSpecSchema = z
           .default([]),
       })
       .strict()
+      .superRefine((criteria, ctx) => {
+        for (const [field, message] of filterProblems(criteria)) {
+          // The field is named inside the pattern too: filters[0].pattern.body.price[0].numeric.
+          ctx.addIssue({ code: 'custom', path: field.split('.').slice(1), message });
+        }
+      })
       .optional(),
     destinationConfig: z.object({ onFailure: DestinationSchema.optional() }).strict().optional(),
     scalingConfig: z
@@ -176,7 +185,19 @@ export const EventSourceMappingSpecSchema = z
   .refine(
     (s) => s.startingPosition === undefined || POSITIONED_SOURCES.some((k) => s.source[k] !== undefined),
     { path: ['startingPosition'], message: `applies only to ${POSITIONED_SOURCES.join(' and ')} sources` },
-  );
+  )
+  .refine((s) => !s.source.sqs || (s.batchSize ?? 10) <= 10 || (s.maximumBatchingWindowSeconds ?? 0) >= 1, {
+    path: ['maximumBatchingWindowSeconds'],
+    message: 'must be at least 1 when an SQS batchSize is above 10',
+  })
+  .refine((s) => !s.source.sqs?.queueUrl.endsWith('.fifo') || (s.batchSize ?? 10) <= 10, {
+    path: ['batchSize'],
+    message: 'must be at most 10 for a FIFO queue',
+  })
+  .refine((s) => s.scalingConfig === undefined || s.source.sqs !== undefined, {
+    path: ['scalingConfig'],
+    message: 'applies only to sqs sources',
+  });
 
 export const EventSourceMappingSchema = z
   .object({

@@ -275,6 +275,31 @@ export const INVALID: InvalidCase[] = [
     message: 'greater than or equal to 1',
   },
   {
+    name: 'an SQS batch above 10 without a window',
+    doc: esm({ batchSize: 100 }),
+    field: 'spec.maximumBatchingWindowSeconds',
+    message: 'must be at least 1 when an SQS batchSize is above 10',
+  },
+  {
+    name: 'a FIFO batch above 10',
+    doc: esm({
+      batchSize: 20,
+      maximumBatchingWindowSeconds: 1,
+      source: { sqs: { queueUrl: 'https://sqs.local/000000000000/q.fifo' } },
+    }),
+    field: 'spec.batchSize',
+    message: 'must be at most 10 for a FIFO queue',
+  },
+  {
+    name: 'scalingConfig on a non-SQS source',
+    doc: esm({
+      scalingConfig: { maximumConcurrency: 5 },
+      source: { rabbitmq: { secretRef: { name: 'rmq' }, queue: 'jobs' } },
+    }),
+    field: 'spec.scalingConfig',
+    message: 'applies only to sqs sources',
+  },
+  {
     name: 'batching window above 300 s',
     doc: esm({ maximumBatchingWindowSeconds: 301 }),
     field: 'spec.maximumBatchingWindowSeconds',

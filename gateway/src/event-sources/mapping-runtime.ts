@@ -1,0 +1,112 @@
+// Owns one MappingWorker per event source mapping: starts, restarts (on a spec change), disables and removes
+// them as mappings come and go — from manifests, the mapping API or the CRD — and keeps their status.
+import { sourceKind } from '../../../apis/event-source-mapping.ts';
+import { loadSourceKind } from './kinds.ts';
+import type { MappingDefinition, MappingState, MappingStatus, StatusListener } from './mapping.ts';
+import { MappingWorker, type WorkerDeps } from './mapping-worker.ts';
+import type { SourceKind } from './source-kind.ts';
+
+export type MappingRuntimeDeps = Omit<WorkerDeps, 'onStatus'> & {
+  /** Told of every status change (cluster mode writes it to the CRD and raises Events). */
+  onStatus?: StatusListener;
+  /** Kinds to use instead of the built-in ones (tests of the runtime itself). */
+  kinds?: (kind: string) => Promise<SourceKind | undefined>;
+};
+
+export class MappingRuntime {
+  private readonly deps: MappingRuntimeDeps;
+  private readonly workers = new Map<string, MappingWorker>();
+  private readonly statuses = new Map<string, MappingStatus>();
+  private readonly definitions = new Map<string, MappingDefinition>();
+  /** Changes to one mapping run one after another. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(deps: MappingRuntimeDeps) {
+    this.deps = deps;
+  }
+
+  /** Starts a new mapping or applies a changed one (a restart of its worker). */
+  put(definition: MappingDefinition): Promise<void> {
+    this.definitions.set(definition.uuid, definition);
+    return this.serially(definition.uuid, async () => {
+      if (this.closed) return;
+      const previous = this.workers.get(definition.uuid);
+      if (previous) {
+        await previous.stop(definition.spec.enabled ? 'Updating' : 'Disabling');
+        this.workers.delete(definition.uuid);
+      }
+      const kindName = sourceKind(definition.spec.source);
+      const kind = await (this.deps.kinds ?? loadSourceKind)(kindName);
+      if (!kind) {
+        this.report(definition, {
+          uuid: definition.uuid,
+          sourceKind: kindName,
+          state: 'Disabled',
+          stateTransitionReason: 'USER_INITIATED',
+          lastProcessingResult: `PROBLEM: ${kindName} sources are not supported by this gateway`,
+          conditions: [],
+          observedGeneration: definition.generation,
+        });
+        return;
+      }
+      const worker = new MappingWorker(definition, kind, {
+        ...this.deps,
+        onStatus: (status, event) => this.report(definition, status, event),
+      });
+      this.workers.set(definition.uuid, worker);
+      worker.start(this.statuses.get(definition.uuid));
+    });
+  }
+
+  /** Stops and forgets a mapping. */
+  remove(uuid: string): Promise<void> {
+    return this.serially(uuid, async () => {
+      const worker = this.workers.get(uuid);
+      this.workers.delete(uuid);
+      await worker?.stop('Deleting');
+      this.statuses.delete(uuid);
+      this.definitions.delete(uuid);
+    });
+  }
+
+  status(uuid: string): MappingStatus | undefined {
+    return this.statuses.get(uuid);
+  }
+
+  /** A state to show before the worker has caught up (Lambda answers Creating, Updating, Deleting). */
+  transitional(uuid: string, state: MappingState): void {
+    const status = this.statuses.get(uuid);
+    if (status) this.statuses.set(uuid, { ...status, state });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.chains.values()]);
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    this.workers.clear();
+  }
+
+  private report(
+    definition: MappingDefinition,
+    status: MappingStatus,
+    event?: Parameters<StatusListener>[2],
+  ) {
+    // A worker replaced by a newer one may still report while it stops; only the current one counts.
+    const current = this.definitions.get(definition.uuid);
+    if (current && current !== definition) return;
+    this.statuses.set(definition.uuid, status);
+    this.deps.onStatus?.(definition, status, event);
+  }
+
+  private serially(uuid: string, step: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(uuid) ?? Promise.resolve()).then(step).catch((err) => {
+      this.deps.log(`event source mapping ${uuid}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    this.chains.set(uuid, next);
+    void next.finally(() => {
+      if (this.chains.get(uuid) === next) this.chains.delete(uuid);
+    });
+    return next;
+  }
+}

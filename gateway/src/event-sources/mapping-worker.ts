@@ -1,0 +1,492 @@
+// Runs one event source mapping: connects to its source (reconnecting with backoff when the broker goes away),
+// and runs poll loops that each receive a batch, filter it, invoke the function and settle the records. Loops
+// scale up while batches come full and down when the source is idle, bounded by scalingConfig's
+// maximumConcurrency and the function's reserved concurrency.
+
+import { FilterPattern, matchesAny } from '../../../apis/event-filter.ts';
+import type { SourceKind as SourceKindName } from '../../../apis/event-source-mapping.ts';
+import type { Invoker } from '../invocation/invoker.ts';
+import type { Tracing } from '../observability/tracing.ts';
+import { functionArn } from '../registry/function-definition.ts';
+import { Backoff, pause } from './backoff.ts';
+import { BatchAssembler, GroupLocks } from './batch-assembler.ts';
+import { failureRecord } from './failure-record.ts';
+import { invokeBatch } from './invoke-batch.ts';
+import {
+  batchingOf,
+  type MappingCondition,
+  type MappingDefinition,
+  type MappingState,
+  type MappingStatus,
+  type StatusEvent,
+} from './mapping.ts';
+import type { EventSourceObserver, MappingLabels } from './observer.ts';
+import type {
+  BatchOutcome,
+  Credentials,
+  SettleResult,
+  SourceKind,
+  SourcePoller,
+  SourceRecord,
+} from './source-kind.ts';
+
+/** Lambda scales an SQS mapping to 1,000 concurrent batches at most (reference §10.4). */
+const DEFAULT_MAX_CONCURRENCY = 1000;
+/** At most one more loop this often while batches come full (Lambda adds up to 300 a minute). */
+const SCALE_UP_EVERY_MS = 200;
+const BACKLOG_EVERY_MS = 5_000;
+
+export interface WorkerDeps {
+  invoker: Invoker;
+  tracing: Tracing;
+  observer: EventSourceObserver;
+  /** Sends an on-failure record (the async destination machinery). */
+  sendFailureRecord: (
+    destination: NonNullable<NonNullable<MappingDefinition['spec']['destinationConfig']>['onFailure']>,
+    record: unknown,
+    namespace: string,
+  ) => Promise<void>;
+  region: string;
+  credentials: (definition: MappingDefinition) => Promise<Credentials>;
+  /** The function's reserved concurrency, when it has one. */
+  reservedConcurrency: (namespace: string, functionName: string) => number | undefined;
+  log: (line: string) => void;
+  onStatus: (status: MappingStatus, event?: StatusEvent) => void;
+}
+
+export class MappingWorker {
+  readonly definition: MappingDefinition;
+  private readonly kind: SourceKind;
+  private readonly deps: WorkerDeps;
+  private readonly labels: MappingLabels;
+  private readonly filters: FilterPattern[];
+  private readonly groups = new GroupLocks();
+  private readonly controller = new AbortController();
+  private poller: SourcePoller | undefined;
+  private running: Promise<void> | undefined;
+  private current: MappingStatus;
+  private loops = 0;
+  private lastScaleUp = 0;
+  private lost: unknown;
+  private lostSignal = new AbortController();
+
+  constructor(definition: MappingDefinition, kind: SourceKind, deps: WorkerDeps) {
+    this.definition = definition;
+    this.kind = kind;
+    this.deps = deps;
+    this.labels = {
+      namespace: definition.namespace,
+      function: definition.spec.functionName,
+      mapping: definition.name,
+      kind: kind.kind,
+    };
+    this.filters = (definition.spec.filterCriteria?.filters ?? []).map((f) => FilterPattern.parse(f.pattern));
+    this.current = {
+      uuid: definition.uuid,
+      sourceKind: kind.kind as SourceKindName,
+      state: definition.spec.enabled ? 'Enabled' : 'Disabled',
+      stateTransitionReason: 'USER_INITIATED',
+      lastProcessingResult: 'No records processed',
+      conditions: [],
+      observedGeneration: definition.generation,
+    };
+  }
+
+  get status(): MappingStatus {
+    return this.current;
+  }
+
+  /** Starts polling when the mapping is enabled; a disabled one only reports its status. */
+  start(previous?: MappingStatus): void {
+    if (previous) this.current = { ...previous, observedGeneration: this.definition.generation };
+    if (!this.definition.spec.enabled) {
+      this.setState('Disabled');
+      this.setCondition('Ready', 'False', 'Disabled', 'the mapping is disabled');
+      return;
+    }
+    this.setState('Enabled');
+    this.running = this.run();
+  }
+
+  /** Stops the loops; records in flight finish their invocation and are settled first. */
+  async stop(state: MappingState = 'Disabled'): Promise<void> {
+    this.controller.abort();
+    await this.running;
+    await this.poller?.close().catch(() => undefined);
+    this.setState(state);
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    const backoff = new Backoff(250, 30_000);
+    const poller = this.kind.open({
+      uuid: this.definition.uuid,
+      namespace: this.definition.namespace,
+      name: this.definition.name,
+      spec: this.definition.spec,
+      region: this.deps.region,
+      credentials: await this.deps.credentials(this.definition).catch(() => ({})),
+      log: this.deps.log,
+    });
+    this.poller = poller;
+    const backlogTimer = setInterval(() => void this.readBacklog(poller), BACKLOG_EVERY_MS);
+    try {
+      while (!signal.aborted) {
+        try {
+          await poller.connect();
+        } catch (err) {
+          this.disconnected(err);
+          await pause(backoff.next(), signal);
+          continue;
+        }
+        backoff.reset();
+        this.connected();
+        this.lost = undefined;
+        this.lostSignal = new AbortController();
+        await this.runLoops(poller);
+        if (this.lost !== undefined && !signal.aborted) {
+          this.disconnected(this.lost);
+          await pause(backoff.next(), signal);
+        }
+      }
+    } finally {
+      clearInterval(backlogTimer);
+    }
+  }
+
+  /** Runs poll loops until the mapping stops or the connection is lost. */
+  private runLoops(poller: SourcePoller): Promise<void> {
+    const { batchSize, windowMs } = batchingOf(this.definition.spec, this.kind.defaults);
+    const batching = { batchSize, windowMs, maxPerReceive: this.kind.maxPerReceive };
+    const signal = AbortSignal.any([this.controller.signal, this.lostSignal.signal]);
+    const loops = new Set<Promise<void>>();
+    return new Promise<void>((resolve) => {
+      const spawn = () => {
+        this.loops++;
+        const loop = this.loop(poller, new BatchAssembler(poller, batching), signal, spawn).finally(() => {
+          this.loops--;
+          loops.delete(loop);
+          if (loops.size === 0) resolve();
+        });
+        loops.add(loop);
+      };
+      spawn();
+    });
+  }
+
+  private async loop(
+    poller: SourcePoller,
+    assembler: BatchAssembler<SourceRecord>,
+    signal: AbortSignal,
+    spawn: () => void,
+  ): Promise<void> {
+    const { batchSize } = batchingOf(this.definition.spec, this.kind.defaults);
+    while (!signal.aborted) {
+      if (!(await this.functionCanRun(signal))) continue;
+      let batch: SourceRecord[];
+      try {
+        batch = await assembler.next(signal);
+      } catch (err) {
+        if (!signal.aborted) this.connectionLost(err);
+        return;
+      }
+      if (batch.length === 0) {
+        if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
+        continue;
+      }
+      const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
+      this.deps.observer.polled(this.labels, batch.length, redelivered);
+      // A full batch means more is waiting: one more loop (at most one per SCALE_UP_EVERY_MS).
+      if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) this.scaleUp(spawn);
+      await this.process(poller, batch, signal);
+    }
+  }
+
+  private scaleUp(spawn: () => void): void {
+    const now = Date.now();
+    if (now - this.lastScaleUp < SCALE_UP_EVERY_MS || this.loops >= this.maxLoops()) return;
+    this.lastScaleUp = now;
+    spawn();
+  }
+
+  private maxLoops(): number {
+    const { namespace, spec } = this.definition;
+    const reserved = this.deps.reservedConcurrency(namespace, spec.functionName);
+    return Math.max(
+      1,
+      Math.min(spec.scalingConfig?.maximumConcurrency ?? DEFAULT_MAX_CONCURRENCY, reserved ?? Infinity),
+    );
+  }
+
+  /** A missing function or one with reserved concurrency 0 is not fed: its records stay in the source. */
+  private async functionCanRun(signal: AbortSignal): Promise<boolean> {
+    const { namespace, spec } = this.definition;
+    let problem: string | undefined;
+    try {
+      this.deps.invoker.resolve(namespace, spec.functionName, spec.qualifier);
+      if (this.deps.reservedConcurrency(namespace, spec.functionName) === 0) {
+        problem = 'PROBLEM: Function has reserved concurrency 0';
+      }
+    } catch {
+      problem = 'PROBLEM: Function not found';
+    }
+    if (problem === undefined) {
+      if (this.current.lastProcessingResult.startsWith('PROBLEM: Function')) {
+        this.setResult('No records processed');
+        this.setCondition('Ready', 'True', 'Polling', 'the mapping is polling its source');
+      }
+      return true;
+    }
+    if (this.current.lastProcessingResult !== problem) {
+      this.setResult(problem);
+      this.setCondition('Ready', 'False', 'FunctionNotReady', problem.slice('PROBLEM: '.length), {
+        type: 'Warning',
+        reason: 'FunctionNotReady',
+        message: problem,
+      });
+    }
+    await pause(1_000, signal);
+    return false;
+  }
+
+  private async process(poller: SourcePoller, received: SourceRecord[], signal: AbortSignal): Promise<void> {
+    const dataKey = this.kind.dataKey;
+    const matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
+    if (matched.length < received.length) {
+      const filtered = received.filter((r) => !matched.includes(r));
+      this.deps.observer.filtered(this.labels, filtered.length);
+      await this.settle(poller, filtered, { kind: 'filtered' }, undefined);
+    }
+    if (matched.length === 0) return;
+    const groups = this.kind.ordering === 'per-group' ? distinctGroups(matched) : [];
+    // A stopping mapping still finishes the batch it holds, so only the lost-connection signal cuts the wait.
+    if (!(await this.groups.acquire(groups, signal))) return;
+    try {
+      let records: readonly SourceRecord[] = matched;
+      let attempts = 0;
+      const backoff = new Backoff(100, 10_000);
+      while (records.length > 0) {
+        attempts++;
+        const retry = await this.invokeAndSettle(poller, records, attempts);
+        if (!retry || retry.length === 0 || this.controller.signal.aborted) return;
+        records = retry;
+        await pause(backoff.next(), this.controller.signal);
+      }
+    } finally {
+      this.groups.release(groups);
+    }
+  }
+
+  private async invokeAndSettle(
+    poller: SourcePoller,
+    records: readonly SourceRecord[],
+    attempt: number,
+  ): Promise<readonly SourceRecord[] | undefined> {
+    const { tracing } = this.deps;
+    const { spec, namespace } = this.definition;
+    const firstSent = Math.min(...records.map((r) => r.sentAt ?? Date.now()));
+    return tracing.span(
+      'event-source.batch',
+      {
+        'serval.event_source.kind': this.kind.kind,
+        'serval.event_source.mapping': this.definition.uuid,
+        'serval.event_source.batch_size': records.length,
+        'faas.trigger': 'pubsub',
+      },
+      async () => {
+        const now = Date.now();
+        const result = await invokeBatch(
+          {
+            invoker: this.deps.invoker,
+            namespace,
+            functionName: spec.functionName,
+            qualifier: spec.qualifier,
+            reportBatchItemFailures: spec.functionResponseTypes?.includes('ReportBatchItemFailures') ?? false,
+            poller,
+            traceHeader: tracing.carriedTraceHeader(undefined),
+            // A stopping mapping abandons a throttled batch: its records return to the source unsettled.
+            signal: this.controller.signal,
+            onThrottle: () => this.deps.observer.throttled(this.labels),
+          },
+          records,
+        );
+        if (result === 'stopped') return undefined;
+        this.deps.observer.invoked(
+          this.labels,
+          records.length,
+          records.filter((r) => r.sentAt !== undefined).map((r) => now - r.sentAt!),
+        );
+        const failedCount =
+          result.outcome.kind === 'failure'
+            ? records.length
+            : result.outcome.kind === 'partial'
+              ? result.outcome.failed.length
+              : 0;
+        if (failedCount > 0) this.deps.observer.failed(this.labels, failedCount);
+        this.setResult(processingResult(result.outcome));
+        const settled = await this.settle(poller, records, result.outcome, {
+          statusCode: result.statusCode,
+          executedVersion: result.executedVersion,
+          attempt,
+        });
+        return settled?.retry;
+      },
+      { startTime: firstSent <= Date.now() ? firstSent : undefined },
+    );
+  }
+
+  private async settle(
+    poller: SourcePoller,
+    records: readonly SourceRecord[],
+    outcome: BatchOutcome,
+    invocation: { statusCode: number; executedVersion: string | undefined; attempt: number } | undefined,
+  ): Promise<SettleResult | undefined> {
+    let result: SettleResult | undefined;
+    try {
+      result = await poller.settle(records, outcome);
+    } catch (err) {
+      // Unsettled records come back from the source: at least once, with a duplicate.
+      this.deps.log(`event source mapping ${this.definition.uuid}: settle failed: ${messageOf(err)}`);
+      return undefined;
+    }
+    if (result?.discarded && result.discarded.records.length > 0) {
+      await this.discard(poller, result.discarded, invocation);
+    }
+    return result;
+  }
+
+  private async discard(
+    poller: SourcePoller,
+    discarded: NonNullable<SettleResult['discarded']>,
+    invocation: { statusCode: number; executedVersion: string | undefined; attempt: number } | undefined,
+  ): Promise<void> {
+    const { spec, namespace } = this.definition;
+    this.deps.observer.dropped(this.labels, discarded.records.length);
+    const destination = spec.destinationConfig?.onFailure;
+    if (!destination) return;
+    const record = failureRecord({
+      functionArn: functionArn(this.deps.region, namespace, spec.functionName, spec.qualifier),
+      condition: discarded.condition,
+      approximateInvokeCount: Math.max(
+        invocation?.attempt ?? 0,
+        ...discarded.records.map((r) => r.deliveryCount),
+      ),
+      outcome: discarded.outcome,
+      statusCode: invocation?.statusCode ?? 200,
+      executedVersion: invocation?.executedVersion,
+      batchInfo: poller.failureBatchInfo?.(discarded.records) ?? {},
+      now: Date.now(),
+    });
+    await this.deps.sendFailureRecord(destination, record, namespace).catch((err) => {
+      this.deps.log(
+        `event source mapping ${this.definition.uuid}: on-failure destination failed: ${messageOf(err)}`,
+      );
+    });
+  }
+
+  private async readBacklog(poller: SourcePoller): Promise<void> {
+    if (!poller.backlog || this.lost !== undefined) return;
+    try {
+      this.deps.observer.backlog(this.labels, await poller.backlog());
+    } catch {
+      // an unreachable broker is reported by the poll loops
+    }
+  }
+
+  private connectionLost(err: unknown): void {
+    if (this.lost !== undefined) return;
+    this.lost = err ?? new Error('connection lost');
+    this.lostSignal.abort();
+  }
+
+  private connected(): void {
+    this.deps.observer.connected(this.labels, true);
+    const wasDown = this.current.conditions.find((c) => c.type === 'SourceConnected')?.status === 'False';
+    this.setCondition(
+      'SourceConnected',
+      'True',
+      'Connected',
+      `connected to the ${this.kind.kind} source`,
+      wasDown
+        ? {
+            type: 'Normal',
+            reason: 'SourceReconnected',
+            message: `reconnected to the ${this.kind.kind} source`,
+          }
+        : undefined,
+    );
+    this.setCondition('Ready', 'True', 'Polling', 'the mapping is polling its source');
+    if (this.current.lastProcessingResult.startsWith('PROBLEM: Connection'))
+      this.setResult('No records processed');
+  }
+
+  private disconnected(err: unknown): void {
+    this.deps.observer.connected(this.labels, false);
+    const message = `the ${this.kind.kind} source is unreachable: ${messageOf(err)}`;
+    const already = this.current.conditions.find((c) => c.type === 'SourceConnected')?.status === 'False';
+    this.setResult('PROBLEM: Connection error. The event source could not be reached.');
+    this.setCondition(
+      'SourceConnected',
+      'False',
+      'SourceUnreachable',
+      message,
+      already ? undefined : { type: 'Warning', reason: 'SourceUnreachable', message },
+    );
+    this.setCondition('Ready', 'False', 'SourceUnreachable', message);
+    if (!already) this.deps.log(`event source mapping ${this.definition.uuid}: ${message}; reconnecting`);
+  }
+
+  private setState(state: MappingState): void {
+    if (this.current.state === state) return;
+    this.current = { ...this.current, state, stateTransitionReason: 'USER_INITIATED' };
+    this.deps.onStatus(this.current);
+  }
+
+  private setResult(result: string): void {
+    if (this.current.lastProcessingResult === result) return;
+    this.current = { ...this.current, lastProcessingResult: result };
+    this.deps.onStatus(this.current);
+  }
+
+  private setCondition(
+    type: MappingCondition['type'],
+    status: MappingCondition['status'],
+    reason: string,
+    message: string,
+    event?: StatusEvent,
+  ): void {
+    const existing = this.current.conditions.find((c) => c.type === type);
+    if (existing && existing.status === status && existing.reason === reason && existing.message === message)
+      return;
+    const condition: MappingCondition = {
+      type,
+      status,
+      reason,
+      message,
+      lastTransitionTime:
+        existing && existing.status === status ? existing.lastTransitionTime : new Date().toISOString(),
+    };
+    this.current = {
+      ...this.current,
+      conditions: [...this.current.conditions.filter((c) => c.type !== type), condition],
+    };
+    this.deps.onStatus(this.current, event);
+  }
+}
+
+function processingResult(outcome: BatchOutcome): string {
+  if (outcome.kind !== 'failure') return 'OK';
+  if (outcome.errorType === 'Sandbox.Timedout') return 'PROBLEM: Function timed out';
+  if (outcome.reason === 'function_error') return 'PROBLEM: Function call failed';
+  if (outcome.reason === 'invalid_response')
+    return 'PROBLEM: Function response is not a valid batch response';
+  return 'PROBLEM: Function could not be invoked';
+}
+
+function distinctGroups(records: readonly SourceRecord[]): string[] {
+  return [...new Set(records.map((r) => r.group).filter((g): g is string => g !== undefined))];
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
