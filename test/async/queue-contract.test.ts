@@ -92,6 +92,27 @@ describe.each(backends.filter((b) => b.name !== 'nats' || natsAvailable))('$name
     await backend.release(queue);
   });
 
+  it('keeps one copy of a keyed event offered by two handles and again after a restart, even once acked', async () => {
+    const a = await backend.open();
+    await drain(a);
+    const b = backend.name === 'nats' ? await backend.open() : a; // SQLite: one gateway owns the file
+    const offers = await Promise.all([
+      a.enqueueOnce(event('once-1'), 'tick-1'),
+      b.enqueueOnce(event('once-1'), 'tick-1'),
+      a.enqueueOnce(event('once-2'), 'tick-2'),
+    ]);
+    expect(offers.filter(Boolean)).toHaveLength(2);
+    const taken = await takeAll(a, 2);
+    expect(taken.map((l) => l.event.requestId).sort()).toEqual(['once-1', 'once-2']);
+    for (const l of taken) await a.ack(l);
+    if (b !== a) await backend.release(b);
+    await backend.release(a);
+    const restarted = await backend.open();
+    expect(await restarted.enqueueOnce(event('once-1'), 'tick-1')).toBe(false);
+    expect(await restarted.take(Date.now())).toBeUndefined();
+    await backend.release(restarted);
+  });
+
   it('holds a retried event back until it is due and keeps its new attempt count', async () => {
     const queue = await backend.open();
     await drain(queue);

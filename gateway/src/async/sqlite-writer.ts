@@ -6,7 +6,8 @@ import type { BatchResult, Write } from './sqlite-write-ops.ts';
 
 interface Pending {
   write: Write;
-  resolve: () => void;
+  /** True when every op changed something (false: an `insertOnce` of a known key). */
+  resolve: (changed: boolean) => void;
   reject: (err: Error) => void;
 }
 
@@ -29,7 +30,7 @@ export class SqliteWriter {
     this.worker.unref();
   }
 
-  run(write: Write): Promise<void> {
+  run(write: Write): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.collecting.push({ write, resolve, reject });
@@ -64,7 +65,7 @@ export class SqliteWriter {
     batch.forEach((p, i) => {
       if (result.error) p.reject(new Error(`SQLite commit failed: ${result.error}`));
       else if (result.failures?.[i]) p.reject(new Error(`SQLite write failed: ${result.failures[i]}`));
-      else p.resolve();
+      else p.resolve(!result.skipped?.includes(i));
     });
     this.send();
     if (!this.inFlight && this.collecting.length === 0) {
