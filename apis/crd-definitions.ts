@@ -225,6 +225,17 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
           fieldPath: '.startingPositionTimestamp',
         },
         {
+          rule: '!has(self.parallelizationFactor) || has(self.source.kafka)',
+          message: 'applies only to kafka sources',
+          fieldPath: '.parallelizationFactor',
+        },
+        {
+          rule: '!has(self.source.kafka) || has(self.startingPosition)',
+          message: 'is required for kafka sources (TRIM_HORIZON, LATEST or AT_TIMESTAMP)',
+          fieldPath: '.startingPosition',
+          reason: 'FieldValueRequired',
+        },
+        {
           rule: '!has(self.startingPosition) || has(self.source.kafka) || has(self.source.nats)',
           message: 'applies only to kafka and nats sources',
           fieldPath: '.startingPosition',

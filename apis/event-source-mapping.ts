@@ -140,6 +140,8 @@ export const EventSourceMappingSpecSchema = z
     /** RFC 3339; required with, and only with, `AT_TIMESTAMP`. */
     startingPositionTimestamp: z.iso.datetime({ offset: true }).optional(),
     bisectBatchOnFunctionError: z.boolean().default(false),
+    /** Batches per partition at once, order kept per record key (Lambda: Kinesis/DynamoDB; here Kafka). */
+    parallelizationFactor: z.number().int().min(1).max(10).optional(),
     /** -1 retries until the record expires. */
     maximumRetryAttempts: z.number().int().min(-1).max(10000).default(-1),
     /** -1 keeps records forever; otherwise 60 s to 7 days. */
@@ -181,6 +183,14 @@ export const EventSourceMappingSpecSchema = z
   .refine((s) => (s.startingPosition === 'AT_TIMESTAMP') === (s.startingPositionTimestamp !== undefined), {
     path: ['startingPositionTimestamp'],
     message: 'is required with, and only with, startingPosition AT_TIMESTAMP',
+  })
+  .refine((s) => s.parallelizationFactor === undefined || s.source.kafka !== undefined, {
+    path: ['parallelizationFactor'],
+    message: 'applies only to kafka sources',
+  })
+  .refine((s) => s.source.kafka === undefined || s.startingPosition !== undefined, {
+    path: ['startingPosition'],
+    message: 'is required for kafka sources (TRIM_HORIZON, LATEST or AT_TIMESTAMP)',
   })
   .refine(
     (s) => s.startingPosition === undefined || POSITIONED_SOURCES.some((k) => s.source[k] !== undefined),

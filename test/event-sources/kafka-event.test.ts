@@ -1,6 +1,6 @@
 // The self-managed Kafka event and the stream failure record, field by field (reference §10.5, §14.1).
 import { describe, expect, it } from 'vitest';
-import { streamFailureRecord } from '../../gateway/src/event-sources/kafka/failure-record.ts';
+import { kafkaBatchInfo } from '../../gateway/src/event-sources/kafka/failure-record.ts';
 import { selfManagedKafkaEvent } from '../../gateway/src/event-sources/kafka/kafka-event.ts';
 
 const record = (
@@ -59,35 +59,11 @@ describe('selfManagedKafkaEvent', () => {
   });
 });
 
-describe('streamFailureRecord', () => {
-  it('names the condition, invoke count, response and the offset range per partition', () => {
-    const now = Date.parse('2026-07-13T13:48:01Z');
-    const r = streamFailureRecord(
-      {
-        requestId: 'c0ffee00-0000-4000-8000-000000000000',
-        functionArn: 'arn:serval:lambda:local:default:function:consumer:$LATEST',
-        condition: 'RetryAttemptsExhausted',
-        invokeCount: 3,
-        statusCode: 200,
-        executedVersion: '$LATEST',
-        functionError: 'Unhandled',
-        bootstrapServers: ['k:9092'],
-        consumerGroupId: 'serval-orders',
-        payloadSize: 1234,
-        records: [record(2, 40), record(2, 41), record(2, 42)],
-      },
-      now,
-    );
-    expect(r).toEqual({
-      requestContext: {
-        requestId: 'c0ffee00-0000-4000-8000-000000000000',
-        functionArn: 'arn:serval:lambda:local:default:function:consumer:$LATEST',
-        condition: 'RetryAttemptsExhausted',
-        approximateInvokeCount: 3,
-      },
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-      version: '1.0',
-      timestamp: '2026-07-13T13:48:01.000Z',
+describe('kafkaBatchInfo', () => {
+  it('names the batch size, servers, group, payload size and the offset range per partition', () => {
+    expect(
+      kafkaBatchInfo([record(2, 40), record(2, 41), record(2, 42)], ['k:9092'], 'serval-orders', 1234),
+    ).toEqual({
       KafkaBatchInfo: {
         batchSize: 3,
         bootstrapServers: 'k:9092',

@@ -358,9 +358,34 @@ export const INVALID: InvalidCase[] = [
   },
   {
     name: 'Kafka server without a port',
-    doc: esm({ source: { kafka: { bootstrapServers: ['kafka'], topic: 'orders' } } }),
+    doc: esm({
+      source: { kafka: { bootstrapServers: ['kafka'], topic: 'orders' } },
+      startingPosition: 'LATEST',
+    }),
     field: 'spec.source.kafka.bootstrapServers[0]',
     message: 'should match',
+  },
+  {
+    name: 'Kafka mapping without a starting position',
+    doc: esm({ source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } } }),
+    field: 'spec.startingPosition',
+    message: 'is required for kafka sources',
+  },
+  {
+    name: 'parallelization on a queue',
+    doc: esm({ parallelizationFactor: 2 }),
+    field: 'spec.parallelizationFactor',
+    message: 'applies only to kafka sources',
+  },
+  {
+    name: 'parallelization above 10',
+    doc: esm({
+      source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } },
+      startingPosition: 'LATEST',
+      parallelizationFactor: 11,
+    }),
+    field: 'spec.parallelizationFactor',
+    message: 'less than or equal to 10',
   },
   {
     name: 'six filters',
@@ -450,6 +475,7 @@ export const VALID: Doc[] = [
         },
       },
       startingPosition: 'TRIM_HORIZON',
+      parallelizationFactor: 10,
       batchSize: 500,
       bisectBatchOnFunctionError: true,
       maximumRetryAttempts: 3,

@@ -157,7 +157,12 @@ export class MappingWorker {
   /** Runs poll loops until the mapping stops or the connection is lost. */
   private runLoops(poller: SourcePoller): Promise<void> {
     const { batchSize, windowMs } = batchingOf(this.definition.spec, this.kind.defaults);
-    const batching = { batchSize, windowMs, maxPerReceive: this.kind.maxPerReceive };
+    const batching = {
+      batchSize,
+      windowMs,
+      maxPerReceive: this.kind.maxPerReceive,
+      wholeBatches: this.kind.assemblesBatches ?? false,
+    };
     const signal = AbortSignal.any([this.controller.signal, this.lostSignal.signal]);
     const loops = new Set<Promise<void>>();
     return new Promise<void>((resolve) => {

@@ -1,57 +1,32 @@
-// The record a Kafka mapping sends to its on-failure destination when it discards a batch (reference §14.1:
-// the stream envelope, with Kafka's batch info naming the topic, partition and offset range).
+// The Kafka block of Lambda's on-failure record for a discarded batch (reference §14.1): the envelope is the
+// runtime's (failure-record.ts); Kafka names the batch size, servers, group, payload size and, per
+// `<topic>-<partition>`, the first and last offset and timestamp.
 import type { KafkaRecordView } from './kafka-event.ts';
 
-export type StreamDiscardCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded' | 'PayloadTooLarge';
-
-export interface StreamFailureRecord {
-  requestContext: {
-    requestId: string;
-    functionArn: string;
-    condition: StreamDiscardCondition;
-    approximateInvokeCount: number;
-  };
-  responseContext: { statusCode: number; executedVersion: string; functionError?: string };
-  version: '1.0';
-  timestamp: string;
-  KafkaBatchInfo: {
-    batchSize: number;
-    bootstrapServers: string;
-    consumerGroupId: string;
-    payloadSize: number;
-    recordsInfo: Record<
-      string,
-      {
-        firstRecordOffset: string;
-        lastRecordOffset: string;
-        firstRecordTimestamp: string;
-        lastRecordTimestamp: string;
-      }
-    >;
-  };
-}
-
-export interface DiscardedBatch {
-  requestId: string;
-  /** The qualified ARN the batch was sent to. */
-  functionArn: string;
-  condition: StreamDiscardCondition;
-  /** Invocations that reached the function (0 when the batch was never sent, e.g. too large). */
-  invokeCount: number;
-  /** The last attempt's answer: 200 with `Unhandled` for a function error. */
-  statusCode: number;
-  executedVersion: string;
-  functionError?: string | undefined;
-  bootstrapServers: readonly string[];
+export interface KafkaBatchInfo {
+  batchSize: number;
+  bootstrapServers: string;
   consumerGroupId: string;
-  /** Bytes of the event the batch made. */
   payloadSize: number;
-  records: readonly KafkaRecordView[];
+  recordsInfo: Record<
+    string,
+    {
+      firstRecordOffset: string;
+      lastRecordOffset: string;
+      firstRecordTimestamp: string;
+      lastRecordTimestamp: string;
+    }
+  >;
 }
 
-export function streamFailureRecord(b: DiscardedBatch, now: number): StreamFailureRecord {
-  const recordsInfo: StreamFailureRecord['KafkaBatchInfo']['recordsInfo'] = {};
-  for (const r of b.records) {
+export function kafkaBatchInfo(
+  records: readonly KafkaRecordView[],
+  bootstrapServers: readonly string[],
+  consumerGroupId: string,
+  payloadSize: number,
+): { KafkaBatchInfo: KafkaBatchInfo } {
+  const recordsInfo: KafkaBatchInfo['recordsInfo'] = {};
+  for (const r of records) {
     const key = `${r.topic}-${r.partition}`;
     const at = new Date(r.timestamp).toISOString();
     const info = recordsInfo[key];
@@ -67,26 +42,12 @@ export function streamFailureRecord(b: DiscardedBatch, now: number): StreamFailu
       info.lastRecordTimestamp = at;
     }
   }
-  const responseContext: StreamFailureRecord['responseContext'] = {
-    statusCode: b.statusCode,
-    executedVersion: b.executedVersion,
-  };
-  if (b.functionError !== undefined) responseContext.functionError = b.functionError;
   return {
-    requestContext: {
-      requestId: b.requestId,
-      functionArn: b.functionArn,
-      condition: b.condition,
-      approximateInvokeCount: b.invokeCount,
-    },
-    responseContext,
-    version: '1.0',
-    timestamp: new Date(now).toISOString(),
     KafkaBatchInfo: {
-      batchSize: b.records.length,
-      bootstrapServers: b.bootstrapServers.join(','),
-      consumerGroupId: b.consumerGroupId,
-      payloadSize: b.payloadSize,
+      batchSize: records.length,
+      bootstrapServers: bootstrapServers.join(','),
+      consumerGroupId,
+      payloadSize,
       recordsInfo,
     },
   };
