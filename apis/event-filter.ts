@@ -265,7 +265,7 @@ function anythingBut(arg: unknown, at: string): (leaf: unknown) => boolean {
   );
 }
 
-/** Numbers and strings compare by their text, as Lambda does: 300 and 300.0 differ, "5" and 5 do not mix. */
+/** Values compare by type and text: "5" and 5 do not mix (JSON parsing makes 300.0 and 300 one number). */
 function scalarKey(v: unknown): string {
   if (typeof v === 'number') return `n:${String(v)}`;
   if (typeof v === 'string') return `s:${v}`;

@@ -118,6 +118,18 @@ export const EventSourceSchema = z
     message: `needs exactly one of ${SOURCE_KINDS.join(', ')}`,
   });
 
+/**
+ * Lambda's batch size and batching window when a mapping leaves them out (reference §10.1): SQS 10 and 0;
+ * MQ and Kafka 100 and 500 ms. NATS follows the brokers; a schedule fires one event.
+ */
+export const DEFAULT_BATCHING: Record<SourceKind, { batchSize: number; batchingWindowMs: number }> = {
+  sqs: { batchSize: 10, batchingWindowMs: 0 },
+  rabbitmq: { batchSize: 100, batchingWindowMs: 500 },
+  kafka: { batchSize: 100, batchingWindowMs: 500 },
+  nats: { batchSize: 100, batchingWindowMs: 500 },
+  schedule: { batchSize: 1, batchingWindowMs: 0 },
+};
+
 /** Sources that have positions to start from (Lambda: streams and Kafka). */
 const POSITIONED_SOURCES: readonly SourceKind[] = ['kafka', 'nats'];
 

@@ -56,6 +56,8 @@ export interface GatewayConfig {
   logFormat: 'json' | 'text';
   /** Who may invoke (docs/auth.md): token issuers and identity policies, or `off` in the embedded default. */
   auth: AuthSettings;
+  /** Local mode's SQS credentials for event source mappings (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
+  eventSourceCredentials: { accessKeyId?: string | undefined; secretAccessKey?: string | undefined };
 }
 
 export type ConfigOverrides = Partial<GatewayConfig>;
@@ -99,6 +101,10 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     tracingSampleRatio: fraction(env, 'SERVAL_TRACING_SAMPLE_RATIO', 1),
     logFormat: oneOf(env, 'SERVAL_LOG_FORMAT', ['json', 'text'] as const, 'json'),
     auth: authSettings(env),
+    eventSourceCredentials: {
+      accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+    },
     ...overrides,
   };
   if (!/^[a-z0-9-]+$/.test(config.region))

@@ -12,8 +12,12 @@ import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
+import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
+import { createEventSources } from './event-sources/event-sources.ts';
+import type { StatusListener } from './event-sources/mapping.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
+import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
@@ -40,6 +44,8 @@ export interface GatewayDeps {
   log: (line: string) => void;
   /** Aliases declared in manifests; they replace stored aliases of the same name. */
   aliases?: LoadedAlias[];
+  /** Event source mappings declared in manifests (local mode). */
+  eventSourceMappings?: DeclaredMapping[];
   /** Cluster mode: versions and aliases from the API server, pods through the controller's demand list. */
   cluster?: {
     versions: VersionSource;
@@ -47,6 +53,12 @@ export interface GatewayDeps {
     demand: DemandProvider;
     /** Shared with the controller: it authenticates the controller's reads of the demand list. */
     linkKey: string;
+    /** EventSourceMapping resources, their status writer and the Secrets their credentials are in. */
+    eventSourceMappings?: {
+      catalog: MappingCatalog;
+      onStatus: StatusListener;
+      credentials: (namespace: string, secret: { name: string; key: string }) => Promise<string | undefined>;
+    };
   };
   /** An in-memory span exporter or a caller-held metrics instance (tests, benchmarks). */
   observability?: ObservabilityOverrides;
@@ -65,6 +77,7 @@ export async function startGateway({
   provider,
   log: writeLog,
   aliases: manifestAliases,
+  eventSourceMappings,
   observability: observabilityOverrides,
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
@@ -104,7 +117,8 @@ export async function startGateway({
   });
   const nats = new NatsLink(config.natsUrl);
   const queue = await openEventQueue(config, nats);
-  const worker = new AsyncWorker(queue, invoker, new Destinations(queue, invoker, nats), {
+  const destinations = new Destinations(queue, invoker, nats);
+  const worker = new AsyncWorker(queue, invoker, destinations, {
     concurrency: config.asyncConcurrency,
     region: config.region,
     timeScale: config.asyncTimeScale,
@@ -115,6 +129,17 @@ export async function startGateway({
   });
   worker.start();
   observability.watch({ limits, dispatcher, queue, registry });
+  const eventSources = createEventSources({
+    config,
+    invoker,
+    registry,
+    destinations,
+    tracing: observability.tracing,
+    metricsRegistry: observability.metrics?.registry,
+    log,
+    declared: eventSourceMappings,
+    cluster: cluster?.eventSourceMappings,
+  });
 
   const authorizer = new Authorizer({
     config,
@@ -136,12 +161,14 @@ export async function startGateway({
   // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
   if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
   app.use(operatorApiRoutes({ config, queue }));
+  app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
   app.use(errorMiddleware((line) => observability.logger.error(line)));
   const front = createServer(app);
   front.keepAliveTimeout = 65_000;
   const close = async () => {
+    await eventSources.close();
     await worker.stop();
     await queue.close();
     await nats.close();
@@ -161,6 +188,7 @@ export async function startGateway({
     await close();
     throw err;
   }
+  await eventSources.start();
   for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
   return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
 }

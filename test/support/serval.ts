@@ -81,6 +81,8 @@ export interface TestServal {
 
 export async function startServal(options: {
   functions?: FunctionManifestInput[];
+  /** Further manifest documents beside the functions (EventSourceMappings, Aliases). */
+  documents?: Record<string, unknown>[];
   manifestsDir?: string;
   config?: ConfigOverrides;
   /** Environment the gateway config is parsed from (e.g. SERVAL_AUTH_CONFIG); empty by default. */
@@ -91,7 +93,9 @@ export async function startServal(options: {
   let manifestsDir = options.manifestsDir;
   if (!manifestsDir) {
     manifestsDir = join(work, 'manifests');
-    const docs = (options.functions ?? []).map((f) => stringify(functionManifest(f))).join('---\n');
+    const docs = [...(options.functions ?? []).map(functionManifest), ...(options.documents ?? [])]
+      .map((d) => stringify(d))
+      .join('---\n');
     mkdirSync(manifestsDir, { recursive: true });
     writeFileSync(join(manifestsDir, 'functions.yaml'), docs);
   }
@@ -117,6 +121,7 @@ export async function startServal(options: {
     registry,
     provider,
     aliases: loaded.aliases,
+    eventSourceMappings: loaded.eventSourceMappings,
     log: (l) => gatewayLog.push(l),
     observability: options.observability,
   });

@@ -41,6 +41,13 @@ export class BatchAssembler<R extends SourceRecord> {
     let full = false;
     const take = (records: readonly R[]) => {
       for (const [i, record] of records.entries()) {
+        // A message whose lease ran out while the window was open comes again: keep only the newest copy
+        // (with SQS, only its receipt handle still works).
+        const earlier = batch.findIndex((r) => r.id === record.id);
+        if (earlier >= 0) {
+          batch[earlier] = record;
+          continue;
+        }
         if (
           full ||
           batch.length >= batchSize ||

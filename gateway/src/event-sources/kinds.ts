@@ -7,7 +7,7 @@ export type SourceKinds = Partial<Record<SourceKindName, SourceKind>>;
 
 /** Loaded on demand, so a gateway without mappings of a kind never loads its broker client. */
 const LOADERS: Partial<Record<SourceKindName, () => Promise<SourceKind>>> = {
-  // sqs: async () => (await import('./sqs/index.ts')).sqsKind,  (one line per kind, as its folder lands)
+  sqs: async () => (await import('./sqs/index.ts')).sqsKind,
   kafka: async () => (await import('./kafka/index.ts')).kafkaKind as unknown as SourceKind,
 };
 

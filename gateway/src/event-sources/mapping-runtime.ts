@@ -65,6 +65,7 @@ export class MappingRuntime {
       const worker = this.workers.get(uuid);
       this.workers.delete(uuid);
       await worker?.stop('Deleting');
+      if (worker) this.deps.observer.removed(worker.labels);
       this.statuses.delete(uuid);
       this.definitions.delete(uuid);
     });

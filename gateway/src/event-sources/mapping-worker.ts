@@ -58,7 +58,7 @@ export class MappingWorker {
   readonly definition: MappingDefinition;
   private readonly kind: SourceKind;
   private readonly deps: WorkerDeps;
-  private readonly labels: MappingLabels;
+  readonly labels: MappingLabels;
   private readonly filters: FilterPattern[];
   private readonly groups = new GroupLocks();
   private readonly controller = new AbortController();

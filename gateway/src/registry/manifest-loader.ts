@@ -5,7 +5,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { AliasSchema, type AliasSpec } from '../../../apis/alias.ts';
+import { EventSourceMappingSchema } from '../../../apis/event-source-mapping.ts';
 import { FunctionSchema } from '../../../apis/function.ts';
+import type { DeclaredMapping } from '../event-sources/catalog.ts';
 import { hashDirectory, materialiseInline } from './code.ts';
 import type { FunctionDefinition } from './function-definition.ts';
 
@@ -27,6 +29,7 @@ export interface LoadedAlias {
 export interface LoadedManifests {
   functions: FunctionDefinition[];
   aliases: LoadedAlias[];
+  eventSourceMappings: DeclaredMapping[];
   problems: ManifestProblem[];
 }
 
@@ -40,7 +43,8 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
     .sort()
     .map((f) => join(root, f));
-  const result: LoadedManifests = { functions: [], aliases: [], problems: [] };
+  const result: LoadedManifests = { functions: [], aliases: [], eventSourceMappings: [], problems: [] };
+  const mappingsAt = new Map<DeclaredMapping, { file: string; document: number }>();
   const seen = new Map<string, string>();
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
@@ -59,6 +63,11 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
         result.aliases.push(read.alias);
         continue;
       }
+      if (read.mapping) {
+        result.eventSourceMappings.push(read.mapping);
+        mappingsAt.set(read.mapping, at);
+        continue;
+      }
       if (!read.fn) continue; // an empty document between separators
       const key = `${read.fn.namespace}/${read.fn.name}`;
       const earlier = seen.get(key);
@@ -74,14 +83,26 @@ export function loadManifestDirectory(dir: string, dataDir: string): LoadedManif
       result.functions.push(read.fn);
     }
   }
+  // A mapping feeds a function of the same directory; one for an unknown function is refused.
+  result.eventSourceMappings = result.eventSourceMappings.filter((m) => {
+    if (seen.has(`${m.namespace}/${m.spec.functionName}`)) return true;
+    result.problems.push({
+      ...mappingsAt.get(m)!,
+      field: 'spec.functionName',
+      message: `function ${m.namespace}/${m.spec.functionName} is not defined`,
+    });
+    return false;
+  });
   return result;
 }
 
 type Issue = [field: string, message: string];
-type DocumentRead =
-  | { fn?: FunctionDefinition; alias?: undefined; problems?: undefined }
-  | { alias: LoadedAlias; fn?: undefined; problems?: undefined }
-  | { problems: Issue[]; fn?: undefined; alias?: undefined };
+type DocumentRead = {
+  fn?: FunctionDefinition;
+  alias?: LoadedAlias;
+  mapping?: DeclaredMapping;
+  problems?: Issue[];
+};
 
 function readDocument(value: unknown, baseDir: string, dataDir: string, source: string): DocumentRead {
   if (value === null || value === undefined) return {};
@@ -92,8 +113,18 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
     const { metadata, spec } = alias.data;
     return { alias: { namespace: metadata.namespace, name: spec.name ?? metadata.name, spec, source } };
   }
+  if (kind === 'EventSourceMapping') {
+    const mapping = EventSourceMappingSchema.safeParse(value);
+    if (!mapping.success) return { problems: mapping.error.issues.map((i) => [fieldPath(i), i.message]) };
+    const { metadata, spec } = mapping.data;
+    return { mapping: { namespace: metadata.namespace, name: metadata.name, spec, source } };
+  }
   if (kind !== 'Function') {
-    return { problems: [['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function or Alias`]] };
+    return {
+      problems: [
+        ['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function, Alias or EventSourceMapping`],
+      ],
+    };
   }
   const parsed = FunctionSchema.safeParse(value);
   if (!parsed.success) return { problems: parsed.error.issues.map((i) => [fieldPath(i), i.message]) };

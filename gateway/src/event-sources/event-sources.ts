@@ -1,0 +1,77 @@
+// Assembles event source mappings for the gateway: the catalog (manifests and API-created mappings locally,
+// the CRD in a cluster), the runtime that polls them, their metrics, and on-failure delivery through the
+// async destination machinery.
+import type { Registry } from 'prom-client';
+import type { Destinations } from '../async/destinations.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { Invoker } from '../invocation/invoker.ts';
+import type { Tracing } from '../observability/tracing.ts';
+import type { FunctionRegistry } from '../registry/function-registry.ts';
+import { type DeclaredMapping, LocalMappingCatalog, type MappingCatalog } from './catalog.ts';
+import type { StatusListener } from './mapping.ts';
+import { MappingRuntime } from './mapping-runtime.ts';
+import { eventSourceMetrics } from './metrics.ts';
+import { type EventSourceObserver, NO_OBSERVER } from './observer.ts';
+
+export interface EventSourcesDeps {
+  config: GatewayConfig;
+  invoker: Invoker;
+  registry: FunctionRegistry;
+  destinations: Destinations;
+  tracing: Tracing;
+  /** The gateway's Prometheus registry; no metrics when absent. */
+  metricsRegistry: Registry | undefined;
+  log: (line: string) => void;
+  /** Manifest mappings (local mode). */
+  declared?: readonly DeclaredMapping[];
+  /** Cluster mode: the CRD-backed catalog, status writer and Secret reader. */
+  cluster?: {
+    catalog: MappingCatalog;
+    onStatus: StatusListener;
+    credentials: (namespace: string, secret: { name: string; key: string }) => Promise<string | undefined>;
+  };
+}
+
+export interface EventSources {
+  catalog: MappingCatalog;
+  runtime: MappingRuntime;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createEventSources(deps: EventSourcesDeps): EventSources {
+  const catalog = deps.cluster?.catalog ?? new LocalMappingCatalog(deps.config.dataDir, deps.declared ?? []);
+  const observer: EventSourceObserver = deps.metricsRegistry
+    ? eventSourceMetrics(deps.metricsRegistry)
+    : NO_OBSERVER;
+  const runtime = new MappingRuntime({
+    invoker: deps.invoker,
+    tracing: deps.tracing,
+    observer,
+    region: deps.config.region,
+    log: deps.log,
+    onStatus: deps.cluster?.onStatus,
+    sendFailureRecord: (destination, record, namespace) =>
+      deps.destinations.sendRecord(destination, record, namespace, Date.now()),
+    reservedConcurrency: (namespace, name) => deps.registry.get(namespace, name)?.spec.reservedConcurrency,
+    credentials: async (definition) => {
+      const secretRef = definition.spec.source.rabbitmq?.secretRef;
+      if (secretRef && deps.cluster) {
+        return { url: await deps.cluster.credentials(definition.namespace, secretRef) };
+      }
+      return deps.config.eventSourceCredentials;
+    },
+  });
+  catalog.onChange(({ put, deleted }) => {
+    if (put) void runtime.put(put);
+    if (deleted) void runtime.remove(deleted.uuid);
+  });
+  return {
+    catalog,
+    runtime,
+    async start() {
+      await Promise.all(catalog.list().map((m) => runtime.put(m)));
+    },
+    close: () => runtime.close(),
+  };
+}

@@ -1,0 +1,100 @@
+// Lambda's `aws:sqs` record, field for field (reference §10.4), and what filters see of it.
+import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
+import type { SourceRecord } from '../source-kind.ts';
+import type { QueueInfo } from './connection.ts';
+
+export interface SqsEventRecord {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  attributes: Record<string, string>;
+  messageAttributes: Record<string, LambdaMessageAttribute>;
+  md5OfBody: string;
+  md5OfMessageAttributes?: string;
+  eventSource: 'aws:sqs';
+  eventSourceARN: string;
+  awsRegion: string;
+}
+
+interface LambdaMessageAttribute {
+  stringValue?: string;
+  binaryValue?: string;
+  stringListValues: string[];
+  binaryListValues: string[];
+  dataType: string;
+}
+
+export interface SqsRecord extends SourceRecord {
+  readonly receiptHandle: string;
+  readonly event: SqsEventRecord;
+}
+
+/** Lambda's order of the system attributes; FIFO queues add the last three. */
+const ATTRIBUTE_ORDER = [
+  'ApproximateReceiveCount',
+  'SentTimestamp',
+  'SenderId',
+  'ApproximateFirstReceiveTimestamp',
+  'SequenceNumber',
+  'MessageGroupId',
+  'MessageDeduplicationId',
+  'AWSTraceHeader',
+  'DeadLetterQueueSourceArn',
+];
+
+export function sqsRecord(message: Message, queue: QueueInfo): SqsRecord {
+  const system = message.Attributes ?? {};
+  const attributes: Record<string, string> = {};
+  for (const key of ATTRIBUTE_ORDER)
+    if (system[key as keyof typeof system] !== undefined)
+      attributes[key] = String(system[key as keyof typeof system]);
+  const messageAttributes: Record<string, LambdaMessageAttribute> = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {}))
+    messageAttributes[name] = attribute(value);
+  const event: SqsEventRecord = {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes,
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    ...(message.MD5OfMessageAttributes ? { md5OfMessageAttributes: message.MD5OfMessageAttributes } : {}),
+    eventSource: 'aws:sqs',
+    eventSourceARN: queue.arn,
+    awsRegion: queue.region,
+  };
+  const sentAt = Number(attributes.SentTimestamp);
+  return {
+    id: event.messageId,
+    receiptHandle: event.receiptHandle,
+    event,
+    filterView: { ...event, body: parseBody(event.body) },
+    eventBytes: Buffer.byteLength(JSON.stringify(event)),
+    group: attributes.MessageGroupId,
+    sentAt: Number.isFinite(sentAt) ? sentAt : undefined,
+    deliveryCount: Number(attributes.ApproximateReceiveCount ?? 1),
+  };
+}
+
+function attribute(value: MessageAttributeValue): LambdaMessageAttribute {
+  return {
+    ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
+    ...(value.BinaryValue !== undefined
+      ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }
+      : {}),
+    stringListValues: value.StringListValues ?? [],
+    binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+    dataType: value.DataType ?? 'String',
+  };
+}
+
+/** Filters see a JSON object or array body as JSON; any other body is a plain string (reference §10.3). */
+function parseBody(body: string): unknown {
+  const trimmed = body.trimStart();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+}

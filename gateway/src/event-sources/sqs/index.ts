@@ -1,0 +1,67 @@
+// The SQS source kind (standard and FIFO queues) through the AWS SDK v3 client.
+
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
+import type { SourceKind, SourcePoller } from '../source-kind.ts';
+import { describeQueue, type QueueInfo, queueArn, queueRegion, sqsClient } from './connection.ts';
+import type { SqsRecord } from './event.ts';
+import { receiveSqs, SQS_MAX_PER_RECEIVE } from './receive.ts';
+import { extendSqs, settleSqs } from './settle.ts';
+
+export const sqsKind: SourceKind<SqsRecord> = {
+  kind: 'sqs',
+  dataKey: 'body',
+  defaults: DEFAULT_BATCHING.sqs,
+  maxPerReceive: SQS_MAX_PER_RECEIVE,
+  // FIFO records carry their MessageGroupId; standard ones have no group and run freely.
+  ordering: 'per-group',
+  sourceArn(spec, region) {
+    const url = spec.source.sqs!.queueUrl;
+    return queueArn(url, queueRegion(url, region));
+  },
+  open(context): SourcePoller<SqsRecord> {
+    const url = context.spec.source.sqs!.queueUrl;
+    const region = queueRegion(url, context.region);
+    let client: SQSClient | undefined;
+    let queue: QueueInfo | undefined;
+    const connected = () => {
+      if (!client || !queue) throw new Error('not connected');
+      return { client, queue };
+    };
+    return {
+      async connect() {
+        client?.destroy();
+        client = sqsClient(url, region, context.credentials);
+        queue = await describeQueue(client, url, region);
+      },
+      receive(max, waitMs, signal) {
+        const c = connected();
+        return receiveSqs(c.client, c.queue, max, waitMs, signal);
+      },
+      buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
+      async settle(records, outcome) {
+        const c = connected();
+        await settleSqs(c.client, c.queue, records, outcome);
+        return undefined;
+      },
+      async extendLease(records) {
+        const c = connected();
+        await extendSqs(c.client, c.queue, records);
+      },
+      async backlog() {
+        const c = connected();
+        const { Attributes: a = {} } = await c.client.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: c.queue.url,
+            AttributeNames: ['ApproximateNumberOfMessages'],
+          }),
+        );
+        return { messages: Number(a.ApproximateNumberOfMessages ?? 0) };
+      },
+      async close() {
+        client?.destroy();
+        client = undefined;
+      },
+    };
+  },
+};
