@@ -8,7 +8,7 @@ export type SourceKinds = Partial<Record<SourceKindName, SourceKind>>;
 /** Loaded on demand, so a gateway without mappings of a kind never loads its broker client. */
 const LOADERS: Partial<Record<SourceKindName, () => Promise<SourceKind>>> = {
   sqs: async () => (await import('./sqs/index.ts')).sqsKind,
-  kafka: async () => (await import('./kafka/index.ts')).kafkaKind as unknown as SourceKind,
+  kafka: async () => (await import('./kafka/index.ts')).kafkaKind,
 };
 
 export async function loadSourceKind(kind: SourceKindName): Promise<SourceKind | undefined> {

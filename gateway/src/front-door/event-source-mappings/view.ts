@@ -51,5 +51,7 @@ export function mappingView(
     LastProcessingResult: status?.lastProcessingResult ?? 'No records processed',
     State: state ?? status?.state ?? (spec.enabled ? 'Enabled' : 'Disabled'),
     StateTransitionReason: status?.stateTransitionReason ?? 'USER_INITIATED',
+    // Not in Lambda's shape (EventBridge keeps schedules): when a schedule mapping fires next.
+    ...(status?.nextFireTimes ? { NextFireTimes: status.nextFireTimes } : {}),
   };
 }
