@@ -119,7 +119,8 @@ export class MappingRuntime {
       sourceKind: 'schedule',
       state: enabled ? 'Enabled' : 'Disabled',
       stateTransitionReason: 'USER_INITIATED',
-      lastProcessingResult: this.statuses.get(definition.uuid)?.lastProcessingResult ?? 'No records processed',
+      lastProcessingResult:
+        this.statuses.get(definition.uuid)?.lastProcessingResult ?? 'No records processed',
       conditions: [ready],
       observedGeneration: definition.generation,
     });
