@@ -66,6 +66,8 @@ export interface Backlog {
   messages?: number | undefined;
   /** Age of the oldest waiting message, in seconds. */
   oldestAgeSeconds?: number | undefined;
+  /** Streams: records behind the committed offset, per partition (Lambda's OffsetLag). */
+  partitions?: Record<string, number> | undefined;
 }
 
 /** What a kind is given for one mapping. */

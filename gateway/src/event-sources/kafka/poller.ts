@@ -3,7 +3,7 @@
 // slot back while its batch is retried, and commits a partition's offset only past finished records.
 import type { Message } from '@platformatic/kafka';
 import { batchingOf } from '../mapping.ts';
-import type { BatchOutcome, MappingContext, SettleResult, SourcePoller } from '../source-kind.ts';
+import type { Backlog, BatchOutcome, MappingContext, SettleResult, SourcePoller } from '../source-kind.ts';
 import { connectKafka, type KafkaConnection } from './connection.ts';
 import { kafkaBatchInfo } from './failure-record.ts';
 import { selfManagedKafkaEvent } from './kafka-event.ts';
@@ -24,6 +24,8 @@ interface Slot {
   busy: boolean;
   /** The second halves of bisected batches, invoked after the half being retried. */
   later: KafkaRecord[][];
+  /** Timestamp of the first record of the batch out, for the iterator age. */
+  inFlightSince?: number | undefined;
 }
 
 export class KafkaPoller implements SourcePoller<KafkaRecord> {
@@ -120,14 +122,21 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
     return kafkaBatchInfo(records, this.bootstrap, this.groupId, bytes);
   }
 
-  async backlog(): Promise<{ messages: number }> {
-    const lag = await this.connection?.lag();
-    return { messages: lag === undefined ? 0 : [...lag.values()].reduce((a, b) => a + b, 0) };
-  }
-
-  /** Lag per partition (Lambda's OffsetLag): the partition's end offset minus the committed one. */
-  async offsetLag(): Promise<Map<number, number>> {
-    return (await this.connection?.lag()) ?? new Map();
+  /** Lag per partition (Lambda's OffsetLag) and the age of the oldest record not yet done (iterator age). */
+  async backlog(): Promise<Backlog> {
+    const lag = (await this.connection?.lag()) ?? new Map<number, number>();
+    const partitions: Record<string, number> = {};
+    for (const [p, n] of lag) if (this.ledgers.has(p)) partitions[String(p)] = n;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const slot of this.slots.values()) {
+      const first = slot.busy ? slot.inFlightSince : slot.records[0]?.timestamp;
+      if (first !== undefined && first < oldest) oldest = first;
+    }
+    return {
+      messages: Object.values(partitions).reduce((a, b) => a + b, 0),
+      partitions,
+      oldestAgeSeconds: Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0,
+    };
   }
 
   async close(): Promise<void> {
@@ -204,6 +213,7 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
       bytes += r.eventBytes + 1;
     }
     slot.records.splice(0, batch.length);
+    slot.inFlightSince = batch[0]?.timestamp;
     this.buffered -= batch.length;
     if (this.buffered < BUFFER_HIGH / 2) this.connection?.resume();
     if (batch.length === 0) slot.busy = false;

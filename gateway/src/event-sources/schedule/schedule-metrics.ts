@@ -29,16 +29,27 @@ export function scheduleMetrics(registry: Registry): ScheduleObserver {
     registers,
   });
   const label = (l: ScheduleLabels) => ({ namespace: l.namespace, function: l.function, mapping: l.mapping });
+  const started = new Set<string>();
+  /** Series start at zero, so the first tick is an increase that rate() and alerts can see. */
+  const start = (l: ScheduleLabels) => {
+    const key = JSON.stringify(label(l));
+    if (started.has(key)) return;
+    started.add(key);
+    lateness.zero(label(l));
+    for (const outcome of OUTCOMES) ticks.inc({ ...label(l), outcome }, 0);
+  };
   return {
     tick(l, outcome, lateMs) {
       ticks.inc({ ...label(l), outcome });
       if (outcome === 'fired') lateness.observe(label(l), Math.max(0, lateMs) / 1000);
     },
     next(l, at) {
+      start(l);
       if (at === undefined) next.remove(label(l));
       else next.set(label(l), at / 1000);
     },
     removed(l) {
+      started.delete(JSON.stringify(label(l)));
       lateness.remove(label(l));
       next.remove(label(l));
       for (const outcome of OUTCOMES) ticks.remove({ ...label(l), outcome });
