@@ -169,7 +169,6 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
 
   /** After a rebalance: forget partitions this member lost; their records are read again by the new owner. */
   private reassigned(partitions: readonly number[]): void {
-    if (process.env.KDEBUG) console.log('assigned', partitions, [...this.ledgers.keys()]);
     const kept = new Set(partitions);
     for (const [key, slot] of this.slots) {
       if (kept.has(slot.partition)) continue;
