@@ -1,7 +1,10 @@
 // The self-managed Kafka event and the stream failure record, field by field (reference §10.5, §14.1).
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkaBatchInfo } from '../../gateway/src/event-sources/kafka/failure-record.ts';
 import { selfManagedKafkaEvent } from '../../gateway/src/event-sources/kafka/kafka-event.ts';
+import { loadManifestDirectory } from '../../gateway/src/registry/manifest-loader.ts';
+import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
 
 const record = (
   partition: number,
@@ -79,5 +82,19 @@ describe('kafkaBatchInfo', () => {
         },
       },
     });
+  });
+});
+
+describe('examples/kafka-consumer', () => {
+  it('loads as a function and a Kafka mapping with no problems', () => {
+    const loaded = loadManifestDirectory(
+      join(REPO_ROOT, 'examples/kafka-consumer'),
+      join(testDataRoot(), 'kafka-example'),
+    );
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.functions.map((f) => f.name)).toEqual(['order-consumer']);
+    expect(loaded.eventSourceMappings.map((m) => [m.name, m.spec.source.kafka?.topic])).toEqual([
+      ['orders', 'orders'],
+    ]);
   });
 });
