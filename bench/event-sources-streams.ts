@@ -17,13 +17,19 @@ const RECORDS = Number(process.env.BENCH_KAFKA_RECORDS ?? 50_000);
 const PARTITIONS = 4;
 const SCHEDULES = Number(process.env.BENCH_SCHEDULES ?? 200);
 
+const progress = (line: string) =>
+  process.stderr.write(`bench streams: ${new Date().toISOString()} ${line}\n`);
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 
 async function invokedCount(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text().catch(() => '');
+  const text = await fetch(metricsUrl).then(
+    (r) => r.text(),
+    () => '',
+  );
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('serval_event_source_messages_total{') && line.includes('outcome="invoked"')) {
@@ -44,6 +50,7 @@ async function kafkaThroughput(): Promise<{ rate: number; seconds: number }> {
       'bench',
       Array.from({ length: RECORDS }, (_, i) => ({ key: `k${i % 1000}`, value: `{"n":${i}}` })),
     );
+    progress(`${RECORDS} records produced`);
     const manifests = join(dir, 'manifests');
     mkdirSync(manifests);
     writeFileSync(
@@ -70,6 +77,7 @@ spec:
       SERVAL_METRICS_PORT: String(metricsPort),
     });
     try {
+      progress('serval dev started');
       const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
       let first = 0;
       for (;;) {
@@ -90,7 +98,7 @@ spec:
 }
 
 /** How late ticks land on the queue: SCHEDULES mappings of rate(1 minute), two minute boundaries. */
-async function tickLateness(): Promise<number[]> {
+export async function tickLateness(clock = SYSTEM_CLOCK): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'serval-bench-ticks-'));
   const queue = new SqliteEventQueue(dir);
   const lateness: number[] = [];
@@ -103,7 +111,7 @@ async function tickLateness(): Promise<number[]> {
         return done;
       },
     },
-    clock: SYSTEM_CLOCK,
+    clock,
     region: 'local',
     log: () => {},
   });
@@ -126,6 +134,7 @@ async function tickLateness(): Promise<number[]> {
     };
     await scheduler.put(mapping);
   }
+  progress(`${SCHEDULES} schedules running; waiting for two ticks each`);
   while (lateness.length < 2 * SCHEDULES) await new Promise((r) => setTimeout(r, 250));
   await scheduler.close();
   await queue.close();

@@ -1,5 +1,6 @@
 // Both queue backends keep the same contract: accepted means stored, leased events come back after a restart,
 // retries replace, dead letters can be listed, redriven and purged. Real SQLite and a real nats-server.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,3 +171,16 @@ async function drain(queue: EventQueue): Promise<void> {
     await queue.ack(l);
   }
 }
+
+describe('closing the SQLite queue', () => {
+  it('finishes even when it is the last thing a process does', () => {
+    const script = `
+      import { SqliteEventQueue } from ${JSON.stringify(join(import.meta.dirname, '../../gateway/src/async/sqlite-queue.ts'))};
+      const queue = new SqliteEventQueue(${JSON.stringify(join(dir, 'last'))});
+      await queue.close();
+      console.log('closed');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('closed');
+    expect(r.status).toBe(0);
+  });
+});

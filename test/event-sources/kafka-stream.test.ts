@@ -220,6 +220,36 @@ describe.skipIf(!kafkaAvailable)('Kafka stream mappings', () => {
     expect(m.batches[1]!.map((r) => r.value)).toEqual(['r2', 'r3', 'r4']);
   }, 60_000);
 
+  it('sends a record too large to invoke with to the failure destination and moves on', async () => {
+    const t = await topic(1);
+    const big = 'x'.repeat(4_800_000); // over 6 MB as base64 in the event
+    await produce(kafka.bootstrap, t, [
+      { value: 'before', partition: 0 },
+      { value: big, partition: 0 },
+      { value: 'after', partition: 0 },
+    ]);
+    const m = startMapping({
+      source: source(t),
+      startingPosition: 'TRIM_HORIZON',
+      maximumBatchingWindowSeconds: 0,
+      destinationConfig: destination,
+    });
+    await eventually(
+      () => allRecords(m).some((r) => r.value === 'after') && m.failures.length === 1,
+      60_000,
+      'the rest',
+    );
+    await m.stop();
+    expect(allRecords(m).map((r) => r.value)).toEqual(['before', 'after']);
+    const f = m.failures[0]!;
+    expect(f.requestContext).toMatchObject({ condition: 'PayloadTooLarge', approximateInvokeCount: 0 });
+    expect(f.KafkaBatchInfo).toMatchObject({ batchSize: 1 });
+    expect(f.KafkaBatchInfo.recordsInfo[`${t}-0`]).toMatchObject({
+      firstRecordOffset: '1',
+      lastRecordOffset: '1',
+    });
+  }, 90_000);
+
   it('starts at TRIM_HORIZON, LATEST or AT_TIMESTAMP', async () => {
     const t = await topic(1);
     const base = Date.now() - 600_000;

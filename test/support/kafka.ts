@@ -67,6 +67,8 @@ export async function startKafka(): Promise<TestKafka> {
       'group.initial.rebalance.delay.ms=0',
       // Unknown topics must stay unknown: a mapping for one is bad input, not a new topic.
       'auto.create.topics.enable=false',
+      // Room for a record larger than Lambda's 6 MB invoke payload once base64-encoded in the event.
+      'message.max.bytes=8388608',
     ].join('\n'),
   );
   writeFileSync(

@@ -47,6 +47,9 @@ export class SqliteWriter {
   async close(): Promise<void> {
     await this.drain();
     const exited = new Promise((r) => this.worker.once('exit', r));
+    // Held until the thread is gone: an unref'd worker would let a process with nothing else to do exit
+    // mid-close (a script or benchmark that closes the queue last).
+    this.worker.ref();
     this.worker.postMessage('close');
     await exited;
   }

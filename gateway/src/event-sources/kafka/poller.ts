@@ -20,8 +20,10 @@ const COMMIT_DELAY_MS = 100;
 interface Slot {
   partition: number;
   records: KafkaRecord[];
-  /** A batch of this slot is out: nothing else of it is handed out until it is settled. */
+  /** A batch of this slot is out: nothing else of it is handed out until all of it is settled. */
   busy: boolean;
+  /** Records handed out and not finished yet (the runtime may settle a batch in parts: filtered, invoked). */
+  outstanding: number;
   /** The second halves of bisected batches, invoked after the half being retried. */
   later: KafkaRecord[][];
   /** Timestamp of the first record of the batch out, for the iterator age. */
@@ -107,10 +109,12 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
       result.discarded = { ...decision.discarded, outcome };
     }
     if (!slot) return result;
+    slot.outstanding -= finished.length;
     if (decision.later.length > 0) slot.later.unshift(decision.later);
     const next = decision.retry.length > 0 ? decision.retry : slot.later.shift();
     if (next && next.length > 0) result.retry = next;
-    else {
+    else if (slot.outstanding <= 0) {
+      slot.outstanding = 0;
       slot.busy = false;
       this.wake();
     }
@@ -158,7 +162,7 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
     const record = toKafkaRecord(message, this.factor, this.connection?.timestampType ?? 'CREATE_TIME');
     let slot = this.slots.get(record.group);
     if (!slot) {
-      slot = { partition, records: [], busy: false, later: [] };
+      slot = { partition, records: [], busy: false, outstanding: 0, later: [] };
       this.slots.set(record.group, slot);
     }
     slot.records.push(record);
@@ -212,6 +216,7 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
       bytes += r.eventBytes + 1;
     }
     slot.records.splice(0, batch.length);
+    slot.outstanding += batch.length;
     slot.inFlightSince = batch[0]?.timestamp;
     this.buffered -= batch.length;
     if (this.buffered < BUFFER_HIGH / 2) this.connection?.resume();
