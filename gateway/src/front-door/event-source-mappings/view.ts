@@ -47,6 +47,7 @@ export function mappingView(
           BisectBatchOnFunctionError: spec.bisectBatchOnFunctionError,
         }
       : {}),
+    ...(kind === 'kafka' ? { ParallelizationFactor: spec.parallelizationFactor ?? 1 } : {}),
     LastModified: m.lastModified / 1000,
     LastProcessingResult: status?.lastProcessingResult ?? 'No records processed',
     State: state ?? status?.state ?? (spec.enabled ? 'Enabled' : 'Disabled'),
