@@ -62,6 +62,8 @@ export const EventSourceMappingStatusSchema = z
     conditions,
     /** Which of `spec.source`'s kinds is set; the `Source` printer column shows it. */
     sourceKind: z.enum(SOURCE_KINDS).optional(),
+    /** Schedules: when the mapping fires next (RFC 3339, UTC). */
+    nextFireTimes: z.array(z.iso.datetime()).max(10).optional(),
   })
   .loose();
 
