@@ -90,10 +90,17 @@ async function drainTicks(queue: EventQueue): Promise<number[]> {
   return ticks.sort((a, b) => a - b);
 }
 
+/**
+ * Every minute tick in [from, to] fired exactly once. Ticks within half a (scaled) minute of either edge may
+ * or may not have fired: replicas start and stop a little after the test reads the clock on a loaded machine.
+ */
 function expectOncePerMinute(ticks: number[], from: number, to: number) {
-  const expected: number[] = [];
-  for (let t = Math.ceil(from / MINUTE) * MINUTE; t <= to; t += MINUTE) expected.push(t);
-  expect(ticks.filter((t) => t >= from && t <= to)).toEqual(expected);
+  expect(new Set(ticks).size).toBe(ticks.length);
+  const slack = MINUTE / 2;
+  const firm: number[] = [];
+  for (let t = Math.ceil((from + slack) / MINUTE) * MINUTE; t <= to - slack; t += MINUTE) firm.push(t);
+  expect(firm.length).toBeGreaterThanOrEqual(2);
+  expect(ticks.filter((t) => t >= from + slack && t <= to - slack)).toEqual(firm);
 }
 
 describe.skipIf(!natsAvailable)('schedules with two replicas on JetStream', () => {
@@ -113,11 +120,12 @@ describe.skipIf(!natsAvailable)('schedules with two replicas on JetStream', () =
   });
 
   it('fires every tick once, through a replica restart and a full stop', async () => {
-    const start = clock.now();
     const a1 = await openQueue();
     const b1 = await openQueue();
     let a = await replica(a1.queue, a1.close);
     const b = await replica(b1.queue, b1.close);
+    // Read after both run: on a loaded machine opening the queues takes a good part of a scaled minute.
+    const start = clock.now();
     const firstA = a;
     await until(start + 3.2 * MINUTE);
     // Replica A restarts while B keeps running: no tick is lost or doubled.
@@ -130,10 +138,11 @@ describe.skipIf(!natsAvailable)('schedules with two replicas on JetStream', () =
     const stoppedAt = clock.now();
     // Both down for about three ticks, then both back: the ticks in between are skipped, not caught up.
     await until(stoppedAt + 3.1 * MINUTE);
-    const restartedAt = clock.now();
+    const beforeRestart = clock.now();
     const a3 = await openQueue();
     const b3 = await openQueue();
     const [ra, rb] = await Promise.all([replica(a3.queue, a3.close), replica(b3.queue, b3.close)]);
+    const restartedAt = clock.now();
     await until(restartedAt + 3.2 * MINUTE);
     const end = clock.now();
     await Promise.all([ra.stop(), rb.stop()]);
@@ -141,7 +150,7 @@ describe.skipIf(!natsAvailable)('schedules with two replicas on JetStream', () =
     const reader = await openQueue();
     const ticks = await drainTicks(reader.queue);
     expectOncePerMinute(ticks, start, running);
-    expect(ticks.filter((t) => t > stoppedAt && t <= restartedAt)).toEqual([]);
+    expect(ticks.filter((t) => t > stoppedAt && t <= beforeRestart)).toEqual([]);
     expectOncePerMinute(ticks, restartedAt, end);
     // Both replicas offered most ticks; the queue kept one copy of each.
     const outcomes = [firstA, a, b, ra, rb].flatMap((r) => r.outcomes);
@@ -156,19 +165,24 @@ describe('schedules on the embedded SQLite queue', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('fires every tick once across a restart of the gateway', async () => {
-    const start = clock.now();
     let queue = new SqliteEventQueue(dir);
     let r = await replica(queue, () => queue.close());
-    await until(start + 2.2 * MINUTE);
+    const start = clock.now();
+    await until(start + 3.2 * MINUTE);
+    const stoppedAt = clock.now();
     await r.stop();
     queue = new SqliteEventQueue(dir);
     r = await replica(queue, async () => {});
-    await until(start + 4.2 * MINUTE);
+    const restartedAt = clock.now();
+    await until(restartedAt + 3.2 * MINUTE);
     const end = clock.now();
     await r.scheduler.close();
-    expectOncePerMinute(await drainTicks(queue), start, end);
+    const ticks = await drainTicks(queue);
+    // The tick the first run fired last is not fired again by the restarted one (ticks are unique).
+    expectOncePerMinute(ticks, start, stoppedAt);
+    expectOncePerMinute(ticks, restartedAt, end);
     await queue.close();
-  }, 60_000);
+  }, 90_000);
 
   it('reports the next fire times of a running mapping', async () => {
     const queue = new SqliteEventQueue(join(dir, 'next'));
