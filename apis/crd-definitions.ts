@@ -297,6 +297,9 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
     { name: 'Function', type: 'string', jsonPath: '.spec.functionName' },
     { name: 'Source', type: 'string', jsonPath: '.status.sourceKind' },
     { name: 'Enabled', type: 'boolean', jsonPath: '.spec.enabled' },
+    { name: 'State', type: 'string', jsonPath: '.status.state' },
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Last Result', type: 'string', jsonPath: '.status.lastProcessingResult', priority: 1 },
     age,
   ],
 };

@@ -83,20 +83,45 @@ export class FilterPattern {
   }
 }
 
+/**
+ * What filters see of a text payload (an SQS body): a JSON object or array as JSON, anything else as the
+ * plain string it is (reference §10.3).
+ */
+export function textPayloadView(text: string): unknown {
+  const trimmed = text.trimStart();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A binary payload (MQ, NATS, Kafka): UTF-8 as text or JSON; not UTF-8 is undefined (metadata-only filtering). */
+export function binaryPayloadView(data: Uint8Array): unknown {
+  try {
+    return textPayloadView(new TextDecoder('utf-8', { fatal: true }).decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when any of the filters matches (Lambda ORs a mapping's filters); no filters match everything. */
 export function matchesAny(patterns: readonly FilterPattern[], input: FilterInput): boolean {
   return patterns.length === 0 || patterns.some((p) => p.matches(input));
 }
 
-/** The problems of a mapping's filter criteria, as [field, message]; empty when all parse. */
-export function filterProblems(criteria: { filters?: Array<{ pattern: string }> }): Array<[string, string]> {
-  const problems: Array<[string, string]> = [];
+/** The problems of a mapping's filter criteria: which filter, and the field inside its pattern. */
+export function filterProblems(criteria: {
+  filters?: Array<{ pattern: string }>;
+}): Array<{ filter: number; field: string; reason: string }> {
+  const problems: Array<{ filter: number; field: string; reason: string }> = [];
   for (const [i, filter] of (criteria.filters ?? []).entries()) {
     try {
       FilterPattern.parse(filter.pattern);
     } catch (err) {
       if (!(err instanceof FilterPatternError)) throw err;
-      problems.push([`filterCriteria.filters[${i}].pattern${err.field ? `.${err.field}` : ''}`, err.reason]);
+      problems.push({ filter: i, field: err.field, reason: err.reason });
     }
   }
   return problems;

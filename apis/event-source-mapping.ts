@@ -178,9 +178,10 @@ export const EventSourceMappingSpecSchema = z
       })
       .strict()
       .superRefine((criteria, ctx) => {
-        for (const [field, message] of filterProblems(criteria)) {
-          // The field is named inside the pattern too: filters[0].pattern.body.price[0].numeric.
-          ctx.addIssue({ code: 'custom', path: field.split('.').slice(1), message });
+        for (const p of filterProblems(criteria)) {
+          // The field inside the pattern leads the message: `body.price[0].numeric: must be …`.
+          const message = p.field ? `${p.field}: ${p.reason}` : p.reason;
+          ctx.addIssue({ code: 'custom', path: ['filters', p.filter, 'pattern'], message });
         }
       })
       .optional(),

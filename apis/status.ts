@@ -62,6 +62,11 @@ export const EventSourceMappingStatusSchema = z
     conditions,
     /** Which of `spec.source`'s kinds is set; the `Source` printer column shows it. */
     sourceKind: z.enum(SOURCE_KINDS).optional(),
+    /** Lambda's State: Creating, Enabling, Enabled, Disabling, Disabled, Updating, Deleting. */
+    state: z.string().max(32).optional(),
+    stateTransitionReason: z.string().max(256).optional(),
+    /** Lambda's LastProcessingResult: `No records processed`, `OK`, `PROBLEM: …`. */
+    lastProcessingResult: z.string().max(1024).optional(),
     /** Schedules: when the mapping fires next (RFC 3339, UTC). */
     nextFireTimes: z.array(z.iso.datetime()).max(10).optional(),
   })

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { asyncBench } from './async.ts';
 import { authBench } from './auth.ts';
+import { eventSourcesBench } from './event-sources.ts';
 import { streamsBench } from './event-sources-streams.ts';
 import { observabilityBench } from './observability.ts';
 import { startServalProcess } from './serval-process.ts';
@@ -178,6 +179,7 @@ try {
   const asyncSection = await asyncBench();
   const authSection = await authBench();
   const observabilitySection = await observabilityBench(ROOT);
+  const eventSourcesSection = await eventSourcesBench();
   const streamsSection = await streamsBench();
   const report = `# Benchmarks
 
@@ -221,6 +223,7 @@ Target: Node cold start under 100 ms.
 ${asyncSection}
 ${authSection}
 ${observabilitySection}
+${eventSourcesSection}
 ${streamsSection}`;
   // The hand-written analysis below the generated tables is kept across runs.
   const file = join(ROOT, 'docs/benchmarks.md');

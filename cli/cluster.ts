@@ -4,6 +4,7 @@
 import { parseControllerConfig } from '../controller/config.ts';
 import { startController } from '../controller/controller.ts';
 import type { GatewayConfig } from '../gateway/src/config.ts';
+import { KubernetesMappingCatalog } from '../gateway/src/event-sources/kubernetes-catalog.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
 import { DemandProvider } from '../gateway/src/providers/kubernetes/demand-provider.ts';
 import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
@@ -21,18 +22,27 @@ export async function clusterGateway(config: GatewayConfig, env: NodeJS.ProcessE
   const registry = new FunctionRegistry();
   const catalog = new KubernetesCatalog(kc, registry, log);
   await catalog.start(Number(env.SERVAL_RESYNC_SECONDS ?? 60) * 1000);
+  const mappings = new KubernetesMappingCatalog(kc, log);
+  await mappings.start(Number(env.SERVAL_RESYNC_SECONDS ?? 60) * 1000);
   const demand = new DemandProvider();
   const gateway = await startGateway({
     config,
     registry,
     provider: demand,
     log,
-    cluster: { versions: catalog, aliases: catalog.aliasSource(), demand, linkKey },
+    cluster: {
+      versions: catalog,
+      aliases: catalog.aliasSource(),
+      demand,
+      linkKey,
+      eventSourceMappings: mappings,
+    },
   });
   process.stdout.write(`Serval gateway (cluster mode) is listening on ${gateway.url}\n`);
   const stop = async () => {
     await gateway.close();
     await catalog.stop();
+    await mappings.stop();
     process.exit(0);
   };
   process.once('SIGINT', stop);

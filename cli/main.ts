@@ -5,6 +5,7 @@ import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
 import { ClusterConfigError, clusterController, clusterGateway } from './cluster.ts';
 import { alias, type ControlOptions, publish } from './control.ts';
 import { dev } from './dev.ts';
+import { filterTest } from './filter.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 import { ScheduleInputError, scheduleNext } from './schedule.ts';
@@ -38,6 +39,8 @@ Commands:
       --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
   schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
                    Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
+  filter test --pattern P --event E
+                   Does an event source filter pattern match a record? Exit 0 match, 1 no match, 2 invalid
   help             Show this help
 `;
 
@@ -165,6 +168,20 @@ export async function main(argv: string[]): Promise<number> {
           out: (chunk) => process.stdout.write(chunk),
         });
         return 0;
+      }
+      case 'filter': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { pattern: { type: 'string' }, event: { type: 'string' } },
+        });
+        if (positionals[0] !== 'test' || values.pattern === undefined || values.event === undefined)
+          throw new UsageError('usage: serval filter test --pattern P --event E');
+        return filterTest({
+          pattern: values.pattern,
+          event: values.event,
+          out: (l) => process.stdout.write(`${l}\n`),
+        });
       }
       case undefined:
       case 'help':

@@ -14,7 +14,6 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
-import type { StatusListener } from './event-sources/mapping.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
@@ -53,12 +52,8 @@ export interface GatewayDeps {
     demand: DemandProvider;
     /** Shared with the controller: it authenticates the controller's reads of the demand list. */
     linkKey: string;
-    /** EventSourceMapping resources, their status writer and the Secrets their credentials are in. */
-    eventSourceMappings?: {
-      catalog: MappingCatalog;
-      onStatus: StatusListener;
-      credentials: (namespace: string, secret: { name: string; key: string }) => Promise<string | undefined>;
-    };
+    /** EventSourceMapping resources; the catalog also writes their status and Events. */
+    eventSourceMappings?: MappingCatalog;
   };
   /** An in-memory span exporter or a caller-held metrics instance (tests, benchmarks). */
   observability?: ObservabilityOverrides;
@@ -139,7 +134,7 @@ export async function startGateway({
     metricsRegistry: observability.metrics?.registry,
     log,
     declared: eventSourceMappings,
-    cluster: cluster?.eventSourceMappings,
+    catalog: cluster?.eventSourceMappings,
   });
 
   const authorizer = new Authorizer({

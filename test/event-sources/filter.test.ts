@@ -186,6 +186,6 @@ describe('invalid patterns name the field', () => {
     const problems = filterProblems({
       filters: [{ pattern: '{"body":{"a":["x"]}}' }, { pattern: '{"body":{"a":[{"numeric":[">"]}]}}' }],
     });
-    expect(problems).toEqual([['filterCriteria.filters[1].pattern.body.a[0].numeric', expect.any(String)]]);
+    expect(problems).toEqual([{ filter: 1, field: 'body.a[0].numeric', reason: expect.any(String) }]);
   });
 });

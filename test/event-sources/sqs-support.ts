@@ -1,5 +1,7 @@
 // Shared parts of the SQS mapping tests: queues on the real ElasticMQ, a recording function whose behaviour
 // each message's body chooses, and the sink that sees every batch it was invoked with.
+
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -162,4 +164,14 @@ export const handler = async (event) => {
 
 export function mappingDoc(name: string, spec: Record<string, unknown>): Record<string, unknown> {
   return { apiVersion: 'serval.dev/v1alpha1', kind: 'EventSourceMapping', metadata: { name }, spec };
+}
+
+/** The SDK v3 Lambda client, pointed at a test gateway. */
+export function lambdaClient(endpoint: string): LambdaClient {
+  return new LambdaClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
+    maxAttempts: 1,
+  });
 }

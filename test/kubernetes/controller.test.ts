@@ -12,11 +12,14 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { parseControllerConfig } from '../../controller/config.ts';
 import { type RunningController, startController } from '../../controller/controller.ts';
 import { parseGatewayConfig } from '../../gateway/src/config.ts';
+import { KubernetesMappingCatalog } from '../../gateway/src/event-sources/kubernetes-catalog.ts';
 import { type RunningGateway, startGateway } from '../../gateway/src/gateway.ts';
 import { DemandProvider } from '../../gateway/src/providers/kubernetes/demand-provider.ts';
 import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
 import { freePort } from '../support/free-port.ts';
+import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
+import { natsAvailable, startNats, type TestNats } from '../support/nats.ts';
 import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
 import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
 import { type NodeAgent, startNodeAgent } from './node-agent.ts';
@@ -45,6 +48,7 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
   let controller: RunningController;
   let gateway: RunningGateway;
   let catalog: KubernetesCatalog;
+  let mappings: KubernetesMappingCatalog;
   let node: NodeAgent;
   let controllerKc: KubeConfig;
   let controllerConfig: (identity: string) => ReturnType<typeof parseControllerConfig>;
@@ -115,6 +119,8 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
     const registry = new FunctionRegistry();
     catalog = new KubernetesCatalog(await asAccount(gatewaySa), registry, (l) => log.push(`gateway: ${l}`));
     await catalog.start(5000);
+    mappings = new KubernetesMappingCatalog(await asAccount(gatewaySa), (l) => log.push(`gateway: ${l}`));
+    await mappings.start(5000);
     const demand = new DemandProvider();
     gateway = await startGateway({
       config: parseGatewayConfig(
@@ -124,7 +130,13 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
       registry,
       provider: demand,
       log: (l) => log.push(`gateway: ${l}`),
-      cluster: { versions: catalog, aliases: catalog.aliasSource(), demand, linkKey: LINK_KEY },
+      cluster: {
+        versions: catalog,
+        aliases: catalog.aliasSource(),
+        demand,
+        linkKey: LINK_KEY,
+        eventSourceMappings: mappings,
+      },
     });
     controllerKc = await asAccount(controllerSa);
     controllerConfig = (identity: string) =>
@@ -156,6 +168,7 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
     await node?.stop();
     await gateway?.close();
     await catalog?.stop();
+    await mappings?.stop();
     await cluster?.stop();
     rmSync(work, { recursive: true, force: true });
   });
@@ -393,6 +406,114 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
     expect(text).toMatch(/serval_controller_leader 1/);
     expect(text).toContain('serval_controller_reconcile_duration_seconds_bucket');
   });
+
+  it.skipIf(!natsAvailable)(
+    'an EventSourceMapping applied with kubectl feeds a pod-backed function, with status and the mapping API',
+    async () => {
+      const nats: TestNats = await startNats();
+      const sink: HttpSink = await startHttpSink();
+      try {
+        const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
+        const { connect } = await import('@nats-io/transport-node');
+        const nc = await connect({ servers: nats.url });
+        await (await jetstreamManager(nc)).streams.add({ name: 'JOBS', subjects: ['jobs.>'] });
+        await kubectl(
+          ['apply', '-f', '-'],
+          fnManifest(
+            'esm-worker',
+            `export const handler = async (event) => {
+              await fetch('${sink.url}/esm', { method: 'POST', body: JSON.stringify(event) });
+              return {};
+            };`,
+          ),
+        );
+        const mapping = (enabled: boolean) =>
+          stringify({
+            apiVersion: 'serval.dev/v1alpha1',
+            kind: 'EventSourceMapping',
+            metadata: { name: 'jobs', namespace: NS },
+            spec: {
+              functionName: 'esm-worker',
+              source: { nats: { url: nats.url, subject: 'jobs.>', stream: 'JOBS' } },
+              batchSize: 5,
+              enabled,
+            },
+          });
+        await kubectl(['apply', '-f', '-'], mapping(true));
+        await jetstream(nc).publish('jobs.one', '{"job":1}');
+        const [request] = await sink.waitFor('/esm', 1, 120_000);
+        const event = JSON.parse(request!.body) as { Records: Array<{ nats: { data: string } }> };
+        expect(Buffer.from(event.Records[0]!.nats.data, 'base64').toString()).toBe('{"job":1}');
+
+        const esm = await until('the mapping status', async () => {
+          const o = await json(['get', 'esm', 'jobs', '-n', NS]);
+          return o.status?.lastProcessingResult === 'OK' ? o : undefined;
+        });
+        expect(esm.status).toMatchObject({
+          observedGeneration: esm.metadata.generation,
+          sourceKind: 'nats',
+          state: 'Enabled',
+          conditions: expect.arrayContaining([
+            expect.objectContaining({ type: 'Ready', status: 'True', reason: 'Polling' }),
+            expect.objectContaining({ type: 'SourceConnected', status: 'True' }),
+          ]),
+        });
+        const table = await kubectl(['get', 'esm', 'jobs', '-n', NS]);
+        expect(table).toMatch(/esm-worker\s+nats\s+true\s+Enabled\s+True/);
+        // The mapping API shows the same mapping, its UUID the resource's uid.
+        const listed = (await (
+          await fetch(
+            `${gateway.url}/2015-03-31/event-source-mappings/?FunctionName=${NS}:function:esm-worker`,
+          )
+        ).json()) as {
+          EventSourceMappings: Array<{ UUID: string; State: string; LastProcessingResult: string }>;
+        };
+        expect(listed.EventSourceMappings).toEqual([
+          expect.objectContaining({ UUID: esm.metadata.uid, State: 'Enabled', LastProcessingResult: 'OK' }),
+        ]);
+
+        await kubectl(['apply', '-f', '-'], mapping(false));
+        await until('Disabled', async () => {
+          const o = await json(['get', 'esm', 'jobs', '-n', NS]);
+          return o.status?.state === 'Disabled' && o.status.observedGeneration === o.metadata.generation
+            ? o
+            : undefined;
+        });
+        await kubectl(['delete', 'esm', 'jobs', '-n', NS]);
+
+        // What CEL cannot check, the filter grammar, is refused on the status with the field named.
+        await kubectl(
+          ['apply', '-f', '-'],
+          stringify({
+            apiVersion: 'serval.dev/v1alpha1',
+            kind: 'EventSourceMapping',
+            metadata: { name: 'bad-filter', namespace: NS },
+            spec: {
+              functionName: 'esm-worker',
+              source: { nats: { url: nats.url, subject: 'jobs.>', stream: 'JOBS' } },
+              filterCriteria: { filters: [{ pattern: '{"data":{"n":[{"numeric":[">"]}]}}' }] },
+            },
+          }),
+        );
+        const bad = await until('the invalid filter on the status', async () => {
+          const o = await json(['get', 'esm', 'bad-filter', '-n', NS]);
+          return o.status?.conditions ? o : undefined;
+        });
+        expect(bad.status.conditions).toEqual([
+          expect.objectContaining({ type: 'Ready', status: 'False', reason: 'InvalidSpec' }),
+        ]);
+        expect(bad.status.lastProcessingResult).toContain(
+          'spec.filterCriteria.filters[0].pattern: data.n[0].numeric',
+        );
+        await kubectl(['delete', 'esm', 'bad-filter', '-n', NS]);
+        await nc.close();
+      } finally {
+        await sink.close();
+        await nats.stop();
+      }
+    },
+    180_000,
+  );
 
   it('two controller replicas: one leads, and the other takes over when it stops', async () => {
     const second = await startController(controllerKc, controllerConfig('controller-1'), (l) =>

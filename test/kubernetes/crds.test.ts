@@ -65,7 +65,15 @@ describe('CRD generation', () => {
       byKind[kind].spec.versions[0].additionalPrinterColumns.map((c: any) => c.name);
     expect(columns('Function')).toEqual(['Runtime', 'Latest Version', 'Ready', 'URL', 'Age']);
     expect(columns('Alias')).toEqual(['Function', 'Version', 'Age']);
-    expect(columns('EventSourceMapping')).toEqual(['Function', 'Source', 'Enabled', 'Age']);
+    expect(columns('EventSourceMapping')).toEqual([
+      'Function',
+      'Source',
+      'Enabled',
+      'State',
+      'Ready',
+      'Last Result',
+      'Age',
+    ]);
     expect(byKind.Function.spec.names.shortNames).toEqual(['svfn', 'fn']);
     expect(byKind.Alias.spec.names.shortNames).toEqual(['svalias']);
     expect(byKind.EventSourceMapping.spec.names.shortNames).toEqual(['esm']);
@@ -353,7 +361,7 @@ describe.skipIf(!clusterAvailable)('the CRDs on a real kube-apiserver', () => {
       '{"status":{"sourceKind":"schedule"}}',
     ]);
     const esm = await cluster.kubectl(['get', 'esm', 'noon', '-n', ns]);
-    expect(esm.stdout).toMatch(/NAME\s+FUNCTION\s+SOURCE\s+ENABLED\s+AGE/);
+    expect(esm.stdout).toMatch(/NAME\s+FUNCTION\s+SOURCE\s+ENABLED\s+STATE\s+READY\s+AGE/);
     expect(esm.stdout).toMatch(/noon\s+echo\s+schedule\s+false\s+/);
     const alias = await cluster.kubectl(['get', 'svalias', 'under-test', '-n', ns]);
     expect(alias.stdout).toMatch(/under-test\s+echo\s+3\s+/);

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { EventSourceMappingSpec } from '../../../apis/event-source-mapping.ts';
 import { readJsonFile, writeJsonFileAtomically } from '../versions/json-file.ts';
-import type { MappingDefinition } from './mapping.ts';
+import type { MappingDefinition, MappingStatus, StatusEvent } from './mapping.ts';
 
 export type CatalogListener = (change: { put?: MappingDefinition; deleted?: MappingDefinition }) => void;
 
@@ -16,6 +16,8 @@ export interface MappingCatalog {
   update(uuid: string, spec: EventSourceMappingSpec): Promise<MappingDefinition>;
   delete(uuid: string): Promise<void>;
   onChange(listener: CatalogListener): void;
+  /** Where a mapping's status goes beyond the runtime (cluster: the CRD's status and Events). */
+  reportStatus?(mapping: MappingDefinition, status: MappingStatus, event?: StatusEvent): void;
 }
 
 /** A manifest-declared mapping, as the manifest loader reads it. */

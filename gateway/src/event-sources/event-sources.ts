@@ -9,7 +9,6 @@ import type { Invoker } from '../invocation/invoker.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import { type DeclaredMapping, LocalMappingCatalog, type MappingCatalog } from './catalog.ts';
-import type { StatusListener } from './mapping.ts';
 import { MappingRuntime } from './mapping-runtime.ts';
 import { eventSourceMetrics } from './metrics.ts';
 import { type EventSourceObserver, NO_OBSERVER } from './observer.ts';
@@ -32,12 +31,8 @@ export interface EventSourcesDeps {
   log: (line: string) => void;
   /** Manifest mappings (local mode). */
   declared?: readonly DeclaredMapping[];
-  /** Cluster mode: the CRD-backed catalog, status writer and Secret reader. */
-  cluster?: {
-    catalog: MappingCatalog;
-    onStatus: StatusListener;
-    credentials: (namespace: string, secret: { name: string; key: string }) => Promise<string | undefined>;
-  };
+  /** Cluster mode: EventSourceMapping resources (kubernetes-catalog.ts), which also take the status. */
+  catalog?: MappingCatalog;
 }
 
 export interface EventSources {
@@ -48,7 +43,8 @@ export interface EventSources {
 }
 
 export function createEventSources(deps: EventSourcesDeps): EventSources {
-  const catalog = deps.cluster?.catalog ?? new LocalMappingCatalog(deps.config.dataDir, deps.declared ?? []);
+  const catalog: MappingCatalog =
+    deps.catalog ?? new LocalMappingCatalog(deps.config.dataDir, deps.declared ?? []);
   const observer: EventSourceObserver = deps.metricsRegistry
     ? eventSourceMetrics(deps.metricsRegistry)
     : NO_OBSERVER;
@@ -66,15 +62,14 @@ export function createEventSources(deps: EventSourcesDeps): EventSources {
     observer,
     region: deps.config.region,
     log: deps.log,
-    onStatus: deps.cluster?.onStatus,
+    onStatus: catalog.reportStatus?.bind(catalog),
     sendFailureRecord: (destination, record, namespace) =>
       deps.destinations.sendRecord(destination, record, namespace, Date.now()),
     reservedConcurrency: (namespace, name) => deps.registry.get(namespace, name)?.spec.reservedConcurrency,
     credentials: async (definition) => {
-      const secretRef = definition.spec.source.rabbitmq?.secretRef;
-      if (secretRef && deps.cluster) {
-        return { url: await deps.cluster.credentials(definition.namespace, secretRef) };
-      }
+      // RabbitMQ secretRef: not read yet (the gateway has no Secret access); the mapping reports it.
+      // A NATS source without a URL uses the gateway's own NATS.
+      if (definition.spec.source.nats) return { url: deps.config.natsUrl };
       return deps.config.eventSourceCredentials;
     },
   });

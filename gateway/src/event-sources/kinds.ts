@@ -9,6 +9,8 @@ export type SourceKinds = Partial<Record<SourceKindName, SourceKind>>;
 const LOADERS: Partial<Record<SourceKindName, () => Promise<SourceKind>>> = {
   sqs: async () => (await import('./sqs/index.ts')).sqsKind,
   kafka: async () => (await import('./kafka/index.ts')).kafkaKind,
+  nats: async () => (await import('./nats/index.ts')).natsKind,
+  rabbitmq: async () => (await import('./rabbitmq/index.ts')).rabbitmqKind,
 };
 
 export async function loadSourceKind(kind: SourceKindName): Promise<SourceKind | undefined> {

@@ -34,7 +34,7 @@ import type {
 const DEFAULT_MAX_CONCURRENCY = 1000;
 /** At most one more loop this often while batches come full (Lambda adds up to 300 a minute). */
 const SCALE_UP_EVERY_MS = 200;
-const BACKLOG_EVERY_MS = 5_000;
+const BACKLOG_EVERY_MS = 2_000;
 
 export interface WorkerDeps {
   invoker: Invoker;
@@ -203,7 +203,7 @@ export class MappingWorker {
       this.deps.observer.polled(this.labels, batch.length, redelivered);
       // A full batch means more is waiting: one more loop (at most one per SCALE_UP_EVERY_MS).
       if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) this.scaleUp(spawn);
-      await this.process(poller, batch, signal);
+      await this.process(poller, batch, signal, Date.now());
     }
   }
 
@@ -254,7 +254,12 @@ export class MappingWorker {
     return false;
   }
 
-  private async process(poller: SourcePoller, received: SourceRecord[], signal: AbortSignal): Promise<void> {
+  private async process(
+    poller: SourcePoller,
+    received: SourceRecord[],
+    signal: AbortSignal,
+    receivedAt: number,
+  ): Promise<void> {
     const dataKey = this.kind.dataKey;
     let matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
     if (matched.length < received.length) {
@@ -285,7 +290,7 @@ export class MappingWorker {
       const backoff = new Backoff(100, 10_000);
       while (records.length > 0) {
         attempts++;
-        const retry = await this.invokeAndSettle(poller, records, attempts);
+        const retry = await this.invokeAndSettle(poller, records, attempts, receivedAt);
         if (!retry || retry.length === 0 || this.controller.signal.aborted) return;
         records = retry;
         await pause(backoff.next(), this.controller.signal);
@@ -299,10 +304,10 @@ export class MappingWorker {
     poller: SourcePoller,
     records: readonly SourceRecord[],
     attempt: number,
+    receivedAt: number,
   ): Promise<readonly SourceRecord[] | undefined> {
     const { tracing } = this.deps;
     const { spec, namespace } = this.definition;
-    const firstSent = Math.min(...records.map((r) => r.sentAt ?? Date.now()));
     return tracing.span(
       'event-source.batch',
       {
@@ -349,7 +354,8 @@ export class MappingWorker {
         });
         return settled?.retry;
       },
-      { startTime: firstSent <= Date.now() ? firstSent : undefined },
+      // The span runs from receive to settle; the invocation's own spans are its children.
+      { startTime: attempt === 1 ? receivedAt : undefined },
     );
   }
 

@@ -85,7 +85,7 @@ export interface MappingContext {
 
 /** Credentials never live in manifest text: the runtime resolves them and hands them to the kind. */
 export interface Credentials {
-  /** A connection URL from a `secretRef`, when the source names one. */
+  /** A connection URL: a `secretRef`'s value, or the gateway's own NATS for a NATS source without a URL. */
   url?: string | undefined;
   /** AWS-style access keys for SQS (local: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
   accessKeyId?: string | undefined;

@@ -1,6 +1,6 @@
 // Fires schedule mappings: at each tick of a mapping's rate() or cron() expression it enqueues one async
 // invocation of the function with EventBridge's Scheduled Event. Every gateway replica runs every schedule;
-// the tick's deterministic key makes the durable queue keep exactly one copy (docs/architecture.md ADR-21).
+// the tick's deterministic key makes the durable queue keep exactly one copy (docs/architecture.md ADR-23).
 // Ticks that fall while no replica runs are skipped, as EventBridge skips them.
 import {
   nextFireTimes,

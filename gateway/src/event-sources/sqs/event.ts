@@ -1,5 +1,6 @@
 // Lambda's `aws:sqs` record, field for field (reference §10.4), and what filters see of it.
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { textPayloadView } from '../../../../apis/event-filter.ts';
 import type { SourceRecord } from '../source-kind.ts';
 import type { QueueInfo } from './connection.ts';
 
@@ -68,7 +69,7 @@ export function sqsRecord(message: Message, queue: QueueInfo): SqsRecord {
     id: event.messageId,
     receiptHandle: event.receiptHandle,
     event,
-    filterView: { ...event, body: parseBody(event.body) },
+    filterView: { ...event, body: textPayloadView(event.body) },
     eventBytes: Buffer.byteLength(JSON.stringify(event)),
     group: attributes.MessageGroupId,
     sentAt: Number.isFinite(sentAt) ? sentAt : undefined,
@@ -86,15 +87,4 @@ function attribute(value: MessageAttributeValue): LambdaMessageAttribute {
     binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
     dataType: value.DataType ?? 'String',
   };
-}
-
-/** Filters see a JSON object or array body as JSON; any other body is a plain string (reference §10.3). */
-function parseBody(body: string): unknown {
-  const trimmed = body.trimStart();
-  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return body;
-  try {
-    return JSON.parse(body);
-  } catch {
-    return body;
-  }
 }

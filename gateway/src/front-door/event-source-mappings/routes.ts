@@ -22,6 +22,8 @@ export interface MappingApiDeps {
 }
 
 const BASE = '/2015-03-31/event-source-mappings/';
+/** The AWS CLI (botocore) sends the collection with a trailing slash, the SDK v3 without. */
+const COLLECTION = '/2015-03-31/event-source-mappings{/}';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DEFAULT_MAX_ITEMS = 100;
 
@@ -58,7 +60,7 @@ export function eventSourceMappingRoutes(deps: MappingApiDeps): Router {
     return req.body as RequestBody;
   };
 
-  router.post(BASE, json, async (req, res) => {
+  router.post(COLLECTION, json, async (req, res) => {
     const body = bodyOf(req);
     const ref = functionOf(body.FunctionName);
     const spec = specFromRequest(body, ref);
@@ -83,7 +85,7 @@ export function eventSourceMappingRoutes(deps: MappingApiDeps): Router {
     res.status(202).json(view(created, 'Creating'));
   });
 
-  router.get(BASE, (req, res) => {
+  router.get(COLLECTION, (req, res) => {
     const { FunctionName, EventSourceArn, Marker, MaxItems } = req.query;
     const max = MaxItems === undefined ? DEFAULT_MAX_ITEMS : Number(MaxItems);
     if (!Number.isInteger(max) || max < 1 || max > 10_000)

@@ -1,0 +1,249 @@
+// Event source mappings for docs/benchmarks.md: how many messages a second an SQS (ElasticMQ) and a NATS
+// JetStream mapping deliver to a no-op function at batch size 10, and the send-to-invoke latency at batching
+// window 0. Brokers are real and on this machine; the gateway runs as its own process.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { stringify } from 'yaml';
+import { createQueue } from '../test/event-sources/sqs-support.ts';
+import { freePort } from '../test/support/free-port.ts';
+import { startNats } from '../test/support/nats.ts';
+import { functionManifest, testDataRoot } from '../test/support/serval.ts';
+import { SQS_CREDENTIALS, startSqsServer } from '../test/support/sqs-server.ts';
+import { startServalProcess } from './serval-process.ts';
+
+const MESSAGES = Number(process.env.BENCH_ESM_MESSAGES ?? 20000);
+const LATENCY_SAMPLES = Number(process.env.BENCH_ESM_LATENCY_SAMPLES ?? 300);
+
+/** A no-op function; the latency one also appends each record's send-to-invoke time to a file. */
+const NOOP = 'export const handler = async () => ({});';
+const LATENCY = `
+import { appendFileSync } from 'node:fs';
+export const handler = async (event) => {
+  const now = Date.now();
+  const sent = event.Records.map((r) => Number(r.attributes?.SentTimestamp ?? r.nats?.timestamp));
+  appendFileSync(process.env.OUT, sent.map((s) => now - s).join('\\n') + '\\n');
+  return {};
+};
+`;
+
+interface Source {
+  kind: 'sqs' | 'nats';
+  /** `spec.source` of a mapping reading the current queue or subject. */
+  current(): Record<string, unknown>;
+  /** Moves on to a fresh queue or subject, so a run starts with nothing left from the last one. */
+  fresh(): Promise<void>;
+  /** Sends `count` messages as fast as the broker takes them. */
+  fill(count: number): Promise<void>;
+  sendOne(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Row {
+  kind: string;
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+function pct(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function invokedCount(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = /serval_event_source_messages_total\{[^}]*mapping="bench"[^}]*outcome="invoked"\} (\d+)/.exec(
+    text,
+  );
+  return Number(m?.[1] ?? 0);
+}
+
+async function gatewayFor(source: Source, code: string, work: string, out: string) {
+  const dir = join(work, `manifests-${source.kind}-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(dir, { recursive: true });
+  const fn = functionManifest({
+    name: 'sink',
+    runtime: 'nodejs24.x',
+    handler: 'index.handler',
+    inline: { 'index.mjs': code },
+    environment: { OUT: out },
+  });
+  const mapping = {
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'EventSourceMapping',
+    metadata: { name: 'bench' },
+    spec: { functionName: 'sink', batchSize: 10, maximumBatchingWindowSeconds: 0, source: source.current() },
+  };
+  writeFileSync(join(dir, 'bench.yaml'), [fn, mapping].map((d) => stringify(d)).join('---\n'));
+  const metricsPort = await freePort();
+  const { child } = await startServalProcess(dir, {
+    SERVAL_METRICS_PORT: String(metricsPort),
+    SERVAL_DATA_DIR: join(dir, 'data'),
+    AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
+  });
+  return { child, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** Messages a second from the first invocation to the last, with a full backlog waiting. */
+async function throughput(source: Source, work: string): Promise<number> {
+  await source.fill(MESSAGES);
+  const { child, metricsUrl } = await gatewayFor(source, NOOP, work, join(work, 'unused'));
+  try {
+    let first: number | undefined;
+    const until = Date.now() + 600_000;
+    for (;;) {
+      const n = await invokedCount(metricsUrl).catch(() => 0);
+      if (n > 0 && first === undefined) first = performance.now();
+      if (n >= MESSAGES) return MESSAGES / ((performance.now() - first!) / 1000);
+      if (Date.now() > until) throw new Error(`${source.kind}: only ${n} of ${MESSAGES} delivered in 10 min`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await stop(child);
+  }
+}
+
+/** Send-to-invoke times of messages sent one at a time to an idle mapping (window 0). */
+async function latency(source: Source, work: string): Promise<number[]> {
+  const out = join(work, `latency-${source.kind}.txt`);
+  const { child } = await gatewayFor(source, LATENCY, work, out);
+  const read = () =>
+    existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+  try {
+    // A first message warms the function's environment; it is not counted.
+    await source.sendOne();
+    while (read().length < 1) await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(out, '');
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      await source.sendOne();
+      const want = i + 1;
+      const until = Date.now() + 10_000;
+      while (read().length < want && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return read();
+  } finally {
+    await stop(child);
+  }
+}
+
+async function sqsSource(): Promise<Source> {
+  const server = await startSqsServer();
+  const sqs: SQSClient = server.client();
+  let n = 0;
+  let queue = await createQueue(sqs, `bench-${n}`, { visibilitySeconds: 30 });
+  const send = (entries: Array<{ Id: string; MessageBody: string }>) =>
+    sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: entries }));
+  return {
+    kind: 'sqs',
+    current: () => ({ sqs: { queueUrl: queue.url } }),
+    async fresh() {
+      queue = await createQueue(sqs, `bench-${++n}`, { visibilitySeconds: 30 });
+    },
+    async fill(count) {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < count) {
+            const base = next;
+            next += 10;
+            const size = Math.min(10, count - base);
+            await send(
+              Array.from({ length: size }, (_, i) => ({ Id: String(i), MessageBody: `{"n":${base + i}}` })),
+            );
+          }
+        }),
+      );
+    },
+    async sendOne() {
+      await send([{ Id: '0', MessageBody: '{"one":true}' }]);
+    },
+    async close() {
+      sqs.destroy();
+      await server.close();
+    },
+  };
+}
+
+async function natsSource(): Promise<Source> {
+  const nats = await startNats();
+  const nc = await connect({ servers: nats.url });
+  await (await jetstreamManager(nc)).streams.add({ name: 'BENCH', subjects: ['bench.>'] });
+  const js = jetstream(nc);
+  let subject = 0;
+  return {
+    kind: 'nats',
+    current: () => ({
+      nats: { url: nats.url, subject: `bench.${subject}`, stream: 'BENCH', consumer: `bench-${subject}` },
+    }),
+    async fresh() {
+      subject++;
+    },
+    async fill(count) {
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < count; i++) {
+        pending.push(js.publish(`bench.${subject}`, `{"n":${i}}`));
+        if (pending.length >= 256) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+    },
+    async sendOne() {
+      await js.publish(`bench.${subject}`, '{"one":true}');
+    },
+    async close() {
+      await nc.close();
+      await nats.stop();
+    },
+  };
+}
+
+async function measure(make: () => Promise<Source>, work: string): Promise<Row> {
+  const source = await make();
+  try {
+    const rate = await throughput(source, work);
+    await source.fresh();
+    const samples = await latency(source, work);
+    return { kind: source.kind, rate, p50: pct(samples, 50), p99: pct(samples, 99) };
+  } finally {
+    await source.close();
+  }
+}
+
+export async function eventSourcesBench(): Promise<string> {
+  const work = mkdtempSync(join(testDataRoot(), 'bench-esm-'));
+  const rows: Row[] = [];
+  try {
+    for (const make of [sqsSource, natsSource]) rows.push(await measure(make, work));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const section = `## Event source mappings (${MESSAGES} messages per source, batch size 10)
+
+A no-op Node function fed by one mapping. "Delivered" is messages per second from the first invocation to the
+last, with the whole backlog waiting in the broker (ElasticMQ for SQS, nats-server for JetStream). "Send to
+invoke" is ${LATENCY_SAMPLES} messages sent one at a time to an idle mapping at batching window 0, from the
+broker's timestamp to the function's clock.
+
+| Source | Delivered | Send to invoke p50 | p99 |
+|---|---|---|---|
+${rows.map((r) => `| ${r.kind} | ${r.rate.toFixed(0)}/s | ${r.p50.toFixed(0)} ms | ${r.p99.toFixed(0)} ms |`).join('\n')}
+
+Targets: at least 2,000 messages/s at batch size 10, and send-to-invoke p50 under 50 ms at window 0.
+`;
+  return section;
+}
+
+if (import.meta.main) process.stdout.write(await eventSourcesBench());

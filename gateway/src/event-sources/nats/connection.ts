@@ -1,0 +1,85 @@
+// The JetStream connection of one NATS mapping: its own connection (the runtime, not the client, owns
+// reconnecting, so an outage shows on the mapping's status), the stream found by subject when the spec names
+// none, and the mapping's durable pull consumer created or updated to match the spec.
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { EventSourceMappingSpec } from '../../../../apis/event-source-mapping.ts';
+
+const NS_PER_MS = 1_000_000;
+/** How long a delivered message may go unacknowledged before JetStream redelivers it. */
+export const ACK_WAIT_MS = 60_000;
+
+export interface NatsSource {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  stream: string;
+  consumer: string;
+  subject: string;
+  /** JetStream's max_deliver: attempts before it stops redelivering (-1: no limit). */
+  maxDeliver: number;
+}
+
+export function consumerName(spec: EventSourceMappingSpec, mappingName: string): string {
+  return spec.source.nats?.consumer ?? `serval-${mappingName}`;
+}
+
+export async function openNats(
+  url: string,
+  spec: EventSourceMappingSpec,
+  mappingName: string,
+): Promise<NatsSource> {
+  const nats = spec.source.nats!;
+  const nc = await connect({
+    servers: url.split(','),
+    name: `serval-esm-${mappingName}`,
+    maxReconnectAttempts: 0,
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = nats.stream ?? (await jsm.streams.find(nats.subject));
+    const consumer = consumerName(spec, mappingName);
+    const maxDeliver = spec.maximumRetryAttempts === -1 ? -1 : spec.maximumRetryAttempts + 1;
+    const config: Partial<ConsumerConfig> = {
+      durable_name: consumer,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: ACK_WAIT_MS * NS_PER_MS,
+      filter_subject: nats.subject,
+      max_deliver: maxDeliver,
+      max_ack_pending: 10_000,
+      ...deliverPolicy(spec),
+    };
+    try {
+      await jsm.consumers.info(stream, consumer);
+      // An existing consumer keeps its position; only what may change is updated.
+      await jsm.consumers.update(stream, consumer, { ack_wait: config.ack_wait, max_deliver: maxDeliver });
+    } catch {
+      await jsm.consumers.add(stream, config);
+    }
+    return { nc, jsm, stream, consumer, subject: nats.subject, maxDeliver };
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+export function consumerOf(source: NatsSource) {
+  return jetstream(source.nc).consumers.get(source.stream, source.consumer);
+}
+
+function deliverPolicy(spec: EventSourceMappingSpec): Partial<ConsumerConfig> {
+  switch (spec.startingPosition) {
+    case 'LATEST':
+      return { deliver_policy: DeliverPolicy.New };
+    case 'AT_TIMESTAMP':
+      return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: spec.startingPositionTimestamp };
+    default:
+      return { deliver_policy: DeliverPolicy.All };
+  }
+}
