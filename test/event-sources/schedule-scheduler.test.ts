@@ -191,6 +191,12 @@ describe('schedules on the embedded SQLite queue', () => {
     expect(next).toHaveLength(3);
     expect(next[0]! % MINUTE).toBe(0);
     expect(next[1]! - next[0]!).toBe(MINUTE);
+    // After the tick, listeners hear of it and the next fire times have moved on.
+    const advanced: string[] = [];
+    r.scheduler.onAdvance((uuid) => advanced.push(uuid));
+    await until(next[0]! + 0.5 * MINUTE);
+    expect(advanced).toContain(mapping.uuid);
+    expect(r.scheduler.nextFireTimes(mapping.uuid, 1)).toEqual([next[1]]);
     await r.stop();
   });
 });

@@ -30,6 +30,12 @@ export class MappingRuntime {
 
   constructor(deps: MappingRuntimeDeps) {
     this.deps = deps;
+    // After each tick the next fire times move on; the status (and the CRD's) shows the new ones.
+    deps.scheduler?.onAdvance((uuid) => {
+      const definition = this.definitions.get(uuid);
+      const status = this.status(uuid);
+      if (definition && status) this.report(definition, status);
+    });
   }
 
   /** Starts a new mapping or applies a changed one (a restart of its worker). */
@@ -114,7 +120,9 @@ export class MappingRuntime {
       message: enabled ? 'ticks are enqueued as async invocations' : 'the mapping is disabled',
       lastTransitionTime: new Date().toISOString(),
     };
+    const next = scheduler.nextFireTimes(definition.uuid, NEXT_FIRE_TIMES);
     this.report(definition, {
+      ...(enabled ? { nextFireTimes: next.map((t) => new Date(t).toISOString()) } : {}),
       uuid: definition.uuid,
       sourceKind: 'schedule',
       state: enabled ? 'Enabled' : 'Disabled',

@@ -56,6 +56,7 @@ export class Scheduler {
   private readonly deps: SchedulerDeps;
   private readonly running = new Map<string, Running>();
   private readonly tolerance: number;
+  private readonly advanceListeners: Array<(uuid: string) => void> = [];
 
   constructor(deps: SchedulerDeps) {
     this.deps = deps;
@@ -88,6 +89,11 @@ export class Scheduler {
     this.deps.observer?.removed(labelsOf(entry.definition));
   }
 
+  /** Told after each tick of a mapping is handled, so its status can show the new next fire times. */
+  onAdvance(listener: (uuid: string) => void): void {
+    this.advanceListeners.push(listener);
+  }
+
   /** The next `count` fire times of a running mapping, for its status (empty when not running). */
   nextFireTimes(uuid: string, count: number): number[] {
     const entry = this.running.get(uuid);
@@ -116,6 +122,7 @@ export class Scheduler {
       if (signal.aborted) return;
       after = tick;
       await this.fire(entry, tick, labels, signal);
+      for (const listener of this.advanceListeners) listener(definition.uuid);
     }
   }
 
