@@ -251,6 +251,22 @@ describe.skipIf(!kafkaAvailable)('Kafka stream mappings', () => {
     });
   }, 90_000);
 
+  it("names the topic's timestamp type: LOG_APPEND_TIME for a topic that keeps the broker's time", async () => {
+    // (The record's `timestamp` stays the producer's: @platformatic/kafka does not expose the batch's
+    // broker time. docs/event-sources.md notes it.)
+    const name = `stream-${++topicCount}`;
+    await kafka.createTopic(name, 1, { 'message.timestamp.type': 'LogAppendTime' });
+    await produce(kafka.bootstrap, name, [{ value: 'stamped', partition: 0, timestamp: 1_000 }]);
+    const types: string[] = [];
+    const m = startMapping({ source: source(name), startingPosition: 'TRIM_HORIZON' }, (_batch, event) => {
+      for (const r of Object.values(event.records).flat()) types.push(r.timestampType);
+      return undefined;
+    });
+    await eventually(() => types.length === 1, 60_000, 'the record');
+    await m.stop();
+    expect(types).toEqual(['LOG_APPEND_TIME']);
+  }, 60_000);
+
   it('starts at TRIM_HORIZON, LATEST or AT_TIMESTAMP', async () => {
     const t = await topic(1);
     const base = Date.now() - 600_000;

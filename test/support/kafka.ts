@@ -32,7 +32,7 @@ export interface TestKafka {
   /** `127.0.0.1:<port>`. */
   bootstrap: string;
   /** Creates a topic and waits until its partitions have leaders. */
-  createTopic(topic: string, partitions: number): Promise<void>;
+  createTopic(topic: string, partitions: number, configs?: Record<string, string>): Promise<void>;
   /** Stops the JVM (SIGTERM, or SIGKILL with `kill`), keeping its log dir and ports for `start`. */
   stop(kill?: boolean): Promise<void>;
   /** Starts it again on the same ports and data after `stop`. */
@@ -147,10 +147,15 @@ export async function startKafka(): Promise<TestKafka> {
     bootstrap,
     start,
     stop,
-    async createTopic(topic, partitions) {
+    async createTopic(topic, partitions, configs = {}) {
       const admin = new Admin({ clientId: 'serval-test-admin', bootstrapBrokers: [bootstrap] });
       try {
-        await admin.createTopics({ topics: [topic], partitions, replicas: 1 });
+        await admin.createTopics({
+          topics: [topic],
+          partitions,
+          replicas: 1,
+          configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
+        });
         await poll(async () => {
           const m = await admin.metadata({ topics: [topic], forceUpdate: true });
           const t = m.topics.get(topic);

@@ -1,12 +1,11 @@
 // Opens a mapping's consumer-group member on its topic: checks the topic exists, works out where each partition
 // starts (the group's committed offset first; otherwise TRIM_HORIZON, LATEST or the AT_TIMESTAMP position) and
 // starts the fetcher with manual commits only.
-import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
+import { Admin, Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
 import type { EventSourceMappingSpec } from '../../../../apis/event-source-mapping.ts';
 import type { KafkaRecordView } from './kafka-event.ts';
 
 export interface KafkaConnection {
-  timestampType: KafkaRecordView['timestampType'];
   pause(): void;
   resume(): void;
   commit(offsets: readonly { partition: number; offset: bigint; leaderEpoch: number }[]): Promise<void>;
@@ -19,7 +18,11 @@ export interface ConnectOptions {
   spec: EventSourceMappingSpec;
   groupId: string;
   /** `startOffset`: records below it are skipped (AT_TIMESTAMP on a partition without a committed offset). */
-  onMessage: (message: Message, startOffset: bigint | undefined) => void;
+  onMessage: (
+    message: Message,
+    startOffset: bigint | undefined,
+    timestampType: KafkaRecordView['timestampType'],
+  ) => void;
   /** The partitions of the topic this member owns after a (re)join. */
   onAssigned: (partitions: number[]) => void;
   onLost: (err: Error) => void;
@@ -45,6 +48,7 @@ export async function connectKafka(o: ConnectOptions): Promise<KafkaConnection> 
     autocreateTopics: false,
   });
   let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+  let timestampType: KafkaRecordView['timestampType'] = 'CREATE_TIME';
   try {
     const metadata = await consumer
       .metadata({ topics: [topic], autocreateTopics: false })
@@ -56,6 +60,7 @@ export async function connectKafka(o: ConnectOptions): Promise<KafkaConnection> 
     const partitions = metadata.topics.get(topic)?.partitionsCount ?? 0;
     if (partitions === 0) throw new KafkaSourceError(`topic "${topic}" does not exist`);
     const startOffsets = await atTimestampStarts(consumer, o.spec, topic, partitions);
+    timestampType = await topicTimestampType(bootstrapServers, topic);
     const position = o.spec.startingPosition ?? 'LATEST';
     stream = await consumer.consume({
       topics: [topic],
@@ -67,7 +72,8 @@ export async function connectKafka(o: ConnectOptions): Promise<KafkaConnection> 
       maxWaitTime: 500,
     });
     const s = stream;
-    s.on('data', (m: Message) => o.onMessage(m, startOffsets.get(m.partition)));
+    const type = timestampType;
+    s.on('data', (m: Message) => o.onMessage(m, startOffsets.get(m.partition), type));
     s.on('error', (err: Error) => o.onLost(new Error(`kafka fetch failed: ${describe(err)}`)));
     s.on('close', () => o.onLost(new Error('the kafka consumer stream closed')));
     consumer.on('consumer:group:join', () => o.onAssigned(assigned(consumer, topic)));
@@ -85,7 +91,6 @@ export async function connectKafka(o: ConnectOptions): Promise<KafkaConnection> 
   const s = stream;
   let closing = false;
   return {
-    timestampType: 'CREATE_TIME',
     pause: () => s.pause(),
     resume: () => s.resume(),
     async commit(offsets) {
@@ -107,6 +112,27 @@ export async function connectKafka(o: ConnectOptions): Promise<KafkaConnection> 
       await consumer.close(true).catch(() => undefined);
     },
   };
+}
+
+/** The topic's `message.timestamp.type`: LogAppendTime topics carry the broker's time, and Lambda says so. */
+async function topicTimestampType(
+  bootstrapServers: string[],
+  topic: string,
+): Promise<KafkaRecordView['timestampType']> {
+  const admin = new Admin({
+    clientId: 'serval-topic-config',
+    bootstrapBrokers: bootstrapServers,
+    retries: 1,
+  });
+  try {
+    const [description] = await admin.describeConfigs({
+      resources: [{ resourceType: 2, resourceName: topic, configurationKeys: ['message.timestamp.type'] }],
+    });
+    const value = description?.configs.find((c) => c.name === 'message.timestamp.type')?.value;
+    return value === 'LogAppendTime' ? 'LOG_APPEND_TIME' : 'CREATE_TIME';
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
 
 function assigned(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, topic: string): number[] {

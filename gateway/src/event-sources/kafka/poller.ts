@@ -6,7 +6,7 @@ import { batchingOf } from '../mapping.ts';
 import type { Backlog, BatchOutcome, MappingContext, SettleResult, SourcePoller } from '../source-kind.ts';
 import { connectKafka, type KafkaConnection } from './connection.ts';
 import { kafkaBatchInfo } from './failure-record.ts';
-import { selfManagedKafkaEvent } from './kafka-event.ts';
+import { type KafkaEventRecord, selfManagedKafkaEvent } from './kafka-event.ts';
 import { type KafkaRecord, toKafkaRecord } from './kafka-record.ts';
 import { PartitionLedger } from './partition-ledger.ts';
 import { decide } from './stream-policy.ts';
@@ -63,7 +63,7 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
     this.connection = await connectKafka({
       spec: this.context.spec,
       groupId: this.groupId,
-      onMessage: (m, startOffset) => this.push(m, startOffset),
+      onMessage: (m, startOffset, timestampType) => this.push(m, startOffset, timestampType),
       onAssigned: (partitions) => this.reassigned(partitions),
       onLost: (err) => {
         this.lost = err;
@@ -149,7 +149,11 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
     this.wake();
   }
 
-  private push(message: Message, startOffset: bigint | undefined): void {
+  private push(
+    message: Message,
+    startOffset: bigint | undefined,
+    timestampType: KafkaEventRecord['timestampType'],
+  ): void {
     const partition = message.partition;
     // AT_TIMESTAMP on a partition the group never committed: records before the position are skipped.
     if (startOffset !== undefined && message.offset < startOffset) return;
@@ -159,7 +163,7 @@ export class KafkaPoller implements SourcePoller<KafkaRecord> {
       this.ledgers.set(partition, ledger);
     }
     if (!ledger.receive(message.offset, message.leaderEpoch)) return;
-    const record = toKafkaRecord(message, this.factor, this.connection?.timestampType ?? 'CREATE_TIME');
+    const record = toKafkaRecord(message, this.factor, timestampType);
     let slot = this.slots.get(record.group);
     if (!slot) {
       slot = { partition, records: [], busy: false, outstanding: 0, later: [] };
