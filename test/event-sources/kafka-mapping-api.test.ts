@@ -43,8 +43,8 @@ const source = {
 
 describe('Kafka mappings through the Lambda API', () => {
   it('creates one and reads it back', async () => {
-    const created = await call('POST', '', {
-      FunctionName: 'consumer',
+    // Every field a Kafka mapping takes comes back as it was sent.
+    const settings = {
       ...source,
       SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'orders-group' },
       StartingPosition: 'TRIM_HORIZON',
@@ -54,22 +54,11 @@ describe('Kafka mappings through the Lambda API', () => {
       MaximumRetryAttempts: 3,
       MaximumRecordAgeInSeconds: 3600,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-    });
+    };
+    const created = await call('POST', '', { FunctionName: 'consumer', ...settings });
     expect(created.status).toBe(202);
     const got = await call('GET', created.json.UUID);
-    expect(got.json).toMatchObject({
-      UUID: created.json.UUID,
-      SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ['127.0.0.1:1'] } },
-      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'orders-group' },
-      Topics: ['orders'],
-      StartingPosition: 'TRIM_HORIZON',
-      BatchSize: 500,
-      ParallelizationFactor: 4,
-      BisectBatchOnFunctionError: true,
-      MaximumRetryAttempts: 3,
-      MaximumRecordAgeInSeconds: 3600,
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-    });
+    expect(got.json).toMatchObject({ UUID: created.json.UUID, ...settings });
     expect((await call('DELETE', created.json.UUID)).status).toBe(202);
   });
 

@@ -42,34 +42,20 @@ describe('charts/serval observability', () => {
     },
   );
 
-  it('the dashboard has unique panel ids, fits Grafana’s 24-column grid, and queries the chosen data source', () => {
-    const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards/serval.json'), 'utf8'));
-    const ids = dashboard.panels.map((p: { id: number }) => p.id);
-    expect(new Set(ids).size).toBe(ids.length);
-    for (const p of dashboard.panels) {
-      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
-      if (p.type !== 'row') expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE });
-    }
-    expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual([
-      'datasource',
-      'job',
-      'namespace',
-      'function',
-    ]);
-  });
-
-  it('the streams dashboard has unique panel ids, fits the grid, and queries the chosen data source', () => {
-    const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards/serval-streams.json'), 'utf8'));
-    const ids = dashboard.panels.map((p: { id: number }) => p.id);
-    expect(new Set(ids).size).toBe(ids.length);
-    for (const p of dashboard.panels) {
-      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
-      if (p.type !== 'row') expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE });
-    }
-    expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual([
-      'datasource',
-      'namespace',
-      'function',
-    ]);
-  });
+  it.each([
+    ['serval.json', ['datasource', 'job', 'namespace', 'function']],
+    ['serval-streams.json', ['datasource', 'namespace', 'function']],
+  ])(
+    '%s has unique panel ids, fits Grafana’s 24-column grid, and queries the chosen data source',
+    (file, variables) => {
+      const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards', file), 'utf8'));
+      const ids = dashboard.panels.map((p: { id: number }) => p.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const p of dashboard.panels) {
+        expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+        if (p.type !== 'row') expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE });
+      }
+      expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual(variables);
+    },
+  );
 });
