@@ -214,6 +214,16 @@ describe.skipIf(!sqsServerAvailable)('the event source mapping API', () => {
     expect((error as Error).message.startsWith(`${field}: `)).toBe(true);
   });
 
+  it('answers a body that is not JSON with InvalidRequestContentException, not a 500', async () => {
+    for (const body of ['{not json', '[1,2]', '"text"']) {
+      const res = await fetch(`${serval.url}/2015-03-31/event-source-mappings/`, { method: 'POST', body });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('x-amzn-errortype')).toBe('InvalidRequestContentException');
+    }
+    const res = await fetch(`${serval.url}/2015-03-31/Event-Source-Mappings/`, { method: 'GET' });
+    expect(res.status).toBe(404); // case-sensitive, as Lambda's routes are
+  });
+
   it('answers an unknown UUID with ResourceNotFoundException', async () => {
     await expect(
       lambda.send(new GetEventSourceMappingCommand({ UUID: '00000000-0000-4000-8000-000000000000' })),

@@ -249,6 +249,8 @@ export async function startCluster(): Promise<Cluster> {
       child.stdout.on('data', (c) => (stdout += c));
       child.stderr.on('data', (c) => (stderr += c));
       child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      // kubectl may exit before reading its stdin (a get needs none); that EPIPE is not the test's failure.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(input ?? '');
     });
 

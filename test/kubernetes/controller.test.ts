@@ -472,6 +472,34 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
           expect.objectContaining({ UUID: esm.metadata.uid, State: 'Enabled', LastProcessingResult: 'OK' }),
         ]);
 
+        // The broker goes away: a Warning Event and the condition say so, and the gateway carries on.
+        await nc.close();
+        await nats.stop();
+        const warning = await until('the SourceUnreachable Event', async () => {
+          const events = await json([
+            'get',
+            'events',
+            '-n',
+            NS,
+            '--field-selector',
+            'involvedObject.name=jobs',
+          ]);
+          return (events.items as Array<{ reason: string; type: string }>).find(
+            (e) => e.reason === 'SourceUnreachable',
+          );
+        });
+        expect(warning.type).toBe('Warning');
+        const down = await json(['get', 'esm', 'jobs', '-n', NS]);
+        expect(down.status.conditions).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({
+              type: 'SourceConnected',
+              status: 'False',
+              reason: 'SourceUnreachable',
+            }),
+          ]),
+        );
+
         await kubectl(['apply', '-f', '-'], mapping(false));
         await until('Disabled', async () => {
           const o = await json(['get', 'esm', 'jobs', '-n', NS]);
@@ -506,7 +534,6 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
           'spec.filterCriteria.filters[0].pattern: data.n[0].numeric',
         );
         await kubectl(['delete', 'esm', 'bad-filter', '-n', NS]);
-        await nc.close();
       } finally {
         await sink.close();
         await nats.stop();

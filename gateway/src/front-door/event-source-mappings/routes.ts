@@ -30,7 +30,8 @@ const DEFAULT_MAX_ITEMS = 100;
 export function eventSourceMappingRoutes(deps: MappingApiDeps): Router {
   const { config, registry, catalog, runtime } = deps;
   const router = Router({ caseSensitive: true, strict: true });
-  const json = express.json({ limit: '256kb', type: () => true });
+  // Parsed here, not by express.json, so a malformed body is Lambda's InvalidRequestContentException.
+  const json = express.text({ limit: '256kb', type: () => true });
   const view = (m: MappingDefinition, state?: Parameters<typeof mappingView>[3]) =>
     mappingView(config.region, m, runtime.status(m.uuid), state);
 
@@ -54,10 +55,16 @@ export function eventSourceMappingRoutes(deps: MappingApiDeps): Router {
     return m;
   };
   const bodyOf = (req: Request): RequestBody => {
-    if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+    let body: unknown;
+    try {
+      body = JSON.parse(typeof req.body === 'string' && req.body !== '' ? req.body : '{}');
+    } catch {
+      body = undefined;
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ApiError('InvalidRequestContentException', 'Could not parse request body into json');
     }
-    return req.body as RequestBody;
+    return body as RequestBody;
   };
 
   router.post(COLLECTION, json, async (req, res) => {
