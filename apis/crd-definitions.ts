@@ -225,6 +225,17 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
           fieldPath: '.startingPositionTimestamp',
         },
         {
+          rule: '!has(self.parallelizationFactor) || has(self.source.kafka)',
+          message: 'applies only to kafka sources',
+          fieldPath: '.parallelizationFactor',
+        },
+        {
+          rule: '!has(self.source.kafka) || has(self.startingPosition)',
+          message: 'is required for kafka sources (TRIM_HORIZON, LATEST or AT_TIMESTAMP)',
+          fieldPath: '.startingPosition',
+          reason: 'FieldValueRequired',
+        },
+        {
           rule: '!has(self.startingPosition) || has(self.source.kafka) || has(self.source.nats)',
           message: 'applies only to kafka and nats sources',
           fieldPath: '.startingPosition',
@@ -261,6 +272,17 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
       why: 'nats: a consumer belongs to a stream',
       rules: [
         { rule: '!has(self.consumer) || has(self.stream)', message: 'needs stream', fieldPath: '.consumer' },
+      ],
+    },
+    {
+      path: 'spec.source.schedule',
+      why: 'parseScheduleExpression: a cron needs ? in exactly one of day-of-month and day-of-week',
+      rules: [
+        {
+          rule: `!self.expression.startsWith('cron(') || self.expression.matches(${celString('^cron\\(\\S+ \\S+ \\? \\S+ [^? ]+ \\S+\\)$')}) || self.expression.matches(${celString('^cron\\(\\S+ \\S+ [^? ]+ \\S+ \\? \\S+\\)$')})`,
+          message: 'cron: exactly one of day-of-month and day-of-week must be ?',
+          fieldPath: '.expression',
+        },
       ],
     },
     {

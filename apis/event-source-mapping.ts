@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { DestinationSchema } from './async-config.ts';
 import { filterProblems } from './event-filter.ts';
 import { API_VERSION } from './function.ts';
+import { parseScheduleExpression } from './schedule-expression.ts';
+import { isTimeZone } from './time-zone.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -14,11 +16,11 @@ const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 /** JetStream stream and consumer names may not contain whitespace, `.`, `*`, `>` or path separators. */
 const JETSTREAM_NAME = /^[^\s.*>/\\]{1,255}$/;
 /**
- * EventBridge's schedule expressions: `rate(1 minute)`, `rate(5 hours)`, or a six-field
- * `cron(minutes hours day-of-month month day-of-week year)`. The fields' meaning is the scheduler's to check.
+ * The shape of EventBridge's schedule expressions, for the CRD's pattern: `rate(1 minute)`, `rate(5 hours)`, or
+ * six cron fields of the characters each field allows. parseScheduleExpression checks the rest.
  */
 const SCHEDULE =
-  /^(rate\((1 (minute|hour|day)|[1-9][0-9]{0,5} (minutes|hours|days))\)|cron\([^\s()]+( [^\s()]+){5}\))$/;
+  /^(rate\((1 (minute|hour|day)|[1-9][0-9]{0,6} (minutes|hours|days))\)|cron\([0-9,*/-]+ [0-9,*/-]+ [0-9,*/?LW-]+ [0-9A-Za-z,*/-]+ [0-9A-Za-z,*/?L#-]+ [0-9,*/-]+\))$/;
 
 /** A key of a Secret in the mapping's namespace (connection URLs carry credentials, so they can live there). */
 const SecretKeyRefSchema = z
@@ -84,7 +86,18 @@ const schedule = z
     expression: z
       .string()
       .max(256)
-      .regex(SCHEDULE, 'must be rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<six fields>)'),
+      .regex(SCHEDULE, 'must be rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<six fields>)')
+      .superRefine((expression, ctx) => {
+        const parsed = parseScheduleExpression(expression);
+        if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+      }),
+    /** IANA time zone the cron fields are read in (EventBridge Scheduler's ScheduleExpressionTimezone); UTC by default. */
+    timezone: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/, 'must be an IANA time zone name')
+      .refine(isTimeZone, 'is not a time zone this runtime knows (IANA name, e.g. Europe/Berlin)')
+      .optional(),
   })
   .strict();
 
@@ -139,6 +152,8 @@ export const EventSourceMappingSpecSchema = z
     /** RFC 3339; required with, and only with, `AT_TIMESTAMP`. */
     startingPositionTimestamp: z.iso.datetime({ offset: true }).optional(),
     bisectBatchOnFunctionError: z.boolean().default(false),
+    /** Batches per partition at once, order kept per record key (Lambda: Kinesis/DynamoDB; here Kafka). */
+    parallelizationFactor: z.number().int().min(1).max(10).optional(),
     /** -1 retries until the record expires. */
     maximumRetryAttempts: z.number().int().min(-1).max(10000).default(-1),
     /** -1 keeps records forever; otherwise 60 s to 7 days. */
@@ -181,6 +196,14 @@ export const EventSourceMappingSpecSchema = z
   .refine((s) => (s.startingPosition === 'AT_TIMESTAMP') === (s.startingPositionTimestamp !== undefined), {
     path: ['startingPositionTimestamp'],
     message: 'is required with, and only with, startingPosition AT_TIMESTAMP',
+  })
+  .refine((s) => s.parallelizationFactor === undefined || s.source.kafka !== undefined, {
+    path: ['parallelizationFactor'],
+    message: 'applies only to kafka sources',
+  })
+  .refine((s) => s.source.kafka === undefined || s.startingPosition !== undefined, {
+    path: ['startingPosition'],
+    message: 'is required for kafka sources (TRIM_HORIZON, LATEST or AT_TIMESTAMP)',
   })
   .refine(
     (s) => s.startingPosition === undefined || POSITIONED_SOURCES.some((k) => s.source[k] !== undefined),

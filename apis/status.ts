@@ -67,6 +67,8 @@ export const EventSourceMappingStatusSchema = z
     stateTransitionReason: z.string().max(256).optional(),
     /** Lambda's LastProcessingResult: `No records processed`, `OK`, `PROBLEM: …`. */
     lastProcessingResult: z.string().max(1024).optional(),
+    /** Schedules: when the mapping fires next (RFC 3339, UTC). */
+    nextFireTimes: z.array(z.iso.datetime()).max(10).optional(),
   })
   .loose();
 

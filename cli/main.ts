@@ -8,6 +8,7 @@ import { dev } from './dev.ts';
 import { filterTest } from './filter.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
+import { ScheduleInputError, scheduleNext } from './schedule.ts';
 
 class UsageError extends Error {}
 
@@ -37,6 +38,8 @@ Commands:
                    Delete dead letters
       --endpoint URL  the gateway for publish/alias/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
       --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
+  schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
+                   Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
   filter test --pattern P --event E
                    Does an event source filter pattern match a record? Exit 0 match, 1 no match, 2 invalid
   help             Show this help
@@ -122,6 +125,23 @@ export async function main(argv: string[]): Promise<number> {
         } else throw new UsageError('usage: serval queue stats | dead-letters | redrive | purge');
         return 0;
       }
+      case 'schedule': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { count: { type: 'string' }, from: { type: 'string' }, timezone: { type: 'string' } },
+        });
+        if (positionals[0] !== 'next' || positionals.length !== 2)
+          throw new UsageError(
+            "usage: serval schedule next '<expression>' [--count N] [--from T] [--timezone Z]",
+          );
+        scheduleNext(positionals[1]!, {
+          ...values,
+          now: Date.now,
+          out: (line) => process.stdout.write(`${line}\n`),
+        });
+        return 0;
+      }
       case 'logs': {
         const { values, positionals } = parseArgs({
           args: rest,
@@ -181,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof ClusterConfigError ||
       err instanceof ControllerConfigError ||
       err instanceof UsageError ||
+      err instanceof ScheduleInputError ||
       err instanceof TypeError
       ? 2
       : 1;

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The suite starts real servers of its own: nats-server (JetStream queue, NATS destinations), prometheus
 # (dashboard and alert queries), rabbitmq-server and ElasticMQ (event source mappings; ElasticMQ's jars come
-# from Maven Central through mvn), and drives the mapping API with the AWS CLI v1 from PyPI. On a fresh
-# Debian machine, as root, this installs the missing ones once; elsewhere it says what is missing, and the
-# tests that need them are skipped (outside CI) or fail (in CI).
+# from Maven Central through mvn), Apache Kafka (stream mappings; its jars from Maven Central too), and drives
+# the mapping API with the AWS CLI v1 from PyPI. On a fresh Debian machine, as root, this installs the missing
+# ones once; elsewhere it says what is missing, and the tests that need them are skipped (outside CI) or fail
+# (in CI).
 set -eu
 missing=""
 command -v nats-server >/dev/null 2>&1 || missing="$missing nats-server"
@@ -17,6 +18,7 @@ here="$(dirname "$0")"
 if [ -z "$missing" ]; then
   sh "$here/install-elasticmq.sh" >&2 || true
   sh "$here/install-awscli.sh" >&2 || true
+  sh "$here/kafka-jars.sh" >/dev/null || echo "serval: could not fetch Kafka's jars; Kafka tests will be skipped" >&2
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -26,6 +28,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
   sh "$here/install-elasticmq.sh" >&2 || true
   sh "$here/install-awscli.sh" >&2 || true
+  sh "$here/kafka-jars.sh" >/dev/null || echo "serval: could not fetch Kafka's jars; Kafka tests will be skipped" >&2
 else
   echo "serval: tests that need$missing will be skipped; install them (Debian:$missing) to run them" >&2
 fi

@@ -142,6 +142,7 @@ export async function startGateway({
     invoker,
     registry,
     destinations,
+    queue,
     tracing: observability.tracing,
     metricsRegistry: observability.metrics?.registry,
     log,

@@ -1,5 +1,6 @@
 // Both queue backends keep the same contract: accepted means stored, leased events come back after a restart,
 // retries replace, dead letters can be listed, redriven and purged. Real SQLite and a real nats-server.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +93,27 @@ describe.each(backends.filter((b) => b.name !== 'nats' || natsAvailable))('$name
     await backend.release(queue);
   });
 
+  it('keeps one copy of a keyed event offered by two handles and again after a restart, even once acked', async () => {
+    const a = await backend.open();
+    await drain(a);
+    const b = backend.name === 'nats' ? await backend.open() : a; // SQLite: one gateway owns the file
+    const offers = await Promise.all([
+      a.enqueueOnce(event('once-1'), 'tick-1'),
+      b.enqueueOnce(event('once-1'), 'tick-1'),
+      a.enqueueOnce(event('once-2'), 'tick-2'),
+    ]);
+    expect(offers.filter(Boolean)).toHaveLength(2);
+    const taken = await takeAll(a, 2);
+    expect(taken.map((l) => l.event.requestId).sort()).toEqual(['once-1', 'once-2']);
+    for (const l of taken) await a.ack(l);
+    if (b !== a) await backend.release(b);
+    await backend.release(a);
+    const restarted = await backend.open();
+    expect(await restarted.enqueueOnce(event('once-1'), 'tick-1')).toBe(false);
+    expect(await restarted.take(Date.now())).toBeUndefined();
+    await backend.release(restarted);
+  });
+
   it('holds a retried event back until it is due and keeps its new attempt count', async () => {
     const queue = await backend.open();
     await drain(queue);
@@ -149,3 +171,16 @@ async function drain(queue: EventQueue): Promise<void> {
     await queue.ack(l);
   }
 }
+
+describe('closing the SQLite queue', () => {
+  it('finishes even when it is the last thing a process does', () => {
+    const script = `
+      import { SqliteEventQueue } from ${JSON.stringify(join(import.meta.dirname, '../../gateway/src/async/sqlite-queue.ts'))};
+      const queue = new SqliteEventQueue(${JSON.stringify(join(dir, 'last'))});
+      await queue.close();
+      console.log('closed');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('closed');
+    expect(r.status).toBe(0);
+  });
+});

@@ -324,6 +324,12 @@ export const INVALID: InvalidCase[] = [
     message: 'should match',
   },
   {
+    name: 'cron with both day fields set',
+    doc: esm({ source: { schedule: { expression: 'cron(0 10 * * MON *)' } } }),
+    field: 'spec.source.schedule.expression',
+    message: 'exactly one of day-of-month and day-of-week must be ?',
+  },
+  {
     name: 'AT_TIMESTAMP without its timestamp',
     doc: esm({
       source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } },
@@ -352,9 +358,34 @@ export const INVALID: InvalidCase[] = [
   },
   {
     name: 'Kafka server without a port',
-    doc: esm({ source: { kafka: { bootstrapServers: ['kafka'], topic: 'orders' } } }),
+    doc: esm({
+      source: { kafka: { bootstrapServers: ['kafka'], topic: 'orders' } },
+      startingPosition: 'LATEST',
+    }),
     field: 'spec.source.kafka.bootstrapServers[0]',
     message: 'should match',
+  },
+  {
+    name: 'Kafka mapping without a starting position',
+    doc: esm({ source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } } }),
+    field: 'spec.startingPosition',
+    message: 'is required for kafka sources',
+  },
+  {
+    name: 'parallelization on a queue',
+    doc: esm({ parallelizationFactor: 2 }),
+    field: 'spec.parallelizationFactor',
+    message: 'applies only to kafka sources',
+  },
+  {
+    name: 'parallelization above 10',
+    doc: esm({
+      source: { kafka: { bootstrapServers: ['kafka:9092'], topic: 'orders' } },
+      startingPosition: 'LATEST',
+      parallelizationFactor: 11,
+    }),
+    field: 'spec.parallelizationFactor',
+    message: 'less than or equal to 10',
   },
   {
     name: 'six filters',
@@ -444,6 +475,7 @@ export const VALID: Doc[] = [
         },
       },
       startingPosition: 'TRIM_HORIZON',
+      parallelizationFactor: 10,
       batchSize: 500,
       bisectBatchOnFunctionError: true,
       maximumRetryAttempts: 3,

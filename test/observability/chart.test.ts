@@ -23,28 +23,39 @@ describe('charts/serval observability', () => {
         (m) => m[1]!,
       ),
     );
-    expect(included.sort()).toEqual(['dashboards/serval.json', 'rules/serval-alerts.yaml']);
+    expect(included.sort()).toEqual([
+      'dashboards/serval-streams.json',
+      'dashboards/serval.json',
+      'rules/serval-alerts.yaml',
+      'rules/serval-streams-alerts.yaml',
+    ]);
     for (const file of included) expect(existsSync(join(CHART, file)), file).toBe(true);
   });
 
-  it.skipIf(!serverAvailable(PROMTOOL, 'prometheus'))('promtool accepts the alert rules', async () => {
-    const { stdout } = await run(PROMTOOL, ['check', 'rules', join(CHART, 'rules/serval-alerts.yaml')]);
-    expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
-  });
+  it
+    .skipIf(!serverAvailable(PROMTOOL, 'prometheus'))
+    .each(['serval-alerts.yaml', 'serval-streams-alerts.yaml'])(
+    'promtool accepts the alert rules in %s',
+    async (file) => {
+      const { stdout } = await run(PROMTOOL, ['check', 'rules', join(CHART, 'rules', file)]);
+      expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
+    },
+  );
 
-  it('the dashboard has unique panel ids, fits Grafana’s 24-column grid, and queries the chosen data source', () => {
-    const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards/serval.json'), 'utf8'));
-    const ids = dashboard.panels.map((p: { id: number }) => p.id);
-    expect(new Set(ids).size).toBe(ids.length);
-    for (const p of dashboard.panels) {
-      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
-      if (p.type !== 'row') expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE });
-    }
-    expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual([
-      'datasource',
-      'job',
-      'namespace',
-      'function',
-    ]);
-  });
+  it.each([
+    ['serval.json', ['datasource', 'job', 'namespace', 'function']],
+    ['serval-streams.json', ['datasource', 'namespace', 'function']],
+  ])(
+    '%s has unique panel ids, fits Grafana’s 24-column grid, and queries the chosen data source',
+    (file, variables) => {
+      const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards', file), 'utf8'));
+      const ids = dashboard.panels.map((p: { id: number }) => p.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const p of dashboard.panels) {
+        expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+        if (p.type !== 'row') expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE });
+      }
+      expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual(variables);
+    },
+  );
 });

@@ -73,6 +73,12 @@ export class QueueUnavailableError extends Error {}
 export interface EventQueue {
   readonly backend: 'sqlite' | 'nats';
   enqueue(event: AsyncEvent): Promise<void>;
+  /**
+   * Enqueues unless an event with the same `key` was enqueued before, atomically, so several replicas (or a
+   * restarted one) may offer the same event and exactly one copy is kept. Resolves true when this call
+   * enqueued it. Keys are remembered for `ONCE_KEY_MEMORY_MS` at least (JetStream: its duplicate window).
+   */
+  enqueueOnce(event: AsyncEvent, key: string): Promise<boolean>;
   /** The next due event, or undefined when none is due now. */
   take(now: number): Promise<Leased | undefined>;
   /** Tells the backend the worker is still on it (long invocations outlive a JetStream ack wait). */
@@ -90,6 +96,9 @@ export interface EventQueue {
   purge(filter: DeadLetterFilter): Promise<number>;
   close(): Promise<void>;
 }
+
+/** How long `enqueueOnce` keys are remembered at least: JetStream's default duplicate window. */
+export const ONCE_KEY_MEMORY_MS = 120_000;
 
 /** A fresh event for a payload accepted now. */
 export function newEvent(

@@ -117,6 +117,16 @@ export class NatsEventQueue implements EventQueue {
     }
   }
 
+  /** JetStream drops a second message with the same Nats-Msg-Id inside the stream's duplicate window. */
+  async enqueueOnce(event: AsyncEvent, key: string): Promise<boolean> {
+    const ack = await this.js.publish(
+      `serval.async.events.${event.namespace}.${event.functionName}`,
+      encodeEvent(event),
+      { msgID: key },
+    );
+    return !ack.duplicate;
+  }
+
   async take(now: number): Promise<Leased | undefined> {
     const msg = await this.nextMessage();
     if (!msg) return undefined;

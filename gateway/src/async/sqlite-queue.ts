@@ -58,8 +58,12 @@ export class SqliteEventQueue implements EventQueue {
     this.writer = new SqliteWriter(file);
   }
 
-  enqueue(event: AsyncEvent): Promise<void> {
-    return this.writer.run([{ op: 'insert', row: eventRow(event) }]);
+  async enqueue(event: AsyncEvent): Promise<void> {
+    await this.writer.run([{ op: 'insert', row: eventRow(event) }]);
+  }
+
+  enqueueOnce(event: AsyncEvent, key: string): Promise<boolean> {
+    return this.writer.run([{ op: 'insertOnce', key, row: eventRow(event) }]);
   }
 
   async take(now: number): Promise<Leased | undefined> {
@@ -81,7 +85,10 @@ export class SqliteEventQueue implements EventQueue {
       notBefore: next.notBefore,
       body: JSON.stringify(meta(next)),
     };
-    return this.writer.run([reschedule]).finally(() => this.leased.delete(seq));
+    return this.writer
+      .run([reschedule])
+      .then(() => undefined)
+      .finally(() => this.leased.delete(seq));
   }
 
   deadLetter(leased: Leased, letter: Omit<DeadLetter, 'id' | 'event'>, event: AsyncEvent): Promise<void> {
@@ -137,7 +144,10 @@ export class SqliteEventQueue implements EventQueue {
   /** Removes a leased event, together with whatever else must commit with its removal. */
   private release(leased: Leased, withOps: WriteOp[]): Promise<void> {
     const { seq } = leased as SqliteLeased;
-    return this.writer.run([...withOps, { op: 'remove', seq }]).finally(() => this.leased.delete(seq));
+    return this.writer
+      .run([...withOps, { op: 'remove', seq }])
+      .then(() => undefined)
+      .finally(() => this.leased.delete(seq));
   }
 
   private readAhead(now: number): void {

@@ -21,6 +21,8 @@ export interface DeadLetterRow {
 
 export type WriteOp =
   | { op: 'insert'; row: EventRow }
+  /** Inserts the event only if `key` is new; a known key makes the whole write a no-op (`skipped`). */
+  | { op: 'insertOnce'; key: string; row: EventRow }
   | { op: 'remove'; seq: number }
   | { op: 'reschedule'; seq: number; notBefore: number; body: string }
   | { op: 'bury'; letter: DeadLetterRow }
@@ -40,6 +42,8 @@ export interface BatchResult {
   failures?: Record<number, string>;
   /** The whole batch failed (the COMMIT itself). */
   error?: string;
+  /** Writes that changed nothing because their `insertOnce` key was already known. */
+  skipped?: number[];
 }
 
 export const SCHEMA = `
@@ -52,6 +56,10 @@ CREATE TABLE IF NOT EXISTS events (
   payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (not_before, seq);
+CREATE TABLE IF NOT EXISTS once_keys (
+  key TEXT PRIMARY KEY,
+  at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   namespace TEXT NOT NULL,

@@ -11,6 +11,9 @@ const sql = {
     'INSERT INTO events (request_id, not_before, accepted_at, body, payload) VALUES (?, ?, ?, ?, ?)',
   ),
   remove: db.prepare('DELETE FROM events WHERE seq = ?'),
+  rememberKey: db.prepare('INSERT OR IGNORE INTO once_keys (key, at) VALUES (?, ?)'),
+  // Keys outlive the events they guarded by a day: enough for any replica or restart to offer them again.
+  forgetKeys: db.prepare('DELETE FROM once_keys WHERE at < ?'),
   reschedule: db.prepare('UPDATE events SET not_before = ?, body = ? WHERE seq = ?'),
   bury: db.prepare(
     'INSERT INTO dead_letters (namespace, function_name, condition, failed_at, reason, body, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -18,38 +21,51 @@ const sql = {
   unbury: db.prepare('DELETE FROM dead_letters WHERE seq = ?'),
 };
 
-function apply(op: WriteOp): void {
+const KEY_MEMORY_MS = 86_400_000;
+
+/** Applies one op; false when it was an `insertOnce` of a known key (nothing changed). */
+function apply(op: WriteOp): boolean {
   switch (op.op) {
     case 'insert': {
       const r = op.row;
       sql.insert.run(r.requestId, r.notBefore, r.acceptedAt, r.body, r.payload);
-      return;
+      return true;
+    }
+    case 'insertOnce': {
+      const r = op.row;
+      sql.forgetKeys.run(r.acceptedAt - KEY_MEMORY_MS);
+      if (sql.rememberKey.run(op.key, r.acceptedAt).changes === 0) return false;
+      sql.insert.run(r.requestId, r.notBefore, r.acceptedAt, r.body, r.payload);
+      return true;
     }
     case 'remove':
       sql.remove.run(op.seq);
-      return;
+      return true;
     case 'reschedule':
       sql.reschedule.run(op.notBefore, op.body, op.seq);
-      return;
+      return true;
     case 'bury': {
       const l = op.letter;
       sql.bury.run(l.namespace, l.functionName, l.condition, l.failedAt, l.reason, l.body, l.payload);
-      return;
+      return true;
     }
     case 'unbury':
       sql.unbury.run(op.seq);
-      return;
+      return true;
   }
 }
 
 function commit(batch: WriteBatch): BatchResult {
   const failures: Record<number, string> = {};
+  const skipped: number[] = [];
   try {
     db.exec('BEGIN IMMEDIATE');
     batch.writes.forEach((write, i) => {
       db.exec('SAVEPOINT write');
       try {
-        for (const op of write) apply(op);
+        let changed = true;
+        for (const op of write) changed = apply(op) && changed;
+        if (!changed) skipped.push(i);
         db.exec('RELEASE write');
       } catch (err) {
         db.exec('ROLLBACK TO write');
@@ -62,7 +78,10 @@ function commit(batch: WriteBatch): BatchResult {
     if (db.isTransaction) db.exec('ROLLBACK');
     return { id: batch.id, error: err instanceof Error ? err.message : String(err) };
   }
-  return Object.keys(failures).length > 0 ? { id: batch.id, failures } : { id: batch.id };
+  const result: BatchResult = { id: batch.id };
+  if (Object.keys(failures).length > 0) result.failures = failures;
+  if (skipped.length > 0) result.skipped = skipped;
+  return result;
 }
 
 parentPort!.on('message', (message: WriteBatch | 'close') => {

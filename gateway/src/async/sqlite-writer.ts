@@ -6,7 +6,8 @@ import type { BatchResult, Write } from './sqlite-write-ops.ts';
 
 interface Pending {
   write: Write;
-  resolve: () => void;
+  /** True when every op changed something (false: an `insertOnce` of a known key). */
+  resolve: (changed: boolean) => void;
   reject: (err: Error) => void;
 }
 
@@ -29,7 +30,7 @@ export class SqliteWriter {
     this.worker.unref();
   }
 
-  run(write: Write): Promise<void> {
+  run(write: Write): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.collecting.push({ write, resolve, reject });
@@ -46,6 +47,9 @@ export class SqliteWriter {
   async close(): Promise<void> {
     await this.drain();
     const exited = new Promise((r) => this.worker.once('exit', r));
+    // Held until the thread is gone: an unref'd worker would let a process with nothing else to do exit
+    // mid-close (a script or benchmark that closes the queue last).
+    this.worker.ref();
     this.worker.postMessage('close');
     await exited;
   }
@@ -64,7 +68,7 @@ export class SqliteWriter {
     batch.forEach((p, i) => {
       if (result.error) p.reject(new Error(`SQLite commit failed: ${result.error}`));
       else if (result.failures?.[i]) p.reject(new Error(`SQLite write failed: ${result.failures[i]}`));
-      else p.resolve();
+      else p.resolve(!result.skipped?.includes(i));
     });
     this.send();
     if (!this.inFlight && this.collecting.length === 0) {

@@ -14,6 +14,8 @@ export interface Batching {
   batchSize: number;
   windowMs: number;
   maxPerReceive: number;
+  /** The source's receive returns whole batches (SourceKind.assemblesBatches). */
+  wholeBatches?: boolean;
 }
 
 export class BatchAssembler<R extends SourceRecord> {
@@ -78,6 +80,7 @@ export class BatchAssembler<R extends SourceRecord> {
         signal,
       );
       if (received.length === 0 && wasEmpty) return batch;
+      if (this.batching.wholeBatches) return [...batch, ...received];
       if (wasEmpty && received.length > 0) deadline = Date.now() + windowMs;
       take(received);
     }

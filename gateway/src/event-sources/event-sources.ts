@@ -3,6 +3,7 @@
 // async destination machinery.
 import type { Registry } from 'prom-client';
 import type { Destinations } from '../async/destinations.ts';
+import type { EventQueue } from '../async/event-queue.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Invoker } from '../invocation/invoker.ts';
 import type { Tracing } from '../observability/tracing.ts';
@@ -11,12 +12,19 @@ import { type DeclaredMapping, LocalMappingCatalog, type MappingCatalog } from '
 import { MappingRuntime } from './mapping-runtime.ts';
 import { eventSourceMetrics } from './metrics.ts';
 import { type EventSourceObserver, NO_OBSERVER } from './observer.ts';
+import { type Clock, SYSTEM_CLOCK } from './schedule/clock.ts';
+import { scheduleMetrics } from './schedule/schedule-metrics.ts';
+import { Scheduler } from './schedule/scheduler.ts';
 
 export interface EventSourcesDeps {
   config: GatewayConfig;
   invoker: Invoker;
   registry: FunctionRegistry;
   destinations: Destinations;
+  /** The durable async queue: schedule ticks are enqueued on it, once each across replicas. */
+  queue: EventQueue;
+  /** The schedules' clock (tests and benchmarks scale it); the system clock by default. */
+  clock?: Clock;
   tracing: Tracing;
   /** The gateway's Prometheus registry; no metrics when absent. */
   metricsRegistry: Registry | undefined;
@@ -40,7 +48,15 @@ export function createEventSources(deps: EventSourcesDeps): EventSources {
   const observer: EventSourceObserver = deps.metricsRegistry
     ? eventSourceMetrics(deps.metricsRegistry)
     : NO_OBSERVER;
+  const scheduler = new Scheduler({
+    queue: deps.queue,
+    clock: deps.clock ?? SYSTEM_CLOCK,
+    region: deps.config.region,
+    observer: deps.metricsRegistry ? scheduleMetrics(deps.metricsRegistry) : undefined,
+    log: deps.log,
+  });
   const runtime = new MappingRuntime({
+    scheduler,
     invoker: deps.invoker,
     tracing: deps.tracing,
     observer,

@@ -8,6 +8,7 @@ export type SourceKinds = Partial<Record<SourceKindName, SourceKind>>;
 /** Loaded on demand, so a gateway without mappings of a kind never loads its broker client. */
 const LOADERS: Partial<Record<SourceKindName, () => Promise<SourceKind>>> = {
   sqs: async () => (await import('./sqs/index.ts')).sqsKind,
+  kafka: async () => (await import('./kafka/index.ts')).kafkaKind,
   nats: async () => (await import('./nats/index.ts')).natsKind,
   rabbitmq: async () => (await import('./rabbitmq/index.ts')).rabbitmqKind,
 };

@@ -101,6 +101,7 @@ export class KubernetesMappingCatalog implements MappingCatalog {
         state: status.state,
         stateTransitionReason: status.stateTransitionReason,
         lastProcessingResult: status.lastProcessingResult,
+        ...(status.nextFireTimes ? { nextFireTimes: status.nextFireTimes } : {}),
         conditions: status.conditions.map((c) => ({ ...c, observedGeneration: mapping.generation })),
       },
     };

@@ -4,13 +4,19 @@ import { sourceKind } from '../../../apis/event-source-mapping.ts';
 import { loadSourceKind } from './kinds.ts';
 import type { MappingDefinition, MappingState, MappingStatus, StatusListener } from './mapping.ts';
 import { MappingWorker, type WorkerDeps } from './mapping-worker.ts';
+import type { Scheduler } from './schedule/scheduler.ts';
 import type { SourceKind } from './source-kind.ts';
+
+/** How many fire times a schedule's status lists. */
+const NEXT_FIRE_TIMES = 3;
 
 export type MappingRuntimeDeps = Omit<WorkerDeps, 'onStatus'> & {
   /** Told of every status change (cluster mode writes it to the CRD and raises Events). */
   onStatus?: StatusListener;
   /** Kinds to use instead of the built-in ones (tests of the runtime itself). */
   kinds?: (kind: string) => Promise<SourceKind | undefined>;
+  /** Runs `schedule` mappings, which enqueue async invocations instead of polling a source. */
+  scheduler?: Scheduler;
 };
 
 export class MappingRuntime {
@@ -24,6 +30,12 @@ export class MappingRuntime {
 
   constructor(deps: MappingRuntimeDeps) {
     this.deps = deps;
+    // After each tick the next fire times move on; the status (and the CRD's) shows the new ones.
+    deps.scheduler?.onAdvance((uuid) => {
+      const definition = this.definitions.get(uuid);
+      const status = this.status(uuid);
+      if (definition && status) this.report(definition, status);
+    });
   }
 
   /** Starts a new mapping or applies a changed one (a restart of its worker). */
@@ -37,6 +49,10 @@ export class MappingRuntime {
         this.workers.delete(definition.uuid);
       }
       const kindName = sourceKind(definition.spec.source);
+      if (kindName === 'schedule' && this.deps.scheduler) {
+        await this.putSchedule(definition, this.deps.scheduler);
+        return;
+      }
       const kind = await (this.deps.kinds ?? loadSourceKind)(kindName);
       if (!kind) {
         this.report(definition, {
@@ -65,6 +81,7 @@ export class MappingRuntime {
       const worker = this.workers.get(uuid);
       this.workers.delete(uuid);
       await worker?.stop('Deleting');
+      await this.deps.scheduler?.remove(uuid);
       if (worker) this.deps.observer.removed(worker.labels);
       this.statuses.delete(uuid);
       this.definitions.delete(uuid);
@@ -72,7 +89,10 @@ export class MappingRuntime {
   }
 
   status(uuid: string): MappingStatus | undefined {
-    return this.statuses.get(uuid);
+    const status = this.statuses.get(uuid);
+    if (status?.sourceKind !== 'schedule' || !this.deps.scheduler) return status;
+    const next = this.deps.scheduler.nextFireTimes(uuid, NEXT_FIRE_TIMES);
+    return { ...status, nextFireTimes: next.map((t) => new Date(t).toISOString()) };
   }
 
   /** A state to show before the worker has caught up (Lambda answers Creating, Updating, Deleting). */
@@ -86,6 +106,32 @@ export class MappingRuntime {
     await Promise.all([...this.chains.values()]);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
+    await this.deps.scheduler?.close();
+  }
+
+  /** A schedule has no worker: the scheduler enqueues each tick; the status says when the next ones are. */
+  private async putSchedule(definition: MappingDefinition, scheduler: Scheduler): Promise<void> {
+    const enabled = definition.spec.enabled;
+    await scheduler.put(definition);
+    const ready = {
+      type: 'Ready' as const,
+      status: enabled ? ('True' as const) : ('False' as const),
+      reason: enabled ? 'Scheduled' : 'Disabled',
+      message: enabled ? 'ticks are enqueued as async invocations' : 'the mapping is disabled',
+      lastTransitionTime: new Date().toISOString(),
+    };
+    const next = scheduler.nextFireTimes(definition.uuid, NEXT_FIRE_TIMES);
+    this.report(definition, {
+      ...(enabled ? { nextFireTimes: next.map((t) => new Date(t).toISOString()) } : {}),
+      uuid: definition.uuid,
+      sourceKind: 'schedule',
+      state: enabled ? 'Enabled' : 'Disabled',
+      stateTransitionReason: 'USER_INITIATED',
+      lastProcessingResult:
+        this.statuses.get(definition.uuid)?.lastProcessingResult ?? 'No records processed',
+      conditions: [ready],
+      observedGeneration: definition.generation,
+    });
   }
 
   private report(

@@ -9,7 +9,7 @@ import type { Invoker } from '../invocation/invoker.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import { functionArn } from '../registry/function-definition.ts';
 import { Backoff, pause } from './backoff.ts';
-import { BatchAssembler, GroupLocks } from './batch-assembler.ts';
+import { BatchAssembler, GroupLocks, MAX_BATCH_PAYLOAD_BYTES } from './batch-assembler.ts';
 import { failureRecord } from './failure-record.ts';
 import { invokeBatch } from './invoke-batch.ts';
 import {
@@ -157,7 +157,12 @@ export class MappingWorker {
   /** Runs poll loops until the mapping stops or the connection is lost. */
   private runLoops(poller: SourcePoller): Promise<void> {
     const { batchSize, windowMs } = batchingOf(this.definition.spec, this.kind.defaults);
-    const batching = { batchSize, windowMs, maxPerReceive: this.kind.maxPerReceive };
+    const batching = {
+      batchSize,
+      windowMs,
+      maxPerReceive: this.kind.maxPerReceive,
+      wholeBatches: this.kind.assemblesBatches ?? false,
+    };
     const signal = AbortSignal.any([this.controller.signal, this.lostSignal.signal]);
     const loops = new Set<Promise<void>>();
     return new Promise<void>((resolve) => {
@@ -256,11 +261,24 @@ export class MappingWorker {
     receivedAt: number,
   ): Promise<void> {
     const dataKey = this.kind.dataKey;
-    const matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
+    let matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
     if (matched.length < received.length) {
       const filtered = received.filter((r) => !matched.includes(r));
       this.deps.observer.filtered(this.labels, filtered.length);
       await this.settle(poller, filtered, { kind: 'filtered' }, undefined);
+    }
+    // A record too large for any invocation is discarded to the on-failure destination, never retried.
+    const oversized = matched.filter((r) => r.eventBytes > MAX_BATCH_PAYLOAD_BYTES);
+    if (oversized.length > 0) {
+      const outcome: BatchOutcome = {
+        kind: 'failure',
+        reason: 'platform_error',
+        errorType: 'RequestEntityTooLargeException',
+        message: `a record of over ${MAX_BATCH_PAYLOAD_BYTES} bytes exceeds the invoke payload limit`,
+      };
+      await this.discard(poller, { records: oversized, condition: 'PayloadTooLarge', outcome }, undefined);
+      await this.settle(poller, oversized, { kind: 'filtered' }, undefined);
+      matched = matched.filter((r) => !oversized.includes(r));
     }
     if (matched.length === 0) return;
     const groups = this.kind.ordering === 'per-group' ? distinctGroups(matched) : [];

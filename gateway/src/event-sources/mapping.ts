@@ -43,6 +43,8 @@ export interface MappingStatus {
   lastProcessingResult: string;
   conditions: MappingCondition[];
   observedGeneration: number;
+  /** Schedules: the next fire times, ISO-8601 UTC, as of when the status was read. */
+  nextFireTimes?: string[];
 }
 
 /** A change worth an Event in a cluster: the broker lost or back, the function missing. */

@@ -58,6 +58,13 @@ export function eventSourceMetrics(registry: Registry): EventSourceObserver {
     labelNames: LABELS,
     registers,
   });
+  const offsetLag = new Gauge({
+    name: 'serval_event_source_offset_lag',
+    help: "Records behind the group's committed offset, per partition of a stream (Lambda's OffsetLag).",
+    labelNames: [...LABELS, 'partition'],
+    registers,
+  });
+  const partitionsOf = new Map<string, Set<string>>();
   const all = [redelivered, throttles, batchSize, sendToInvoke, up, backlog, oldest];
   const label = (l: MappingLabels) => ({
     namespace: l.namespace,
@@ -84,9 +91,21 @@ export function eventSourceMetrics(registry: Registry): EventSourceObserver {
     backlog(l, b) {
       if (b.messages !== undefined) backlog.set(label(l), b.messages);
       if (b.oldestAgeSeconds !== undefined) oldest.set(label(l), b.oldestAgeSeconds);
+      if (b.partitions) {
+        const key = JSON.stringify(label(l));
+        const known = partitionsOf.get(key) ?? new Set<string>();
+        // A partition this replica no longer owns is another replica's to report.
+        for (const p of known) if (!(p in b.partitions)) offsetLag.remove({ ...label(l), partition: p });
+        for (const [partition, lag] of Object.entries(b.partitions))
+          offsetLag.set({ ...label(l), partition }, lag);
+        partitionsOf.set(key, new Set(Object.keys(b.partitions)));
+      }
     },
     removed(l) {
       for (const metric of all) metric.remove(label(l));
+      const key = JSON.stringify(label(l));
+      for (const partition of partitionsOf.get(key) ?? []) offsetLag.remove({ ...label(l), partition });
+      partitionsOf.delete(key);
       for (const outcome of ['polled', 'filtered', 'invoked', 'failed', 'dropped'])
         messages.remove({ ...label(l), outcome });
     },

@@ -66,6 +66,8 @@ export interface Backlog {
   messages?: number | undefined;
   /** Age of the oldest waiting message, in seconds. */
   oldestAgeSeconds?: number | undefined;
+  /** Streams: records behind the committed offset, per partition (Lambda's OffsetLag). */
+  partitions?: Record<string, number> | undefined;
 }
 
 /** What a kind is given for one mapping. */
@@ -135,6 +137,11 @@ export interface SourceKind<R extends SourceRecord = SourceRecord> {
   readonly maxPerReceive: number;
   /** `per-group`: at most one batch per group in flight, across all of the mapping's loops. */
   readonly ordering: 'none' | 'per-group';
+  /**
+   * One `receive` returns one whole batch (the kind applies size, window and payload cap itself, as a stream
+   * does to keep a batch within one partition); the runtime invokes it as it is.
+   */
+  readonly assemblesBatches?: boolean;
   /** The ARN-like identifier of the source, for `EventSourceArn` in the API and the failure record. */
   sourceArn(spec: EventSourceMappingSpec, region: string, namespace: string): string;
   open(context: MappingContext): SourcePoller<R>;

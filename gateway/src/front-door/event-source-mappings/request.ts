@@ -20,6 +20,7 @@ const WIRE_FIELD: Record<string, string> = {
   startingPositionTimestamp: 'StartingPositionTimestamp',
   bisectBatchOnFunctionError: 'BisectBatchOnFunctionError',
   maximumRetryAttempts: 'MaximumRetryAttempts',
+  parallelizationFactor: 'ParallelizationFactor',
   maximumRecordAgeSeconds: 'MaximumRecordAgeInSeconds',
   functionResponseTypes: 'FunctionResponseTypes',
   filterCriteria: 'FilterCriteria',
@@ -33,6 +34,9 @@ const WIRE_FIELD: Record<string, string> = {
   sqs: '',
   rabbitmq: 'Queues',
   nats: 'Topics',
+  kafka: 'Topics',
+  topic: '',
+  bootstrapServers: 'SelfManagedEventSource',
   queueUrl: '',
   queue: '',
   subject: '',
@@ -50,7 +54,7 @@ export function specFromRequest(
   if (!source) {
     throw invalid(
       'EventSourceArn',
-      'must be an SQS queue ARN or URL, an amqp:// broker URL (with Queues) or a nats:// URL (with Topics)',
+      'must be an SQS queue ARN or URL, an amqp:// broker URL (with Queues) or a nats:// URL (with Topics); or give SelfManagedEventSource (with Topics) for Kafka',
     );
   }
   const filters = body.FilterCriteria as { Filters?: Array<{ Pattern?: unknown }> } | undefined;
@@ -70,6 +74,7 @@ export function specFromRequest(
       startingPositionTimestamp: timestamp(body.StartingPositionTimestamp),
       bisectBatchOnFunctionError: body.BisectBatchOnFunctionError,
       maximumRetryAttempts: body.MaximumRetryAttempts,
+      parallelizationFactor: body.ParallelizationFactor,
       maximumRecordAgeSeconds: body.MaximumRecordAgeInSeconds,
       functionResponseTypes: body.FunctionResponseTypes,
     }),

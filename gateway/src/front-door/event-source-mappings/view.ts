@@ -47,9 +47,12 @@ export function mappingView(
           BisectBatchOnFunctionError: spec.bisectBatchOnFunctionError,
         }
       : {}),
+    ...(kind === 'kafka' ? { ParallelizationFactor: spec.parallelizationFactor ?? 1 } : {}),
     LastModified: m.lastModified / 1000,
     LastProcessingResult: status?.lastProcessingResult ?? 'No records processed',
     State: state ?? status?.state ?? (spec.enabled ? 'Enabled' : 'Disabled'),
     StateTransitionReason: status?.stateTransitionReason ?? 'USER_INITIATED',
+    // Not in Lambda's shape (EventBridge keeps schedules): when a schedule mapping fires next.
+    ...(status?.nextFireTimes ? { NextFireTimes: status.nextFireTimes } : {}),
   };
 }

@@ -8,6 +8,8 @@ export interface WireSource {
   Queues?: string[];
   Topics?: string[];
   SourceAccessConfigurations?: Array<{ Type?: string; URI?: string }>;
+  SelfManagedEventSource?: { Endpoints?: { KAFKA_BOOTSTRAP_SERVERS?: string[] } };
+  SelfManagedKafkaEventSourceConfig?: { ConsumerGroupId?: string };
 }
 
 interface WireKind {
@@ -57,6 +59,31 @@ export const WIRE_KINDS: WireKind[] = [
     },
   },
   {
+    // Self-managed Kafka as Lambda names it: bootstrap servers in SelfManagedEventSource, one topic in Topics.
+    read(body) {
+      const servers = body.SelfManagedEventSource?.Endpoints?.KAFKA_BOOTSTRAP_SERVERS;
+      if (servers === undefined) return undefined;
+      const group = body.SelfManagedKafkaEventSourceConfig?.ConsumerGroupId;
+      return {
+        kafka: {
+          bootstrapServers: servers,
+          topic: body.Topics?.[0] ?? '',
+          ...(group ? { consumerGroup: group } : {}),
+        },
+      };
+    },
+    write(s) {
+      if (!s.kafka) return {};
+      return {
+        SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: s.kafka.bootstrapServers } },
+        Topics: [s.kafka.topic],
+        ...(s.kafka.consumerGroup
+          ? { SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: s.kafka.consumerGroup } }
+          : {}),
+      };
+    },
+  },
+  {
     // A NATS server URL, the subject in Topics and the JetStream stream in Queues.
     read(body) {
       const arn = body.EventSourceArn ?? '';
@@ -86,7 +113,7 @@ export function sourceFromWire(body: WireSource): EventSource | undefined {
 export function sourceToWire(source: EventSource): WireSource {
   for (const kind of WIRE_KINDS) {
     const wire = kind.write(source);
-    if (wire.EventSourceArn !== undefined) return wire;
+    if (Object.keys(wire).length > 0) return wire;
   }
   return {};
 }
