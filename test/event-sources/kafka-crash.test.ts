@@ -18,13 +18,14 @@ function serval(): ChildProcess {
   const child = spawn(
     process.execPath,
     ['bin/serval.mjs', 'dev', join(work, 'manifests'), '--port', '0', '--data-dir', join(work, 'data')],
-    { cwd: REPO_ROOT, stdio: 'ignore' },
+    // The function appends to a host file: its directory is shared into the sandbox.
+    { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, SERVAL_LOCAL_SHARED_DIRS: join(work, 'out') } },
   );
   return child;
 }
 
 const delivered = () => {
-  const file = join(work, 'seen.txt');
+  const file = join(work, 'out', 'seen.txt');
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 };
 
@@ -39,6 +40,7 @@ describe.skipIf(!kafkaAvailable)('a gateway killed mid-batch', () => {
     );
     work = mkdtempSync(join(testDataRoot(), 'kafka-crash-'));
     mkdirSync(join(work, 'manifests'));
+    mkdirSync(join(work, 'out'));
     // The function appends every record it is given to a file, slowly, so the kill lands mid-batch.
     const handler = `import { appendFileSync } from 'node:fs';
 export const handler = async (event) => {
@@ -54,7 +56,7 @@ export const handler = async (event) => {
         spec: {
           runtime: 'nodejs24.x',
           handler: 'index.handler',
-          environment: { SEEN: join(work, 'seen.txt') },
+          environment: { SEEN: join(work, 'out', 'seen.txt') },
           code: { inline: { 'index.mjs': handler } },
         },
       },
