@@ -3,6 +3,7 @@
 // (after a crash, a re-list, a conflict) is harmless.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FunctionSpecSchema } from '../apis/function.ts';
+import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { configHash } from '../gateway/src/versions/version-store.ts';
 import { KubeError, requestJson } from '../kube/informer.ts';
 import {
@@ -28,11 +29,13 @@ interface Revision {
 
 export class FunctionReconciler {
   private readonly kc: KubeConfig;
+  private readonly functionUrlDomain: string;
   /** Per Function uid: the code source last stored, and where. */
   private readonly stored = new Map<string, { source: string; codeSha256: string; codeConfigMap: string }>();
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, functionUrlDomain: string) {
     this.kc = kc;
+    this.functionUrlDomain = functionUrlDomain;
   }
 
   async reconcile(namespace: string, name: string): Promise<void> {
@@ -108,8 +111,16 @@ export class FunctionReconciler {
     }
     status.versions = revisions.map(versionStatus);
     status.latestVersion = revisions.at(-1)?.data.version;
-    status.conditions = ready(status, 'True', 'Ready', `serving $LATEST (code ${codeSha256.slice(0, 12)})`);
+    // The Host form: the gateway routes `<id>.<functionUrlDomain>` to this function and qualifier.
+    if (spec.url) {
+      const id = functionUrlId(namespace, name, spec.url.qualifier ?? '$LATEST');
+      status.url = `http://${id}.${this.functionUrlDomain}/`;
+    } else delete status.url;
+    const message = `serving $LATEST (code ${codeSha256.slice(0, 12)})`;
+    status.conditions = ready(status, 'True', 'Ready', message);
     await this.writeStatus(fn, status);
+    const wasReady = fn.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    if (!wasReady) await recordEvent(this.kc, target(fn), 'Normal', 'Ready', message);
   }
 
   /** Publishes a version unless the last one has the same code and configuration (Lambda's rule). */
@@ -202,9 +213,12 @@ export class FunctionReconciler {
     const { namespace, name } = fn.metadata as { namespace: string; name: string };
     const before = JSON.stringify(fn.status ?? {});
     if (before !== JSON.stringify(status)) {
+      // A merge patch keeps fields it does not mention: a field dropped from the status is sent as null.
+      const patch: Record<string, unknown> = { ...status };
+      for (const field of Object.keys(fn.status ?? {})) if (!(field in status)) patch[field] = null;
       await requestJson(this.kc, `${functionsPath(namespace)}/${name}/status`, {
         method: 'PATCH',
-        body: { status },
+        body: { status: patch },
         contentType: 'application/merge-patch+json',
       });
     }
