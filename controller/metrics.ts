@@ -19,7 +19,7 @@ export class ControllerMetrics {
   });
   private readonly pods = new Counter({
     name: 'serval_controller_pods_total',
-    help: 'Function pods created and deleted, following the gateway demand.',
+    help: 'Function pods created and deleted following the gateway demand, and refused by a full node.',
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
@@ -43,7 +43,7 @@ export class ControllerMetrics {
     }
   }
 
-  pod(action: 'created' | 'deleted'): void {
+  pod(action: 'created' | 'deleted' | 'refused'): void {
     this.pods.inc({ action });
   }
 

@@ -34,7 +34,8 @@ export function internalRoutes(demand: DemandProvider | undefined, linkKey: stri
     const gone = /^\/serval\/internal\/v1\/environments\/([0-9a-f-]{36})\/gone$/.exec(url.pathname);
     if (req.method === 'POST' && gone) {
       const reason = url.searchParams.get('reason') ?? 'the environment pod ended';
-      res.writeHead(demand.gone(gone[1]!, reason.slice(0, 512)) ? 204 : 404).end();
+      const capacity = url.searchParams.get('capacity') === 'true';
+      res.writeHead(demand.gone(gone[1]!, reason.slice(0, 512), capacity) ? 204 : 404).end();
       return;
     }
     res.writeHead(404).end();
