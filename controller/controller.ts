@@ -26,7 +26,7 @@ export async function startController(
   log: (line: string) => void,
 ): Promise<RunningController> {
   const metrics = new ControllerMetrics();
-  const functions = new FunctionReconciler(kc);
+  const functions = new FunctionReconciler(kc, config.functionUrlDomain);
   const pods = new PodConverger(kc, config, log, (action) => metrics.pod(action));
   let leading = false;
   let informers: RunningInformer<FunctionObject | AliasObject>[] = [];
