@@ -1,6 +1,7 @@
 // Reconciles one Function in small idempotent phases: finalize on delete → validate → code → publish
 // versions → status. Each phase reads what exists and only creates what is missing, so running it again
 // (after a crash, a re-list, a conflict) is harmless.
+import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FunctionSpecSchema } from '../apis/function.ts';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
@@ -78,7 +79,8 @@ export class FunctionReconciler {
     let codeSha256: string;
     // Inline and URL code are fixed by the spec (a URL by its sha256): once stored, a re-list or a status
     // update must not download or write it again. A ConfigMap source can change, so it is read every time.
-    const source = spec.code.configMap ? undefined : JSON.stringify(spec.code);
+    // Held per Function, so a digest of the source, not the source (inline code can be large).
+    const source = spec.code.configMap ? undefined : digest(JSON.stringify(spec.code));
     const known = this.stored.get(meta.uid!);
     try {
       if (source !== undefined && known?.source === source) {
@@ -236,6 +238,10 @@ export class FunctionReconciler {
       contentType: 'application/merge-patch+json',
     });
   }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
 }
 
 function ready(status: FunctionStatus, value: 'True' | 'False', reason: string, message: string) {

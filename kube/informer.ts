@@ -55,7 +55,7 @@ export function startInformer<T extends KubernetesObject>(
 ): RunningInformer<T> {
   const cache = new Map<string, T>();
   const stats: InformerStats = { lists: 0, watches: 0 };
-  const transform = options.transform ?? ((o: T) => o);
+  const transform = (o: T) => (options.transform ?? ((x: T) => x))(stripBookkeeping(o));
   const watcher = new Watch(kc);
   // client-node's 30 s idle timeout is shorter than the server's bookmark interval: an idle watch would
   // be dropped every 30 s. The field is private in the typings only.
@@ -201,6 +201,23 @@ export function startInformer<T extends KubernetesObject>(
     },
   };
 }
+
+/**
+ * Drops what no handler reads but every object carries: managedFields and kubectl's last-applied copy of
+ * the whole object (with inline code, twice the spec). client-go's informers strip managedFields alike.
+ */
+function stripBookkeeping<T extends KubernetesObject>(o: T): T {
+  const meta = o.metadata;
+  if (!meta || (!meta.managedFields && !meta.annotations?.[LAST_APPLIED])) return o;
+  const { managedFields: _, ...rest } = meta;
+  if (rest.annotations?.[LAST_APPLIED]) {
+    const { [LAST_APPLIED]: __, ...annotations } = rest.annotations;
+    rest.annotations = annotations;
+  }
+  return { ...o, metadata: rest };
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 function isTimeout(err: unknown): boolean {
   return err instanceof Error && err.name === 'TimeoutError';
