@@ -111,15 +111,34 @@ async function startServal(): Promise<{ url: string; stop: () => void }> {
   const docs: string[] = [];
   const fn = (name: string, runtime: string, handler: string, path: string) =>
     `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: ${name}}\nspec: {runtime: ${runtime}, handler: ${handler}, code: {path: ${path}}}\n`;
-  docs.push(fn('echo', 'nodejs24.x', 'index.handler', join(ROOT, 'examples/echo')));
+  docs.push(fn('echo', 'nodejs24.x', 'index.handler', join(ROOT, 'test/fixtures/functions/node/echo-esm')));
   docs.push(
-    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo-url}\nspec: {runtime: nodejs24.x, handler: index.handler, url: {}, code: {path: ${join(ROOT, 'examples/echo')}}}\n`,
+    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo-url}\nspec: {runtime: nodejs24.x, handler: index.handler, url: {}, code: {path: ${join(ROOT, 'test/fixtures/functions/node/echo-esm')}}}\n`,
   );
-  docs.push(fn('echo-python', 'python3.11', 'lambda_function.handler', join(ROOT, 'examples/echo-python')));
+  docs.push(
+    fn(
+      'echo-python',
+      'python3.11',
+      'lambda_function.handler',
+      join(ROOT, 'test/fixtures/functions/python/echo'),
+    ),
+  );
   for (let i = 0; i < COLD_SAMPLES; i++) {
-    docs.push(fn(`cold-node-${i}`, 'nodejs24.x', 'index.handler', join(ROOT, 'examples/echo')));
     docs.push(
-      fn(`cold-python-${i}`, 'python3.11', 'lambda_function.handler', join(ROOT, 'examples/echo-python')),
+      fn(
+        `cold-node-${i}`,
+        'nodejs24.x',
+        'index.handler',
+        join(ROOT, 'test/fixtures/functions/node/echo-esm'),
+      ),
+    );
+    docs.push(
+      fn(
+        `cold-python-${i}`,
+        'python3.11',
+        'lambda_function.handler',
+        join(ROOT, 'test/fixtures/functions/python/echo'),
+      ),
     );
   }
   writeFileSync(join(manifests, 'bench.yaml'), docs.join('---\n'));

@@ -289,7 +289,12 @@ export function podFor(
           name: 'code',
           configMap: {
             name: codeConfigMap,
-            items: files.map((key) => ({ key, path: key.replaceAll('__', '/') })),
+            // A custom runtime's bootstrap must be executable, as local mode writes it (a zip keeps modes).
+            items: files.map((key) => ({
+              key,
+              path: key.replaceAll('__', '/'),
+              ...(key === 'bootstrap' ? { mode: 0o755 } : {}),
+            })),
           },
         },
         { name: 'tmp', emptyDir: { sizeLimit: `${spec.ephemeralStorageMB}Mi` } },

@@ -232,7 +232,7 @@ describe.skipIf(!clusterAvailable)('the CRDs on a real kube-apiserver', () => {
     expect(result.code).toBe(0);
     const names = await cluster.kubectl(['get', 'functions', '-n', ns, '-o', 'name']);
     expect(names.stdout.trim().split('\n').sort()).toEqual(
-      ['echo', 'echo-bootstrap', 'echo-python', 'hello-inline', 'nightly-report'].map(
+      ['echo', 'echo-bootstrap', 'echo-python', 'greeter', 'hello-inline', 'nightly-report'].map(
         (n) => `function.serval.dev/${n}`,
       ),
     );

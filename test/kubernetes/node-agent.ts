@@ -126,11 +126,14 @@ export async function startNodeAgent(options: {
         for (const [k, b64] of Object.entries(cm.binaryData ?? {}))
           contents.set(k, Buffer.from(b64, 'base64'));
         // `items` maps keys to paths, as the kubelet does; without it every key is a file.
-        const items = volume.configMap.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
+        const items: { key: string; path: string; mode?: number }[] =
+          volume.configMap.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
         for (const item of items) {
           const target = join(local, item.path);
           mkdirSync(dirname(target), { recursive: true });
-          writeFileSync(target, contents.get(item.key) ?? '');
+          writeFileSync(target, contents.get(item.key) ?? '', {
+            mode: item.mode ?? volume.configMap.defaultMode ?? 0o644,
+          });
         }
       }
       const mount = container.volumeMounts?.find((m) => m.name === volume.name);
