@@ -126,6 +126,7 @@ export async function kubernetesBench(): Promise<string> {
       await until(`${applied} Functions Ready`, async () => (await readyCount(cluster)) >= applied, 600_000);
       sample(applied);
     }
+    if (process.env.BENCH_K8S_HEAPSNAPSHOT) controller.kill('SIGUSR2'); // with --heapsnapshot-signal
     // Resyncs (every 60 s) re-list everything and reconcile every Function again.
     await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
     memory.push(`| ${FUNCTIONS}, ${SETTLE_SECONDS} s later | ${rssMiB(controller.pid!).toFixed(0)} MiB |`);

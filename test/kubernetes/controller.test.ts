@@ -11,22 +11,12 @@ import type { RunningController } from '../../controller/controller.ts';
 import { startController } from '../../controller/controller.ts';
 import type { Cluster } from './cluster.ts';
 import type { NodeAgent } from './node-agent.ts';
-import { NODE, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
+import { functionManifest, NODE, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
 
 const NS = 'e2e';
 
 function fnManifest(name: string, code: string, spec: Record<string, unknown> = {}) {
-  return stringify({
-    apiVersion: 'serval.dev/v1alpha1',
-    kind: 'Function',
-    metadata: { name, namespace: NS },
-    spec: {
-      runtime: 'nodejs24.x',
-      handler: 'index.handler',
-      code: { inline: { 'index.mjs': code } },
-      ...spec,
-    },
-  });
+  return functionManifest(NS, name, code, spec);
 }
 
 describe.skipIf(!rigAvailable)('Serval on Kubernetes', () => {
@@ -284,6 +274,7 @@ describe.skipIf(!rigAvailable)('Serval on Kubernetes', () => {
     expect(text).toMatch(/serval_controller_pods_total\{action="created"\} [1-9]/);
     expect(text).toMatch(/serval_controller_leader 1/);
     expect(text).toContain('serval_controller_reconcile_duration_seconds_bucket');
+    expect(text).toMatch(/process_resident_memory_bytes [1-9]/); // against the pod's memory limit
   });
 
   it('two controller replicas: one leads, and the other takes over when it stops', async () => {

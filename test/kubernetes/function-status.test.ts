@@ -4,9 +4,8 @@
 // the controller's metrics.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
-import { rigAvailable, type ServalRig, startServalRig } from './rig.ts';
+import { functionManifest, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
 
 const NS = 'status';
 
@@ -18,17 +17,7 @@ interface Condition {
 }
 
 function fnManifest(name: string, spec: Record<string, unknown> = {}) {
-  return stringify({
-    apiVersion: 'serval.dev/v1alpha1',
-    kind: 'Function',
-    metadata: { name, namespace: NS },
-    spec: {
-      runtime: 'nodejs24.x',
-      handler: 'index.handler',
-      code: { inline: { 'index.mjs': 'export const handler = async () => ({ ok: true })' } },
-      ...spec,
-    },
-  });
+  return functionManifest(NS, name, 'export const handler = async () => ({ ok: true })', spec);
 }
 
 describe.skipIf(!rigAvailable)('Function status, Events and capacity', () => {

@@ -22,6 +22,26 @@ import { type NodeAgent, startNodeAgent } from './node-agent.ts';
 export const NODE = 'serval-test-node';
 const LINK_KEY = 'test-link-key-0123456789abcdef';
 
+/** A Node.js Function manifest with inline code, for kubectl apply. */
+export function functionManifest(
+  namespace: string,
+  name: string,
+  code: string,
+  spec: Record<string, unknown> = {},
+): string {
+  return stringify({
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'Function',
+    metadata: { name, namespace },
+    spec: {
+      runtime: 'nodejs24.x',
+      handler: 'index.handler',
+      code: { inline: { 'index.mjs': code } },
+      ...spec,
+    },
+  });
+}
+
 /** The rig needs helm (for the chart's RBAC) as well as the control plane. */
 export const rigAvailable = clusterAvailable && existsSync(binaries.helm);
 
