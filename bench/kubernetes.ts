@@ -4,7 +4,11 @@
 // - idle: watch restarts per minute at the API server, controller and gateway both running and nothing
 //   changing, over BENCH_K8S_IDLE_MINUTES (10); flat means the informers do not pile up restarts (#15).
 // `node bench/kubernetes.ts` runs both and replaces the "Kubernetes" section of docs/benchmarks.md;
-// `BENCH_KUBERNETES=1 npm run bench` includes it in the full run. Not part of CI.
+// `BENCH_KUBERNETES=1 npm run bench` includes it in the full run. Not part of CI. Also:
+// BENCH_K8S_SETTLE_SECONDS (130, wait after the last Function), BENCH_K8S_DRY=1 (print, do not write the
+// doc), BENCH_K8S_LOGS=1 (controller and gateway stderr), BENCH_K8S_CONTROLLER_NODE_OPTIONS (e.g. a heap
+// limit), BENCH_K8S_HEAPSNAPSHOT=1 (SIGUSR2 to the controller at the last Function, for
+// --heapsnapshot-signal=SIGUSR2 in its NODE_OPTIONS).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';

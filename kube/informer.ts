@@ -28,7 +28,7 @@ export interface InformerStats {
 export interface RunningInformer<T extends KubernetesObject> {
   list(): readonly T[];
   get(name: string, namespace?: string): T | undefined;
-  /** Resolves after the first complete list. */
+  /** Resolves after the first complete list (or at stop). */
   synced: Promise<void>;
   stats(): InformerStats;
   stop(): Promise<void>;
@@ -197,6 +197,7 @@ export function startInformer<T extends KubernetesObject>(
       clearInterval(resync);
       current?.abort();
       wake?.();
+      markSynced(); // nobody waits forever for a list that will not come
       await loop;
     },
   };
