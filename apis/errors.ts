@@ -13,6 +13,8 @@ export const API_EXCEPTIONS = {
   UnknownOperationException: { status: 404, messageKey: 'message' },
   ServiceException: { status: 500, messageKey: 'Message' },
   ResourceNotReadyException: { status: 502, messageKey: 'Message' },
+  /** AWS's common error for a temporary failure (reference §4.3); SDKs retry it. */
+  ServiceUnavailable: { status: 503, messageKey: 'message' },
 } as const;
 export type ApiExceptionName = keyof typeof API_EXCEPTIONS;
 

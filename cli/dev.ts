@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { batchedLineWriter } from '../apis/line-writer.ts';
 import type { GatewayConfig } from '../gateway/src/config.ts';
+import { preparePrivateDataDir } from '../gateway/src/data-dir.ts';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { startGateway } from '../gateway/src/gateway.ts';
 import { FunctionLogFiles } from '../gateway/src/observability/function-log-files.ts';
@@ -16,6 +17,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new Error(`${dir} is not a directory of Function manifests`);
   }
+  preparePrivateDataDir(config.dataDir); // before inline code is written into it
   // A declared Python version this machine lacks is said at load time, or refused (interpreters.ts).
   const warned = new Set<string>();
   const checkFunction = (fn: FunctionDefinition) => {
@@ -45,6 +47,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
     write(`[${spec.functionName}] ${line}`);
     logFiles.append(spec.namespace, spec.functionName, line);
   });
+  for (const note of provider.isolationNotes) process.stderr.write(`serval: ${note}\n`);
   const gateway = await startGateway({
     config,
     registry,

@@ -6,6 +6,8 @@ set -eu
 missing=""
 command -v nats-server >/dev/null 2>&1 || missing="$missing nats-server"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+# The local provider's sandbox brings up each environment's loopback with ip (docs/security.md).
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "serval: installing$missing from Debian (once)" >&2

@@ -34,8 +34,10 @@ export interface GatewayConfig {
    * `python3`, or `refuse` to load it.
    */
   pythonMismatch: 'warn' | 'refuse';
-  /** Local provider: a private /tmp per environment through a mount namespace, where the OS allows it. */
-  isolateTmp: 'auto' | 'off';
+  /** Local provider: namespaces and a memory cgroup per environment where the host allows them (docs/security.md). */
+  localIsolation: 'auto' | 'off';
+  /** Host directories every sandboxed local environment sees, writable: a shared mount, so no isolation there. */
+  localSharedDirs: string[];
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
   queueBackend: 'sqlite' | 'nats';
   /** NATS server(s) for the JetStream queue and for NATS destinations, comma-separated. */
@@ -59,6 +61,13 @@ export interface GatewayConfig {
   tracingSampleRatio: number;
   /** The gateway's own log lines: JSON objects (production) or text (a terminal). */
   logFormat: 'json' | 'text';
+  /**
+   * Deadlines for receiving a request on every listener (docs/hardening.md): headers, the whole request,
+   * and the longest pause in a body. None of them bounds how long the response may take.
+   */
+  headersTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  bodyIdleTimeoutSeconds: number;
   /** Who may invoke (docs/auth.md): token issuers and identity policies, or `off` in the embedded default. */
   auth: AuthSettings;
 }
@@ -92,7 +101,11 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
     pythonMismatch: oneOf(env, 'SERVAL_PYTHON_MISMATCH', ['warn', 'refuse'] as const, 'warn'),
-    isolateTmp: oneOf(env, 'SERVAL_ISOLATE_TMP', ['auto', 'off'] as const, 'auto'),
+    localIsolation: oneOf(env, 'SERVAL_LOCAL_ISOLATION', ['auto', 'off'] as const, 'auto'),
+    localSharedDirs: (env.SERVAL_LOCAL_SHARED_DIRS ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((d) => resolve(d)),
     queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),
@@ -104,11 +117,16 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     otlpEndpoint: otlpTracesEndpoint(env),
     tracingSampleRatio: fraction(env, 'SERVAL_TRACING_SAMPLE_RATIO', 1),
     logFormat: oneOf(env, 'SERVAL_LOG_FORMAT', ['json', 'text'] as const, 'json'),
+    headersTimeoutSeconds: int(env, 'SERVAL_HEADERS_TIMEOUT_SECONDS', 10, 1, 300),
+    requestTimeoutSeconds: int(env, 'SERVAL_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600),
+    bodyIdleTimeoutSeconds: int(env, 'SERVAL_BODY_IDLE_TIMEOUT_SECONDS', 10, 1, 300),
     auth: authSettings(env),
     ...overrides,
   };
   if (!/^[a-z0-9-]+$/.test(config.region))
     throw new ConfigError(`region must match [a-z0-9-]+: ${config.region}`);
+  if (config.headersTimeoutSeconds > config.requestTimeoutSeconds)
+    throw new ConfigError('SERVAL_HEADERS_TIMEOUT_SECONDS must not exceed SERVAL_REQUEST_TIMEOUT_SECONDS');
   if (config.queueBackend === 'nats' && !config.natsUrl)
     throw new ConfigError('SERVAL_QUEUE=nats needs SERVAL_NATS_URL (e.g. nats://127.0.0.1:4222)');
   return config;

@@ -10,6 +10,7 @@ import { openEventQueue } from './async/open-queue.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
+import { preparePrivateDataDir } from './data-dir.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
@@ -18,6 +19,7 @@ import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
+import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
@@ -68,9 +70,15 @@ export async function startGateway({
   observability: observabilityOverrides,
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
+  preparePrivateDataDir(config.dataDir);
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
-  const internal = createServer(internalRoutes(cluster?.demand, cluster?.linkKey));
+  const internal = guardListener(
+    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey)),
+    config,
+    (line) => observability.logger.error(line),
+    'internal',
+  );
   const links = new LinkServer(internal);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
@@ -78,6 +86,7 @@ export async function startGateway({
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
+    (stream) => internal.emit('connection', stream),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.
@@ -129,6 +138,8 @@ export async function startGateway({
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.use(frontDoorSpan(observability.tracing));
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
@@ -143,7 +154,12 @@ export async function startGateway({
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
   app.use(errorMiddleware((line) => observability.logger.error(line)));
-  const front = createServer(app);
+  const front = guardListener(
+    createServer(listenerOptions(config), app),
+    config,
+    (line) => observability.logger.error(line),
+    'front door',
+  );
   front.keepAliveTimeout = 65_000;
   const close = async () => {
     await worker.stop();

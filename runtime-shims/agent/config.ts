@@ -3,6 +3,11 @@
 export interface AgentConfig {
   /** ws:// URL of this environment's link endpoint on the gateway. */
   linkUrl: string;
+  /**
+   * A connected socket to the gateway passed in by the local provider (SERVAL_LINK_FD): the link travels
+   * over it instead of dialling linkUrl, whose path still names the endpoint. Pods dial (no fd).
+   */
+  linkFd: number | undefined;
   /** Per-environment bearer credential for the link; never passed to the runtime. */
   token: string;
   /** host:port the Runtime API listens on; port 0 picks a free one (several environments on one host). */
@@ -18,6 +23,8 @@ export interface AgentConfig {
   pythonExecutable: string | undefined;
   /** Where Node runtimes keep V8's compile cache (NODE_COMPILE_CACHE), if anywhere. */
   nodeCompileCache: string | undefined;
+  /** The runtime's memory cgroup, as fds the provider opened: join it, read its peak, count OOM kills. */
+  memoryCgroup: { procs: number; peak: number; events: number } | undefined;
   /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
   passthroughEnv: Record<string, string>;
 }
@@ -33,6 +40,8 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
   if (!host || !Number.isInteger(runtimeApiPort) || runtimeApiPort < 0 || runtimeApiPort > 65535) {
     throw new Error(`SERVAL_RUNTIME_API_ADDRESS must be host:port, got ${env.SERVAL_RUNTIME_API_ADDRESS}`);
   }
+  const linkFd = optionalFds(env, 'SERVAL_LINK_FD', 1)?.[0];
+  const cgroupFds = optionalFds(env, 'SERVAL_MEMORY_CGROUP_FDS', 3);
   const passthroughEnv: Record<string, string> = {};
   for (const key of PASSTHROUGH) {
     const value = env[key];
@@ -50,6 +59,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
   }
   return {
     linkUrl,
+    linkFd,
     token,
     runtimeApiHost: host,
     runtimeApiPort,
@@ -58,6 +68,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
     codeDir: env.SERVAL_CODE_DIR || undefined,
     nodeCompileCache: env.SERVAL_NODE_COMPILE_CACHE,
     pythonExecutable: env.SERVAL_PYTHON,
+    memoryCgroup: cgroupFds && { procs: cgroupFds[0]!, peak: cgroupFds[1]!, events: cgroupFds[2]! },
     passthroughEnv,
   };
 }
@@ -66,4 +77,15 @@ function required(env: NodeJS.ProcessEnv, key: string): string {
   const value = env[key];
   if (!value) throw new Error(`${key} is required`);
   return value;
+}
+
+/** A comma-separated list of exactly `count` file descriptor numbers, when the variable is set. */
+function optionalFds(env: NodeJS.ProcessEnv, key: string, count: number): number[] | undefined {
+  const value = env[key];
+  if (!value) return undefined;
+  const fds = value.split(',').map(Number);
+  if (fds.length !== count || !fds.every((fd) => Number.isInteger(fd) && fd > 2)) {
+    throw new Error(`${key} must be ${count} file descriptor number(s) above 2, got ${value}`);
+  }
+  return fds;
 }

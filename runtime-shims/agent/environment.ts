@@ -40,6 +40,8 @@ export class Environment implements RuntimeApiListener {
   private readonly log: LogStream;
   private runtimeApiAddress = '';
   private runtime: RuntimeProcess | undefined;
+  /** The runtime that ran last, kept after a reset: its peak memory is what the REPORT shows. */
+  private lastRuntime: RuntimeProcess | undefined;
   private initialised = false;
   private pendingInit: PendingInit | undefined;
   private active: ActiveInvocation | undefined;
@@ -148,10 +150,16 @@ export class Environment implements RuntimeApiListener {
       logStreamName: this.streamName,
       nodeCompileCache: this.config.nodeCompileCache,
     });
-    const runtime = new RuntimeProcess(command.file, command.args, this.spec.codeDir, env, (s) =>
-      this.log.runtimeOutput(s),
+    const runtime = new RuntimeProcess(
+      command.file,
+      command.args,
+      this.spec.codeDir,
+      env,
+      (s) => this.log.runtimeOutput(s),
+      { memoryMB: this.spec.memoryMB, cgroup: this.config.memoryCgroup },
     );
     this.runtime = runtime;
+    this.lastRuntime = runtime;
     return new Promise<InitResult>((resolve) => {
       const timer = setTimeout(
         () => settle({ ok: false, durationMs: limitMs, failure: timedOut() }),
@@ -168,7 +176,7 @@ export class Environment implements RuntimeApiListener {
       // The one exit listener of this runtime: it ends a pending init here, an active invocation below.
       void runtime.exited.then((exit) => {
         this.onRuntimeExit(runtime);
-        void this.failActiveOnExit(exit);
+        void this.failActiveOnExit(runtime, exit);
         if (this.pendingInit !== pending) return;
         const durationMs = performance.now() - startedAt;
         const failure = pending.error
@@ -177,10 +185,7 @@ export class Environment implements RuntimeApiListener {
               body: pending.error.body,
               status: 'error' as const,
             }
-          : platformError(
-              'Runtime.ExitError',
-              `RequestId: ${requestId} Error: Runtime exited with error: ${describeExit(exit)}`,
-            );
+          : exitFailure(runtime, requestId, `Runtime exited with error: ${describeExit(exit)}`);
         settle({ ok: false, durationMs, failure });
       });
     });
@@ -212,7 +217,7 @@ export class Environment implements RuntimeApiListener {
   }
 
   /** A runtime that exits mid-invocation fails it with Runtime.ExitError (after a grace for its last words). */
-  private async failActiveOnExit(exit: RuntimeExit): Promise<void> {
+  private async failActiveOnExit(runtime: RuntimeProcess, exit: RuntimeExit): Promise<void> {
     const active = this.active;
     if (!active) return;
     await new Promise((r) => setTimeout(r, EXIT_GRACE_MS));
@@ -221,10 +226,7 @@ export class Environment implements RuntimeApiListener {
       exit.code === 0 && !exit.signal
         ? 'Runtime exited without providing a reason'
         : `Runtime exited with error: ${describeExit(exit)}`;
-    active.resolve({
-      ...platformError('Runtime.ExitError', `RequestId: ${active.requestId} Error: ${reason}`),
-      status: 'error',
-    });
+    active.resolve({ ...exitFailure(runtime, active.requestId, reason), status: 'error' });
   }
 
   private timeout(requestId: string): Failure {
@@ -245,7 +247,7 @@ export class Environment implements RuntimeApiListener {
     const durationMs = performance.now() - startedAt;
     // Let output the runtime wrote before answering reach the log ahead of END.
     await new Promise((r) => setImmediate(r));
-    const maxMemoryUsedMB = this.runtime?.maxMemoryUsedMB() ?? 0;
+    const maxMemoryUsedMB = this.lastRuntime?.maxMemoryUsedMB() ?? 0;
     const failed = !('kind' in outcome) || outcome.kind === 'error';
     const errorType =
       'kind' in outcome ? (outcome.kind === 'error' ? outcome.errorType : undefined) : outcome.errorType;
@@ -293,6 +295,12 @@ export class Environment implements RuntimeApiListener {
 
 function platformError(errorType: string, errorMessage: string, status: ReportStatus = 'error'): Failure {
   return { errorType, body: Buffer.from(JSON.stringify({ errorType, errorMessage })), status };
+}
+
+/** Over its memory the runtime is killed, and Lambda says so: Runtime.OutOfMemory, not Runtime.ExitError. */
+function exitFailure(runtime: RuntimeProcess, requestId: string, reason: string): Failure {
+  const errorType = runtime.killedForMemory ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
+  return platformError(errorType, `RequestId: ${requestId} Error: ${reason}`);
 }
 
 function timedOut(): Failure {

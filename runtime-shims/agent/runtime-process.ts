@@ -1,10 +1,26 @@
-// One runtime process: spawned in its own process group, output forwarded, killed as a group, memory read.
+// One runtime process: spawned in its own process group (and memory cgroup, where the provider gave one),
+// output forwarded, killed as a group, its memory read and, without a cgroup, its limit watched.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readSync } from 'node:fs';
 
 /** How long output may trail a process's exit before it is no longer waited for. */
 const OUTPUT_DRAIN_MS = 100;
 const TREE_WALK_INTERVAL_MS = 1000;
+/** Without a cgroup the limit is enforced by sampling the tree's resident memory this often. */
+const MEMORY_SAMPLE_MS = 100;
+/** The runtime joins its cgroup (the fd the agent holds, as its fd 4) before it runs any of its own code. */
+const JOIN_CGROUP = 'echo 0 >&4 && exec 4>&- "$@"';
+
+export interface MemoryCgroupFds {
+  procs: number;
+  peak: number;
+  events: number;
+}
+
+export interface RuntimeLimits {
+  memoryMB: number;
+  cgroup: MemoryCgroupFds | undefined;
+}
 
 export interface RuntimeExit {
   code: number | null;
@@ -14,6 +30,9 @@ export interface RuntimeExit {
 export class RuntimeProcess {
   readonly exited: Promise<RuntimeExit>;
   private readonly child: ChildProcess;
+  private readonly cgroup: MemoryCgroupFds | undefined;
+  private readonly oomKillsBefore: number;
+  private overLimit = false;
   private peakMB = 0;
   private lastTreeWalk = Number.NEGATIVE_INFINITY;
 
@@ -23,8 +42,19 @@ export class RuntimeProcess {
     cwd: string,
     env: Record<string, string>,
     output: (s: string) => void,
+    limits: RuntimeLimits,
   ) {
-    this.child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const { cgroup } = limits;
+    this.cgroup = cgroup;
+    this.oomKillsBefore = cgroup ? oomKills(cgroup.events) : 0;
+    this.child = cgroup
+      ? spawn('sh', ['-c', JOIN_CGROUP, 'sh', file, ...args], {
+          cwd,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe', 'ignore', cgroup.procs],
+          detached: true,
+        })
+      : spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child.stdout!.setEncoding('utf8').on('data', output);
     this.child.stderr!.setEncoding('utf8').on('data', output);
     this.exited = new Promise((resolve) => {
@@ -36,6 +66,30 @@ export class RuntimeProcess {
         setTimeout(() => resolve({ code, signal }), OUTPUT_DRAIN_MS).unref();
       });
     });
+    if (!cgroup) this.watchMemory(limits.memoryMB);
+  }
+
+  /** Whether the runtime was ended for going over its memory (the cgroup's OOM killer, or the watch). */
+  get killedForMemory(): boolean {
+    return (
+      this.overLimit || (this.cgroup !== undefined && oomKills(this.cgroup.events) > this.oomKillsBefore)
+    );
+  }
+
+  /** Samples the tree's resident memory: the last sample is the peak a killed runtime leaves. */
+  private watchMemory(limitMB: number): void {
+    const pid = this.child.pid;
+    if (pid === undefined || process.platform !== 'linux') return;
+    const timer = setInterval(() => {
+      const residentMB = Math.ceil(treePids(pid).reduce((sum, p) => sum + statusKb(p, 'VmRSS'), 0) / 1024);
+      this.peakMB = Math.max(this.peakMB, residentMB);
+      if (residentMB > limitMB && !this.overLimit) {
+        this.overLimit = true;
+        this.kill();
+      }
+    }, MEMORY_SAMPLE_MS);
+    timer.unref();
+    void this.exited.then(() => clearInterval(timer));
   }
 
   get pid(): number | undefined {
@@ -53,17 +107,24 @@ export class RuntimeProcess {
   }
 
   /**
-   * Peak resident memory of the process tree in MB (Linux /proc); the last known value once it is gone.
-   * Walking the tree costs a read per thread, so it happens at most once a second; in between only the
-   * runtime's own peak is read, which is what managed runtimes (one process) need.
+   * Peak memory in MB: the cgroup's peak where there is one, else the peak resident memory of the process
+   * tree (Linux /proc), the last known value once it is gone. Walking the tree costs a read per thread, so
+   * it happens at most once a second; in between only the runtime's own peak is read, which is what
+   * managed runtimes (one process) need.
    */
   maxMemoryUsedMB(): number {
+    if (this.cgroup) {
+      this.peakMB = Math.max(this.peakMB, Math.ceil(readNumber(this.cgroup.peak) / (1024 * 1024)));
+      return this.peakMB;
+    }
     const pid = this.child.pid;
     if (pid !== undefined) {
       const now = performance.now();
       const walk = now - this.lastTreeWalk >= TREE_WALK_INTERVAL_MS;
       if (walk) this.lastTreeWalk = now;
-      const kb = walk ? treePids(pid).reduce((sum, p) => sum + peakKb(p), 0) : peakKb(pid);
+      const kb = walk
+        ? treePids(pid).reduce((sum, p) => sum + statusKb(p, 'VmHWM'), 0)
+        : statusKb(pid, 'VmHWM');
       if (kb > 0) this.peakMB = Math.max(this.peakMB, Math.ceil(kb / 1024));
     }
     return this.peakMB;
@@ -85,13 +146,31 @@ function treePids(root: number): number[] {
   return out;
 }
 
-function peakKb(pid: number): number {
+function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) : 0;
   } catch {
     return 0;
   }
+}
+
+/** A cgroup file read afresh through the descriptor the agent holds (it is outside the agent's view). */
+function readCgroupFile(fd: number): string {
+  const buffer = Buffer.alloc(4096);
+  try {
+    return buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0));
+  } catch {
+    return '';
+  }
+}
+
+function readNumber(fd: number): number {
+  return Number(readCgroupFile(fd).trim()) || 0;
+}
+
+function oomKills(fd: number): number {
+  return Number(/^oom_kill (\d+)$/m.exec(readCgroupFile(fd))?.[1] ?? 0);
 }
 
 /** Go's rendering of a process exit, which Lambda's messages use ("exit status 3", "signal: killed"). */

@@ -1,4 +1,5 @@
 // The agent's side of the link to the gateway: authenticates, receives its spec, serves invocations one at a time.
+import { Socket } from 'node:net';
 import WebSocket from 'ws';
 import {
   type AgentMessage,
@@ -16,10 +17,15 @@ export interface UpstreamLink {
 }
 
 export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
+  const { linkFd } = config;
   const socket = new WebSocket(config.linkUrl, {
     headers: { Authorization: `Bearer ${config.token}` },
     perMessageDeflate: false,
     maxPayload: 64 * 1024 * 1024,
+    // The same handshake and frames over the socket the provider passed in, where there is one.
+    ...(linkFd !== undefined && {
+      createConnection: () => new Socket({ fd: linkFd, readable: true, writable: true }),
+    }),
   });
   let environment: Environment | undefined;
   let queue = Promise.resolve();

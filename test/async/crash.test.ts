@@ -83,7 +83,12 @@ describe.each(natsAvailable ? (['sqlite', 'nats'] as const) : (['sqlite'] as con
         environment: { RECORD_DIR: records },
       });
       writeFileSync(join(manifests, 'recorder.yaml'), stringify(fn));
-      const env: Record<string, string> = { SERVAL_DATA_DIR: join(work, 'data'), SERVAL_QUEUE: backend };
+      const env: Record<string, string> = {
+        SERVAL_DATA_DIR: join(work, 'data'),
+        SERVAL_QUEUE: backend,
+        // The function writes what it ran here, for the test to read (docs/security.md).
+        SERVAL_LOCAL_SHARED_DIRS: records,
+      };
       if (backend === 'nats') {
         nats = await startNats();
         env.SERVAL_NATS_URL = nats.url;

@@ -57,7 +57,13 @@ describe.skipIf(!natsAvailable).each(['sqlite', 'nats'] as const)('async invocat
     });
     const http = (path: string) => ({ http: { url: `${sink.url}${path}` } });
     serval = await startServal({
-      config: { asyncTimeScale: SCALE, queueBackend: backend, natsUrl: nats.url, natsAckWaitSeconds: 5 },
+      config: {
+        asyncTimeScale: SCALE,
+        queueBackend: backend,
+        natsUrl: nats.url,
+        natsAckWaitSeconds: 5,
+        localSharedDirs: [records], // the functions record their calls there (docs/security.md)
+      },
       functions: [
         fn('retry-two', 'flaky', {
           async: {

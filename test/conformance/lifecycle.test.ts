@@ -1,4 +1,7 @@
 // Environment lifecycle (reference §1.7, §11): timeouts, crashes, re-init, /tmp, and the log stream.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
@@ -21,7 +24,7 @@ const REPORT =
 describe('timeouts', () => {
   it('kills a runtime that overruns, answers Sandbox.Timedout, and re-initialises on the next invocation', async () => {
     const warm = await serval.invoke('probe', { scenario: 'pid' });
-    const firstPid = (warm.json() as { pid: number }).pid;
+    const first = warm.json() as { pid: number; runtime: string };
 
     const res = await serval.invoke('probe', { scenario: 'sleep', ms: 5000 });
     const requestId = res.headers.get('x-amzn-requestid');
@@ -34,11 +37,12 @@ describe('timeouts', () => {
     expect(res.logTail).toMatch(
       new RegExp(`\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z ${requestId} Task timed out after 1.00 seconds`),
     );
-    await expect.poll(() => isAlive(firstPid), { timeout: 2000 }).toBe(false); // the runtime process is gone
+    // The runtime process is gone. A sandboxed one's pid is its PID namespace's, which means nothing here.
+    if (!serval.isolatesTmp) await expect.poll(() => isAlive(first.pid), { timeout: 2000 }).toBe(false);
 
     const next = await serval.invoke('probe', { scenario: 'pid' });
     expect(next.headers.get('x-amz-function-error')).toBeNull();
-    expect((next.json() as { pid: number }).pid).not.toBe(firstPid);
+    expect((next.json() as { runtime: string }).runtime).not.toBe(first.runtime);
     expect(next.logTail).toMatch(/Init Duration: \d+\.\d{2} ms\t\n$/);
   });
 });
@@ -91,6 +95,27 @@ describe('/tmp at its literal path', () => {
     expect(a2.json()).toMatchObject({ previous: 'from-a' });
     const b = await serval.invoke('tmp-b', { scenario: 'write-literal-tmp', value: 'from-b' });
     expect(b.json()).toMatchObject({ previous: null });
+  });
+
+  // #12.1: in a clone under /tmp the gateway fell back to TMPDIR, and a newcomer's first `npm test` failed.
+  it('is private also when the data directory and the code live under the host /tmp', async (ctx) => {
+    if (!serval.isolatesTmp) ctx.skip();
+    const work = mkdtempSync(join(tmpdir(), 'serval-lifecycle-'));
+    const code = join(work, 'code');
+    cpSync(fixture('provided/protocol-probe'), code, { recursive: true });
+    const inTmp = await startServal({
+      functions: [{ name: 'tmp-c', runtime: 'provided', codePath: code }],
+      config: { dataDir: join(work, 'data') },
+    });
+    try {
+      const first = await inTmp.invoke('tmp-c', { scenario: 'write-literal-tmp', value: 'from-c' });
+      expect(first.json()).toMatchObject({ previous: null, tmpdir: '/tmp' });
+      const again = await inTmp.invoke('tmp-c', { scenario: 'write-literal-tmp', value: 'again-c' });
+      expect(again.json()).toMatchObject({ previous: 'from-c' });
+    } finally {
+      await inTmp.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 

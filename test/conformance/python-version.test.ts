@@ -57,8 +57,10 @@ beforeAll(async () => {
   const home = join(work, 'home');
   mkdirSync(home);
   const machine = { PATH: bin, HOME: home, PYENV_ROOT: pyenvRoot };
-  dev = await startCli(['dev', manifests], { env: machine });
-  strict = await startCli(['dev', manifests], { env: { ...machine, SERVAL_PYTHON_MISMATCH: 'refuse' } });
+  dev = await startCli(['dev', manifests], { replaceEnv: machine });
+  strict = await startCli(['dev', manifests], {
+    replaceEnv: { ...machine, SERVAL_PYTHON_MISMATCH: 'refuse' },
+  });
 });
 afterAll(async () => {
   await dev?.stop();

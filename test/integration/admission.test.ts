@@ -66,9 +66,9 @@ describe('admission', () => {
         message: 'Rate Exceeded.',
       });
     }
-    const runs = ok.map((c) => c.json() as { start: number; end: number; pid: number });
+    const runs = ok.map((c) => c.json() as { start: number; end: number; runtime: string });
     expect(maxOverlap(runs)).toBeLessThanOrEqual(10);
-    expect(new Set(runs.map((r) => r.pid)).size).toBeLessThanOrEqual(10);
+    expect(new Set(runs.map((r) => r.runtime)).size).toBeLessThanOrEqual(10);
   });
 
   it('frees the units as invocations finish', async () => {

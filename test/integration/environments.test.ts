@@ -19,13 +19,13 @@ describe('idle environments', () => {
   afterAll(() => serval.stop());
 
   it('are reused while warm and reaped after the idle timeout', async () => {
-    const first = (await serval.invoke('probe', { scenario: 'pid' })).json() as { pid: number };
+    const first = (await serval.invoke('probe', { scenario: 'pid' })).json() as { runtime: string };
     const warm = await serval.invoke('probe', { scenario: 'pid' });
-    expect((warm.json() as { pid: number }).pid).toBe(first.pid);
+    expect((warm.json() as { runtime: string }).runtime).toBe(first.runtime);
     expect(warm.logTail).not.toContain('Init Duration');
     await new Promise((r) => setTimeout(r, 2200));
     const cold = await serval.invoke('probe', { scenario: 'pid' });
-    expect((cold.json() as { pid: number }).pid).not.toBe(first.pid);
+    expect((cold.json() as { runtime: string }).runtime).not.toBe(first.runtime);
     expect(cold.logTail).toContain('Init Duration');
   });
 });

@@ -108,12 +108,12 @@ describe('Invoke API', () => {
       Array.from({ length: 6 }, () => serval.invoke('probe', { scenario: 'sleep', ms: 300 })),
     );
     expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
-    const runs = results.map((r) => r.json() as { pid: number; start: number; end: number });
+    const runs = results.map((r) => r.json() as { runtime: string; start: number; end: number });
     for (const a of runs) {
       for (const b of runs) {
-        if (a !== b && a.pid === b.pid) expect(a.end <= b.start || b.end <= a.start).toBe(true);
+        if (a !== b && a.runtime === b.runtime) expect(a.end <= b.start || b.end <= a.start).toBe(true);
       }
     }
-    expect(new Set(runs.map((r) => r.pid)).size).toBeGreaterThan(1);
+    expect(new Set(runs.map((r) => r.runtime)).size).toBeGreaterThan(1);
   });
 });

@@ -41,6 +41,15 @@ export interface FunctionManifestInput {
   spec?: Record<string, unknown>;
 }
 
+/** A Node function whose code is the given `index.mjs` source (handler `index.handler`). */
+export function inlineNode(
+  name: string,
+  source: string,
+  more: Partial<FunctionManifestInput> = {},
+): FunctionManifestInput {
+  return { name, runtime: 'nodejs24.x', handler: 'index.handler', inline: { 'index.mjs': source }, ...more };
+}
+
 export function functionManifest(f: FunctionManifestInput): Record<string, unknown> {
   const spec: Record<string, unknown> = {
     runtime: f.runtime,

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../../apis/errors.ts';
 import type { InvokeTarget } from '../invocation/invoker.ts';
-import { type EventQueue, newEvent } from './event-queue.ts';
+import { type EventQueue, newEvent, QueueUnavailableError } from './event-queue.ts';
 
 /** Lambda's asynchronous payload limit (reference §1.6): 1 MB since October 2025. */
 export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
@@ -30,6 +30,14 @@ export async function acceptEvent(
     payload,
     traceHeader,
   };
-  await queue.enqueue(newEvent(fields, Date.now()));
+  try {
+    await queue.enqueue(newEvent(fields, Date.now()));
+  } catch (err) {
+    if (!(err instanceof QueueUnavailableError)) throw err;
+    // Retriable, and said at once: the caller's SDK backs off and tries again (docs/hardening.md).
+    throw new ApiError('ServiceUnavailable', 'The event queue is unavailable; retry the request', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
   return requestId;
 }

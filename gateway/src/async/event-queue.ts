@@ -67,6 +67,9 @@ export interface QueueStats {
   deadLetters: number;
 }
 
+/** The backend cannot take an event right now (e.g. NATS unreachable); the caller may retry. */
+export class QueueUnavailableError extends Error {}
+
 export interface EventQueue {
   readonly backend: 'sqlite' | 'nats';
   enqueue(event: AsyncEvent): Promise<void>;

@@ -25,6 +25,7 @@ import {
   type Leased,
   matchesFilter,
   type QueueStats,
+  QueueUnavailableError,
   redrivenEvent,
 } from './event-queue.ts';
 
@@ -36,6 +37,8 @@ const NS_PER_MS = 1_000_000;
 const IDLE_WAIT_MS = 1000;
 /** How many messages one gateway pulls ahead of its workers. */
 const PULL_BATCH = 64;
+/** How long a caller's Event invocation waits for JetStream to store it before it is told to retry. */
+const ENQUEUE_TIMEOUT_MS = 2000;
 
 interface NatsLeased extends Leased {
   msg: JsMsg;
@@ -56,11 +59,21 @@ export class NatsEventQueue implements EventQueue {
   private messages: ConsumerMessages | undefined;
   private iterator: AsyncIterator<JsMsg> | undefined;
   private pending: Promise<IteratorResult<JsMsg>> | undefined;
+  /** False between a disconnect and the reconnect: callers are answered at once instead of waiting. */
+  private connected = true;
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager, consumer: Consumer) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, consumer: Consumer) {
     this.js = js;
     this.jsm = jsm;
     this.consumer = consumer;
+    void this.watch(nc);
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'close') this.connected = false;
+      else if (s.type === 'reconnect') this.connected = true;
+    }
   }
 
   /** Creates the streams and the shared consumer if they are not there yet (every replica may do this). */
@@ -91,11 +104,17 @@ export class NatsEventQueue implements EventQueue {
       await jsm.consumers.update(EVENTS, CONSUMER, consumer);
     }
     const js = jetstream(nc);
-    return new NatsEventQueue(js, jsm, await js.consumers.get(EVENTS, CONSUMER));
+    return new NatsEventQueue(nc, js, jsm, await js.consumers.get(EVENTS, CONSUMER));
   }
 
   async enqueue(event: AsyncEvent): Promise<void> {
-    await this.publish(event);
+    if (!this.connected) throw new QueueUnavailableError('NATS is not connected');
+    try {
+      await this.publish(event, { timeout: ENQUEUE_TIMEOUT_MS });
+    } catch (err) {
+      // Not stored (timeout, no stream responder, connection lost): the event was not accepted.
+      throw new QueueUnavailableError(`JetStream did not store the event: ${String(err)}`);
+    }
   }
 
   async take(now: number): Promise<Leased | undefined> {
@@ -219,8 +238,12 @@ export class NatsEventQueue implements EventQueue {
     return result.value;
   }
 
-  private async publish(event: AsyncEvent): Promise<void> {
-    await this.js.publish(`serval.async.events.${event.namespace}.${event.functionName}`, encodeEvent(event));
+  private async publish(event: AsyncEvent, opts?: { timeout: number }): Promise<void> {
+    await this.js.publish(
+      `serval.async.events.${event.namespace}.${event.functionName}`,
+      encodeEvent(event),
+      opts,
+    );
   }
 }
 

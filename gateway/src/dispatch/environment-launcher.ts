@@ -1,5 +1,6 @@
 // Starts one environment: issues its credential, launches it, and waits until its agent links up.
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
 import type { EnvironmentProvider, LaunchedEnvironment } from '../providers/provider.ts';
 import type { AgentConnection } from '../runtime-link/agent-connection.ts';
@@ -19,6 +20,7 @@ export function environmentLauncher(
   links: LinkServer,
   linkBaseUrl: () => string,
   startTimeoutMs: number,
+  acceptLink: (stream: Duplex) => void,
 ): StartEnvironment {
   return (partial) => {
     const environmentId = randomUUID();
@@ -33,6 +35,7 @@ export function environmentLauncher(
       spec,
       token,
       linkUrl: `${linkBaseUrl()}${links.linkPath(environmentId)}`,
+      acceptLink,
     });
     const connection = new Promise<AgentConnection>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -35,3 +35,25 @@ describe('parseFunctionRef', () => {
     );
   });
 });
+
+describe('parseFunctionRef: partition and region', () => {
+  it.each([
+    'arn:aws-cn:lambda:local:media:function:thumb',
+    'arn:awsfoo:lambda:local:media:function:thumb',
+    'arn:aws:lambda:us-east-1:media:function:thumb',
+  ])('refuses %s in region local with ResourceNotFoundException', (raw) => {
+    expect(() => parseFunctionRef(raw, undefined, 'default', 'local')).toThrow(
+      expect.objectContaining({ type: 'ResourceNotFoundException' }) as ApiError,
+    );
+  });
+
+  it('accepts the aws partition in its own region', () => {
+    expect(
+      parseFunctionRef('arn:aws:lambda:local:media:function:thumb', undefined, 'default', 'local'),
+    ).toEqual({
+      namespace: 'media',
+      name: 'thumb',
+      qualifier: undefined,
+    });
+  });
+});

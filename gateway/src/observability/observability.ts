@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { GatewayConfig } from '../config.ts';
+import { guardListener, listenerOptions } from '../http/listener-guard.ts';
 import { type DispatchObserver, dispatchObserver } from './dispatch-observer.ts';
 import { GatewayLogger } from './gateway-log.ts';
 import { InvocationObserver } from './invocation-observer.ts';
@@ -81,7 +82,12 @@ export function createObservability(
     },
     async serveMetrics({ anyPortIfTaken = false } = {}) {
       if (!metrics) return undefined;
-      server = metricsServer(metrics, logger);
+      server = guardListener(
+        metricsServer(config, metrics, logger),
+        config,
+        (l) => logger.error(l),
+        'metrics',
+      );
       const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
       const url = (port: number) =>
         `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}/metrics`;
@@ -118,8 +124,8 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 /** GET /metrics in the Prometheus text format; everything else is 404. */
-function metricsServer(metrics: GatewayMetrics, logger: GatewayLogger): Server {
-  return createServer((req, res) => {
+function metricsServer(config: GatewayConfig, metrics: GatewayMetrics, logger: GatewayLogger): Server {
+  return createServer(listenerOptions(config), (req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
       return;

@@ -1,4 +1,5 @@
 // What the gateway needs from wherever execution environments run: start one, learn when it is gone.
+import type { Duplex } from 'node:stream';
 import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
 
 export interface EnvironmentLaunch {
@@ -6,6 +7,11 @@ export interface EnvironmentLaunch {
   /** ws:// URL the environment's agent links to, and the credential it presents. */
   linkUrl: string;
   token: string;
+  /**
+   * Hands a connected stream (a socket the provider passed into the environment) to the gateway's link
+   * listener, for environments that cannot or must not dial it: the same protocol and credential check.
+   */
+  acceptLink(stream: Duplex): void;
 }
 
 export interface LaunchedEnvironment {

@@ -5,6 +5,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DemandProvider } from '../providers/kubernetes/demand-provider.ts';
 
+const ENVIRONMENTS = '/serval/internal/v1/environments';
+const GONE = /^\/serval\/internal\/v1\/environments\/([0-9a-f-]{36})\/gone$/;
+
 export function internalRoutes(demand: DemandProvider | undefined, linkKey: string | undefined) {
   const key = linkKey ? Buffer.from(`Bearer ${linkKey}`) : undefined;
   const authorized = (req: IncomingMessage) => {
@@ -12,12 +15,14 @@ export function internalRoutes(demand: DemandProvider | undefined, linkKey: stri
     return key !== undefined && presented.length === key.length && timingSafeEqual(presented, key);
   };
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://internal');
-    if (req.method === 'GET' && url.pathname === '/healthz') {
+    // The request target is split, never parsed as a URL: `//x` or `http://[` are not URLs relative to a
+    // base, and every path here is matched exactly, without decoding.
+    const { path, query } = splitTarget(req.url ?? '/');
+    if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
       return;
     }
-    if (!demand || !url.pathname.startsWith('/serval/internal/v1/environments')) {
+    if (!demand || (path !== ENVIRONMENTS && !path.startsWith(`${ENVIRONMENTS}/`))) {
       res.writeHead(404).end();
       return;
     }
@@ -25,19 +30,26 @@ export function internalRoutes(demand: DemandProvider | undefined, linkKey: stri
       res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end();
       return;
     }
-    if (req.method === 'GET' && url.pathname === '/serval/internal/v1/environments') {
+    if (req.method === 'GET' && path === ENVIRONMENTS) {
       res
         .writeHead(200, { 'Content-Type': 'application/json' })
         .end(JSON.stringify({ environments: demand.list() }));
       return;
     }
-    const gone = /^\/serval\/internal\/v1\/environments\/([0-9a-f-]{36})\/gone$/.exec(url.pathname);
+    const gone = GONE.exec(path);
     if (req.method === 'POST' && gone) {
-      const reason = url.searchParams.get('reason') ?? 'the environment pod ended';
-      const capacity = url.searchParams.get('capacity') === 'true';
+      const reason = query.get('reason') ?? 'the environment pod ended';
+      const capacity = query.get('capacity') === 'true';
       res.writeHead(demand.gone(gone[1]!, reason.slice(0, 512), capacity) ? 204 : 404).end();
       return;
     }
     res.writeHead(404).end();
   };
+}
+
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const i = target.indexOf('?');
+  if (i < 0) return { path: target, query: new URLSearchParams() };
+  // URLSearchParams replaces invalid percent-encoding instead of throwing.
+  return { path: target.slice(0, i), query: new URLSearchParams(target.slice(i + 1)) };
 }

@@ -1,6 +1,7 @@
 // The Runtime API (2018-06-01) on loopback: one route table, one handler per endpoint, state checked first.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { headerSafeJson } from '../../../apis/ascii-json.ts';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { readCappedBody } from './body.ts';
 import { accepted, errorReply, invalidRequestId } from './replies.ts';
@@ -86,13 +87,21 @@ export class RuntimeApiServer {
         errorReply(res, 405, 'MethodNotAllowed', 'Method not allowed');
         return;
       }
-      void Promise.resolve(handler(req, res, decodeURIComponent(match[1] ?? ''))).catch((err: unknown) => {
+      const requestId = decodeRequestId(match[1] ?? '');
+      // A request id that is not even valid percent-encoding cannot be the active one.
+      if (requestId === undefined) {
+        invalidRequestId(res);
+        return;
+      }
+      // new Promise catches a handler's synchronous throw as well: one request never ends the agent.
+      new Promise<void>((resolve) => resolve(handler(req, res, requestId))).catch((err: unknown) => {
         if (!res.headersSent) errorReply(res, 500, 'InternalServerError', 'Internal Server Error');
+        else res.destroy();
         process.stderr.write(`serval-agent: runtime API handler failed: ${String(err)}\n`);
       });
       return;
     }
-    errorReply(res, 404, 'NotFound', `No such Runtime API endpoint: ${req.method} ${url}`);
+    errorReply(res, 404, 'NotFound', `No such Runtime API endpoint: ${req.method} ${printable(url)}`);
   }
 
   private next(_req: IncomingMessage, res: ServerResponse): void {
@@ -114,17 +123,25 @@ export class RuntimeApiServer {
     const deadlineMs = this.listener.delivered(request.requestId);
     this.machine.current = { request, body, deadlineMs };
     const headers: Record<string, string | number> = {
-      'Content-Type': request.contentType ?? 'application/json',
+      'Content-Type':
+        request.contentType && HEADER_VALUE.test(request.contentType)
+          ? request.contentType
+          : 'application/json',
       'Content-Length': body.length,
       'Lambda-Runtime-Aws-Request-Id': request.requestId,
       'Lambda-Runtime-Deadline-Ms': deadlineMs,
       'Lambda-Runtime-Invoked-Function-Arn': request.invokedFunctionArn,
     };
-    // Lambda omits headers whose value is empty.
-    if (request.traceId) headers['Lambda-Runtime-Trace-Id'] = request.traceId;
-    if (request.clientContext) headers['Lambda-Runtime-Client-Context'] = request.clientContext;
-    if (request.cognitoIdentity) headers['Lambda-Runtime-Cognito-Identity'] = request.cognitoIdentity;
-    if (request.tenantId) headers['Lambda-Runtime-Aws-Tenant-Id'] = request.tenantId;
+    // Lambda omits headers whose value is empty; a value a header cannot carry is dropped, JSON ones are
+    // carried in their ASCII form (the gateway already sends them so).
+    const optional = (name: string, value: string | undefined, json = false) => {
+      const safe = value && (json ? headerSafeJson(value) : HEADER_VALUE.test(value) ? value : undefined);
+      if (safe) headers[name] = safe;
+    };
+    optional('Lambda-Runtime-Trace-Id', request.traceId);
+    optional('Lambda-Runtime-Client-Context', request.clientContext, true);
+    optional('Lambda-Runtime-Cognito-Identity', request.cognitoIdentity, true);
+    optional('Lambda-Runtime-Aws-Tenant-Id', request.tenantId);
     res.writeHead(200, headers);
     res.end(body);
   }
@@ -248,6 +265,21 @@ function tooLarge(size: number): RuntimeOutcome {
     }),
   );
   return { kind: 'error', errorType: 'Function.ResponseSizeTooLarge', body, contentType: 'application/json' };
+}
+
+/** What a header value may hold: printable ASCII and tabs. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+function decodeRequestId(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 256);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -52,7 +52,8 @@ class ClientContext:
 
 
 def _make(cls, values):
-    if values is None:
+    # A client context is whatever JSON the caller sent; only an object has fields to take.
+    if not isinstance(values, dict):
         return None
     obj = cls()
     for name in cls.__slots__:

@@ -56,6 +56,14 @@ class ContextTest(unittest.TestCase):
         self.assertEqual(ctx.identity.cognito_identity_id, "c1")
         self.assertIsNone(ctx.identity.cognito_identity_pool_id)
 
+    def test_client_context_that_is_not_an_object(self):
+        # A caller may send any JSON; only an object has fields, anything else is no client context.
+        self.assertIsNone(LambdaContext("id", [1, 2], None, 0, "arn").client_context)
+        self.assertIsNone(LambdaContext("id", "x", None, 0, "arn").client_context)
+        ctx = LambdaContext("id", {"client": "x", "custom": {}}, None, 0, "arn")
+        self.assertIsNone(ctx.client_context.client)
+        self.assertEqual(ctx.client_context.custom, {})
+
 
 class ErrorsTest(unittest.TestCase):
     def test_exception_shape(self):

@@ -1,6 +1,6 @@
 // The slice of Lambda's control-plane API that local mode serves: PublishVersion, ListVersionsByFunction,
 // CreateAlias, GetAlias, UpdateAlias — so `serval publish`/`serval alias` and the AWS CLI/SDKs work alike.
-import express, { type Request, Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import { ALIAS_NAME, type AliasSpec, AliasSpecSchema } from '../../../../apis/alias.ts';
 import { ApiError } from '../../../../apis/errors.ts';
 import type { GatewayConfig } from '../../config.ts';
@@ -9,6 +9,7 @@ import { type FunctionDefinition, functionArn } from '../../registry/function-de
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
 import type { AliasRecord, AliasStore } from '../../versions/alias-store.ts';
 import type { PublishedVersion, VersionStore } from '../../versions/version-store.ts';
+import { apiRouter } from '../api-router.ts';
 import { parseFunctionRef } from '../function-ref.ts';
 
 export interface ControlApiDeps {
@@ -22,11 +23,16 @@ const BASE = '/2015-03-31/functions/:functionName';
 
 export function controlApiRoutes(deps: ControlApiDeps): Router {
   const { config, registry, versions, aliases } = deps;
-  const router = Router();
+  const router = apiRouter();
   const json = express.json({ limit: '256kb', type: () => true });
 
   const functionOf = (req: Request): FunctionDefinition => {
-    const ref = parseFunctionRef(String(req.params.functionName), undefined, config.defaultNamespace);
+    const ref = parseFunctionRef(
+      String(req.params.functionName),
+      undefined,
+      config.defaultNamespace,
+      config.region,
+    );
     const fn = registry.get(ref.namespace, ref.name);
     if (!fn) {
       throw new ApiError(

@@ -1,11 +1,9 @@
 // Function result → HTTP response for function URLs (reference §5.3): an object with statusCode is a
-// response; any other JSON is a 200 application/json body; errors and malformed output are 502.
+// response; any other JSON is a 200 application/json body; errors and malformed output are 502 — among
+// them a status the gateway cannot send (1xx) and headers or cookies HTTP cannot carry (CR/LF, > U+00FF).
+import { type HttpAnswer, isFinalStatus, isValidHeader } from '../http-answer.ts';
 
-export interface UrlResponse {
-  status: number;
-  headers: Array<[string, string]>;
-  body: Buffer;
-}
+export type UrlResponse = HttpAnswer;
 
 export const BAD_GATEWAY: UrlResponse = {
   status: 502,
@@ -35,7 +33,7 @@ export function functionUrlResponse(payload: Buffer): UrlResponse {
     isBase64Encoded?: unknown;
   };
   const status = Number(r.statusCode);
-  if (!Number.isInteger(status) || status < 100 || status > 599) return BAD_GATEWAY;
+  if (!isFinalStatus(status)) return BAD_GATEWAY;
   if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') return BAD_GATEWAY;
   const headers: Array<[string, string]> = [];
   if (r.headers !== undefined && r.headers !== null) {
@@ -51,6 +49,7 @@ export function functionUrlResponse(payload: Buffer): UrlResponse {
   }
   const text = typeof r.body === 'string' ? r.body : '';
   const body = r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
+  if (!headers.every(([k, v]) => isValidHeader(k, v))) return BAD_GATEWAY;
   if (!headers.some(([k]) => k === 'content-type') && body.length > 0)
     headers.push(['content-type', 'application/json']);
   return { status, headers, body };

@@ -9,10 +9,11 @@ import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker } from '../../invocation/invoker.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import { writeHttpAnswer } from '../http-answer.ts';
 import { SYNC_PAYLOAD_LIMIT } from '../invoke-api/routes.ts';
 import { corsHeaders, mergeCors, preflight } from './cors.ts';
 import { functionUrlEvent } from './request-event.ts';
-import { BAD_GATEWAY, functionUrlResponse, type UrlResponse } from './response.ts';
+import { BAD_GATEWAY, functionUrlResponse } from './response.ts';
 import { FunctionUrlTable } from './url-table.ts';
 
 export const PATH_FORM_PREFIX = '/lambda-url/';
@@ -63,7 +64,7 @@ export function functionUrlRoutes({
     const origin = req.get('origin');
     // Browsers send preflights without credentials, so they are answered before authorization.
     const pre = preflight(url.cors, req.method, origin, req.get('access-control-request-method'));
-    if (pre) return send(res, { status: pre.status, headers: pre.headers, body: Buffer.alloc(0) });
+    if (pre) return writeHttpAnswer(res, { status: pre.status, headers: pre.headers, body: Buffer.alloc(0) });
     const qualifier = target.qualifier === '$LATEST' ? undefined : target.qualifier;
     const principal = await authorizer.authorizeFunctionUrl(callerOf(req), target.fn, qualifier);
     const resolved = invoker.resolve(target.fn.namespace, target.fn.name, qualifier);
@@ -93,7 +94,10 @@ export function functionUrlRoutes({
     });
     const response = out.result.outcome === 'error' ? BAD_GATEWAY : functionUrlResponse(out.body);
     res.set('x-amzn-requestid', requestId);
-    send(res, { ...response, headers: mergeCors(response.headers, corsHeaders(url.cors, origin)) });
+    writeHttpAnswer(res, {
+      ...response,
+      headers: mergeCors(response.headers, corsHeaders(url.cors, origin)),
+    });
   };
 
   return (req: Request, res: Response, next: NextFunction) => {
@@ -104,14 +108,6 @@ export function functionUrlRoutes({
       serve(req, res, m).catch(next);
     });
   };
-}
-
-function send(res: Response, r: UrlResponse): void {
-  res.status(r.status);
-  const cookies = r.headers.filter(([k]) => k === 'set-cookie').map(([, v]) => v);
-  for (const [k, v] of r.headers) if (k !== 'set-cookie') res.setHeader(k, v);
-  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-  res.end(r.body);
 }
 
 function tlsOf(socket: Socket): { version: string; cipher: string } | undefined {

@@ -1,5 +1,6 @@
 // POST /2015-03-31/functions/{FunctionName}/invocations: the Invoke API (reference §4) — RequestResponse, Event, DryRun.
 import type { Request, RequestHandler, Response } from 'express';
+import { headerSafeJson } from '../../../../apis/ascii-json.ts';
 import { ApiError } from '../../../../apis/errors.ts';
 import { acceptEvent } from '../../async/accept.ts';
 import type { EventQueue } from '../../async/event-queue.ts';
@@ -7,6 +8,7 @@ import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker, InvokeTarget } from '../../invocation/invoker.ts';
 import { parseFunctionRef } from '../function-ref.ts';
+import { isValidHeader } from '../http-answer.ts';
 
 const CLIENT_CONTEXT_MAX_BYTES = 3583;
 
@@ -53,7 +55,11 @@ export function invokeHandler({
       tenantId: req.get('X-Amz-Tenant-Id'),
     });
     res.status(200).set({
-      'Content-Type': out.result.contentType ?? 'application/json',
+      // The runtime's Content-Type is passed through (reference §1.3) when HTTP can carry it.
+      'Content-Type':
+        out.result.contentType && isValidHeader('content-type', out.result.contentType)
+          ? out.result.contentType
+          : 'application/json',
       'X-Amz-Executed-Version': out.executedVersion,
       'X-Amzn-RequestId': out.requestId,
     });
@@ -69,7 +75,12 @@ export async function authorizedTarget(
   req: Request,
   qualifier: string | undefined,
 ): Promise<InvokeTarget> {
-  const ref = parseFunctionRef(String(req.params.functionName), qualifier, config.defaultNamespace);
+  const ref = parseFunctionRef(
+    String(req.params.functionName),
+    qualifier,
+    config.defaultNamespace,
+    config.region,
+  );
   // Before the lookup, so a caller without permission cannot tell which functions exist.
   await authorizer.authorizeFunction(callerOf(req), ref);
   return invoker.resolve(ref.namespace, ref.name, ref.qualifier);
@@ -90,7 +101,10 @@ export function payload(req: Request): Buffer {
   return body;
 }
 
-/** X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2). */
+/**
+ * X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2), in
+ * its ASCII form: a header cannot carry raw CR/LF or characters above U+00FF, and escapes parse back the same.
+ */
 function clientContext(encoded: string | undefined): string | undefined {
   if (!encoded) return undefined;
   if (encoded.length > CLIENT_CONTEXT_MAX_BYTES) {
@@ -99,16 +113,14 @@ function clientContext(encoded: string | undefined): string | undefined {
       `Client context must be at most ${CLIENT_CONTEXT_MAX_BYTES} bytes`,
     );
   }
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-  try {
-    JSON.parse(decoded);
-  } catch {
+  const json = headerSafeJson(Buffer.from(encoded, 'base64').toString('utf8'));
+  if (json === undefined) {
     throw new ApiError(
       'InvalidRequestContentException',
       'Client context must be a valid Base64-encoded JSON object.',
     );
   }
-  return decoded;
+  return json;
 }
 
 function queryString(req: Request, key: string): string | undefined {

@@ -1,5 +1,6 @@
 // The Invoke API's route table.
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
+import { apiRouter } from '../api-router.ts';
 import { type InvokeDeps, invokeHandler } from './invoke.ts';
 import { invokeAsyncHandler } from './invoke-async.ts';
 
@@ -7,7 +8,7 @@ import { invokeAsyncHandler } from './invoke-async.ts';
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 
 export function invokeApiRoutes(deps: InvokeDeps): Router {
-  const router = Router();
+  const router = apiRouter();
   const raw = express.raw({ type: () => true, limit: SYNC_PAYLOAD_LIMIT });
   router.post('/2015-03-31/functions/:functionName/invocations', raw, invokeHandler(deps));
   // Larger than the 1 MB async limit, so the limit is answered in Lambda's words, not the parser's.

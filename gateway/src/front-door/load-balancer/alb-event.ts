@@ -1,6 +1,13 @@
 // HTTP request → ALB target event (reference §6.1), in single-value or multi-value header mode, and the
 // function's answer → HTTP response (§6.2), validated as the ALB does.
 import { createHash } from 'node:crypto';
+import {
+  type HttpAnswer,
+  isFinalStatus,
+  isFramingHeader,
+  isValidHeader,
+  isValidReason,
+} from '../http-answer.ts';
 
 export interface AlbRequest {
   method: string;
@@ -63,14 +70,7 @@ function rawPairs(raw: string): Array<[string, string]> {
     });
 }
 
-export interface AlbResponse {
-  status: number;
-  statusText?: string | undefined;
-  headers: Array<[string, string]>;
-  body: Buffer;
-}
-
-const HOP_BY_HOP = new Set(['connection', 'transfer-encoding', 'content-length', 'keep-alive']);
+export type AlbResponse = HttpAnswer;
 
 /** The function's answer, or undefined when the ALB would call it invalid (502). */
 export function albResponse(payload: Buffer, multiValue: boolean): AlbResponse | undefined {
@@ -82,22 +82,27 @@ export function albResponse(payload: Buffer, multiValue: boolean): AlbResponse |
   }
   if (r === null || typeof r !== 'object' || Array.isArray(r)) return undefined;
   const status = Number(r.statusCode);
-  if (!Number.isInteger(status) || status < 100 || status > 599) return undefined;
+  if (!isFinalStatus(status)) return undefined;
   if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') return undefined;
   const headers: Array<[string, string]> = [];
   const source = multiValue ? r.multiValueHeaders : r.headers;
   if (source !== undefined && source !== null) {
     if (typeof source !== 'object' || Array.isArray(source)) return undefined;
     for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
-      if (HOP_BY_HOP.has(k.toLowerCase())) continue;
+      // The ALB ignores hop-by-hop headers and computes Content-Length itself (reference §6.2).
+      if (isFramingHeader(k)) continue;
       const values = multiValue ? v : [v];
       if (!Array.isArray(values)) return undefined;
-      for (const value of values) headers.push([k.toLowerCase(), String(value)]);
+      for (const value of values) {
+        if (!isValidHeader(k, String(value))) return undefined;
+        headers.push([k.toLowerCase(), String(value)]);
+      }
     }
   }
   const text = typeof r.body === 'string' ? r.body : '';
   const body = r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
   const description =
     typeof r.statusDescription === 'string' ? r.statusDescription.replace(/^\d+\s*/, '') : undefined;
+  if (description !== undefined && !isValidReason(description)) return undefined;
   return { status, statusText: description || undefined, headers, body };
 }

@@ -6,6 +6,7 @@ import { ApiError } from '../../../../apis/errors.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker, SyncInvocation } from '../../invocation/invoker.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import { writeHttpAnswer } from '../http-answer.ts';
 import { BodyTooLargeError, readRawBody } from '../raw-body.ts';
 import { type AlbResponse, albEvent, albResponse, targetGroupArn } from './alb-event.ts';
 import { type ListenerRule, ListenerRules } from './listener-rules.ts';
@@ -81,12 +82,7 @@ function albError(status: number, text: string): AlbResponse {
 }
 
 function send(res: Response, r: AlbResponse): void {
-  res.status(r.status);
-  if (r.statusText) res.statusMessage = r.statusText;
-  const grouped = new Map<string, string[]>();
-  for (const [k, v] of r.headers) grouped.set(k, [...(grouped.get(k) ?? []), v]);
-  for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0]! : v);
-  res.end(r.body);
+  writeHttpAnswer(res, r);
 }
 
 function splitQuery(url: string): [string, string | undefined] {

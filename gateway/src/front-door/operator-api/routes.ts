@@ -1,9 +1,10 @@
 // Serval's own operator API for the async queue (no Lambda equivalent): depth, age and dead letters, and
 // redriving or purging them. The `serval queue` CLI commands are thin clients of these routes.
-import express, { type Request, Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import type { DeadLetter, DeadLetterFilter, EventQueue } from '../../async/event-queue.ts';
 import type { GatewayConfig } from '../../config.ts';
+import { apiRouter } from '../api-router.ts';
 
 export interface OperatorDeps {
   config: GatewayConfig;
@@ -11,7 +12,7 @@ export interface OperatorDeps {
 }
 
 export function operatorApiRoutes({ config, queue }: OperatorDeps): Router {
-  const router = Router();
+  const router = apiRouter();
   const json = express.json({ limit: '64kb', type: () => true });
 
   router.get('/serval/v1/async/stats', async (_req, res) => {

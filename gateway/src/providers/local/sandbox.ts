@@ -1,0 +1,166 @@
+// Each local environment in its own Linux user, mount, PID and network namespaces, where the kernel lets an
+// unprivileged user create them: its own loopback (the Runtime API on 127.0.0.1:9001, as in Lambda and in a
+// pod), its own process tree (ending its first process ends them all) and a file system view holding only
+// the system's programs and libraries, Serval's runtimes, the function's code and its own /tmp.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ENTER_SANDBOX = fileURLToPath(new URL('./enter-sandbox.sh', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** What the agent and the managed runtimes load from Serval's own tree. */
+const SERVAL_PATHS = ['package.json', 'apis', 'runtime-shims', 'node_modules'].map((p) => join(REPO_ROOT, p));
+const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/**
+ * Only what programs need from /etc, copied into the view: users, name resolution, certificates (not
+ * /etc/ssl/private), time zones, linker cache.
+ */
+const ETC_PATHS = [
+  'passwd',
+  'group',
+  'hosts',
+  'host.conf',
+  'nsswitch.conf',
+  'resolv.conf',
+  'gai.conf',
+  'protocols',
+  'services',
+  'localtime',
+  'timezone',
+  'mime.types',
+  'os-release',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'alternatives',
+  'ssl/certs',
+  'ssl/openssl.cnf',
+  'ca-certificates',
+  'ca-certificates.conf',
+].map((p) => `/etc/${p}`);
+const UNSHARE = [
+  '--user',
+  '--map-root-user',
+  '--mount',
+  '--pid',
+  '--net',
+  '--fork',
+  // The namespace's first process dies with unshare, and the rest of its processes with it.
+  '--kill-child',
+  '--propagation',
+  'private',
+  '--',
+];
+
+/** The Runtime API inside the environment's own network namespace. */
+export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
+/** Where it sees its function's V8 compile cache. */
+export const SANDBOX_COMPILE_CACHE = '/var/cache/serval/node-compile-cache';
+
+export interface SandboxView {
+  /** An empty directory the view is assembled on (private to the environment's mount namespace). */
+  rootDir: string;
+  /** The host directory that becomes /tmp. */
+  tmpDir: string;
+  /**
+   * The function's code, seen read-only at its own path, with the node_modules of its ancestors (where
+   * Node resolves packages from, in a repository or monorepo).
+   */
+  codeDir: string;
+  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
+  compileCacheDir: string;
+  /** Host paths seen read-only at their own paths. */
+  readOnly: string[];
+  /** Host directories seen writable at their own paths (SERVAL_LOCAL_SHARED_DIRS). */
+  shared: string[];
+}
+
+/**
+ * Host paths every environment sees read-only, besides its code and a copy of ETC_PATHS: the system, Node,
+ * Serval's runtimes.
+ */
+export function sharedReadOnlyPaths(): string[] {
+  const node = dirname(dirname(realpathSync(process.execPath)));
+  const cache = process.env.SERVAL_CACHE ?? (process.env.HOME && join(process.env.HOME, '.cache', 'serval'));
+  return [...SYSTEM_PATHS, node, ...SERVAL_PATHS, ...(cache ? [cache] : [])];
+}
+
+/** The installation prefix of an interpreter (`/usr`, `~/.pyenv/versions/3.12.1`), which it needs to run. */
+export function interpreterPrefix(executable: string): string {
+  return dirname(dirname(realpathSync(executable)));
+}
+
+/** The command that starts `command` inside a new sandbox with the given view. */
+export function sandboxCommand(view: SandboxView, command: string[]): { file: string; args: string[] } {
+  mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
+  const binds = [
+    // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
+    ['rw', view.tmpDir, '/tmp'],
+    ['copy', ETC_PATHS.filter((p) => existsSync(p)).join(' '), '/'],
+    ...compact([...view.readOnly, view.codeDir, ...ancestorNodeModules(view.codeDir)]).map((p) => [
+      'ro',
+      p,
+      p,
+    ]),
+    ...compact(view.shared).map((p) => ['rw', p, p]),
+    ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
+  ];
+  return {
+    file: 'unshare',
+    args: [...UNSHARE, 'sh', ENTER_SANDBOX, view.rootDir, ...binds.flat(), '--', ...command],
+  };
+}
+
+let probed: { reason: string | undefined } | undefined;
+
+/**
+ * Whether sandboxes can be made here: runs a whole one once per process, so a kernel or container that
+ * refuses any part of it (user namespaces, mounts, loopback) is found at start-up. Returns the reason if not.
+ */
+export function sandboxUnavailable(): string | undefined {
+  probed ??= { reason: probeSandbox() };
+  return probed.reason;
+}
+
+function probeSandbox(): string | undefined {
+  if (process.platform !== 'linux') return 'namespaces are a Linux feature';
+  const dir = mkdtempSync(join(tmpdir(), 'serval-probe-'));
+  try {
+    for (const sub of ['root', 'tmp', 'code']) mkdirSync(join(dir, sub));
+    const { file, args } = sandboxCommand(
+      {
+        rootDir: join(dir, 'root'),
+        tmpDir: join(dir, 'tmp'),
+        codeDir: join(dir, 'code'),
+        compileCacheDir: join(dir, 'cache'),
+        readOnly: sharedReadOnlyPaths(),
+        shared: [],
+      },
+      [process.execPath, '-e', ''],
+    );
+    const probe = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
+    if (probe.status === 0) return undefined;
+    const said = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
+    return said || `unshare exited with ${probe.status ?? probe.signal}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ancestorNodeModules(dir: string): string[] {
+  const found: string[] = [];
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    found.push(join(d, 'node_modules'));
+    if (d === dirname(d)) return found; // compact() drops those that do not exist
+  }
+}
+
+/** Existing paths, each once, leaving out any inside another (a bind mount already shows it). */
+function compact(paths: string[]): string[] {
+  const existing = [...new Set(paths)].filter((p) => existsSync(p)).sort();
+  return existing.filter(
+    (p) => !existing.some((q) => q !== p && p.startsWith(q.endsWith(sep) ? q : q + sep)),
+  );
+}
