@@ -40,13 +40,18 @@ function rssMiB(pid: number): number {
   return line ? Number(line[1]) / 1024 : Number.NaN;
 }
 
-/** The API server's count of WATCH requests, over every resource. */
+/** What Serval's informers watch; the API server's own loopback informers watch other resources. */
+const WATCHED = ['functions', 'aliases', 'pods', 'controllerrevisions'];
+
+/** The API server's count of WATCH requests on the resources Serval watches. */
 async function watches(cluster: Cluster): Promise<number> {
   const text = await kubectl(cluster, ['get', '--raw', '/metrics']);
   let total = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith('apiserver_request_total{') && line.includes('verb="WATCH"'))
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !line.includes('verb="WATCH"')) continue;
+    if (WATCHED.some((r) => line.includes(`resource="${r}"`)))
       total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
   return total;
 }
 
@@ -162,7 +167,8 @@ one reconciled to Ready (finalizer, code ConfigMap, status, Event), the controll
 
 ${memory.join('\n')}
 
-Watch restarts per minute, counted by the API server (\`apiserver_request_total{verb="WATCH"}\`), with
+Watch restarts per minute on ${WATCHED.join(', ')}, counted by the API server
+(\`apiserver_request_total{verb="WATCH"}\`), with
 the controller (Functions, Aliases, pods) and the gateway (Functions, Aliases, ControllerRevisions)
 idle, default resync (60 s). Flat is the goal: about one restart per informer per resync.
 
