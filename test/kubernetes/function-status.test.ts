@@ -110,5 +110,5 @@ describe.skipIf(!rigAvailable)('Function status, Events and capacity', () => {
       'Capacity=True',
       async () => (await condition('squeezed', 'Capacity'))?.status === 'True',
     );
-  });
+  }, 120_000); // two cold starts, on a loaded machine
 });
