@@ -81,7 +81,7 @@ async function warmInvoke(auth: AuthSettings, token: string | undefined): Promis
   mkdirSync(manifests);
   writeFileSync(
     join(manifests, 'echo.yaml'),
-    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: nodejs24.x, handler: index.handler, code: {path: ${join(ROOT, 'examples/echo')}}}\n`,
+    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: nodejs24.x, handler: index.handler, code: {path: ${join(ROOT, 'test/fixtures/functions/node/echo-esm')}}}\n`,
   );
   const config = parseGatewayConfig(
     {},

@@ -160,7 +160,7 @@ async function startGateway(root: string, dir: string, env: Record<string, strin
   mkdirSync(manifests, { recursive: true });
   writeFileSync(
     join(manifests, 'echo.yaml'),
-    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: nodejs24.x, handler: index.handler, code: {path: ${join(root, 'examples/echo')}}}\n`,
+    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: nodejs24.x, handler: index.handler, code: {path: ${join(root, 'test/fixtures/functions/node/echo-esm')}}}\n`,
   );
   const { url, child } = await startServalProcess(manifests, { ...env, SERVAL_DATA_DIR: join(dir, 'data') });
   return {

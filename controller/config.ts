@@ -17,6 +17,8 @@ export interface ControllerConfig {
   demandPollMs: number;
   /** Informers re-list this often, in case a watch stalled silently. */
   resyncMs: number;
+  /** The gateway's function URL domain (SERVAL_FUNCTION_URL_DOMAIN, same default), for `status.url`. */
+  functionUrlDomain: string;
 }
 
 export class ControllerConfigError extends Error {}
@@ -47,5 +49,7 @@ export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig 
     podNodeName: env.SERVAL_POD_NODE_NAME || undefined,
     demandPollMs: int('SERVAL_DEMAND_POLL_MS', 250, 50, 60_000),
     resyncMs: int('SERVAL_RESYNC_SECONDS', 60, 1, 86_400) * 1000,
+    functionUrlDomain:
+      env.SERVAL_FUNCTION_URL_DOMAIN || `lambda-url.${env.SERVAL_REGION || 'local'}.localhost`,
   };
 }

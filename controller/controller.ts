@@ -1,7 +1,7 @@
 // Assembles the controller: leader election, informers on Functions and Aliases feeding one work queue,
 // the Function reconciler, the pod loop that follows the gateway's demand, and a health endpoint.
 import { createServer, type Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { AliasSpecSchema } from '../apis/alias.ts';
 import { type RunningInformer, requestJson, startInformer } from '../kube/informer.ts';
 import { type AliasObject, aliasesPath, type FunctionObject, functionsPath } from '../kube/resources.ts';
@@ -26,7 +26,7 @@ export async function startController(
   log: (line: string) => void,
 ): Promise<RunningController> {
   const metrics = new ControllerMetrics();
-  const functions = new FunctionReconciler(kc);
+  const functions = new FunctionReconciler(kc, config.functionUrlDomain);
   const pods = new PodConverger(kc, config, log, (action) => metrics.pod(action));
   let leading = false;
   let informers: RunningInformer<FunctionObject | AliasObject>[] = [];
@@ -43,7 +43,8 @@ export async function startController(
       );
     }, log);
     const q = queue;
-    const opts = { log, resyncMs: config.resyncMs };
+    // The reconcilers read each object fresh: the caches only need to know which objects exist.
+    const opts = { log, resyncMs: config.resyncMs, transform: identity };
     const keyOf = (kind: string, o: { metadata?: { namespace?: string; name?: string } }) =>
       `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`;
     informers = [
@@ -91,6 +92,11 @@ export async function startController(
       await new Promise((r) => health.close(r));
     },
   };
+}
+
+function identity<T extends KubernetesObject>(o: T): T {
+  const { namespace, name, uid, resourceVersion } = o.metadata ?? {};
+  return { metadata: { namespace, name, uid, resourceVersion } } as unknown as T;
 }
 
 /** An Alias is valid when its versions are published; the gateway routes by it either way. */

@@ -1,8 +1,10 @@
 // Reconciles one Function in small idempotent phases: finalize on delete → validate → code → publish
 // versions → status. Each phase reads what exists and only creates what is missing, so running it again
 // (after a crash, a re-list, a conflict) is harmless.
+import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FunctionSpecSchema } from '../apis/function.ts';
+import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { configHash } from '../gateway/src/versions/version-store.ts';
 import { KubeError, requestJson } from '../kube/informer.ts';
 import {
@@ -28,11 +30,13 @@ interface Revision {
 
 export class FunctionReconciler {
   private readonly kc: KubeConfig;
+  private readonly functionUrlDomain: string;
   /** Per Function uid: the code source last stored, and where. */
   private readonly stored = new Map<string, { source: string; codeSha256: string; codeConfigMap: string }>();
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, functionUrlDomain: string) {
     this.kc = kc;
+    this.functionUrlDomain = functionUrlDomain;
   }
 
   async reconcile(namespace: string, name: string): Promise<void> {
@@ -75,7 +79,8 @@ export class FunctionReconciler {
     let codeSha256: string;
     // Inline and URL code are fixed by the spec (a URL by its sha256): once stored, a re-list or a status
     // update must not download or write it again. A ConfigMap source can change, so it is read every time.
-    const source = spec.code.configMap ? undefined : JSON.stringify(spec.code);
+    // Held per Function, so a digest of the source, not the source (inline code can be large).
+    const source = spec.code.configMap ? undefined : digest(JSON.stringify(spec.code));
     const known = this.stored.get(meta.uid!);
     try {
       if (source !== undefined && known?.source === source) {
@@ -108,8 +113,16 @@ export class FunctionReconciler {
     }
     status.versions = revisions.map(versionStatus);
     status.latestVersion = revisions.at(-1)?.data.version;
-    status.conditions = ready(status, 'True', 'Ready', `serving $LATEST (code ${codeSha256.slice(0, 12)})`);
+    // The Host form: the gateway routes `<id>.<functionUrlDomain>` to this function and qualifier.
+    if (spec.url) {
+      const id = functionUrlId(namespace, name, spec.url.qualifier ?? '$LATEST');
+      status.url = `http://${id}.${this.functionUrlDomain}/`;
+    } else delete status.url;
+    const message = `serving $LATEST (code ${codeSha256.slice(0, 12)})`;
+    status.conditions = ready(status, 'True', 'Ready', message);
     await this.writeStatus(fn, status);
+    const wasReady = fn.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    if (!wasReady) await recordEvent(this.kc, target(fn), 'Normal', 'Ready', message);
   }
 
   /** Publishes a version unless the last one has the same code and configuration (Lambda's rule). */
@@ -202,9 +215,12 @@ export class FunctionReconciler {
     const { namespace, name } = fn.metadata as { namespace: string; name: string };
     const before = JSON.stringify(fn.status ?? {});
     if (before !== JSON.stringify(status)) {
+      // A merge patch keeps fields it does not mention: a field dropped from the status is sent as null.
+      const patch: Record<string, unknown> = { ...status };
+      for (const field of Object.keys(fn.status ?? {})) if (!(field in status)) patch[field] = null;
       await requestJson(this.kc, `${functionsPath(namespace)}/${name}/status`, {
         method: 'PATCH',
-        body: { status },
+        body: { status: patch },
         contentType: 'application/merge-patch+json',
       });
     }
@@ -222,6 +238,10 @@ export class FunctionReconciler {
       contentType: 'application/merge-patch+json',
     });
   }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
 }
 
 function ready(status: FunctionStatus, value: 'True' | 'False', reason: string, message: string) {

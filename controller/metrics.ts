@@ -1,9 +1,14 @@
 // The controller's Prometheus metrics, served on its health port at /metrics: reconciles by kind and
-// result, their duration, pods created and deleted, and whether this replica leads.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// result, their duration, pods created, deleted and refused, whether this replica leads, and the process
+// (memory, heap, event loop).
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
+  constructor() {
+    // Resident memory, heap and event-loop lag: what to watch against the pod's memory limit.
+    collectDefaultMetrics({ register: this.registry });
+  }
   private readonly reconciles = new Counter({
     name: 'serval_controller_reconciles_total',
     help: 'Reconciles by resource kind and result (success or error).',
@@ -19,7 +24,7 @@ export class ControllerMetrics {
   });
   private readonly pods = new Counter({
     name: 'serval_controller_pods_total',
-    help: 'Function pods created and deleted, following the gateway demand.',
+    help: 'Function pods created and deleted following the gateway demand, and refused by a full node.',
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
@@ -43,7 +48,7 @@ export class ControllerMetrics {
     }
   }
 
-  pod(action: 'created' | 'deleted'): void {
+  pod(action: 'created' | 'deleted' | 'refused'): void {
     this.pods.inc({ action });
   }
 

@@ -16,8 +16,11 @@ import {
   type RevisionData,
 } from '../kube/resources.ts';
 import { FUNCTION_ENV_PREFIX } from '../runtime-shims/agent/config.ts';
+import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
+
+export type PodAction = 'created' | 'deleted' | 'refused';
 
 /** Lambda gives a function one vCPU at 1,769 MB; CPU is proportional to memory. */
 const MB_PER_CPU = 1769;
@@ -28,16 +31,18 @@ export class PodConverger {
   private readonly log: (line: string) => void;
   private readonly policies = new Set<string>();
 
-  private readonly counted: (action: 'created' | 'deleted') => void;
+  private readonly counted: (action: PodAction) => void;
+  private readonly capacity: CapacityReporter;
   private pods: RunningInformer<V1Pod> | undefined;
 
   constructor(
     kc: KubeConfig,
     config: ControllerConfig,
     log: (line: string) => void,
-    counted: (action: 'created' | 'deleted') => void = () => undefined,
+    counted: (action: PodAction) => void = () => undefined,
   ) {
     this.kc = kc;
+    this.capacity = new CapacityReporter(kc);
     this.config = config;
     this.log = log;
     this.counted = counted;
@@ -69,8 +74,19 @@ export class PodConverger {
       const id = pod.metadata?.labels?.[LABEL_ENVIRONMENT] ?? '';
       existing.add(id);
       const deleting = pod.metadata?.deletionTimestamp !== undefined;
+      const noRoom = refusedForCapacity(pod);
       if (!wanted.has(id)) {
         if (!deleting) await this.deletePod(pod);
+      } else if (noRoom) {
+        // Refused by a full node: the gateway throttles the caller; the Function tells why.
+        const message = pod.status?.message ?? noRoom;
+        if (await this.reportGone(id, `${noRoom}: ${message}`, true)) {
+          this.counted('refused');
+          await this.capacity.refused(pod, noRoom);
+        }
+        if (!deleting) await this.deletePod(pod);
+      } else if (pod.status?.phase === 'Running') {
+        await this.capacity.running(pod);
       } else if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
         // The environment ended on its own (crash, OOM, eviction): tell the gateway, then clean up.
         await this.reportGone(
@@ -99,15 +115,18 @@ export class PodConverger {
     return ((await res.json()) as { environments: DemandedEnvironment[] }).environments;
   }
 
-  private async reportGone(environmentId: string, reason: string): Promise<void> {
-    await fetch(
-      `${this.config.gatewayUrl}/serval/internal/v1/environments/${environmentId}/gone?reason=${encodeURIComponent(reason)}`,
+  /** Tells the gateway an environment ended; true when the gateway still waited for it. */
+  private async reportGone(environmentId: string, reason: string, capacity = false): Promise<boolean> {
+    const query = new URLSearchParams({ reason, ...(capacity ? { capacity: 'true' } : {}) });
+    const res = await fetch(
+      `${this.config.gatewayUrl}/serval/internal/v1/environments/${environmentId}/gone?${query}`,
       {
         method: 'POST',
         headers: { Authorization: `Bearer ${this.config.linkKey}` },
         signal: AbortSignal.timeout(10_000),
       },
     ).catch(() => undefined);
+    return res?.status === 204;
   }
 
   private async deletePod(pod: V1Pod): Promise<void> {
@@ -270,7 +289,12 @@ export function podFor(
           name: 'code',
           configMap: {
             name: codeConfigMap,
-            items: files.map((key) => ({ key, path: key.replaceAll('__', '/') })),
+            // A custom runtime's bootstrap must be executable, as local mode writes it (a zip keeps modes).
+            items: files.map((key) => ({
+              key,
+              path: key.replaceAll('__', '/'),
+              ...(key === 'bootstrap' ? { mode: 0o755 } : {}),
+            })),
           },
         },
         { name: 'tmp', emptyDir: { sizeLimit: `${spec.ephemeralStorageMB}Mi` } },

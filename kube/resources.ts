@@ -45,6 +45,8 @@ export interface FunctionStatus {
   versions?: VersionStatus[];
   /** The publish annotation value last acted on. */
   lastPublishRequest?: string;
+  /** The function URL (Host form), when `spec.url` is set. */
+  url?: string;
 }
 
 export interface FunctionObject extends KubernetesObject {

@@ -199,6 +199,9 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
       SERVAL_HEALTH_PORT: '8082',
       SERVAL_LOG_FORMAT: 'json',
+      // A heap limit under the pod's memory limit (controller.maxHeapMiB), and the region for status.url.
+      NODE_OPTIONS: '--max-old-space-size=256',
+      SERVAL_REGION: 'local',
     });
     expect(controller.ports).toEqual([{ name: 'health', containerPort: 8082 }]);
     for (const probe of [controller.readinessProbe, controller.livenessProbe])

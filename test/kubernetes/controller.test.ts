@@ -3,174 +3,45 @@
 // applied with kubectl, invoked through the gateway, republished, aliased, crashed and deleted.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, stringify } from 'yaml';
-import { parseControllerConfig } from '../../controller/config.ts';
-import { type RunningController, startController } from '../../controller/controller.ts';
-import { parseGatewayConfig } from '../../gateway/src/config.ts';
-import { KubernetesMappingCatalog } from '../../gateway/src/event-sources/kubernetes-catalog.ts';
-import { type RunningGateway, startGateway } from '../../gateway/src/gateway.ts';
-import { DemandProvider } from '../../gateway/src/providers/kubernetes/demand-provider.ts';
-import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
-import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
-import { freePort } from '../support/free-port.ts';
+import { stringify } from 'yaml';
+import type { RunningController } from '../../controller/controller.ts';
+import { startController } from '../../controller/controller.ts';
 import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { natsAvailable, startNats, type TestNats } from '../support/nats.ts';
-import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
-import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
-import { type NodeAgent, startNodeAgent } from './node-agent.ts';
+import type { Cluster } from './cluster.ts';
+import type { NodeAgent } from './node-agent.ts';
+import { functionManifest, NODE, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
 
 const NS = 'e2e';
-const NODE = 'serval-test-node';
-const LINK_KEY = 'test-link-key-0123456789abcdef';
 
 function fnManifest(name: string, code: string, spec: Record<string, unknown> = {}) {
-  return stringify({
-    apiVersion: 'serval.dev/v1alpha1',
-    kind: 'Function',
-    metadata: { name, namespace: NS },
-    spec: {
-      runtime: 'nodejs24.x',
-      handler: 'index.handler',
-      code: { inline: { 'index.mjs': code } },
-      ...spec,
-    },
-  });
+  return functionManifest(NS, name, code, spec);
 }
 
-// The chart's RBAC is rendered with helm, so this needs helm as well as the control plane.
-describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kubernetes', () => {
+describe.skipIf(!rigAvailable)('Serval on Kubernetes', () => {
+  let rig: ServalRig;
   let cluster: Cluster;
   let controller: RunningController;
-  let gateway: RunningGateway;
-  let catalog: KubernetesCatalog;
-  let mappings: KubernetesMappingCatalog;
   let node: NodeAgent;
   let controllerKc: KubeConfig;
-  let controllerConfig: (identity: string) => ReturnType<typeof parseControllerConfig>;
-  const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
-  const log: string[] = [];
-
-  const kubectl = async (args: string[], input?: string) => {
-    const r = await cluster.kubectl(args, input);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (args: string[]) => JSON.parse(await kubectl([...args, '-o', 'json']));
-  const invoke = async (name: string, payload: unknown = {}) => {
-    const res = await fetch(
-      `${gateway.url}/2015-03-31/functions/${encodeURIComponent(`${NS}:function:${name}`)}/invocations`,
-      {
-        method: 'POST',
-        body: JSON.stringify(payload),
-      },
-    );
-    return { status: res.status, error: res.headers.get('x-amz-function-error'), body: await res.text() };
-  };
-  const until = async <T>(
-    what: string,
-    probe: () => Promise<T | undefined>,
-    timeoutMs = 60_000,
-  ): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe().catch(() => undefined);
-      if (value !== undefined && value !== false) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log.slice(-20).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
+  let controllerConfig: ServalRig['controllerConfig'];
+  let log: string[] = [];
+  const kubectl = (args: string[], input?: string) => rig.kubectl(args, input);
+  const json = (args: string[]) => rig.json(args);
+  const invoke = (name: string, payload: unknown = {}) => rig.invoke(NS, name, payload);
+  const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs?: number) =>
+    rig.until(what, probe, timeoutMs);
 
   beforeAll(async () => {
-    cluster = await startCluster();
-    await kubectl(['apply', '-f', join(REPO_ROOT, 'charts/serval/crds')]);
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-    await kubectl(['create', 'namespace', 'serval-system']);
-    await kubectl(['create', 'namespace', NS]);
-    // The chart's own ServiceAccounts and RBAC, exactly as helm renders them.
-    const helm = await import('node:child_process').then(({ execFileSync }) =>
-      execFileSync(
-        binaries.helm,
-        ['template', 'serval', join(REPO_ROOT, 'charts/serval'), '-n', 'serval-system'],
-        { encoding: 'utf8' },
-      ),
-    );
-    const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
-    const rbac = parseAllDocuments(helm)
-      .map((d) => d.toJS())
-      .filter((d) => d && rbacKinds.includes(d.kind));
-    await kubectl(['apply', '-f', '-'], rbac.map((d) => stringify(d)).join('---\n'));
-    const accounts = rbac.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name as string);
-    const controllerSa = accounts.find((n) => n.includes('controller'))!;
-    const gatewaySa = accounts.find((n) => n.includes('gateway'))!;
-    const asAccount = async (sa: string) => {
-      const kc = new KubeConfig();
-      kc.loadFromString(await cluster.serviceAccountKubeconfig('serval-system', sa));
-      return kc;
-    };
-    const admin = new KubeConfig();
-    admin.loadFromString(cluster.kubeconfig);
-
-    const internalPort = await freePort();
-    const registry = new FunctionRegistry();
-    catalog = new KubernetesCatalog(await asAccount(gatewaySa), registry, (l) => log.push(`gateway: ${l}`));
-    await catalog.start(5000);
-    mappings = new KubernetesMappingCatalog(await asAccount(gatewaySa), (l) => log.push(`gateway: ${l}`));
-    await mappings.start(5000);
-    const demand = new DemandProvider();
-    gateway = await startGateway({
-      config: parseGatewayConfig(
-        {},
-        { port: 0, internalPort, dataDir: join(work, 'gateway'), metrics: 'off' },
-      ),
-      registry,
-      provider: demand,
-      log: (l) => log.push(`gateway: ${l}`),
-      cluster: {
-        versions: catalog,
-        aliases: catalog.aliasSource(),
-        demand,
-        linkKey: LINK_KEY,
-        eventSourceMappings: mappings,
-      },
-    });
-    controllerKc = await asAccount(controllerSa);
-    controllerConfig = (identity: string) =>
-      parseControllerConfig({
-        SERVAL_GATEWAY_URL: `http://127.0.0.1:${internalPort}`,
-        SERVAL_LINK_URL: `ws://127.0.0.1:${internalPort}`,
-        SERVAL_LINK_KEY: LINK_KEY,
-        SERVAL_RUNTIME_IMAGE: 'serval-runtime:test',
-        SERVAL_LEASE_NAMESPACE: 'serval-system',
-        SERVAL_HEALTH_PORT: '0',
-        SERVAL_POD_NODE_NAME: NODE,
-        SERVAL_RESYNC_SECONDS: '5',
-        POD_NAME: identity,
-      });
-    controller = await startController(controllerKc, controllerConfig('controller-0'), (l) =>
-      log.push(`controller: ${l}`),
-    );
-    node = await startNodeAgent({
-      kc: admin,
-      nodeName: NODE,
-      repoRoot: REPO_ROOT,
-      workDir: join(work, 'node'),
-    });
-    await until('leadership', async () => controller.isLeader());
+    rig = await startServalRig([NS]);
+    ({ cluster, controller, node, controllerKc, controllerConfig, log } = rig);
   }, 180_000);
 
   afterAll(async () => {
-    await controller?.stop();
-    await node?.stop();
-    await gateway?.close();
-    await catalog?.stop();
-    await mappings?.stop();
-    await cluster?.stop();
-    rmSync(work, { recursive: true, force: true });
+    await rig?.stop();
   });
 
   it('runs the controller under the chart ServiceAccount, which is not cluster-admin', async () => {
@@ -405,6 +276,7 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
     expect(text).toMatch(/serval_controller_pods_total\{action="created"\} [1-9]/);
     expect(text).toMatch(/serval_controller_leader 1/);
     expect(text).toContain('serval_controller_reconcile_duration_seconds_bucket');
+    expect(text).toMatch(/process_resident_memory_bytes [1-9]/); // against the pod's memory limit
   });
 
   it.skipIf(!natsAvailable)(
@@ -463,7 +335,7 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
         // The mapping API shows the same mapping, its UUID the resource's uid.
         const listed = (await (
           await fetch(
-            `${gateway.url}/2015-03-31/event-source-mappings/?FunctionName=${NS}:function:esm-worker`,
+            `${rig.gateway.url}/2015-03-31/event-source-mappings/?FunctionName=${NS}:function:esm-worker`,
           )
         ).json()) as {
           EventSourceMappings: Array<{ UUID: string; State: string; LastProcessingResult: string }>;
@@ -551,6 +423,7 @@ describe.skipIf(!clusterAvailable || !existsSync(binaries.helm))('Serval on Kube
     expect(second.isLeader()).toBe(false);
     await controller.stop();
     controller = second;
+    rig.controller = second;
     await until('the second replica leads', async () => second.isLeader(), 30_000);
     const lease = await json(['get', 'lease', 'serval-controller', '-n', 'serval-system']);
     expect(lease.spec.holderIdentity).toBe('controller-1');

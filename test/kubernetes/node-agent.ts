@@ -15,7 +15,18 @@ export interface NodeAgent {
   running(): string[];
   /** Kills a pod's process as if its container crashed. */
   crash(namespace: string, name: string): boolean;
+  /**
+   * The node's allocatable CPU in millicores (unlimited when undefined). Like the kubelet's admission, a pod
+   * whose CPU request does not fit beside the running pods' is refused: phase Failed, reason OutOfcpu.
+   */
+  setCpuCapacity(millis: number | undefined): void;
   stop(): Promise<void>;
+}
+
+/** A CPU quantity (`250m`, `1`, `0.5`) in millicores. */
+function cpuMillis(quantity: string | undefined): number {
+  if (!quantity) return 0;
+  return quantity.endsWith('m') ? Number(quantity.slice(0, -1)) : Math.round(Number(quantity) * 1000);
 }
 
 interface Running {
@@ -33,6 +44,9 @@ export async function startNodeAgent(options: {
   const { kc, nodeName, repoRoot, workDir } = options;
   const processes = new Map<string, Running>();
   const claimed = new Set<string>();
+  let cpuCapacity: number | undefined;
+  /** CPU requested by the pods this node has admitted and not yet finished. */
+  const admitted = new Map<string, number>();
   const key = (p: V1Pod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
   const podPath = (p: V1Pod) => `/api/v1/namespaces/${p.metadata?.namespace}/pods/${p.metadata?.name}`;
 
@@ -48,6 +62,7 @@ export async function startNodeAgent(options: {
     const running = processes.get(key(pod));
     processes.delete(key(pod));
     claimed.delete(key(pod));
+    admitted.delete(key(pod));
     if (running && running.child.exitCode === null && running.child.signalCode === null) {
       const exited = new Promise((r) => running.child.once('exit', r));
       // Taken now: once the agent is gone, its runtime is re-parented and no longer looks like its child.
@@ -83,6 +98,18 @@ export async function startNodeAgent(options: {
   const start = async (pod: V1Pod) => {
     const container = pod.spec?.containers[0];
     if (!container) return;
+    const requested = cpuMillis(container.resources?.requests?.cpu);
+    const used = [...admitted.values()].reduce((a, b) => a + b, 0);
+    if (cpuCapacity !== undefined && used + requested > cpuCapacity) {
+      // The kubelet's words (lifecycle/predicate.go), so the controller reads what a real node reports.
+      await patchStatus(pod, {
+        phase: 'Failed',
+        reason: 'OutOfcpu',
+        message: `Pod was rejected: Node didn't have enough resource: cpu, requested: ${requested}, used: ${used}, capacity: ${cpuCapacity}`,
+      });
+      return;
+    }
+    admitted.set(key(pod), requested);
     const dir = join(workDir, `${pod.metadata?.namespace}-${pod.metadata?.name}`);
     mkdirSync(dir, { recursive: true });
     const mounts = new Map<string, string>();
@@ -99,11 +126,14 @@ export async function startNodeAgent(options: {
         for (const [k, b64] of Object.entries(cm.binaryData ?? {}))
           contents.set(k, Buffer.from(b64, 'base64'));
         // `items` maps keys to paths, as the kubelet does; without it every key is a file.
-        const items = volume.configMap.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
+        const items: { key: string; path: string; mode?: number }[] =
+          volume.configMap.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
         for (const item of items) {
           const target = join(local, item.path);
           mkdirSync(dirname(target), { recursive: true });
-          writeFileSync(target, contents.get(item.key) ?? '');
+          writeFileSync(target, contents.get(item.key) ?? '', {
+            mode: item.mode ?? volume.configMap.defaultMode ?? 0o644,
+          });
         }
       }
       const mount = container.volumeMounts?.find((m) => m.name === volume.name);
@@ -162,6 +192,7 @@ export async function startNodeAgent(options: {
     });
     child.once('exit', (code, signal) => {
       if (processes.get(key(pod))?.child !== child) return;
+      admitted.delete(key(pod));
       const at = new Date().toISOString();
       void patchStatus(pod, {
         phase: code === 0 ? 'Succeeded' : 'Failed',
@@ -215,6 +246,9 @@ export async function startNodeAgent(options: {
     crash(namespace, name) {
       const running = processes.get(`${namespace}/${name}`);
       return signalTree(running?.child.pid, 'SIGKILL');
+    },
+    setCpuCapacity(millis) {
+      cpuCapacity = millis;
     },
     async stop() {
       await informer.stop();

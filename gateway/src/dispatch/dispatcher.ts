@@ -43,6 +43,13 @@ export class Dispatcher {
       return await pool.invoke(invocation, body);
     } catch (err) {
       if (err instanceof EnvironmentLostError) return environmentLost(invocation.requestId);
+      if (err instanceof EnvironmentStartError && err.outOfCapacity) {
+        // Lambda throttles when it cannot scale out; SDKs retry a 429, not a 502.
+        throw new ApiError('TooManyRequestsException', `Rate Exceeded. ${err.message}`, {
+          extra: { Reason: 'ConcurrentInvocationLimitExceeded' },
+          headers: { 'Retry-After': '1' },
+        });
+      }
       if (err instanceof EnvironmentStartError) {
         throw new ApiError(
           'ResourceNotReadyException',

@@ -5,7 +5,14 @@ import { type DispatchObserver, dispatchObserver } from '../observability/dispat
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
 import type { StartEnvironment, StartedEnvironment } from './environment-launcher.ts';
 
-export class EnvironmentStartError extends Error {}
+export class EnvironmentStartError extends Error {
+  /** The cluster had no room for the environment: a throttle, not a failure. */
+  readonly outOfCapacity: boolean;
+  constructor(message: string, outOfCapacity = false) {
+    super(message);
+    this.outOfCapacity = outOfCapacity;
+  }
+}
 
 interface Waiter {
   resolve: (conn: AgentConnection) => void;
@@ -155,19 +162,19 @@ export class EnvironmentPool {
         (err: Error) => {
           this.environments.delete(started.environmentId);
           startEnded('failed', err.message);
-          this.startFailed(err.message);
+          this.startFailed(err.message, started.launched.outOfCapacity?.() === true);
         },
       );
     }
   }
 
   /** The oldest waiter caused this start; it learns why rather than waiting out its bound. */
-  private startFailed(reason: string): void {
+  private startFailed(reason: string, outOfCapacity = false): void {
     this.starting--;
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
-      waiter.reject(new EnvironmentStartError(reason));
+      waiter.reject(new EnvironmentStartError(reason, outOfCapacity));
     }
   }
 

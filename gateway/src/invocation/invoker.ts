@@ -121,7 +121,14 @@ export class Invoker {
         });
       }
       try {
-        const output = await watch.dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload));
+        const output = await watch
+          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload))
+          .catch((err) => {
+            // No room in the cluster for an environment is a throttle too: count it as one.
+            if (err instanceof ApiError && err.type === 'TooManyRequestsException')
+              watch.admit(err.extra.Reason ?? 'ConcurrentInvocationLimitExceeded');
+            throw err;
+          });
         return { ...output, requestId, executedVersion: version };
       } finally {
         lease.release();

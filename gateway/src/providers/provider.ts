@@ -17,6 +17,8 @@ export interface EnvironmentLaunch {
 export interface LaunchedEnvironment {
   /** Resolves with a reason once the environment has ended, for whatever cause. */
   exited: Promise<string>;
+  /** True when it ended because the cluster had no room for it (a full node): callers are throttled. */
+  outOfCapacity?: () => boolean;
   /** Asks the environment to end (graceful first, then forced). */
   stop(): void;
 }

@@ -39,7 +39,8 @@ export function internalRoutes(demand: DemandProvider | undefined, linkKey: stri
     const gone = GONE.exec(path);
     if (req.method === 'POST' && gone) {
       const reason = query.get('reason') ?? 'the environment pod ended';
-      res.writeHead(demand.gone(gone[1]!, reason.slice(0, 512)) ? 204 : 404).end();
+      const capacity = query.get('capacity') === 'true';
+      res.writeHead(demand.gone(gone[1]!, reason.slice(0, 512), capacity) ? 204 : 404).end();
       return;
     }
     res.writeHead(404).end();

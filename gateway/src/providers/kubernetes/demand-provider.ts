@@ -21,7 +21,7 @@ export interface DemandedEnvironment {
 
 interface Entry {
   demanded: DemandedEnvironment;
-  end: (reason: string) => void;
+  end: (reason: string, outOfCapacity: boolean) => void;
 }
 
 export class DemandProvider implements EnvironmentProvider {
@@ -29,12 +29,20 @@ export class DemandProvider implements EnvironmentProvider {
 
   launch({ spec, token, linkUrl }: EnvironmentLaunch): LaunchedEnvironment {
     let end!: (reason: string) => void;
+    let refused = false;
     const exited = new Promise<string>((resolve) => {
       end = resolve;
     });
-    this.entries.set(spec.environmentId, { demanded: demanded(spec, token, linkUrl), end });
+    this.entries.set(spec.environmentId, {
+      demanded: demanded(spec, token, linkUrl),
+      end: (reason, outOfCapacity) => {
+        refused = outOfCapacity;
+        end(reason);
+      },
+    });
     return {
       exited,
+      outOfCapacity: () => refused,
       stop: () => this.remove(spec.environmentId, 'stopped by the gateway'),
     };
   }
@@ -44,20 +52,23 @@ export class DemandProvider implements EnvironmentProvider {
     return [...this.entries.values()].map((e) => e.demanded);
   }
 
-  /** The controller saw the environment's pod fail or vanish before its agent linked. */
-  gone(environmentId: string, reason: string): boolean {
-    return this.remove(environmentId, reason);
+  /**
+   * The controller saw the environment's pod fail or vanish before its agent linked; `outOfCapacity` when
+   * a full node refused it.
+   */
+  gone(environmentId: string, reason: string, outOfCapacity = false): boolean {
+    return this.remove(environmentId, reason, outOfCapacity);
   }
 
   async close(): Promise<void> {
     for (const id of [...this.entries.keys()]) this.remove(id, 'gateway shutdown');
   }
 
-  private remove(environmentId: string, reason: string): boolean {
+  private remove(environmentId: string, reason: string, outOfCapacity = false): boolean {
     const entry = this.entries.get(environmentId);
     if (!entry) return false;
     this.entries.delete(environmentId);
-    entry.end(reason);
+    entry.end(reason, outOfCapacity);
     return true;
   }
 }

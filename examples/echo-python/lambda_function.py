@@ -1,5 +1,0 @@
-"""Returns the event it was invoked with."""
-
-
-def handler(event, context):
-    return event
