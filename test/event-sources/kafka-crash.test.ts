@@ -14,6 +14,9 @@ const RECORDS = 3000;
 let kafka: TestKafka;
 let work: string;
 
+/** Every gateway a test started, so a failing wait never leaves one running. */
+const started: ChildProcess[] = [];
+
 function serval(): ChildProcess {
   const child = spawn(
     process.execPath,
@@ -21,6 +24,7 @@ function serval(): ChildProcess {
     // The function appends to a host file: its directory is shared into the sandbox.
     { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, SERVAL_LOCAL_SHARED_DIRS: join(work, 'out') } },
   );
+  started.push(child);
   return child;
 }
 
@@ -76,6 +80,8 @@ export const handler = async (event) => {
     writeFileSync(join(work, 'manifests', 'crash.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   }, 120_000);
   afterAll(async () => {
+    for (const child of started)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await kafka?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
