@@ -10,21 +10,8 @@ if [ -f "$dir/lib/.complete" ]; then
   echo "elasticmq: $dir (cached)"
   exit 0
 fi
-command -v mvn >/dev/null 2>&1 || { echo "elasticmq: mvn is required (apt-get install maven)" >&2; exit 1; }
 command -v java >/dev/null 2>&1 || { echo "elasticmq: java is required (apt-get install default-jre-headless)" >&2; exit 1; }
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cat > "$work/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.serval</groupId><artifactId>elasticmq-runner</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.elasticmq</groupId><artifactId>elasticmq-server_2.13</artifactId><version>$VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
-rm -rf "$dir" && mkdir -p "$dir/lib"
-(cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib")
+sh "$(dirname "$0")/maven-jars.sh" "$dir/lib" \
+  "<dependency><groupId>org.elasticmq</groupId><artifactId>elasticmq-server_2.13</artifactId><version>$VERSION</version></dependency>"
 ln -sfn "$dir" "$cache/elasticmq"
-touch "$dir/lib/.complete"
 echo "elasticmq: $dir (installed)"
