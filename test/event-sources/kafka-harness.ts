@@ -152,6 +152,9 @@ export async function produce(bootstrap: string, topic: string, messages: Produc
     clientId: 'serval-test-producer',
     bootstrapBrokers: [bootstrap],
     autocreateTopics: false,
+    // A send retried after a slow acknowledgement must not append its records twice: the tests count
+    // deliveries per offset and would see the copies as replays out of order.
+    idempotent: true,
   });
   try {
     for (let i = 0; i < messages.length; i += 1000) {
