@@ -72,6 +72,8 @@ export interface GatewayConfig {
   auth: AuthSettings;
   /** Local mode's SQS credentials for event source mappings (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
   eventSourceCredentials: { accessKeyId?: string | undefined; secretAccessKey?: string | undefined };
+  /** Local mode's values for mappings' `secretRef`s: the SERVAL_SECRET_<NAME>_<KEY> variables. */
+  eventSourceSecrets: Record<string, string>;
 }
 
 export type ConfigOverrides = Partial<GatewayConfig>;
@@ -127,6 +129,11 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
     },
+    eventSourceSecrets: Object.fromEntries(
+      Object.entries(env).filter(
+        (e): e is [string, string] => e[0].startsWith('SERVAL_SECRET_') && e[1] !== undefined,
+      ),
+    ),
     ...overrides,
   };
   if (!/^[a-z0-9-]+$/.test(config.region))

@@ -168,7 +168,14 @@ export async function startGateway({
   const carriedTraceHeader = (incoming: string | undefined) =>
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
-  app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
+  app.use(
+    controlPlaneGuard(
+      authorizer,
+      config.defaultNamespace,
+      config.region,
+      (uuid) => eventSources.catalog.get(uuid)?.namespace,
+    ),
+  );
   // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
   if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
   app.use(operatorApiRoutes({ config, queue }));

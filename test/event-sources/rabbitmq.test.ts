@@ -54,6 +54,7 @@ describe.skipIf(!rabbitmqAvailable)('RabbitMQ event source mappings', () => {
     await openPublisher();
     await channel.assertQueue('jobs', { durable: true });
     await channel.assertQueue('picky', { durable: true });
+    await channel.assertQueue('from-env', { durable: true });
     sink = await startHttpSink();
     const fn = (name: string) => ({
       name,
@@ -65,7 +66,9 @@ describe.skipIf(!rabbitmqAvailable)('RabbitMQ event source mappings', () => {
     serval = await startServal({
       // The recording functions post to a sink on the host's loopback, which a sandbox would hide.
       config: { localIsolation: 'off' },
-      functions: [fn('worker'), fn('picky')],
+      // Locally a secretRef {name: mq-local, key: url} is read from the gateway's environment.
+      env: { SERVAL_SECRET_MQ_LOCAL_URL: broker.url },
+      functions: [fn('worker'), fn('picky'), fn('envworker')],
       documents: [
         mappingDoc('jobs', {
           functionName: 'worker',
@@ -77,6 +80,14 @@ describe.skipIf(!rabbitmqAvailable)('RabbitMQ event source mappings', () => {
           functionName: 'picky',
           source: { rabbitmq: { url: broker.url, queue: 'picky' } },
           filterCriteria: { filters: [{ pattern: JSON.stringify({ data: { type: ['keep'] } }) }] },
+        }),
+        mappingDoc('from-env', {
+          functionName: 'envworker',
+          source: { rabbitmq: { secretRef: { name: 'mq-local' }, queue: 'from-env' } },
+        }),
+        mappingDoc('unset', {
+          functionName: 'envworker',
+          source: { rabbitmq: { secretRef: { name: 'nope' }, queue: 'from-env' } },
         }),
       ],
     });
@@ -162,6 +173,27 @@ describe.skipIf(!rabbitmqAvailable)('RabbitMQ event source mappings', () => {
         Buffer.from(d).toString('base64'),
       ),
     );
+  });
+
+  it("locally reads a secretRef from the gateway's environment, and names the variable when it is unset", async () => {
+    channel.sendToQueue('from-env', Buffer.from('{"env":1}'));
+    await eventually(
+      () =>
+        messages('envworker').some((m) => m.data === Buffer.from('{"env":1}').toString('base64')) ||
+        undefined,
+      'the message through the env-configured mapping',
+    );
+    const lambda = lambdaClient(serval.url);
+    const unset = await eventually(async () => {
+      const m = await lambda.send(
+        new GetEventSourceMappingCommand({ UUID: manifestMappingUuid('default', 'unset') }),
+      );
+      return m.LastProcessingResult?.startsWith('PROBLEM: Connection error. The credentials') ? m : undefined;
+    }, 'the unset secret on the status');
+    expect(unset.State).toBe('Enabled');
+    expect(serval.gatewayLog().join('\n')).toContain('set SERVAL_SECRET_NOPE_URL in the gateway');
+    expect(serval.gatewayLog().join('\n')).not.toContain(broker.url);
+    lambda.destroy();
   });
 
   it('recovers by itself after the broker restarts, and its status showed the outage', async () => {

@@ -282,6 +282,23 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
     ]);
   });
 
+  it('lets the gateway get Secrets only in the namespaces listed for event source mappings', async () => {
+    const objs = await render('--set', 'gateway.eventSourceSecrets.namespaces={orders,billing}');
+    const roles = objs.filter((o) => o.kind === 'Role' && o.metadata.name === 'serval-gateway-secrets');
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['billing', 'orders']);
+    for (const role of roles)
+      expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
+    const bindings = objs.filter(
+      (o) => o.kind === 'RoleBinding' && o.metadata.name === 'serval-gateway-secrets',
+    );
+    expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['billing', 'orders']);
+    for (const b of bindings)
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'serval-gateway', namespace: NS }]);
+    // No cluster-wide Secret access, whatever is listed.
+    for (const role of objs.filter((o) => o.kind === 'ClusterRole'))
+      for (const rule of role.rules) expect(rule.resources).not.toContain('secrets');
+  });
+
   it('fences the gateway with a NetworkPolicy that does not select the controller', async () => {
     const objs = await render();
     const policy = find(objs, 'NetworkPolicy', 'serval-gateway');

@@ -65,7 +65,10 @@ export interface ServalRig {
   stop(): Promise<void>;
 }
 
-export async function startServalRig(namespaces: string[]): Promise<ServalRig> {
+export async function startServalRig(
+  namespaces: string[],
+  options: { helmValues?: string[] } = {},
+): Promise<ServalRig> {
   const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
   const log: string[] = [];
   const cluster = await startCluster();
@@ -80,7 +83,14 @@ export async function startServalRig(namespaces: string[]): Promise<ServalRig> {
   // The chart's own ServiceAccounts and RBAC, exactly as helm renders them.
   const helm = execFileSync(
     binaries.helm,
-    ['template', 'serval', join(REPO_ROOT, 'charts/serval'), '-n', 'serval-system'],
+    [
+      'template',
+      'serval',
+      join(REPO_ROOT, 'charts/serval'),
+      '-n',
+      'serval-system',
+      ...(options.helmValues ?? []).flatMap((v) => ['--set', v]),
+    ],
     { encoding: 'utf8' },
   );
   const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];

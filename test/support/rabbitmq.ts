@@ -8,6 +8,7 @@ import { freePort } from './free-port.ts';
 import { testDataRoot } from './serval.ts';
 
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 
 /** Whether rabbitmq-server is installed; in CI it must be (.ci/run installs it). */
 export const rabbitmqAvailable = (() => {
@@ -20,9 +21,13 @@ export const rabbitmqAvailable = (() => {
 export interface TestRabbitMq {
   /** `amqp://guest:guest@127.0.0.1:<port>/` */
   url: string;
+  /** The broker's port on 127.0.0.1. */
+  port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Runs rabbitmqctl against this node (e.g. `add_user`); throws with its output when it fails. */
+  ctl(args: string[]): void;
 }
 
 export async function startRabbitMq(): Promise<TestRabbitMq> {
@@ -88,8 +93,13 @@ export async function startRabbitMq(): Promise<TestRabbitMq> {
   await start();
   return {
     url,
+    port,
     stop,
     start,
+    ctl(args) {
+      const r = spawnSync(CTL, ['-n', env.RABBITMQ_NODENAME, ...args], { env, cwd: dir, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`rabbitmqctl ${args[0]}: ${r.stdout}${r.stderr}`);
+    },
     async close() {
       await stop();
       // epmd refuses to stop while it still lists the node, which it drops a moment after the VM died.

@@ -1,9 +1,11 @@
 // Authorization in front of the control plane: the version and alias operations (Lambda's own action
 // names, on the function or alias ARN), the operator API under /serval/v1/ (identity policies only), and
-// every other Lambda API path, closed unless a policy grants "*".
+// the event source mapping API (event-source-mapping-actions.ts), and every other Lambda API path, closed
+// unless a policy grants "*".
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { parseFunctionRef } from '../front-door/function-ref.ts';
 import { type Authorizer, callerOf } from './authorizer.ts';
+import { eventSourceMappingOperation, mappingArn } from './event-source-mapping-actions.ts';
 
 const FUNCTION_OPERATION = /^\/2015-03-31\/functions\/([^/]+)\/(versions|aliases)(?:\/([^/]+))?\/?$/;
 const OPERATOR_API = '/serval/v1/';
@@ -35,6 +37,8 @@ export function controlPlaneGuard(
   authorizer: Authorizer,
   defaultNamespace: string,
   region: string,
+  /** The namespace of an event source mapping, for its ARN; unknown UUIDs are taken as the default's. */
+  mappingNamespace: (uuid: string) => string | undefined = () => undefined,
 ): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
     if (!authorizer.enabled) return next();
@@ -44,6 +48,14 @@ export function controlPlaneGuard(
       authorizer
         .authorizeGatewayOperation(callerOf(req), action, `arn:serval:gateway:${region}::${path.slice(1)}`)
         .then(() => next(), next);
+      return;
+    }
+    const mapping = eventSourceMappingOperation(req.method, path);
+    if (mapping) {
+      const resource = mapping.uuid
+        ? mappingArn(region, mappingNamespace(mapping.uuid) ?? defaultNamespace, mapping.uuid)
+        : '*';
+      authorizer.authorizeGatewayOperation(callerOf(req), mapping.action, resource).then(() => next(), next);
       return;
     }
     const m = FUNCTION_OPERATION.exec(path);

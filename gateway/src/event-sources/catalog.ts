@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { EventSourceMappingSpec } from '../../../apis/event-source-mapping.ts';
 import { readJsonFile, writeJsonFileAtomically } from '../versions/json-file.ts';
+import type { SecretReader } from './credentials.ts';
 import type { MappingDefinition, MappingStatus, StatusEvent } from './mapping.ts';
 
 export type CatalogListener = (change: { put?: MappingDefinition; deleted?: MappingDefinition }) => void;
@@ -18,6 +19,8 @@ export interface MappingCatalog {
   onChange(listener: CatalogListener): void;
   /** Where a mapping's status goes beyond the runtime (cluster: the CRD's status and Events). */
   reportStatus?(mapping: MappingDefinition, status: MappingStatus, event?: StatusEvent): void;
+  /** Where `secretRef`s are read (cluster: Secrets beside the mappings); locally the environment. */
+  readSecret?: SecretReader;
 }
 
 /** A manifest-declared mapping, as the manifest loader reads it. */

@@ -9,6 +9,7 @@ import type { Invoker } from '../invocation/invoker.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import { type DeclaredMapping, LocalMappingCatalog, type MappingCatalog } from './catalog.ts';
+import { credentialResolver, environmentSecrets } from './credentials.ts';
 import { MappingRuntime } from './mapping-runtime.ts';
 import { eventSourceMetrics } from './metrics.ts';
 import { type EventSourceObserver, NO_OBSERVER } from './observer.ts';
@@ -66,12 +67,10 @@ export function createEventSources(deps: EventSourcesDeps): EventSources {
     sendFailureRecord: (destination, record, namespace) =>
       deps.destinations.sendRecord(destination, record, namespace, Date.now()),
     reservedConcurrency: (namespace, name) => deps.registry.get(namespace, name)?.spec.reservedConcurrency,
-    credentials: async (definition) => {
-      // RabbitMQ secretRef: not read yet (the gateway has no Secret access); the mapping reports it.
-      // A NATS source without a URL uses the gateway's own NATS.
-      if (definition.spec.source.nats) return { url: deps.config.natsUrl };
-      return deps.config.eventSourceCredentials;
-    },
+    credentials: credentialResolver(
+      deps.config,
+      catalog.readSecret?.bind(catalog) ?? environmentSecrets(deps.config.eventSourceSecrets),
+    ),
   });
   catalog.onChange(({ put, deleted }) => {
     if (put) void runtime.put(put);

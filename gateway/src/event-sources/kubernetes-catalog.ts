@@ -10,6 +10,8 @@ import {
 import { type RunningInformer, requestJson, startInformer } from '../../../kube/informer.ts';
 import { GROUP, VERSION } from '../../../kube/resources.ts';
 import type { CatalogListener, MappingCatalog } from './catalog.ts';
+import type { SecretReader } from './credentials.ts';
+import { kubernetesSecrets } from './kubernetes-secrets.ts';
 import type { MappingDefinition, MappingStatus, StatusEvent } from './mapping.ts';
 
 const PLURAL = 'eventsourcemappings';
@@ -32,9 +34,13 @@ export class KubernetesMappingCatalog implements MappingCatalog {
   private readonly written = new Map<string, string>();
   private readonly writes = new Map<string, Promise<void>>();
 
+  /** A mapping's `secretRef`s are Secrets in its own namespace. */
+  readonly readSecret: SecretReader;
+
   constructor(kc: KubeConfig, log: (line: string) => void) {
     this.kc = kc;
     this.log = log;
+    this.readSecret = kubernetesSecrets(kc);
   }
 
   async start(resyncMs?: number): Promise<void> {

@@ -10,6 +10,7 @@ import type { Tracing } from '../observability/tracing.ts';
 import { functionArn } from '../registry/function-definition.ts';
 import { Backoff, pause } from './backoff.ts';
 import { BatchAssembler, GroupLocks, MAX_BATCH_PAYLOAD_BYTES } from './batch-assembler.ts';
+import { CredentialsError } from './credentials.ts';
 import { failureRecord } from './failure-record.ts';
 import { invokeBatch } from './invoke-batch.ts';
 import {
@@ -125,7 +126,7 @@ export class MappingWorker {
       name: this.definition.name,
       spec: this.definition.spec,
       region: this.deps.region,
-      credentials: await this.deps.credentials(this.definition).catch(() => ({})),
+      credentials: () => this.deps.credentials(this.definition),
       log: this.deps.log,
     });
     this.poller = poller;
@@ -446,17 +447,27 @@ export class MappingWorker {
 
   private disconnected(err: unknown): void {
     this.deps.observer.connected(this.labels, false);
-    const message = `the ${this.kind.kind} source is unreachable: ${messageOf(err)}`;
-    const already = this.current.conditions.find((c) => c.type === 'SourceConnected')?.status === 'False';
-    this.setResult('PROBLEM: Connection error. The event source could not be reached.');
+    // Credentials that cannot be read (a missing Secret) are not an outage: the status says which Secret.
+    const credentials = err instanceof CredentialsError;
+    const reason = credentials ? 'CredentialsUnavailable' : 'SourceUnreachable';
+    const message = credentials
+      ? `the ${this.kind.kind} source's credentials could not be read: ${err.message}`
+      : `the ${this.kind.kind} source is unreachable: ${messageOf(err)}`;
+    const previous = this.current.conditions.find((c) => c.type === 'SourceConnected');
+    const already = previous?.status === 'False' && previous.reason === reason;
+    this.setResult(
+      credentials
+        ? 'PROBLEM: Connection error. The credentials of the event source could not be read.'
+        : 'PROBLEM: Connection error. The event source could not be reached.',
+    );
     this.setCondition(
       'SourceConnected',
       'False',
-      'SourceUnreachable',
+      reason,
       message,
-      already ? undefined : { type: 'Warning', reason: 'SourceUnreachable', message },
+      already ? undefined : { type: 'Warning', reason, message },
     );
-    this.setCondition('Ready', 'False', 'SourceUnreachable', message);
+    this.setCondition('Ready', 'False', reason, message);
     if (!already) this.deps.log(`event source mapping ${this.definition.uuid}: ${message}; reconnecting`);
   }
 

@@ -78,8 +78,11 @@ export interface MappingContext {
   name: string;
   spec: EventSourceMappingSpec;
   region: string;
-  /** Connection secrets resolved by the runtime (cluster: the Secret; local: the environment). */
-  credentials: Credentials;
+  /**
+   * Connection secrets (cluster: the Secret; local: the environment). Call it on every connect: a Secret
+   * changed or created since is read again. Throws CredentialsError when they cannot be read.
+   */
+  credentials: () => Promise<Credentials>;
   log: (line: string) => void;
 }
 

@@ -38,7 +38,7 @@ export const natsKind: SourceKind<NatsRecord> = {
     return {
       async connect() {
         await release();
-        const url = spec.source.nats?.url ?? context.credentials.url;
+        const url = spec.source.nats?.url ?? (await context.credentials()).url;
         if (!url) throw new Error('no NATS server: set source.nats.url or the gateway’s SERVAL_NATS_URL');
         source = await openNats(url, spec, name);
         arn = `arn:serval:nats:${region}:${namespace}:stream/${source.stream}/consumer/${consumerName(spec, name)}`;

@@ -33,7 +33,7 @@ export const rabbitmqKind: SourceKind<RabbitRecord> = {
     return {
       async connect() {
         await release();
-        const url = spec.source.rabbitmq!.url ?? context.credentials.url;
+        const url = spec.source.rabbitmq!.url ?? (await context.credentials()).url;
         if (!url) throw new Error(`no broker URL in Secret ${spec.source.rabbitmq!.secretRef?.name}`);
         source = await openRabbit(url, queue, spec.batchSize ?? DEFAULT_BATCHING.rabbitmq.batchSize);
       },

@@ -31,7 +31,7 @@ export const sqsKind: SourceKind<SqsRecord> = {
     return {
       async connect() {
         client?.destroy();
-        client = sqsClient(url, region, context.credentials);
+        client = sqsClient(url, region, await context.credentials());
         queue = await describeQueue(client, url, region);
       },
       receive(max, waitMs, signal) {

@@ -1,0 +1,33 @@
+// Cluster mode's credentials: one key of a Secret in the mapping's own namespace, read when the mapping
+// connects. The chart grants `get` on Secrets only in the namespaces it lists
+// (gateway.eventSourceSecrets.namespaces), so a mapping elsewhere gets a clear "may not read" instead.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeError, requestJson } from '../../../kube/informer.ts';
+import { CredentialsError, type SecretReader } from './credentials.ts';
+
+export function kubernetesSecrets(kc: KubeConfig): SecretReader {
+  return async (namespace, ref) => {
+    const where = `Secret ${namespace}/${ref.name}`;
+    let secret: { data?: Record<string, string> };
+    try {
+      secret = (await requestJson(
+        kc,
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(ref.name)}`,
+      )) as typeof secret;
+    } catch (err) {
+      // The API server's own message is not passed on: only what we say here reaches status and logs.
+      const status = err instanceof KubeError ? err.status : undefined;
+      if (status === 404) throw new CredentialsError(`${where} not found`);
+      if (status === 403)
+        throw new CredentialsError(
+          `the gateway may not read ${where} (list ${namespace} in the chart's gateway.eventSourceSecrets.namespaces)`,
+        );
+      throw new CredentialsError(
+        `${where} could not be read (${status ? `HTTP ${status}` : 'API server unreachable'})`,
+      );
+    }
+    const value = secret.data?.[ref.key];
+    if (value === undefined) throw new CredentialsError(`${where} has no key ${ref.key}`);
+    return Buffer.from(value, 'base64').toString('utf8').trim();
+  };
+}
