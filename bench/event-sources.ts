@@ -228,7 +228,11 @@ export async function eventSourcesBench(): Promise<string> {
   const work = mkdtempSync(join(testDataRoot(), 'bench-esm-'));
   const rows: Row[] = [];
   try {
-    for (const make of [sqsSource, natsSource]) rows.push(await measure(make, work));
+    // BENCH_ESM_SOURCES=sqs (or nats) measures one source alone.
+    const only = process.env.BENCH_ESM_SOURCES?.split(',');
+    const sources = { sqs: sqsSource, nats: natsSource };
+    for (const [kind, make] of Object.entries(sources))
+      if (!only || only.includes(kind)) rows.push(await measure(make, work));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -24,6 +24,8 @@ export interface NatsSource {
   subject: string;
   /** JetStream's max_deliver: attempts before it stops redelivering (-1: no limit). */
   maxDeliver: number;
+  /** maximumRecordAgeSeconds in ms: a failed record older than this is not redelivered (-1: no limit). */
+  maxRecordAgeMs: number;
 }
 
 export function consumerName(spec: EventSourceMappingSpec, mappingName: string): string {
@@ -62,7 +64,9 @@ export async function openNats(
     } catch {
       await jsm.consumers.add(stream, config);
     }
-    return { nc, jsm, stream, consumer, subject: nats.subject, maxDeliver };
+    const maxAge = spec.maximumRecordAgeSeconds;
+    const maxRecordAgeMs = maxAge === -1 ? -1 : maxAge * 1000;
+    return { nc, jsm, stream, consumer, subject: nats.subject, maxDeliver, maxRecordAgeMs };
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
