@@ -73,7 +73,7 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping concurrency', () => {
       ],
     });
     expect(serval.loaded.problems).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     sqs?.destroy();

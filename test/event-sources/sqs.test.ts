@@ -114,7 +114,7 @@ describe.skipIf(!sqsServerAvailable)('SQS event source mappings', () => {
       },
     });
     expect(serval.loaded.problems).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await serval?.stop();

@@ -88,7 +88,7 @@ async function waitUntilServing(child: ChildProcess, endpoint: string): Promise<
   child.stderr?.on('data', (c: Buffer) => {
     output += c.toString();
   });
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 150_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`ElasticMQ exited with ${child.exitCode}:\n${output}`);
     try {
@@ -101,5 +101,5 @@ async function waitUntilServing(child: ChildProcess, endpoint: string): Promise<
     await new Promise((r) => setTimeout(r, 200));
   }
   child.kill('SIGKILL');
-  throw new Error(`ElasticMQ did not start within 60 s:\n${output}`);
+  throw new Error(`ElasticMQ did not start within 150 s:\n${output}`);
 }

@@ -13,6 +13,7 @@ import { BatchAssembler, GroupLocks, MAX_BATCH_PAYLOAD_BYTES } from './batch-ass
 import { CredentialsError } from './credentials.ts';
 import { failureRecord } from './failure-record.ts';
 import { invokeBatch } from './invoke-batch.ts';
+import { LoopScaler } from './loop-scaler.ts';
 import {
   batchingOf,
   type MappingCondition,
@@ -33,8 +34,6 @@ import type {
 
 /** Lambda scales an SQS mapping to 1,000 concurrent batches at most (reference §10.4). */
 const DEFAULT_MAX_CONCURRENCY = 1000;
-/** At most one more loop this often while batches come full (Lambda adds up to 300 a minute). */
-const SCALE_UP_EVERY_MS = 200;
 const BACKLOG_EVERY_MS = 2_000;
 
 export interface WorkerDeps {
@@ -67,7 +66,7 @@ export class MappingWorker {
   private running: Promise<void> | undefined;
   private current: MappingStatus;
   private loops = 0;
-  private lastScaleUp = 0;
+  private scaler = new LoopScaler(Date.now());
   private lost: unknown;
   private lostSignal = new AbortController();
 
@@ -166,6 +165,7 @@ export class MappingWorker {
     };
     const signal = AbortSignal.any([this.controller.signal, this.lostSignal.signal]);
     const loops = new Set<Promise<void>>();
+    this.scaler = new LoopScaler(Date.now());
     return new Promise<void>((resolve) => {
       const spawn = () => {
         this.loops++;
@@ -187,32 +187,43 @@ export class MappingWorker {
     spawn: () => void,
   ): Promise<void> {
     const { batchSize } = batchingOf(this.definition.spec, this.kind.defaults);
-    while (!signal.aborted) {
-      if (!(await this.functionCanRun(signal))) continue;
-      let batch: SourceRecord[];
-      try {
-        batch = await assembler.next(signal);
-      } catch (err) {
-        if (!signal.aborted) this.connectionLost(err);
-        return;
+    let warm = false;
+    // The previous batch's settling, which may still run while this loop receives and invokes the next.
+    let settling: Promise<void> | undefined;
+    try {
+      while (!signal.aborted) {
+        if (!(await this.functionCanRun(signal))) continue;
+        let batch: SourceRecord[];
+        try {
+          batch = await assembler.next(signal);
+        } catch (err) {
+          if (!signal.aborted) this.connectionLost(err);
+          return;
+        }
+        if (batch.length === 0) {
+          if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
+          continue;
+        }
+        const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
+        this.deps.observer.polled(this.labels, batch.length, redelivered);
+        // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides).
+        if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) {
+          const target = this.scaler.backlogged(Date.now(), this.maxLoops());
+          if (this.loops < target) spawn();
+        }
+        const next = await this.process(poller, batch, signal, Date.now());
+        // At most one batch settles behind the loop, so a slow broker slows the loop instead of piling up.
+        await settling;
+        settling = next?.settled;
+        if (warm) this.scaler.finishedBatch(Date.now());
+        else this.scaler.warmed(Date.now());
+        warm = true;
+        // A loop the scaler took back ends after its batch.
+        if (this.loops > this.scaler.target && assembler.pending.length === 0) return;
       }
-      if (batch.length === 0) {
-        if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
-        continue;
-      }
-      const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
-      this.deps.observer.polled(this.labels, batch.length, redelivered);
-      // A full batch means more is waiting: one more loop (at most one per SCALE_UP_EVERY_MS).
-      if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) this.scaleUp(spawn);
-      await this.process(poller, batch, signal, Date.now());
+    } finally {
+      await settling;
     }
-  }
-
-  private scaleUp(spawn: () => void): void {
-    const now = Date.now();
-    if (now - this.lastScaleUp < SCALE_UP_EVERY_MS || this.loops >= this.maxLoops()) return;
-    this.lastScaleUp = now;
-    spawn();
   }
 
   private maxLoops(): number {
@@ -255,12 +266,16 @@ export class MappingWorker {
     return false;
   }
 
+  /**
+   * Filters, invokes and settles one batch. Records without an order to keep are settled behind the loop:
+   * it resolves once the function returned, with the settling still to wait for.
+   */
   private async process(
     poller: SourcePoller,
     received: SourceRecord[],
     signal: AbortSignal,
     receivedAt: number,
-  ): Promise<void> {
+  ): Promise<{ settled: Promise<void> } | undefined> {
     const dataKey = this.kind.dataKey;
     let matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
     if (matched.length < received.length) {
@@ -283,6 +298,21 @@ export class MappingWorker {
     }
     if (matched.length === 0) return;
     const groups = this.kind.ordering === 'per-group' ? distinctGroups(matched) : [];
+    if (groups.length === 0 && !this.kind.assemblesBatches) {
+      // No order to keep and no retries of the kind's own (streams): the settle call (SQS's
+      // DeleteMessageBatch, JetStream's acks) need not hold the loop back from its next receive.
+      let invoked: () => void = () => undefined;
+      const returned = new Promise<void>((resolve) => {
+        invoked = resolve;
+      });
+      const settled: Promise<void> = this.invokeAndSettle(poller, matched, 1, receivedAt, invoked).then(
+        () => undefined,
+        (err) => this.deps.log(`event source mapping ${this.definition.uuid}: ${messageOf(err)}`),
+      );
+      await Promise.race([returned, settled]);
+      // Wrapped: an async function returning the promise itself would wait for it.
+      return { settled };
+    }
     // A stopping mapping still finishes the batch it holds, so only the lost-connection signal cuts the wait.
     if (!(await this.groups.acquire(groups, signal))) return;
     try {
@@ -306,6 +336,8 @@ export class MappingWorker {
     records: readonly SourceRecord[],
     attempt: number,
     receivedAt: number,
+    /** Told when the function returned, before its records are settled. */
+    onInvoked?: () => void,
   ): Promise<readonly SourceRecord[] | undefined> {
     const { tracing } = this.deps;
     const { spec, namespace } = this.definition;
@@ -334,6 +366,7 @@ export class MappingWorker {
           },
           records,
         );
+        onInvoked?.();
         if (result === 'stopped') return undefined;
         this.deps.observer.invoked(
           this.labels,
