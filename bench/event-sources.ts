@@ -157,8 +157,17 @@ async function sqsSource(): Promise<Source> {
   const sqs: SQSClient = server.client();
   let n = 0;
   let queue = await createQueue(sqs, `bench-${n}`, { visibilitySeconds: 30 });
-  const send = (entries: Array<{ Id: string; MessageBody: string }>) =>
-    sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: entries }));
+  // A loaded machine makes ElasticMQ drop a connection now and then; the bench retries rather than dies.
+  const send = async (entries: Array<{ Id: string; MessageBody: string }>) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: entries }));
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
   return {
     kind: 'sqs',
     current: () => ({ sqs: { queueUrl: queue.url } }),
