@@ -91,7 +91,7 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping concurrency', () => {
     await eventually(
       () => ids.every((id) => deliveries(sink, name).has(id)) || undefined,
       `all ${MESSAGES} messages of ${name}`,
-      120_000,
+      200_000,
     );
   };
   const throttles = async (name: string) => {
@@ -105,18 +105,18 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping concurrency', () => {
   it('scalingConfig.maximumConcurrency bounds the batches in flight', async () => {
     await drain('capped');
     expect(maxOverlap(sink, 'capped')).toBe(2);
-  });
+  }, 240_000);
 
   it("the function's reserved concurrency bounds the poll loops, so no batch is even throttled", async () => {
     await drain('reserved');
     expect(maxOverlap(sink, 'reserved')).toBe(3);
     // The loops stopped at three: admission never had to turn a fourth batch away.
     expect(await throttles('reserved')).toBe(0);
-  });
+  }, 240_000);
 
   it('the lower of the two wins', async () => {
     await drain('both');
     expect(maxOverlap(sink, 'both')).toBe(2);
     expect(await throttles('both')).toBe(0);
-  });
+  }, 240_000);
 });

@@ -188,41 +188,32 @@ export class MappingWorker {
   ): Promise<void> {
     const { batchSize } = batchingOf(this.definition.spec, this.kind.defaults);
     let warm = false;
-    // The previous batch's settling, which may still run while this loop receives and invokes the next.
-    let settling: Promise<void> | undefined;
-    try {
-      while (!signal.aborted) {
-        if (!(await this.functionCanRun(signal))) continue;
-        let batch: SourceRecord[];
-        try {
-          batch = await assembler.next(signal);
-        } catch (err) {
-          if (!signal.aborted) this.connectionLost(err);
-          return;
-        }
-        if (batch.length === 0) {
-          if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
-          continue;
-        }
-        const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
-        this.deps.observer.polled(this.labels, batch.length, redelivered);
-        // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides).
-        if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) {
-          const target = this.scaler.backlogged(Date.now(), this.maxLoops());
-          if (this.loops < target) spawn();
-        }
-        const next = await this.process(poller, batch, signal, Date.now());
-        // At most one batch settles behind the loop, so a slow broker slows the loop instead of piling up.
-        await settling;
-        settling = next?.settled;
-        if (warm) this.scaler.finishedBatch(Date.now());
-        else this.scaler.warmed(Date.now());
-        warm = true;
-        // A loop the scaler took back ends after its batch.
-        if (this.loops > this.scaler.target && assembler.pending.length === 0) return;
+    while (!signal.aborted) {
+      if (!(await this.functionCanRun(signal))) continue;
+      let batch: SourceRecord[];
+      try {
+        batch = await assembler.next(signal);
+      } catch (err) {
+        if (!signal.aborted) this.connectionLost(err);
+        return;
       }
-    } finally {
-      await settling;
+      if (batch.length === 0) {
+        if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
+        continue;
+      }
+      const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
+      this.deps.observer.polled(this.labels, batch.length, redelivered);
+      // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides).
+      if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) {
+        const target = this.scaler.backlogged(Date.now(), this.maxLoops());
+        if (this.loops < target) spawn();
+      }
+      await this.process(poller, batch, signal, Date.now());
+      if (warm) this.scaler.finishedBatch(Date.now());
+      else this.scaler.warmed(Date.now());
+      warm = true;
+      // A loop the scaler took back ends after its batch.
+      if (this.loops > this.scaler.target && assembler.pending.length === 0) return;
     }
   }
 
@@ -266,16 +257,12 @@ export class MappingWorker {
     return false;
   }
 
-  /**
-   * Filters, invokes and settles one batch. Records without an order to keep are settled behind the loop:
-   * it resolves once the function returned, with the settling still to wait for.
-   */
   private async process(
     poller: SourcePoller,
     received: SourceRecord[],
     signal: AbortSignal,
     receivedAt: number,
-  ): Promise<{ settled: Promise<void> } | undefined> {
+  ): Promise<void> {
     const dataKey = this.kind.dataKey;
     let matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
     if (matched.length < received.length) {
@@ -298,21 +285,6 @@ export class MappingWorker {
     }
     if (matched.length === 0) return;
     const groups = this.kind.ordering === 'per-group' ? distinctGroups(matched) : [];
-    if (groups.length === 0 && !this.kind.assemblesBatches) {
-      // No order to keep and no retries of the kind's own (streams): the settle call (SQS's
-      // DeleteMessageBatch, JetStream's acks) need not hold the loop back from its next receive.
-      let invoked: () => void = () => undefined;
-      const returned = new Promise<void>((resolve) => {
-        invoked = resolve;
-      });
-      const settled: Promise<void> = this.invokeAndSettle(poller, matched, 1, receivedAt, invoked).then(
-        () => undefined,
-        (err) => this.deps.log(`event source mapping ${this.definition.uuid}: ${messageOf(err)}`),
-      );
-      await Promise.race([returned, settled]);
-      // Wrapped: an async function returning the promise itself would wait for it.
-      return { settled };
-    }
     // A stopping mapping still finishes the batch it holds, so only the lost-connection signal cuts the wait.
     if (!(await this.groups.acquire(groups, signal))) return;
     try {
@@ -336,8 +308,6 @@ export class MappingWorker {
     records: readonly SourceRecord[],
     attempt: number,
     receivedAt: number,
-    /** Told when the function returned, before its records are settled. */
-    onInvoked?: () => void,
   ): Promise<readonly SourceRecord[] | undefined> {
     const { tracing } = this.deps;
     const { spec, namespace } = this.definition;
@@ -366,7 +336,6 @@ export class MappingWorker {
           },
           records,
         );
-        onInvoked?.();
         if (result === 'stopped') return undefined;
         this.deps.observer.invoked(
           this.labels,

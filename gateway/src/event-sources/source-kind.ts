@@ -56,8 +56,7 @@ export interface SettleResult<R extends SourceRecord = SourceRecord> {
   discarded?: { records: readonly R[]; condition: DiscardCondition; outcome: BatchOutcome<R> };
   /**
    * Records to invoke again at once, without receiving them again (a stream's retry or bisected half). The
-   * runtime backs off between attempts. Only for records with a `group` or kinds that `assemblesBatches`:
-   * other batches are settled behind the poll loop, which has moved on.
+   * runtime backs off between attempts.
    */
   retry?: readonly R[];
 }
