@@ -65,10 +65,10 @@ export class LayerStore {
     return readJsonFile<LayerVersionRecord | undefined>(this.file(namespace, name, version), undefined);
   }
 
-  /** The layer version an ARN names, in this gateway's region. */
-  byArn(arn: string, region: string): LayerVersionRecord | undefined {
+  /** The layer version an ARN names, in this gateway's region (when given). */
+  byArn(arn: string, region?: string): LayerVersionRecord | undefined {
     const m = LAYER_VERSION_ARN.exec(arn);
-    if (!m || !arn.includes(`:lambda:${region}:`)) return undefined;
+    if (!m || (region !== undefined && !arn.includes(`:lambda:${region}:`))) return undefined;
     return this.get(m[2]!, m[4]!, Number(m[5]));
   }
 
@@ -125,7 +125,7 @@ export class LayerStore {
    * The directory a function with these layers sees as /opt: each layer's files copied over the previous
    * ones', in order. Content-addressed by the ARNs, built once.
    */
-  optDirectory(arns: string[], region: string): string | undefined {
+  optDirectory(arns: string[], region?: string): string | undefined {
     if (arns.length === 0) return undefined;
     const records = arns.map((arn) => this.byArn(arn, region));
     if (records.some((r) => r === undefined)) return undefined;
