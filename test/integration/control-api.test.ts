@@ -88,8 +88,16 @@ describe('CreateFunction', () => {
   it.each([
     ['an unknown runtime', { Runtime: 'nodejs99.x' }, /^Runtime: /],
     ['no handler', { Handler: undefined }, /^Handler: /],
-    ['a reserved variable', { Environment: { Variables: { AWS_REGION: 'x' } } }, /^Environment\.Variables\.AWS_REGION: .*reserved/],
-    ['variables over 4 KB', { Environment: { Variables: { BIG: 'x'.repeat(4100) } } }, /^Environment\.Variables: .*4 KB/],
+    [
+      'a reserved variable',
+      { Environment: { Variables: { AWS_REGION: 'x' } } },
+      /^Environment\.Variables\.AWS_REGION: .*reserved/,
+    ],
+    [
+      'variables over 4 KB',
+      { Environment: { Variables: { BIG: 'x'.repeat(4100) } } },
+      /^Environment\.Variables: .*4 KB/,
+    ],
     ['a memory size out of range', { MemorySize: 64 }, /^MemorySize: /],
     ['no role', { Role: undefined }, /^Role: /],
     ['an image package', { PackageType: 'Image' }, /^PackageType: /],
@@ -104,16 +112,36 @@ describe('CreateFunction', () => {
 
   it.each([
     ['not a zip', Buffer.from('plain text, no zip'), /Could not unzip/],
-    ['an entry with ..', makeZip({ '../escape.mjs': NODE_HANDLER }), /Could not unzip|leaves the package root/],
-    ['a link leaving the root', makeZip({ 'index.mjs': NODE_HANDLER, 'passwd': { link: '../../../../etc/passwd' } }), /symbolic link/],
-    ['an absolute link', makeZip({ 'index.mjs': NODE_HANDLER, 'passwd': { link: '/etc/passwd' } }), /symbolic link/],
-    ['more than 250 MB unzipped', makeZip({ 'index.mjs': NODE_HANDLER, 'zeros.bin': { zeros: 251 * 1024 * 1024 } }), /Unzipped size must be smaller than 262144000 bytes/],
-  ])('refuses a package that is %s', async (_label, zip, message) => {
-    const res = await create('bad-package', zip);
-    expect(res.type).toBe('InvalidParameterValueException');
-    expect(res.body.message).toMatch(message);
-    expect((await api('GET', '/2015-03-31/functions/bad-package')).status).toBe(404);
-  }, 60_000);
+    [
+      'an entry with ..',
+      makeZip({ '../escape.mjs': NODE_HANDLER }),
+      /Could not unzip|leaves the package root/,
+    ],
+    [
+      'a link leaving the root',
+      makeZip({ 'index.mjs': NODE_HANDLER, passwd: { link: '../../../../etc/passwd' } }),
+      /symbolic link/,
+    ],
+    [
+      'an absolute link',
+      makeZip({ 'index.mjs': NODE_HANDLER, passwd: { link: '/etc/passwd' } }),
+      /symbolic link/,
+    ],
+    [
+      'more than 250 MB unzipped',
+      makeZip({ 'index.mjs': NODE_HANDLER, 'zeros.bin': { zeros: 251 * 1024 * 1024 } }),
+      /Unzipped size must be smaller than 262144000 bytes/,
+    ],
+  ])(
+    'refuses a package that is %s',
+    async (_label, zip, message) => {
+      const res = await create('bad-package', zip);
+      expect(res.type).toBe('InvalidParameterValueException');
+      expect(res.body.message).toMatch(message);
+      expect((await api('GET', '/2015-03-31/functions/bad-package')).status).toBe(404);
+    },
+    60_000,
+  );
 
   it('keeps a link that stays inside the package', async () => {
     const zip = makeZip({
@@ -132,13 +160,23 @@ describe('CreateFunction', () => {
 
   it('answers CodeStorageExceededException once the account code storage is full', async () => {
     // This gateway allows 8 MB of packages; random bytes do not compress.
-    const first = await create('storage-a', makeZip({ 'index.mjs': NODE_HANDLER, 'a.bin': { random: 5 * 1024 * 1024 } }));
+    const first = await create(
+      'storage-a',
+      makeZip({ 'index.mjs': NODE_HANDLER, 'a.bin': { random: 5 * 1024 * 1024 } }),
+    );
     expect(first.status).toBe(201);
-    const second = await create('storage-b', makeZip({ 'index.mjs': NODE_HANDLER, 'b.bin': { random: 5 * 1024 * 1024 } }));
+    const second = await create(
+      'storage-b',
+      makeZip({ 'index.mjs': NODE_HANDLER, 'b.bin': { random: 5 * 1024 * 1024 } }),
+    );
     expect(second.type).toBe('CodeStorageExceededException');
     expect((await api('DELETE', '/2015-03-31/functions/storage-a')).status).toBe(204);
     const settings = await api('GET', '/2016-08-19/account-settings/');
-    expect(settings.body.AccountLimit).toMatchObject({ TotalCodeSize: 8 * 1024 * 1024, CodeSizeZipped: 52428800, CodeSizeUnzipped: 262144000 });
+    expect(settings.body.AccountLimit).toMatchObject({
+      TotalCodeSize: 8 * 1024 * 1024,
+      CodeSizeZipped: 52428800,
+      CodeSizeUnzipped: 262144000,
+    });
     expect(settings.body.AccountUsage.TotalCodeSize).toBeLessThan(1024 * 1024);
   }, 60_000);
 });
@@ -166,7 +204,11 @@ describe('updates', () => {
       Timeout: 9,
       Description: 'updated',
     });
-    expect(config.body).toMatchObject({ Timeout: 9, Description: 'updated', Environment: { Variables: { GREETING: 'hi' } } });
+    expect(config.body).toMatchObject({
+      Timeout: 9,
+      Description: 'updated',
+      Environment: { Variables: { GREETING: 'hi' } },
+    });
   }, 60_000);
 
   it('checks a DryRun package without changing the function', async () => {
@@ -180,7 +222,10 @@ describe('updates', () => {
     const after = (await api('GET', '/2015-03-31/functions/zipped/configuration')).body;
     expect(after.CodeSha256).toBe(before.CodeSha256);
     expect(after.RevisionId).toBe(before.RevisionId);
-    const bad = await api('PUT', '/2015-03-31/functions/zipped/code', { ZipFile: 'bm90IGEgemlw', DryRun: true });
+    const bad = await api('PUT', '/2015-03-31/functions/zipped/code', {
+      ZipFile: 'bm90IGEgemlw',
+      DryRun: true,
+    });
     expect(bad.type).toBe('InvalidParameterValueException');
   });
 
@@ -212,7 +257,9 @@ describe('reading and listing', () => {
     const created = await create('published', makeZip({ 'index.mjs': NODE_HANDLER }), { Publish: true });
     expect(created.body.Version).toBe('1');
     const all = await api('GET', '/2015-03-31/functions/?FunctionVersion=ALL');
-    const versions = all.body.Functions.filter((f: any) => f.FunctionName === 'published').map((f: any) => f.Version);
+    const versions = all.body.Functions.filter((f: any) => f.FunctionName === 'published').map(
+      (f: any) => f.Version,
+    );
     expect(versions).toEqual(['$LATEST', '1']);
     const one = await api('GET', '/2015-03-31/functions/published/configuration?Qualifier=1');
     expect(one.body.FunctionArn).toBe('arn:serval:lambda:local:default:function:published:1');
@@ -220,7 +267,9 @@ describe('reading and listing', () => {
 
   it('deletes a version by qualifier, then the function with its aliases', async () => {
     expect((await api('DELETE', '/2015-03-31/functions/published?Qualifier=1')).status).toBe(204);
-    expect((await api('GET', '/2015-03-31/functions/published?Qualifier=1')).type).toBe('ResourceNotFoundException');
+    expect((await api('GET', '/2015-03-31/functions/published?Qualifier=1')).type).toBe(
+      'ResourceNotFoundException',
+    );
     expect((await api('DELETE', '/2015-03-31/functions/published')).status).toBe(204);
     expect((await api('GET', '/2015-03-31/functions/published')).type).toBe('ResourceNotFoundException');
     expect((await serval.invoke('published', {})).status).toBe(404);
@@ -243,24 +292,37 @@ describe('layers', () => {
       LayerArn: 'arn:serval:lambda:local:default:layer:greeter',
       LayerVersionArn: 'arn:serval:lambda:local:default:layer:greeter:1',
       Version: 1,
-      Content: { CodeSize: layerZip.length, CodeSha256: createHash('sha256').update(layerZip).digest('base64') },
+      Content: {
+        CodeSize: layerZip.length,
+        CodeSha256: createHash('sha256').update(layerZip).digest('base64'),
+      },
     });
     const arn = layer.body.LayerVersionArn;
-    const node = await create('layered-node', makeZip({
-      'index.mjs': `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nexport const handler = async () => require('greeter')('node');\n`,
-    }), { Layers: [arn] });
+    const node = await create(
+      'layered-node',
+      makeZip({
+        'index.mjs': `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nexport const handler = async () => require('greeter')('node');\n`,
+      }),
+      { Layers: [arn] },
+    );
     expect(node.body.Layers).toEqual([{ Arn: arn, CodeSize: expect.any(Number) }]);
     expect((await serval.invoke('layered-node', {})).json()).toBe('hello node from a layer');
-    const python = await create('layered-python', makeZip({
-      'app.py': `import greeter\ndef handler(event, context):\n    return greeter.greet('python')\n`,
-    }), { Layers: [arn], Runtime: 'python3.11', Handler: 'app.handler' });
+    const python = await create(
+      'layered-python',
+      makeZip({
+        'app.py': `import greeter\ndef handler(event, context):\n    return greeter.greet('python')\n`,
+      }),
+      { Layers: [arn], Runtime: 'python3.11', Handler: 'app.handler' },
+    );
     expect(python.status).toBe(201);
     expect((await serval.invoke('layered-python', {})).json()).toBe('hello python from a layer');
   }, 90_000);
 
   it('refuses a layer that does not exist and more than five', async () => {
     const zip = makeZip({ 'index.mjs': NODE_HANDLER });
-    const missing = await create('no-layer', zip, { Layers: ['arn:serval:lambda:local:default:layer:nope:1'] });
+    const missing = await create('no-layer', zip, {
+      Layers: ['arn:serval:lambda:local:default:layer:nope:1'],
+    });
     expect(missing.body.message).toMatch(/^Layers\[0\]: /);
     const six = Array.from({ length: 6 }, () => 'arn:serval:lambda:local:default:layer:greeter:1');
     expect((await create('six-layers', zip, { Layers: six })).body.message).toMatch(/^Layers: /);
