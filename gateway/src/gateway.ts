@@ -175,9 +175,21 @@ export async function startGateway({
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
-  // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
-  if (!cluster)
-    app.use(controlApiRoutes({ config, registry, versions, aliases, limits, layers, store: apiFunctions }));
+  // In a cluster, functions, versions and aliases are Kubernetes resources (kubectl), not gateway state:
+  // the API reads them there and refuses to change them.
+  app.use(
+    controlApiRoutes({
+      config,
+      registry,
+      versions,
+      aliases,
+      limits,
+      layers,
+      store: apiFunctions,
+      read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
+      cluster: cluster !== undefined,
+    }),
+  );
   app.use(operatorApiRoutes({ config, queue }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));

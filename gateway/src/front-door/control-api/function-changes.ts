@@ -17,6 +17,7 @@ import type { FunctionRegistry } from '../../registry/function-registry.ts';
 import type { LayerStore } from '../../registry/layer-store.ts';
 import { UNZIPPED_LIMIT_BYTES } from '../../registry/zip-package.ts';
 import type { AliasStore } from '../../versions/alias-store.ts';
+import type { AliasSource, VersionSource } from '../../versions/sources.ts';
 import type { PublishedVersion, VersionStore } from '../../versions/version-store.ts';
 import { parseFunctionRef } from '../function-ref.ts';
 import { checkedSpec } from './function-configuration.ts';
@@ -29,6 +30,10 @@ export interface FunctionChangeDeps {
   aliases: AliasStore;
   limits: ConcurrencyLimits;
   layers: LayerStore;
+  /** Where versions and aliases are read: the local stores, or in a cluster the API server's resources. */
+  read: { versions: VersionSource; aliases: AliasSource };
+  /** Cluster mode: functions are Function resources, which the API reads but does not write yet. */
+  cluster: boolean;
 }
 
 export interface FoundFunction {
@@ -48,7 +53,8 @@ export class FunctionChanges {
 
   /** The function a FunctionName (name, name:qualifier or ARN) and optional Qualifier parameter name. */
   find(rawName: string, qualifierParam?: string): FoundFunction {
-    const { config, registry, versions, aliases } = this.deps;
+    const { config, registry } = this.deps;
+    const { versions, aliases } = this.deps.read;
     const ref = parseFunctionRef(rawName, qualifierParam, config.defaultNamespace, config.region);
     const fn = registry.get(ref.namespace, ref.name);
     const notFound = () =>

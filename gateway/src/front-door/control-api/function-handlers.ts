@@ -13,6 +13,7 @@ import {
   unpackZip,
   ZIPPED_LIMIT_BYTES,
 } from '../../registry/zip-package.ts';
+import type { PublishedVersion } from '../../versions/version-store.ts';
 import type { FunctionChanges } from './function-changes.ts';
 import { functionConfiguration, roleAndArchitectures, specFromRequest } from './function-configuration.ts';
 import { pageOf } from './paging.ts';
@@ -28,7 +29,7 @@ export function functionHandlers(changes: FunctionChanges) {
   };
   const recordFor = (fn: FunctionDefinition) =>
     isApiFunction(fn) ? store.get(fn.namespace, fn.name) : undefined;
-  const view = (fn: FunctionDefinition, version?: ReturnType<typeof versions.get>) =>
+  const view = (fn: FunctionDefinition, version?: PublishedVersion) =>
     functionConfiguration(ctx, fn, recordFor(fn), version);
   const publishIfAsked = (record: ApiFunctionRecord, publish: unknown) => {
     const fn = apiDefinition(record, layers, config.region);
@@ -140,7 +141,7 @@ export function functionHandlers(changes: FunctionChanges) {
       const items = registry.list().flatMap((fn) => [
         { key: `${fn.namespace}/${fn.name}/$LATEST`, fn, version: undefined },
         ...(all === 'ALL'
-          ? versions.list(fn.namespace, fn.name).map((v) => ({
+          ? changes.deps.read.versions.list(fn.namespace, fn.name).map((v) => ({
               key: `${fn.namespace}/${fn.name}/${v.version.padStart(10, '0')}`,
               fn,
               version: v,

@@ -1,6 +1,7 @@
 // The control-plane API's one route table (reference §14.3: each operation keeps the API version date AWS
 // gives it). Handlers live with their resource; errors become the wire in error-middleware.ts.
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { ApiError } from '../../../../apis/errors.ts';
 import { apiRouter } from '../api-router.ts';
 import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
 import { functionHandlers } from './function-handlers.ts';
@@ -111,7 +112,11 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     ['delete', `${lv}/policy/:statementId`, 'RemoveLayerVersionPermission', layers.removePermission],
   ];
   const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
-  for (const [method, path, op, handler] of routes) {
+  for (const [method, path, op, fullHandler] of routes) {
+    // A cluster keeps versions and aliases as resources (kubectl) and has no layers yet; what the API
+    // would change there is refused.
+    if (deps.cluster && (path.startsWith(L) || /Alias|Version/.test(op))) continue;
+    const handler = deps.cluster && method !== 'get' ? refuseInCluster : fullHandler;
     router[method](path, named(op), packageOperations.has(op) ? pkg : small, async (req, res, next) => {
       try {
         await handler(req, res);
@@ -121,6 +126,14 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     });
   }
   return router;
+}
+
+function refuseInCluster(): never {
+  throw new ApiError(
+    'ResourceConflictException',
+    'In a cluster, functions are Function resources (serval.dev/v1alpha1): change them with kubectl apply; ' +
+      'this API reads them',
+  );
 }
 
 /** Any content type: the AWS CLI sends JSON bodies without one on some operations. */
