@@ -211,6 +211,26 @@ describe('updates', () => {
     });
   }, 60_000);
 
+  it('lets one of two concurrent updates from the same RevisionId win; the other changes nothing', async () => {
+    const before = (await api('GET', '/2015-03-31/functions/zipped/configuration')).body;
+    const upload = (label: string) =>
+      api('PUT', '/2015-03-31/functions/zipped/code', {
+        ZipFile: makeZip({ 'index.mjs': NODE_HANDLER.replace("'one'", `'${label}'`) }).toString('base64'),
+        RevisionId: before.RevisionId,
+      });
+    const results = await Promise.all([upload('race-a'), upload('race-b')]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 412]);
+    const winner = results.find((r) => r.status === 200)!.body;
+    const after = (await api('GET', '/2015-03-31/functions/zipped/configuration')).body;
+    expect(after.CodeSha256).toBe(winner.CodeSha256);
+    expect(after.RevisionId).toBe(winner.RevisionId);
+    // Put version two back for the tests after this one.
+    const restored = await api('PUT', '/2015-03-31/functions/zipped/code', {
+      ZipFile: makeZip({ 'index.mjs': NODE_HANDLER.replace("'one'", "'two'") }).toString('base64'),
+    });
+    expect(restored.status).toBe(200);
+  }, 60_000);
+
   it('checks a DryRun package without changing the function', async () => {
     const before = (await api('GET', '/2015-03-31/functions/zipped/configuration')).body;
     const dry = await api('PUT', '/2015-03-31/functions/zipped/code', {
@@ -327,6 +347,41 @@ describe('layers', () => {
     const six = Array.from({ length: 6 }, () => 'arn:serval:lambda:local:default:layer:greeter:1');
     expect((await create('six-layers', zip, { Layers: six })).body.message).toMatch(/^Layers: /);
   });
+});
+
+describe('layers without a sandbox', () => {
+  it('points the search paths at the merged layer directory itself', async () => {
+    const plain = await startServal({ config: { localIsolation: 'off' } });
+    try {
+      const call = async (path: string, body: unknown) =>
+        (
+          await fetch(`${plain.url}${path}`, { method: 'POST', body: JSON.stringify(body) })
+        ).json() as Promise<Record<string, any>>;
+      const layer = await call('/2018-10-31/layers/tool/versions', {
+        Content: {
+          ZipFile: makeZip({
+            'bin/layer-tool': { text: '#!/bin/sh\necho tool ran\n', mode: 0o755 },
+            'nodejs/node_modules/plain/index.js': 'module.exports = 42;',
+          }).toString('base64'),
+        },
+      });
+      await call('/2015-03-31/functions', {
+        FunctionName: 'unsandboxed',
+        Runtime: 'nodejs24.x',
+        Role: ROLE,
+        Handler: 'index.handler',
+        Layers: [layer.LayerVersionArn],
+        Code: {
+          ZipFile: makeZip({
+            'index.cjs': `const { execFileSync } = require('node:child_process');\nexports.handler = async () => [require('plain'), execFileSync('layer-tool').toString().trim()];\n`,
+          }).toString('base64'),
+        },
+      });
+      expect((await plain.invoke('unsandboxed')).json()).toEqual([42, 'tool ran']);
+    } finally {
+      await plain.stop();
+    }
+  }, 90_000);
 });
 
 describe('after a restart', () => {

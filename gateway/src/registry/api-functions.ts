@@ -107,10 +107,16 @@ export class ApiFunctionStore {
     let unzippedSize: number;
     if (existsSync(dir)) unzippedSize = directorySize(dir);
     else {
-      const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      const staging = `${dir}.tmp-${crypto.randomUUID()}`;
       unzippedSize = await unpackZip(zip, staging, unzippedLimit);
       writeFileSync(`${dir}.zip`, zip);
-      renameSync(staging, dir);
+      try {
+        renameSync(staging, dir);
+      } catch (err) {
+        // The same package uploaded twice at once: the other upload put it in place first.
+        rmSync(staging, { recursive: true, force: true });
+        if (!existsSync(dir)) throw err;
+      }
     }
     return { dir, sha256, size: zip.length, unzippedSize };
   }

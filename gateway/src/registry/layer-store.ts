@@ -40,6 +40,8 @@ export function layerArn(region: string, namespace: string, name: string, versio
 export class LayerStore {
   private readonly root: string;
   private readonly viewsDir: string;
+  /** Publishes one at a time, so two uploads at once never take the same version number. */
+  private publishing: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
     this.root = join(dataDir, 'layers');
@@ -72,7 +74,17 @@ export class LayerStore {
     return this.get(m[2]!, m[4]!, Number(m[5]));
   }
 
-  async publish(
+  publish(
+    meta: Parameters<LayerStore['publishNow']>[0],
+    zip: Buffer,
+    unzippedLimit: number,
+  ): Promise<LayerVersionRecord> {
+    const next = this.publishing.then(() => this.publishNow(meta, zip, unzippedLimit));
+    this.publishing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async publishNow(
     meta: Omit<
       LayerVersionRecord,
       | 'version'
@@ -90,7 +102,7 @@ export class LayerStore {
     mkdirSync(dir, { recursive: true });
     const counter = join(dir, 'latest.json');
     const version = readJsonFile<{ latest: number }>(counter, { latest: 0 }).latest + 1;
-    const staging = join(dir, `${version}.tmp-${process.pid}`);
+    const staging = join(dir, `${version}.tmp-${crypto.randomUUID()}`);
     const unzippedSize = await unpackZip(zip, staging, unzippedLimit);
     // Claimed only once the content is good, so a refused upload uses no number.
     writeJsonFileAtomically(counter, { latest: version });
@@ -134,8 +146,7 @@ export class LayerStore {
       .digest('hex');
     const view = join(this.viewsDir, key);
     if (existsSync(view)) return view;
-    const staging = `${view}.tmp-${process.pid}`;
-    rmSync(staging, { recursive: true, force: true });
+    const staging = `${view}.tmp-${crypto.randomUUID()}`;
     mkdirSync(staging, { recursive: true });
     for (const r of records) {
       cpSync(join(this.root, r!.namespace, r!.name, String(r!.version)), staging, {
@@ -144,7 +155,12 @@ export class LayerStore {
         verbatimSymlinks: true,
       });
     }
-    renameSync(staging, view);
+    try {
+      renameSync(staging, view);
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(view)) throw err;
+    }
     return view;
   }
 

@@ -14,7 +14,7 @@ import {
   ZIPPED_LIMIT_BYTES,
 } from '../../registry/zip-package.ts';
 import type { PublishedVersion } from '../../versions/version-store.ts';
-import type { FunctionChanges } from './function-changes.ts';
+import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import { functionConfiguration, roleAndArchitectures, specFromRequest } from './function-configuration.ts';
 import { pageOf } from './paging.ts';
 
@@ -74,7 +74,8 @@ export function functionHandlers(changes: FunctionChanges) {
       const body = objectBody(req);
       const { fn } = changes.find(String(req.params.functionName));
       const record = changes.recordOf(fn);
-      const startedFrom = typeof body.RevisionId === 'string' ? body.RevisionId : record.revisionId;
+      const asked = typeof body.RevisionId === 'string' ? body.RevisionId : undefined;
+      checkRevision(record, asked);
       const zip = zipOf(
         { ZipFile: body.ZipFile, S3Bucket: body.S3Bucket, ImageUri: body.ImageUri },
         'ZipFile',
@@ -93,14 +94,26 @@ export function functionHandlers(changes: FunctionChanges) {
       }
       checkStorage(changes, zip);
       const pkg = await storePackage(changes, zip);
-      const next = changes.commit(fn, startedFrom, (r) => ({
-        ...r,
-        spec: { ...r.spec, code: { path: pkg.dir } },
-        architectures,
-        codeSha256: pkg.sha256,
-        codeSize: pkg.size,
-        unzippedSize: pkg.unzippedSize,
-      }));
+      // Another change landed while this upload was unpacked: the caller's precondition, if it gave one,
+      // failed; otherwise this is Lambda's "update in progress" conflict, and nothing is half-applied.
+      let next: ApiFunctionRecord;
+      try {
+        next = changes.commit(fn, asked ?? record.revisionId, (r) => ({
+          ...r,
+          spec: { ...r.spec, code: { path: pkg.dir } },
+          architectures,
+          codeSha256: pkg.sha256,
+          codeSize: pkg.size,
+          unzippedSize: pkg.unzippedSize,
+        }));
+      } catch (err) {
+        if (asked !== undefined || !(err instanceof ApiError && err.type === 'PreconditionFailedException'))
+          throw err;
+        throw new ApiError(
+          'ResourceConflictException',
+          `The operation cannot be performed at this time. An update is in progress for resource: ${fn.name}`,
+        );
+      }
       res.json(publishIfAsked(next, body.Publish));
     },
 
