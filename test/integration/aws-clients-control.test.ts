@@ -37,6 +37,11 @@ describe.skipIf(!awsCliAvailable)('the AWS CLI v1', () => {
     expect(res.code).not.toBe(0);
     return res.stderr;
   };
+  const createArgs = (name: string, runtime: string, handler: string, zip: string) => [
+    'create-function',
+    ...['--function-name', name, '--runtime', runtime, '--handler', handler],
+    ...['--role', ROLE, '--zip-file', `fileb://${zip}`],
+  ];
   const invoke = async (name: string, payload: unknown) => {
     const out = join(work, `${name}-out.json`);
     const res = await lambda('invoke', '--function-name', name, '--payload', JSON.stringify(payload), out);
@@ -49,52 +54,16 @@ describe.skipIf(!awsCliAvailable)('the AWS CLI v1', () => {
       'cli-node.zip',
       makeZip({ 'index.mjs': `export const handler = async (event) => ({ v: 1, event });\n` }),
     );
-    const created = await lambda(
-      'create-function',
-      '--function-name',
-      'cli-node',
-      '--runtime',
-      'nodejs24.x',
-      '--role',
-      ROLE,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${nodeZip}`,
-    );
+    const created = await lambda(...createArgs('cli-node', 'nodejs24.x', 'index.handler', nodeZip));
     expect(created).toMatchObject({ FunctionName: 'cli-node', Runtime: 'nodejs24.x', State: 'Active' });
-    expect(
-      await failing(
-        'create-function',
-        '--function-name',
-        'cli-node',
-        '--runtime',
-        'nodejs24.x',
-        '--role',
-        ROLE,
-        '--handler',
-        'index.handler',
-        '--zip-file',
-        `fileb://${nodeZip}`,
-      ),
-    ).toMatch(/ResourceConflictException/);
+    expect(await failing(...createArgs('cli-node', 'nodejs24.x', 'index.handler', nodeZip))).toMatch(
+      /ResourceConflictException/,
+    );
     const pyZip = file(
       'cli-py.zip',
       makeZip({ 'app.py': `def handler(event, context):\n    return {'py': event}\n` }),
     );
-    await lambda(
-      'create-function',
-      '--function-name',
-      'cli-python',
-      '--runtime',
-      'python3.11',
-      '--role',
-      ROLE,
-      '--handler',
-      'app.handler',
-      '--zip-file',
-      `fileb://${pyZip}`,
-    );
+    await lambda(...createArgs('cli-python', 'python3.11', 'app.handler', pyZip));
     expect(await invoke('cli-node', { a: 1 })).toEqual({ v: 1, event: { a: 1 } });
     expect(await invoke('cli-python', { b: 2 })).toEqual({ py: { b: 2 } });
 

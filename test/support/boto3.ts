@@ -1,9 +1,10 @@
 // boto3 (PyPI), which .ci/run and scripts/test-servers.sh install under $SERVAL_CACHE/boto3; one importable
 // by python3 does too. Outside CI a missing boto3 skips the tests that need it; in CI it fails them.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { runToEnd } from './run-process.ts';
 
 const CACHED = join(process.env.SERVAL_CACHE ?? join(homedir(), '.cache/serval'), 'boto3');
 
@@ -23,26 +24,12 @@ export function runBoto3(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   if (found === undefined) throw new Error('boto3 is not installed');
-  return new Promise((resolve) => {
-    const child = spawn('python3', ['-c', script], {
-      env: {
-        ...process.env,
-        ...(found ? { PYTHONPATH: found } : {}),
-        AWS_ACCESS_KEY_ID: 'serval',
-        AWS_SECRET_ACCESS_KEY: 'serval',
-        AWS_DEFAULT_REGION: 'local',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  return runToEnd('python3', ['-c', script], {
+    ...process.env,
+    ...(found ? { PYTHONPATH: found } : {}),
+    AWS_ACCESS_KEY_ID: 'serval',
+    AWS_SECRET_ACCESS_KEY: 'serval',
+    AWS_DEFAULT_REGION: 'local',
+    ...env,
   });
 }

@@ -97,11 +97,7 @@ export class FunctionChanges {
     const changed = change(structuredClone(current));
     const next = { ...changed, spec: checkedSpec(changed.spec) };
     this.checkSpec(next.namespace, next.name, next.spec, next.unzippedSize);
-    const record: ApiFunctionRecord = {
-      ...next,
-      revisionId: crypto.randomUUID(),
-      lastModified: new Date().toISOString(),
-    };
+    const record = stamped(next);
     this.put(record);
     if (record.codeSha256 !== current.codeSha256) this.deps.store.collectPackages();
     return record;
@@ -121,11 +117,7 @@ export class FunctionChanges {
   create(record: Omit<ApiFunctionRecord, 'revisionId' | 'lastModified'>): ApiFunctionRecord {
     this.checkNameFree(record.namespace, record.name);
     this.checkSpec(record.namespace, record.name, record.spec, record.unzippedSize);
-    const stored: ApiFunctionRecord = {
-      ...record,
-      revisionId: crypto.randomUUID(),
-      lastModified: new Date().toISOString(),
-    };
+    const stored = stamped(record);
     this.put(stored);
     return stored;
   }
@@ -188,6 +180,11 @@ export class FunctionChanges {
     this.deps.store.save(record);
     this.deps.registry.put(apiDefinition(record, this.deps.layers, this.deps.config.region));
   }
+}
+
+/** A new revision of a record: every change gets a fresh RevisionId and LastModified. */
+function stamped(record: Omit<ApiFunctionRecord, 'revisionId' | 'lastModified'>): ApiFunctionRecord {
+  return { ...record, revisionId: crypto.randomUUID(), lastModified: new Date().toISOString() };
 }
 
 export function checkRevision(current: { revisionId: string }, expected: string | undefined): void {

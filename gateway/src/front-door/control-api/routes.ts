@@ -28,6 +28,9 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const fn = `${F}/:functionName`;
   const L = '/2018-10-31/layers';
   const lv = `${L}/:layerName/versions/:version`;
+  const concurrency = '/2017-10-31/functions/:functionName/concurrency';
+  const url = '/2021-10-31/functions/:functionName/url';
+  const invokeConfig = '/2019-09-25/functions/:functionName/event-invoke-config';
   type Handler = (req: Request, res: Response) => unknown;
   const routes: Array<
     [method: 'get' | 'post' | 'put' | 'delete', path: string, op: string, handler: Handler]
@@ -50,53 +53,23 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     ['post', `${fn}/policy`, 'AddPermission', settings.addPermission],
     ['get', `${fn}/policy`, 'GetPolicy', settings.getPolicy],
     ['delete', `${fn}/policy/:statementId`, 'RemovePermission', settings.removePermission],
-    [
-      'put',
-      '/2017-10-31/functions/:functionName/concurrency',
-      'PutFunctionConcurrency',
-      settings.putConcurrency,
-    ],
-    [
-      'delete',
-      '/2017-10-31/functions/:functionName/concurrency',
-      'DeleteFunctionConcurrency',
-      settings.deleteConcurrency,
-    ],
+    ['put', concurrency, 'PutFunctionConcurrency', settings.putConcurrency],
+    ['delete', concurrency, 'DeleteFunctionConcurrency', settings.deleteConcurrency],
     [
       'get',
       '/2019-09-30/functions/:functionName/concurrency',
       'GetFunctionConcurrency',
       settings.getConcurrency,
     ],
-    ['post', '/2021-10-31/functions/:functionName/url', 'CreateFunctionUrlConfig', settings.createUrl],
-    ['get', '/2021-10-31/functions/:functionName/url', 'GetFunctionUrlConfig', settings.getUrl],
-    ['put', '/2021-10-31/functions/:functionName/url', 'UpdateFunctionUrlConfig', settings.updateUrl],
-    ['delete', '/2021-10-31/functions/:functionName/url', 'DeleteFunctionUrlConfig', settings.deleteUrl],
-    ['get', '/2021-10-31/functions/:functionName/urls', 'ListFunctionUrlConfigs', settings.listUrls],
-    [
-      'put',
-      '/2019-09-25/functions/:functionName/event-invoke-config',
-      'PutFunctionEventInvokeConfig',
-      settings.putEventInvokeConfig,
-    ],
-    [
-      'post',
-      '/2019-09-25/functions/:functionName/event-invoke-config',
-      'UpdateFunctionEventInvokeConfig',
-      settings.updateEventInvokeConfig,
-    ],
-    [
-      'get',
-      '/2019-09-25/functions/:functionName/event-invoke-config',
-      'GetFunctionEventInvokeConfig',
-      settings.getEventInvokeConfig,
-    ],
-    [
-      'delete',
-      '/2019-09-25/functions/:functionName/event-invoke-config',
-      'DeleteFunctionEventInvokeConfig',
-      settings.deleteEventInvokeConfig,
-    ],
+    ['post', url, 'CreateFunctionUrlConfig', settings.createUrl],
+    ['get', url, 'GetFunctionUrlConfig', settings.getUrl],
+    ['put', url, 'UpdateFunctionUrlConfig', settings.updateUrl],
+    ['delete', url, 'DeleteFunctionUrlConfig', settings.deleteUrl],
+    ['get', `${url}s`, 'ListFunctionUrlConfigs', settings.listUrls],
+    ['put', invokeConfig, 'PutFunctionEventInvokeConfig', settings.putEventInvokeConfig],
+    ['post', invokeConfig, 'UpdateFunctionEventInvokeConfig', settings.updateEventInvokeConfig],
+    ['get', invokeConfig, 'GetFunctionEventInvokeConfig', settings.getEventInvokeConfig],
+    ['delete', invokeConfig, 'DeleteFunctionEventInvokeConfig', settings.deleteEventInvokeConfig],
     ['post', '/2017-03-31/tags/:arn', 'TagResource', settings.tag],
     ['delete', '/2017-03-31/tags/:arn', 'UntagResource', settings.untag],
     ['get', '/2017-03-31/tags/:arn', 'ListTags', settings.listTags],

@@ -177,21 +177,11 @@ export function settingHandlers(changes: FunctionChanges) {
       writeEventInvokeConfig(req, res, true);
     },
     getEventInvokeConfig(req: Request, res: Response) {
-      const fn = fnOf(req);
-      if (!fn.spec.async)
-        throw new ApiError(
-          'ResourceNotFoundException',
-          `The function ${arnOf(fn)} doesn't have an EventInvokeConfig`,
-        );
+      const fn = withInvokeConfig(req);
       res.json(eventInvokeView(fn, store.get(fn.namespace, fn.name)?.eventInvokeModifiedAt));
     },
     deleteEventInvokeConfig(req: Request, res: Response) {
-      const fn = fnOf(req);
-      if (!fn.spec.async)
-        throw new ApiError(
-          'ResourceNotFoundException',
-          `The function ${arnOf(fn)} doesn't have an EventInvokeConfig`,
-        );
+      const fn = withInvokeConfig(req);
       changes.commit(fn, undefined, (r) => {
         const { async: _, ...spec } = r.spec;
         return { ...r, eventInvokeModifiedAt: undefined, spec: spec as typeof r.spec };
@@ -238,6 +228,16 @@ export function settingHandlers(changes: FunctionChanges) {
       });
     },
   };
+
+  function withInvokeConfig(req: Request): FunctionDefinition {
+    const fn = fnOf(req);
+    if (!fn.spec.async)
+      throw new ApiError(
+        'ResourceNotFoundException',
+        `The function ${arnOf(fn)} doesn't have an EventInvokeConfig`,
+      );
+    return fn;
+  }
 
   function fnOfArn(req: Request): FunctionDefinition {
     const arn = String(req.params.arn);
