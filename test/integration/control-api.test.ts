@@ -143,6 +143,23 @@ describe('CreateFunction', () => {
     60_000,
   );
 
+  it('refuses a link that looks inside but ends outside through another link', async () => {
+    // t is lexically x/q, inside; but s really is p at depth one, so s/../../q is above the package.
+    const chained = makeZip({
+      'index.mjs': NODE_HANDLER,
+      'p/keep.txt': 'p',
+      'x/y/s': { link: '../../p' },
+      'x/y/t': { link: 's/../../q' },
+    });
+    const res = await create('chained-link', chained);
+    expect(res.type).toBe('InvalidParameterValueException');
+    expect(res.body.message).toMatch(/^x\/y\/t: symbolic link/);
+    const through = makeZip({ 'index.mjs': NODE_HANDLER, d: { link: 'p' }, 'p/a.txt': 'a', 'd/b.txt': 'b' });
+    expect((await create('through-link', through)).body.message).toMatch(
+      /^d\/b\.txt: path passes through a symbolic link/,
+    );
+  });
+
   it('keeps a link that stays inside the package', async () => {
     const zip = makeZip({
       'lib/real.mjs': `export const handler = async () => 'linked';\n`,

@@ -3,8 +3,8 @@
 // the root, and more than the unzipped limit (counted from the entries' real sizes, so a zip bomb that lies
 // in its headers stops at the limit too). yauzl reads the central directory, checks entry names and sizes,
 // and exposes the Unix mode bits that tell a symbolic link from a file.
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 
@@ -32,8 +32,9 @@ export async function unpackZip(zip: Buffer, dest: string, limitBytes: number): 
       'Could not unzip uploaded file. Please check your file, then try to upload again.',
     );
   }
-  const root = resolve(dest);
-  mkdirSync(root, { recursive: true });
+  mkdirSync(dest, { recursive: true });
+  const root = realpathSync(dest);
+  const links: Array<{ name: string; path: string }> = [];
   let total = 0;
   try {
     for await (const entry of zipfile.eachEntry()) {
@@ -41,6 +42,9 @@ export async function unpackZip(zip: Buffer, dest: string, limitBytes: number): 
       const type = mode & S_IFMT;
       const target = resolve(root, entry.fileName);
       if (!inside(root, target)) throw new BadPackageError(`${entry.fileName}: path leaves the package root`);
+      // Nothing is written through a link: a link is checked where it lies, so what lies beyond it is not.
+      if (throughLink(root, target))
+        throw new BadPackageError(`${entry.fileName}: path passes through a symbolic link`);
       if (entry.fileName.endsWith('/') || type === S_IFDIR) {
         mkdirSync(target, { recursive: true });
         continue;
@@ -53,10 +57,23 @@ export async function unpackZip(zip: Buffer, dest: string, limitBytes: number): 
         if (isAbsolute(link) || !inside(root, resolve(dirname(target), link)))
           throw new BadPackageError(`${entry.fileName}: symbolic link to ${link} leaves the package root`);
         symlinkSync(link, target);
+        links.push({ name: entry.fileName, path: target });
         continue;
       }
       // Executable bits survive (a custom runtime's bootstrap, a layer's /opt/bin tool); nothing else does.
       writeFileSync(target, content, { mode: mode & 0o111 ? 0o755 : 0o644 });
+    }
+    // A link's target may pass through other links (`s -> ../../p`, `t -> s/../../q`): only where each one
+    // really ends, once all are in place, tells whether it stays inside.
+    for (const link of links) {
+      let real: string;
+      try {
+        real = realpathSync(link.path);
+      } catch {
+        throw new BadPackageError(`${link.name}: symbolic link does not resolve inside the package`);
+      }
+      if (!inside(root, real))
+        throw new BadPackageError(`${link.name}: symbolic link leaves the package root`);
     }
   } catch (err) {
     zipfile.close();
@@ -87,6 +104,20 @@ async function readEntry(zipfile: ZipFile, entry: Entry, remaining: number): Pro
 
 function tooLarge(): BadPackageError {
   return new BadPackageError(`Unzipped size must be smaller than ${UNZIPPED_LIMIT_BYTES} bytes`);
+}
+
+/** Whether an existing directory on the way from root to path is a symbolic link. */
+function throughLink(root: string, path: string): boolean {
+  let dir = root;
+  for (const part of relative(root, dirname(path)).split(sep).filter(Boolean)) {
+    dir = join(dir, part);
+    try {
+      if (lstatSync(dir).isSymbolicLink()) return true;
+    } catch {
+      return false; // not there yet: mkdir makes a real directory
+    }
+  }
+  return false;
 }
 
 function inside(root: string, path: string): boolean {
