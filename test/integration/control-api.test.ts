@@ -404,10 +404,29 @@ describe('layers without a sandbox', () => {
 describe('after a restart', () => {
   it('serves the functions the API created from the data directory', async () => {
     await serval.stop();
+    const layer = 'arn:serval:lambda:local:default:layer:greeter:1';
     serval = await startServal({
-      functions: [inlineNode('from-manifest', 'export const handler = async () => 1;')],
+      functions: [
+        inlineNode('from-manifest', 'export const handler = async () => 1;'),
+        // spec.layers in a manifest: the layer published through the API above, and one never published.
+        inlineNode(
+          'manifest-layered',
+          `import { createRequire } from 'node:module';\nexport const handler = async () => createRequire(import.meta.url)('greeter')('manifest');\n`,
+          { spec: { layers: [layer] } },
+        ),
+        inlineNode('manifest-missing-layer', 'export const handler = async () => 1;', {
+          spec: { layers: ['arn:serval:lambda:local:default:layer:greeter:9'] },
+        }),
+      ],
       config: { dataDir },
     });
+    expect((await serval.invoke('manifest-layered', {})).json()).toBe('hello manifest from a layer');
+    expect(serval.loaded.problems).toEqual([
+      expect.objectContaining({
+        field: 'spec.layers[0]',
+        message: expect.stringMatching(/greeter:9 is not published/),
+      }),
+    ]);
     const got = await api('GET', '/2015-03-31/functions/zipped');
     expect(got.body.Configuration).toMatchObject({ Timeout: 9, Description: 'updated' });
     expect((await serval.invoke('zipped', { b: 2 })).json()).toEqual({ echo: { b: 2 }, version: 'two' });
