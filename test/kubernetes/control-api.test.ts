@@ -65,4 +65,19 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     expect(fn.spec.timeoutSeconds).toBe(12);
     expect((await api('GET', '/2015-03-31/functions/from-api')).type).toBe('ResourceNotFoundException');
   });
+
+  it('refuses spec.layers in a cluster on the Function status rather than running without them', async () => {
+    await rig.kubectl(
+      ['apply', '-f', '-'],
+      functionManifest(NS, 'layered', 'export const handler = async () => 1;', {
+        layers: ['arn:serval:lambda:local:default:layer:tools:1'],
+      }),
+    );
+    const ready = await rig.until('the InvalidSpec condition', async () => {
+      const o = await rig.json(['get', 'function', 'layered', '-n', NS]);
+      return o.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+    });
+    expect(ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(ready.message).toMatch(/^spec\.layers: /);
+  }, 120_000);
 });
