@@ -424,7 +424,12 @@ export const VALID: Doc[] = [
       environmentFrom: [{ secretRef: { name: 'thumb-secrets' } }],
       serviceAccountName: 'thumb-role',
       reservedConcurrency: 0,
-      url: { authType: 'JWT', qualifier: 'live', invokeMode: 'RESPONSE_STREAM', cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] } },
+      url: {
+        authType: 'JWT',
+        qualifier: 'live',
+        invokeMode: 'RESPONSE_STREAM',
+        cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] },
+      },
       alb: {
         rules: [
           { host: '*.example.com', priority: 10 },
