@@ -164,7 +164,7 @@ export class RuntimeApiServer {
       return errorReply(res, 400, 'InvalidFunctionResponseMode', 'Invalid function response mode');
     }
     this.machine.transition('InvocationResponse');
-    if (mode === 'streaming') return this.streamedResponse(req, res, requestId);
+    if (isStreamedUpload(req, mode)) return this.streamedResponse(req, res, requestId);
     const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
     if (read.kind === 'too-large') {
       this.complete(requestId, tooLarge(read.size, MAX_PAYLOAD_BYTES));
@@ -294,6 +294,22 @@ function tooLarge(size: number, limit: number): RuntimeOutcome {
     }),
   );
   return { kind: 'error', errorType: 'Function.ResponseSizeTooLarge', body, contentType: 'application/json' };
+}
+
+/**
+ * Streaming mode is what the header says; aws-lambda-go streams without it, as a chunked upload that
+ * declares the error trailers, and tells its buffered JSON answers (sent the same way) by their type.
+ */
+function isStreamedUpload(req: IncomingMessage, mode: string | undefined): boolean {
+  if (mode === 'streaming') return true;
+  const declaresErrorTrailers = /(^|,)\s*lambda-runtime-function-error-type\s*(,|$)/i.test(
+    header(req, 'trailer') ?? '',
+  );
+  return (
+    declaresErrorTrailers &&
+    /chunked/i.test(header(req, 'transfer-encoding') ?? '') &&
+    !/^application\/json\b/i.test(header(req, 'content-type') ?? '')
+  );
 }
 
 /** What a header value may hold: printable ASCII and tabs. */

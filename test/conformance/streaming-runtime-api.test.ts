@@ -1,0 +1,108 @@
+// The Runtime API's streaming response mode (reference §1.3) as a custom runtime uses it with nothing but
+// HTTP: chunks relayed as written, an error in trailers, and the 200 MB limit answered as Lambda does.
+import { request } from 'node:http';
+import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
+import { fixture, startServal, type TestServal } from '../support/serval.ts';
+
+let serval: TestServal;
+let lambda: LambdaClient;
+beforeAll(async () => {
+  serval = await startServal({
+    functions: [
+      {
+        name: 'stream-probe',
+        runtime: 'provided',
+        codePath: fixture('provided/stream-probe'),
+        timeoutSeconds: 120,
+        spec: { url: { invokeMode: 'RESPONSE_STREAM' } },
+      },
+    ],
+  });
+  lambda = new LambdaClient({
+    endpoint: serval.url,
+    region: 'local',
+    credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
+    maxAttempts: 1,
+  });
+});
+afterAll(async () => {
+  lambda?.destroy();
+  await serval?.stop();
+});
+
+async function streamed(scenario: string) {
+  const out = await lambda.send(
+    new InvokeWithResponseStreamCommand({
+      FunctionName: 'stream-probe',
+      Payload: JSON.stringify({ scenario }),
+    }),
+  );
+  let body = '';
+  let complete: { ErrorCode?: string; ErrorDetails?: string } | undefined;
+  for await (const event of out.EventStream!) {
+    if (event.PayloadChunk?.Payload) body += Buffer.from(event.PayloadChunk.Payload).toString();
+    if (event.InvokeComplete) complete = event.InvokeComplete;
+  }
+  return { body, complete };
+}
+
+/** Waits for the runtime's own log line saying what the Runtime API answered it. */
+async function answered(scenario: string): Promise<string> {
+  const pattern = new RegExp(`stream-probe: ${scenario} answered (\\S+)`);
+  for (;;) {
+    const line = serval.logs('stream-probe').find((l) => pattern.test(l));
+    if (line) return pattern.exec(line)![1]!;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a custom runtime in streaming mode', () => {
+  it('its chunks reach the caller and the Runtime API accepts the stream', async () => {
+    const { body, complete } = await streamed('chunks');
+    expect(body).toBe('alpha beta gamma');
+    expect(complete?.ErrorCode).toBeUndefined();
+    expect(await answered('chunks')).toBe('202');
+  });
+
+  it('an error in trailers is the invocation error, after the bytes already sent', async () => {
+    const { body, complete } = await streamed('trailers');
+    expect(body).toBe('partial ');
+    expect(complete).toEqual({
+      ErrorCode: 'Custom.Broken',
+      ErrorDetails: 'custom runtime failed mid-stream',
+    });
+    const buffered = await serval.invoke('stream-probe', { scenario: 'trailers' });
+    expect(buffered.headers.get('x-amz-function-error')).toBe('Unhandled');
+    expect(buffered.json()).toEqual({
+      errorType: 'Custom.Broken',
+      errorMessage: 'custom runtime failed mid-stream',
+    });
+  });
+
+  it('past 200 MB the stream stops: the runtime gets 413, the client a cut connection', async () => {
+    const url = new URL(serval.url);
+    const path = `/lambda-url/${functionUrlId('default', 'stream-probe', '$LATEST')}/?scenario=over-limit`;
+    const received = await new Promise<{ bytes: number; complete: boolean }>((resolve, reject) => {
+      request({ host: url.hostname, port: url.port, path }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+        });
+        const done = () => resolve({ bytes, complete: res.complete });
+        res.on('end', done);
+        res.on('aborted', done);
+        res.on('error', done);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(received.complete).toBe(false);
+    expect(received.bytes).toBeLessThanOrEqual(200 * 1024 * 1024);
+    expect(await answered('over-limit')).toBe('413');
+    expect(serval.logs('stream-probe').join('\n')).toMatch(/REPORT RequestId/);
+    // The environment serves on.
+    expect((await streamed('chunks')).body).toBe('alpha beta gamma');
+  }, 120_000);
+});
