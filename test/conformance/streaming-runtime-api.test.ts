@@ -104,5 +104,5 @@ describe('a custom runtime in streaming mode', () => {
     expect(serval.logs('stream-probe').join('\n')).toMatch(/REPORT RequestId/);
     // The environment serves on.
     expect((await streamed('chunks')).body).toBe('alpha beta gamma');
-  }, 120_000);
+  }, 240_000);
 });

@@ -161,6 +161,13 @@ describe('function URL with invokeMode RESPONSE_STREAM', () => {
     expect(await countOf('stream-short')).toBe(1);
   });
 
+  it('a stream the handler abandons (returns without ending it) is cut, and the environment serves on', async () => {
+    const res = await open(urlPath('stream-short', 'mode=abandon'));
+    expect(res.statusCode).toBe(200);
+    expect(await readAll(res)).toEqual({ body: 'abandoned ', complete: false });
+    expect(Number.isInteger(await countOf('stream-short'))).toBe(true);
+  });
+
   it('a client that disconnects mid-stream frees the environment: the next call is warm', async () => {
     expect(await countOf('stream-single')).toBe(1);
     // 50 MB, far beyond the credit window: without the cancel the handler would stall on backpressure.
@@ -200,7 +207,7 @@ describe('function URL with invokeMode RESPONSE_STREAM', () => {
     // The gateway runs in this process; a buffered body adds 100 MB (a client keeping the chunks measured
     // 99.7 MB here), a relayed one is flat but for socket reads caught in flight (up to 30 MB seen).
     expect(peak - before).toBeLessThan(64 * 1024 * 1024);
-  });
+  }, 180_000);
 
   it('a function that answers buffered is answered as on a BUFFERED URL', async () => {
     const res = await fetch(`${serval.url}/lambda-url/${functionUrlId('default', 'buffered', '$LATEST')}/x`);

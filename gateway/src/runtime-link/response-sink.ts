@@ -1,5 +1,6 @@
 // Where a streamed response's chunks go as the agent relays them, and the sink for callers that want the
 // whole body at once (Invoke on a function whose runtime streams): it collects up to the buffered limit.
+import type { Writable } from 'node:stream';
 import type { InvocationResult } from '../../../apis/environment-link.ts';
 
 export interface ResponseSink {
@@ -46,5 +47,26 @@ export class CollectingSink implements ResponseSink {
       result: { ...result, contentType: this.contentType ?? result.contentType },
       body: Buffer.concat(this.chunks, this.size),
     };
+  }
+}
+
+/**
+ * Writes a stream's chunks to its client and passes credit back once the client's socket took them: at
+ * once, or at its next 'drain' (one listener for every waiting chunk).
+ */
+export class ClientWriter {
+  private readonly out: Writable;
+  private waiting: Array<() => void> = [];
+
+  constructor(out: Writable) {
+    this.out = out;
+    out.on('drain', () => {
+      for (const passed of this.waiting.splice(0)) passed();
+    });
+  }
+
+  write(data: Uint8Array, passed: () => void): void {
+    if (this.out.write(data) && this.waiting.length === 0) passed();
+    else this.waiting.push(passed);
   }
 }

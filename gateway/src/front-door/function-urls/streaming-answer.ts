@@ -2,7 +2,7 @@
 // HTTP-integration prelude (JSON, then eight NUL bytes), then the body passed on as the function writes it.
 import type { ServerResponse } from 'node:http';
 import type { InvocationOutput } from '../../runtime-link/agent-connection.ts';
-import type { ResponseSink } from '../../runtime-link/response-sink.ts';
+import { ClientWriter, type ResponseSink } from '../../runtime-link/response-sink.ts';
 import { setHttpHead } from '../http-answer.ts';
 import { BAD_GATEWAY, responseHead, type UrlResponse } from './response.ts';
 
@@ -15,6 +15,7 @@ export class FunctionUrlStream implements ResponseSink {
   private readonly res: ServerResponse;
   /** Headers the gateway adds to whatever the function says (CORS, the request id). */
   private readonly extraHeaders: (head: Omit<UrlResponse, 'body'>) => Omit<UrlResponse, 'body'>;
+  private readonly writer: ClientWriter;
   private cancel: (() => void) | undefined;
   /** Bytes of the prelude so far; undefined once the head is out (or when there is no prelude). */
   private prelude: Buffer | undefined;
@@ -25,6 +26,7 @@ export class FunctionUrlStream implements ResponseSink {
     extraHeaders: (head: Omit<UrlResponse, 'body'>) => Omit<UrlResponse, 'body'>,
   ) {
     this.res = res;
+    this.writer = new ClientWriter(res);
     this.extraHeaders = extraHeaders;
     // A client that hangs up stops the relay; the function runs on and its environment is freed after.
     res.on('close', () => {
@@ -71,8 +73,8 @@ export class FunctionUrlStream implements ResponseSink {
       this.sendHead(head);
       body = sofar.subarray(end + DELIMITER.length);
     }
-    if (body.length === 0 || this.res.write(body)) passed();
-    else this.res.once('drain', passed);
+    if (body.length === 0) passed();
+    else this.writer.write(body, passed);
   }
 
   /**

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import type { InvocationOutput } from '../../runtime-link/agent-connection.ts';
-import type { ResponseSink } from '../../runtime-link/response-sink.ts';
+import { ClientWriter, type ResponseSink } from '../../runtime-link/response-sink.ts';
 
 const codec = new EventStreamCodec(
   (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
@@ -31,11 +31,13 @@ export interface EventStreamHead {
 export class EventStreamAnswer implements ResponseSink {
   private readonly res: ServerResponse;
   private readonly head: EventStreamHead;
+  private readonly writer: ClientWriter;
   private cancel: (() => void) | undefined;
 
   constructor(res: ServerResponse, head: EventStreamHead) {
     this.res = res;
     this.head = head;
+    this.writer = new ClientWriter(res);
     // A caller that hangs up stops the relay; the function runs on (as on Lambda) and its environment is freed.
     res.on('close', () => {
       if (!res.writableFinished) this.cancel?.();
@@ -53,8 +55,7 @@ export class EventStreamAnswer implements ResponseSink {
       return;
     }
     this.writeHead();
-    if (this.res.write(event('PayloadChunk', 'application/octet-stream', chunk))) passed();
-    else this.res.once('drain', passed);
+    this.writer.write(event('PayloadChunk', 'application/octet-stream', chunk), passed);
   }
 
   /** After the invocation: a buffered response as one chunk, then the completion with any error. */
