@@ -79,7 +79,7 @@ export type AgentMessage =
  * Bytes of a streamed response the agent may have sent and the gateway not yet passed on: the window that
  * bounds each side's memory per stream whatever the speeds of the runtime and the client.
  */
-export const STREAM_WINDOW_BYTES = 1024 * 1024;
+export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export function encodeFrame(header: GatewayMessage | AgentMessage, body?: Uint8Array): Buffer {
   const json = Buffer.from(JSON.stringify(header));
