@@ -58,7 +58,8 @@ async function loopbackRate(): Promise<number> {
   }
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * (p / 100))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * (p / 100))]!;
 
 export async function responseStreamingBench(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'serval-bench-stream-'));

@@ -82,14 +82,22 @@ export class FunctionUrlStream implements ResponseSink {
    * answers with the buffered result instead.
    */
   finish(out: InvocationOutput): boolean {
-    if (out.result.streamedBytes === undefined) return false;
+    // Started but not `streamedBytes`: the environment was lost mid-stream, and the error says so.
+    if (out.result.streamedBytes === undefined && this.cancel === undefined) return false;
     if (this.res.destroyed) return true;
     const failed = out.result.outcome === 'error' || this.malformed || this.prelude !== undefined;
     if (!failed) this.res.end();
     else if (!this.res.headersSent) this.sendAnswer(BAD_GATEWAY);
-    // Part of the body is out: a cut connection (no last chunk) tells the client it is incomplete.
-    else this.res.destroy();
+    // Part of the body is out: a cut connection (no last chunk) tells the client it is incomplete. The
+    // socket is ended rather than destroyed so the bytes already written still reach the client.
+    else this.cut();
     return true;
+  }
+
+  private cut(): void {
+    const socket = this.res.socket;
+    if (!socket) this.res.destroy();
+    else socket.end(() => socket.destroy());
   }
 
   private reject(): void {
