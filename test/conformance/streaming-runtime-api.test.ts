@@ -1,9 +1,8 @@
 // The Runtime API's streaming response mode (reference §1.3) as a custom runtime uses it with nothing but
-// HTTP: chunks relayed as written, an error in trailers, and the 200 MB limit answered as Lambda does.
-import { request } from 'node:http';
+// HTTP: chunks relayed as written, and an error in trailers. (The 200 MB limit is crossed cheaply in
+// runtime-shims/agent/runtime-api/streamed-response.test.ts with a smaller limit.)
 import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -15,8 +14,7 @@ beforeAll(async () => {
         name: 'stream-probe',
         runtime: 'provided',
         codePath: fixture('provided/stream-probe'),
-        timeoutSeconds: 120,
-        spec: { url: { invokeMode: 'RESPONSE_STREAM' } },
+        timeoutSeconds: 30,
       },
     ],
   });
@@ -80,29 +78,4 @@ describe('a custom runtime in streaming mode', () => {
       errorMessage: 'custom runtime failed mid-stream',
     });
   });
-
-  it('past 200 MB the stream stops: the runtime gets 413, the client a cut connection', async () => {
-    const url = new URL(serval.url);
-    const path = `/lambda-url/${functionUrlId('default', 'stream-probe', '$LATEST')}/?scenario=over-limit`;
-    const received = await new Promise<{ bytes: number; complete: boolean }>((resolve, reject) => {
-      request({ host: url.hostname, port: url.port, path }, (res) => {
-        let bytes = 0;
-        res.on('data', (c: Buffer) => {
-          bytes += c.length;
-        });
-        const done = () => resolve({ bytes, complete: res.complete });
-        res.on('end', done);
-        res.on('aborted', done);
-        res.on('error', done);
-      })
-        .on('error', reject)
-        .end();
-    });
-    expect(received.complete).toBe(false);
-    expect(received.bytes).toBeLessThanOrEqual(200 * 1024 * 1024);
-    expect(await answered('over-limit')).toBe('413');
-    expect(serval.logs('stream-probe').join('\n')).toMatch(/REPORT RequestId/);
-    // The environment serves on.
-    expect((await streamed('chunks')).body).toBe('alpha beta gamma');
-  }, 240_000);
 });

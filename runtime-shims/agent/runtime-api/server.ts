@@ -38,8 +38,12 @@ export class RuntimeApiServer {
   private queued: { request: InvocationRequest; body: Buffer } | undefined;
   private readonly routes: Array<[string, RegExp, Handler]>;
 
-  constructor(listener: RuntimeApiListener) {
+  /** Lambda's 200 MB for a streamed response; smaller only where a test needs to cross it cheaply. */
+  private readonly maxStreamedBytes: number;
+
+  constructor(listener: RuntimeApiListener, limits: { maxStreamedBytes?: number } = {}) {
     this.listener = listener;
+    this.maxStreamedBytes = limits.maxStreamedBytes ?? MAX_STREAMED_BYTES;
     this.routes = [
       ['GET', /^\/runtime\/invocation\/next$/, (q, s) => this.next(q, s)],
       ['POST', /^\/runtime\/invocation\/([^/]+)\/response$/, (q, s, id) => this.response(q, s, id)],
@@ -189,9 +193,9 @@ export class RuntimeApiServer {
     res: ServerResponse,
     requestId: string,
   ): Promise<void> {
-    const read = await relayStreamedBody(req, this.listener.responseStream(requestId));
+    const read = await relayStreamedBody(req, this.listener.responseStream(requestId), this.maxStreamedBytes);
     if (read.kind === 'too-large') {
-      this.complete(requestId, tooLarge(read.bytes, MAX_STREAMED_BYTES));
+      this.complete(requestId, tooLarge(read.bytes, this.maxStreamedBytes));
       // The runtime may still be uploading: answer, then close the connection rather than read on.
       res.setHeader('Connection', 'close');
       res.on('finish', () => req.destroy());
@@ -199,7 +203,7 @@ export class RuntimeApiServer {
         res,
         413,
         'RequestEntityTooLarge',
-        `Exceeded maximum allowed payload size (${MAX_STREAMED_BYTES} bytes).`,
+        `Exceeded maximum allowed payload size (${this.maxStreamedBytes} bytes).`,
       );
     }
     if (read.kind === 'truncated') {
