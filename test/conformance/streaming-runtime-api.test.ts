@@ -1,8 +1,9 @@
 // The Runtime API's streaming response mode (reference §1.3) as a custom runtime uses it with nothing but
 // HTTP: chunks relayed as written, and an error in trailers. (The 200 MB limit is crossed cheaply in
 // runtime-shims/agent/runtime-api/streamed-response.test.ts with a smaller limit.)
-import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeWithResponseStreamCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readResponseStream, servalLambdaClient } from '../support/lambda-client.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -18,12 +19,7 @@ beforeAll(async () => {
       },
     ],
   });
-  lambda = new LambdaClient({
-    endpoint: serval.url,
-    region: 'local',
-    credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
-    maxAttempts: 1,
-  });
+  lambda = servalLambdaClient(serval.url);
 });
 afterAll(async () => {
   lambda?.destroy();
@@ -37,13 +33,7 @@ async function streamed(scenario: string) {
       Payload: JSON.stringify({ scenario }),
     }),
   );
-  let body = '';
-  let complete: { ErrorCode?: string; ErrorDetails?: string } | undefined;
-  for await (const event of out.EventStream!) {
-    if (event.PayloadChunk?.Payload) body += Buffer.from(event.PayloadChunk.Payload).toString();
-    if (event.InvokeComplete) complete = event.InvokeComplete;
-  }
-  return { body, complete };
+  return readResponseStream(out);
 }
 
 /** Waits for the runtime's own log line saying what the Runtime API answered it. */

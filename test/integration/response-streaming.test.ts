@@ -6,13 +6,10 @@ import { type IncomingMessage, request } from 'node:http';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  InvokeWithResponseStreamCommand,
-  type InvokeWithResponseStreamCommandOutput,
-  LambdaClient,
-} from '@aws-sdk/client-lambda';
+import { InvokeWithResponseStreamCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
+import { readResponseStream, servalLambdaClient } from '../support/lambda-client.ts';
 import { fixture, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 
 // A full collection on demand, for the memory check (the flag is read when a context is created).
@@ -54,12 +51,7 @@ beforeAll(async () => {
     // Long enough for any stall to show as a failed call rather than a slow one.
     config: { maxEnvironmentsPerFunction: 1, environmentStartTimeoutSeconds: 30 },
   });
-  lambda = new LambdaClient({
-    endpoint: serval.url,
-    region: 'local',
-    credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
-    maxAttempts: 1,
-  });
+  lambda = servalLambdaClient(serval.url);
 });
 afterAll(async () => {
   lambda?.destroy();
@@ -216,17 +208,6 @@ describe('function URL with invokeMode RESPONSE_STREAM', () => {
   });
 });
 
-/** Collects an InvokeWithResponseStream answer as the SDK hands it over. */
-async function drain(out: InvokeWithResponseStreamCommandOutput) {
-  const chunks: string[] = [];
-  let complete: { ErrorCode?: string; ErrorDetails?: string; LogResult?: string } | undefined;
-  for await (const event of out.EventStream!) {
-    if (event.PayloadChunk?.Payload) chunks.push(Buffer.from(event.PayloadChunk.Payload).toString());
-    if (event.InvokeComplete) complete = event.InvokeComplete;
-  }
-  return { chunks, complete };
-}
-
 describe('InvokeWithResponseStream through the unmodified AWS SDK v3', () => {
   it('reads PayloadChunk events and a clean InvokeComplete', async () => {
     const out = await lambda.send(
@@ -238,8 +219,8 @@ describe('InvokeWithResponseStream through the unmodified AWS SDK v3', () => {
     );
     expect(out.StatusCode).toBe(200);
     expect(out.ExecutedVersion).toBe('$LATEST');
-    const { chunks, complete } = await drain(out);
-    expect(chunks.join('')).toBe('one two three');
+    const { body, complete } = await readResponseStream(out);
+    expect(body).toBe('one two three');
     expect(complete?.ErrorCode).toBeUndefined();
     expect(Buffer.from(complete!.LogResult!, 'base64').toString()).toMatch(/^REPORT RequestId: /m);
   });
@@ -272,8 +253,8 @@ describe('InvokeWithResponseStream through the unmodified AWS SDK v3', () => {
     const out = await lambda.send(
       new InvokeWithResponseStreamCommand({ FunctionName: 'stream', Payload: '{"mode":"fail-mid"}' }),
     );
-    const { chunks, complete } = await drain(out);
-    expect(chunks.join('')).toBe('partial ');
+    const { body, complete } = await readResponseStream(out);
+    expect(body).toBe('partial ');
     expect(complete).toMatchObject({ ErrorCode: 'Error', ErrorDetails: 'stream broke' });
   });
 
@@ -281,8 +262,8 @@ describe('InvokeWithResponseStream through the unmodified AWS SDK v3', () => {
     const out = await lambda.send(
       new InvokeWithResponseStreamCommand({ FunctionName: 'buffered', Payload: '{"a":1}' }),
     );
-    const { chunks, complete } = await drain(out);
-    expect(JSON.parse(chunks.join(''))).toEqual({ a: 1 });
+    const { body, complete } = await readResponseStream(out);
+    expect(JSON.parse(body)).toEqual({ a: 1 });
     expect(complete?.ErrorCode).toBeUndefined();
   });
 
