@@ -49,7 +49,7 @@ beforeAll(async () => {
       },
     ],
     // Long enough for any stall to show as a failed call rather than a slow one.
-    config: { maxEnvironmentsPerFunction: 1, environmentStartTimeoutSeconds: 30 },
+    config: { maxEnvironmentsPerFunction: 1, environmentStartTimeoutSeconds: 90 },
   });
   lambda = servalLambdaClient(serval.url);
 });
@@ -169,7 +169,7 @@ describe('function URL with invokeMode RESPONSE_STREAM', () => {
     res.destroy();
     // The pool has a single environment, so this call waits for the one the stream held.
     expect(await countOf('stream-single')).toBe(3);
-  });
+  }, 180_000);
 
   it('streams 100 MB with the gateway memory flat', async () => {
     const res = await open(urlPath('stream', 'mode=big&mb=100'));

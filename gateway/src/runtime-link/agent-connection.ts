@@ -29,6 +29,8 @@ export class AgentConnection {
         /** Where a streamed response goes; without one the connection collects it. */
         sink: ResponseSink | undefined;
         collector: CollectingSink | undefined;
+        /** Bytes passed on to the client and not yet returned to the agent as credit. */
+        credit: number;
       }
     | undefined;
   private closedFlag = false;
@@ -67,7 +69,14 @@ export class AgentConnection {
     if (this.inFlight) return Promise.reject(new Error(`environment ${this.environmentId} is busy`));
     if (this.closedFlag) return Promise.reject(new EnvironmentLostError('environment link is closed'));
     return new Promise((resolve, reject) => {
-      this.inFlight = { requestId: invocation.requestId, resolve, reject, sink, collector: undefined };
+      this.inFlight = {
+        requestId: invocation.requestId,
+        resolve,
+        reject,
+        sink,
+        collector: undefined,
+        credit: 0,
+      };
       this.send({ type: 'invoke', invocation }, body);
     });
   }
@@ -108,9 +117,19 @@ export class AgentConnection {
       });
       return;
     }
-    pending.sink?.write(body, () => {
+    pending.sink?.write(body, () => this.credit(pending, body.length));
+  }
+
+  /** Credit passed on in one message per turn of the event loop, not one per chunk. */
+  private credit(pending: NonNullable<AgentConnection['inFlight']>, bytes: number): void {
+    const first = pending.credit === 0;
+    pending.credit += bytes;
+    if (!first) return;
+    setImmediate(() => {
+      const granted = pending.credit;
+      pending.credit = 0;
       if (this.inFlight === pending && !this.closedFlag)
-        this.send({ type: 'stream-credit', requestId, bytes: body.length });
+        this.send({ type: 'stream-credit', requestId: pending.requestId, bytes: granted });
     });
   }
 
