@@ -30,7 +30,8 @@ beforeAll(async () => {
     runtime: 'nodejs24.x',
     handler: 'index.handler',
     codePath: codeDir,
-    timeoutSeconds: 60,
+    // Far beyond what any stream here needs, even on a machine so loaded 100 MB takes a minute.
+    timeoutSeconds: 600,
     spec: streaming,
     ...more,
   });
@@ -202,7 +203,7 @@ describe('function URL with invokeMode RESPONSE_STREAM', () => {
     // The gateway runs in this process; a buffered body adds 100 MB (a client keeping the chunks measured
     // 99.7 MB here), a relayed one is flat but for socket reads caught in flight (up to 30 MB seen).
     expect(peak - before).toBeLessThan(64 * 1024 * 1024);
-  }, 180_000);
+  }, 600_000);
 
   it('a function that answers buffered is answered as on a BUFFERED URL', async () => {
     const res = await fetch(`${serval.url}/lambda-url/${functionUrlId('default', 'buffered', '$LATEST')}/x`);
