@@ -101,11 +101,6 @@ export const FUNCTION_CRD: CrdDefinition = {
       ],
     },
     {
-      path: 'spec.url.invokeMode',
-      why: 'url.invokeMode: RESPONSE_STREAM is refused until streaming lands',
-      rules: [{ rule: "self == 'BUFFERED'", message: 'RESPONSE_STREAM is not supported yet; use BUFFERED' }],
-    },
-    {
       path: 'spec.url.qualifier',
       why: 'url.qualifier: $LATEST or an alias, never a version number; the pattern caps it at 128',
       set: { maxLength: 128 },

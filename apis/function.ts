@@ -122,11 +122,8 @@ const url = z
   .object({
     authType: z.enum(['NONE', 'JWT']).default('NONE'),
     cors: cors.optional(),
-    invokeMode: z
-      .enum(['BUFFERED', 'RESPONSE_STREAM'])
-      .default('BUFFERED')
-      // Refused rather than silently buffered, so nobody ships a streaming function that does not stream.
-      .refine((m) => m === 'BUFFERED', 'RESPONSE_STREAM is not supported yet; use BUFFERED'),
+    /** BUFFERED answers once the function returns (6 MB); RESPONSE_STREAM streams as it writes (200 MB). */
+    invokeMode: z.enum(['BUFFERED', 'RESPONSE_STREAM']).default('BUFFERED'),
     /** `$LATEST` or an alias name; Lambda allows no version numbers here. */
     qualifier: z
       .string()

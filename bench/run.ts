@@ -12,6 +12,7 @@ import { eventSourcesBench } from './event-sources.ts';
 import { streamsBench } from './event-sources-streams.ts';
 import { kubernetesBench, previousKubernetesSection } from './kubernetes.ts';
 import { observabilityBench } from './observability.ts';
+import { responseStreamingBench } from './response-streaming.ts';
 import { startServalProcess } from './serval-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -201,6 +202,7 @@ try {
   const observabilitySection = await observabilityBench(ROOT);
   const eventSourcesSection = await eventSourcesBench();
   const streamsSection = await streamsBench();
+  const responseStreamingSection = await responseStreamingBench();
   // The Kubernetes part needs the test control plane and takes about 20 minutes: only when asked for.
   const kubernetesSection = process.env.BENCH_KUBERNETES
     ? await kubernetesBench()
@@ -253,6 +255,7 @@ ${authSection}
 ${observabilitySection}
 ${eventSourcesSection}
 ${streamsSection}
+${responseStreamingSection}
 ${kubernetesSection}`;
   // The hand-written analysis below the generated tables is kept across runs.
   const file = join(ROOT, 'docs/benchmarks.md');

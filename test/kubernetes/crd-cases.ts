@@ -175,10 +175,10 @@ export const INVALID: InvalidCase[] = [
     message: 'not a version number',
   },
   {
-    name: 'function URL with response streaming',
-    doc: fn({ url: { invokeMode: 'RESPONSE_STREAM' } }),
+    name: 'function URL with an unknown invoke mode',
+    doc: fn({ url: { invokeMode: 'STREAMING' } }),
     field: 'spec.url.invokeMode',
-    message: 'RESPONSE_STREAM is not supported yet',
+    message: 'Unsupported value: "STREAMING"',
   },
   {
     name: 'ALB rule with neither host nor path',
@@ -424,7 +424,12 @@ export const VALID: Doc[] = [
       environmentFrom: [{ secretRef: { name: 'thumb-secrets' } }],
       serviceAccountName: 'thumb-role',
       reservedConcurrency: 0,
-      url: { authType: 'JWT', qualifier: 'live', cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] } },
+      url: {
+        authType: 'JWT',
+        qualifier: 'live',
+        invokeMode: 'RESPONSE_STREAM',
+        cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] },
+      },
       alb: {
         rules: [
           { host: '*.example.com', priority: 10 },

@@ -7,6 +7,7 @@ import type { DispatchObserver } from '../observability/dispatch-observer.ts';
 import type { EnvironmentSnapshot } from '../observability/metrics.ts';
 import type { FunctionDefinition } from '../registry/function-definition.ts';
 import { EnvironmentLostError, type InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import type { StartEnvironment } from './environment-launcher.ts';
 import { EnvironmentPool, EnvironmentStartError } from './environment-pool.ts';
 
@@ -37,10 +38,11 @@ export class Dispatcher {
     version: string,
     invocation: InvocationRequest,
     body: Buffer,
+    sink?: ResponseSink,
   ): Promise<InvocationOutput> {
     const pool = this.poolFor(fn, version);
     try {
-      return await pool.invoke(invocation, body);
+      return await pool.invoke(invocation, body, sink);
     } catch (err) {
       if (err instanceof EnvironmentLostError) return environmentLost(invocation.requestId);
       if (err instanceof EnvironmentStartError && err.outOfCapacity) {

@@ -3,6 +3,7 @@
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
 import { type DispatchObserver, dispatchObserver } from '../observability/dispatch-observer.ts';
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import type { StartEnvironment, StartedEnvironment } from './environment-launcher.ts';
 
 export class EnvironmentStartError extends Error {
@@ -60,12 +61,12 @@ export class EnvironmentPool {
     return { idle: this.idle.length, busy: this.busy, starting: this.starting, waiting: this.waiters.length };
   }
 
-  async invoke(invocation: InvocationRequest, body: Buffer): Promise<InvocationOutput> {
+  async invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
     const conn = await this.acquire();
     this.busy++;
     try {
       return await this.observer.runtime(invocation, conn.environmentId, (traced) =>
-        conn.invoke(traced, body),
+        conn.invoke(traced, body, sink),
       );
     } finally {
       this.busy--;

@@ -12,6 +12,7 @@ import { Tracing } from '../observability/tracing.ts';
 import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import { pickVersion } from '../versions/alias-store.ts';
 import type { AliasSource, VersionSource } from '../versions/sources.ts';
 
@@ -33,6 +34,8 @@ export interface SyncInvokeOptions {
   requestId?: string | undefined;
   /** Epoch ms an async event was accepted: the wait becomes its queue-wait span and event-age metric. */
   queuedSince?: number | undefined;
+  /** Where a response the runtime streams goes as it is written; without one it is collected (6 MB). */
+  sink?: ResponseSink | undefined;
 }
 
 export interface SyncInvocation extends InvocationOutput {
@@ -122,7 +125,7 @@ export class Invoker {
       }
       try {
         const output = await watch
-          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload))
+          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload, options.sink))
           .catch((err) => {
             // No room in the cluster for an environment is a throttle too: count it as one.
             if (err instanceof ApiError && err.type === 'TooManyRequestsException')

@@ -105,7 +105,7 @@ export function payload(req: Request): Buffer {
  * X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2), in
  * its ASCII form: a header cannot carry raw CR/LF or characters above U+00FF, and escapes parse back the same.
  */
-function clientContext(encoded: string | undefined): string | undefined {
+export function clientContext(encoded: string | undefined): string | undefined {
   if (!encoded) return undefined;
   if (encoded.length > CLIENT_CONTEXT_MAX_BYTES) {
     throw new ApiError(
@@ -123,7 +123,7 @@ function clientContext(encoded: string | undefined): string | undefined {
   return json;
 }
 
-function queryString(req: Request, key: string): string | undefined {
+export function queryString(req: Request, key: string): string | undefined {
   const value = req.query[key];
   return typeof value === 'string' ? value : undefined;
 }
