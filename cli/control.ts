@@ -16,6 +16,34 @@ export function requestHeaders(token: string | undefined): Record<string, string
   return headers;
 }
 
+/** A call to the operator API (`/serval/v1/<path>`): the JSON answer, or ControlApiError in its words. */
+export async function operatorCall(
+  o: ControlOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(`${o.endpoint}/serval/v1/${path}`, {
+      method,
+      headers: requestHeaders(o.token),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ControlApiError(
+      `cannot reach Serval at ${o.endpoint} (is \`serval dev\` running? set --endpoint)`,
+    );
+  }
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (res.status >= 400) {
+    throw new ControlApiError(
+      `${res.headers.get('x-amzn-errortype') ?? 'Error'}: ${String(json.message ?? json.Message ?? 'request failed')}`,
+    );
+  }
+  return json;
+}
+
 async function call(o: ControlOptions, method: string, path: string, body?: unknown) {
   const endpoint = o.endpoint;
   let res: Response;

@@ -6,6 +6,7 @@ import { ClusterConfigError, clusterController, clusterGateway } from './cluster
 import { alias, type ControlOptions, publish } from './control.ts';
 import { dev } from './dev.ts';
 import { filterTest } from './filter.ts';
+import { keysCreate, keysList, keysRevoke } from './keys.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 import { ScheduleInputError, scheduleNext } from './schedule.ts';
@@ -36,7 +37,13 @@ Commands:
                    Put dead letters back on the queue as fresh events
   queue purge (--function F | --id ID ...)
                    Delete dead letters
-      --endpoint URL  the gateway for publish/alias/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+  keys create --identity NAME [--namespace NS] [--group G ...] [--description D]
+                   Issue an access key for SigV4 (AWS CLI, SDKs); the secret is printed once
+  keys list [--namespace NS]
+                   List access keys (never their secrets)
+  keys revoke <access-key-id>
+                   Revoke an access key; requests signed with it are refused from then on
+      --endpoint URL  the gateway for publish/alias/queue/keys (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
       --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
   schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
                    Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
@@ -123,6 +130,30 @@ export async function main(argv: string[]): Promise<number> {
             throw new UsageError('usage: serval queue purge (--function F | --id ID ...)');
           await queuePurge(filter, options);
         } else throw new UsageError('usage: serval queue stats | dead-letters | redrive | purge');
+        return 0;
+      }
+      case 'keys': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            ...CONTROL_FLAGS,
+            identity: { type: 'string' },
+            namespace: { type: 'string' },
+            group: { type: 'string', multiple: true },
+            description: { type: 'string' },
+          },
+        });
+        const options = controlOptions(values);
+        const sub = positionals[0];
+        if (sub === 'create') {
+          if (!values.identity)
+            throw new UsageError('usage: serval keys create --identity NAME [--namespace NS]');
+          const { identity, namespace, group: groups, description } = values;
+          await keysCreate({ identity, namespace, groups, description }, options);
+        } else if (sub === 'list') await keysList(values.namespace, options);
+        else if (sub === 'revoke' && positionals.length === 2) await keysRevoke(positionals[1]!, options);
+        else throw new UsageError('usage: serval keys create | list | revoke <access-key-id>');
         return 0;
       }
       case 'schedule': {

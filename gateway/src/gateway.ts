@@ -7,8 +7,10 @@ import { AsyncWorker } from './async/async-worker.ts';
 import { Destinations } from './async/destinations.ts';
 import { NatsLink } from './async/nats-link.ts';
 import { openEventQueue } from './async/open-queue.ts';
+import { AccessKeys } from './auth/access-keys/access-keys.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
+import { signatureAuthentication } from './auth/signed-requests.ts';
 import type { GatewayConfig } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -21,6 +23,7 @@ import { eventSourceMappingRoutes } from './front-door/event-source-mappings/rou
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
+import { accessKeyRoutes } from './front-door/operator-api/access-keys.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
 import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
@@ -150,10 +153,17 @@ export async function startGateway({
     catalog: cluster?.eventSourceMappings,
   });
 
+  // A cluster's keys come from a mounted file only: a pod's data directory is neither shared nor kept.
+  const accessKeys = new AccessKeys({
+    file: config.accessKeysFile,
+    dataDir: cluster ? undefined : config.dataDir,
+    log,
+  });
   const authorizer = new Authorizer({
     config,
     registry,
     log,
+    accessKeys,
     span: (name, attributes, fn) => observability.tracing.span(name, attributes, fn),
   });
   const app = express();
@@ -165,6 +175,8 @@ export async function startGateway({
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
   app.use(functionUrlRoutes({ config, registry, invoker, authorizer }));
+  // Before every Lambda API route, so each one, present or added later, accepts SigV4 alike.
+  app.use(signatureAuthentication(authorizer));
   const carriedTraceHeader = (incoming: string | undefined) =>
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
@@ -172,6 +184,7 @@ export async function startGateway({
   // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
   if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
   app.use(operatorApiRoutes({ config, queue }));
+  app.use(accessKeyRoutes({ config, keys: accessKeys }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);

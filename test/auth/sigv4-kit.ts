@@ -7,16 +7,24 @@ import { SignatureV4 } from '@smithy/signature-v4';
 /** node:crypto behind the SDK's Checksum interface: a hash, or an HMAC when given a secret. */
 class Sha256 {
   private readonly h: Hash | Hmac;
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: SourceData) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
   }
-  update(data: string | Uint8Array): void {
-    this.h.update(data);
+  update(data: SourceData): void {
+    this.h.update(bytes(data));
   }
   async digest(): Promise<Uint8Array> {
     return this.h.digest();
   }
   reset(): void {}
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+function bytes(data: SourceData): string | Buffer {
+  if (typeof data === 'string') return data;
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
 }
 
 export interface Credentials {
