@@ -3,6 +3,7 @@
 // a key from a mounted file, keys kept across a restart, and no secret in any log line.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -247,6 +248,50 @@ describe('refusals on the wire', () => {
     expect((await res.json()).message).toMatch(
       /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/,
     );
+  });
+
+  it('malformed Authorization headers: 403 IncompleteSignatureException, never a 5xx', async () => {
+    const date = new Date()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/[-:]/g, '');
+    for (const authorization of [
+      'AWS4-HMAC-SHA256',
+      'AWS4-HMAC-SHA256 Credential=, SignedHeaders=, Signature=',
+      `AWS4-HMAC-SHA256 Credential=${deployer.accessKeyId}/x, SignedHeaders=host, Signature=00`,
+      'AWS4-ECDSA-P256-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=00',
+    ]) {
+      const res = await fetch(serval.url + path, {
+        method: 'POST',
+        headers: { authorization, 'x-amz-date': date },
+        body: '{}',
+      });
+      expect([authorization, res.status, res.headers.get('x-amzn-errortype')]).toEqual([
+        authorization,
+        403,
+        'IncompleteSignatureException',
+      ]);
+    }
+  });
+
+  it('a chunked body is verified and still reaches the function whole', async () => {
+    const body = JSON.stringify({ part: 'one', more: 'x'.repeat(70_000) });
+    const headers = await signHeaders(deployer, signable('POST', path, body));
+    delete headers['content-length'];
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(serval.url + path, { method: 'POST', headers }, (res) => {
+        let text = '';
+        res.on('data', (c) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 1000));
+      setTimeout(() => req.end(body.slice(1000)), 50);
+    });
+    expect(status).toBe(200);
+    expect(JSON.parse(text)).toEqual({ got: JSON.parse(body) });
   });
 
   it('a presigned URL is accepted', async () => {
