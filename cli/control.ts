@@ -1,19 +1,44 @@
-// `serval publish` and `serval alias`: thin clients of the gateway's Lambda control API.
+// `serval publish` and `serval alias`: thin clients of the gateway's Lambda control API; and the one
+// request helper every command that talks to a running gateway uses.
+import { type SigningCredentials, signRequest } from '../apis/sigv4.ts';
 
 export interface ControlOptions {
   endpoint: string;
   /** A bearer JWT for gateways with auth on (--token or SERVAL_TOKEN). */
   token?: string | undefined;
+  /** Without a token: a Serval-issued access key to sign with SigV4 (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
+  credentials?: SigningCredentials | undefined;
+  /** The gateway's region, for the SigV4 scope (SERVAL_REGION, else AWS_REGION, else local). */
+  region?: string | undefined;
   out: (line: string) => void;
 }
 
 export class ControlApiError extends Error {}
 
-/** Request headers for the gateway: JSON, and the caller's token when there is one. */
-export function requestHeaders(token: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  return headers;
+/** One JSON request to the gateway, authenticated with the token, else signed with the access key. */
+async function send(o: ControlOptions, method: string, path: string, body: unknown) {
+  const url = `${o.endpoint}${path}`;
+  const text = body === undefined ? '' : JSON.stringify(body);
+  let headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (o.token) headers.Authorization = `Bearer ${o.token}`;
+  else if (o.credentials) {
+    headers = signRequest(
+      o.credentials,
+      { method, url, headers, body: text },
+      o.region ?? 'local',
+      new Date(),
+    );
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : text });
+  } catch {
+    throw new ControlApiError(
+      `cannot reach Serval at ${o.endpoint} (is \`serval dev\` running? set --endpoint)`,
+    );
+  }
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  return { status: res.status, type: res.headers.get('x-amzn-errortype'), json };
 }
 
 /** A call to the operator API (`/serval/v1/<path>`): the JSON answer, or ControlApiError in its words. */
@@ -23,44 +48,13 @@ export async function operatorCall(
   path: string,
   body?: unknown,
 ): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await fetch(`${o.endpoint}/serval/v1/${path}`, {
-      method,
-      headers: requestHeaders(o.token),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ControlApiError(
-      `cannot reach Serval at ${o.endpoint} (is \`serval dev\` running? set --endpoint)`,
-    );
-  }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (res.status >= 400) {
-    throw new ControlApiError(
-      `${res.headers.get('x-amzn-errortype') ?? 'Error'}: ${String(json.message ?? json.Message ?? 'request failed')}`,
-    );
-  }
-  return json;
+  const r = await send(o, method, `/serval/v1/${path}`, body);
+  if (r.status >= 400) fail(r);
+  return r.json;
 }
 
-async function call(o: ControlOptions, method: string, path: string, body?: unknown) {
-  const endpoint = o.endpoint;
-  let res: Response;
-  try {
-    res = await fetch(`${endpoint}/2015-03-31/functions/${path}`, {
-      method,
-      headers: requestHeaders(o.token),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ControlApiError(
-      `cannot reach Serval at ${endpoint} (is \`serval dev\` running? set --endpoint)`,
-    );
-  }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  return { status: res.status, type: res.headers.get('x-amzn-errortype'), json };
-}
+const call = (o: ControlOptions, method: string, path: string, body?: unknown) =>
+  send(o, method, `/2015-03-31/functions/${path}`, body);
 
 function fail(r: { type: string | null; json: Record<string, unknown> }): never {
   throw new ControlApiError(

@@ -44,7 +44,9 @@ Commands:
   keys revoke <access-key-id>
                    Revoke an access key; requests signed with it are refused from then on
       --endpoint URL  the gateway for publish/alias/queue/keys (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
-      --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
+      --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN); without one, an access
+                      key in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY signs requests with SigV4 (region:
+                      SERVAL_REGION, AWS_REGION or local)
   schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
                    Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
   filter test --pattern P --event E
@@ -242,14 +244,21 @@ export async function main(argv: string[]): Promise<number> {
 /** Flags every command that talks to a running gateway takes. */
 const CONTROL_FLAGS = { endpoint: { type: 'string' }, token: { type: 'string' } } as const;
 
-/** Where the gateway is and how to authenticate: flags first, then SERVAL_ENDPOINT / SERVAL_TOKEN. */
+/**
+ * Where the gateway is and how to authenticate: flags first, then SERVAL_ENDPOINT / SERVAL_TOKEN; without
+ * a token, an access key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY signs with SigV4.
+ */
 function controlOptions(values: {
   endpoint?: string | undefined;
   token?: string | undefined;
 }): ControlOptions {
+  const env = process.env;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
   return {
-    endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
-    token: values.token ?? process.env.SERVAL_TOKEN,
+    endpoint: values.endpoint ?? env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
+    token: values.token ?? env.SERVAL_TOKEN,
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    region: env.SERVAL_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     out: (line: string) => process.stdout.write(`${line}\n`),
   };
 }

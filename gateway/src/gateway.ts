@@ -220,6 +220,7 @@ export async function startGateway({
   }
   await eventSources.start();
   for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
+  if (authorizer.enabled) log(`auth: SigV4 access keys: ${accessKeys.describe()}`);
   return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
 }
 

@@ -1,8 +1,8 @@
 // The SigV4 verifier against the AWS SDK's own signer: what the SDK signs verifies, and every alteration,
 // stale date, wrong scope, unknown key or malformed header is refused with AWS's exception and words.
 import { describe, expect, it } from 'vitest';
+import { signRequest, type WireRequest } from '../../apis/sigv4.ts';
 import type { AccessKey } from '../../gateway/src/auth/access-keys/access-key.ts';
-import type { WireRequest } from '../../gateway/src/auth/sigv4/canonical.ts';
 import { SignatureError } from '../../gateway/src/auth/sigv4/signature-error.ts';
 import { SignatureVerifier } from '../../gateway/src/auth/sigv4/verifier.ts';
 import { presignUrl, signHeaders, type ToSign } from './sigv4-kit.ts';
@@ -109,6 +109,21 @@ describe('what the SDK signs verifies', () => {
     expect(url).toContain('X-Amz-Signature=');
     const request = wire('GET', url, { host: '127.0.0.1:8080' });
     expect(verify(verifier(), request, Buffer.alloc(0)).id).toBe('serval:keys:deployer');
+  });
+});
+
+describe("the CLI's signer", () => {
+  it('computes the same Authorization header as the SDK', async () => {
+    const r = {
+      method: 'POST',
+      url: `${ORIGIN}/serval/v1/access-keys?x=a%20b`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"identity":"ci"}',
+    };
+    const ours = signRequest(CREDENTIALS, r, 'local', new Date(NOW));
+    const sdk = await signHeaders(CREDENTIALS, { ...r, signingDate: new Date(NOW) });
+    expect(ours.authorization).toBe(sdk.authorization);
+    expect(ours['x-amz-date']).toBe('20261201T120000Z');
   });
 });
 

@@ -26,6 +26,14 @@ const MOUNTED = {
   namespace: 'default',
   identity: 'mounted',
 };
+/** The operator's first key, from the file: how a gateway without any token issuer is bootstrapped. */
+const BOOTSTRAP = {
+  accessKeyId: 'AKSVBOOTSTRAPADMIN01',
+  secretAccessKey: 'Ym9vdHN0cmFwLXNlY3JldC1ib290c3RyYXAtc2Vj',
+  namespace: 'default',
+  identity: 'operator',
+  groups: ['admins'],
+};
 
 let serval: TestServal;
 let corp: JwksServer;
@@ -36,7 +44,7 @@ const dataDir = join(dir, 'data');
 const env: NodeJS.ProcessEnv = {};
 const clients: LambdaClient[] = [];
 /** Every secret the test saw, to look for in the logs at the end. */
-const secrets: string[] = [MOUNTED.secretAccessKey];
+const secrets: string[] = [MOUNTED.secretAccessKey, BOOTSTRAP.secretAccessKey];
 
 interface Key {
   accessKeyId: string;
@@ -53,15 +61,33 @@ async function start(): Promise<TestServal> {
   });
 }
 
-/** The real `serval` command against the gateway, as the admin. */
+/** The real `serval` command against the gateway: as the admin (a bearer token), or signing with a key. */
 async function serval_(...args: string[]): Promise<string> {
+  return servalAs({ SERVAL_TOKEN: adminToken }, ...args);
+}
+
+async function servalAs(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [join(REPO_ROOT, 'bin/serval.mjs'), ...args, '--endpoint', serval.url, '--token', adminToken],
-    { env: { ...process.env, SERVAL_TOKEN: '' } },
+    [join(REPO_ROOT, 'bin/serval.mjs'), ...args, '--endpoint', serval.url],
+    {
+      env: {
+        ...process.env,
+        SERVAL_TOKEN: '',
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        SERVAL_REGION: 'local',
+        ...env,
+      },
+    },
   );
   return stdout;
 }
+
+const signingAs = (key: Key) => ({
+  AWS_ACCESS_KEY_ID: key.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+});
 
 async function createKey(...args: string[]): Promise<Key> {
   const out = await serval_('keys', 'create', ...args);
@@ -92,7 +118,7 @@ beforeAll(async () => {
   corp.keys = [corpKey.jwk];
   adminToken = await mint(corpKey, { sub: 'root', claims: { tenant: 'default', groups: ['admins'] } });
   const keysFile = join(dir, 'keys.yaml');
-  writeFileSync(keysFile, JSON.stringify({ keys: [MOUNTED] }));
+  writeFileSync(keysFile, JSON.stringify({ keys: [MOUNTED, BOOTSTRAP] }));
   const config = join(dir, 'auth.json');
   writeFileSync(
     config,
@@ -109,7 +135,7 @@ beforeAll(async () => {
       identityPolicies: [
         {
           name: 'admins',
-          groups: ['corp:admins'],
+          groups: ['corp:admins', 'keys:admins'],
           statements: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
         },
         {
@@ -156,7 +182,22 @@ describe('keys', () => {
     expect(out).toContain(`${deployer.accessKeyId}\tdefault\tserval:keys:deployer\t-\tapi\t`);
     expect(out).toContain(`${reader.accessKeyId}\tdefault\tserval:keys:reader\treaders\tapi\t`);
     expect(out).toContain(`${MOUNTED.accessKeyId}\tdefault\tserval:keys:mounted\t-\tfile\t`);
+    expect(out).toContain(`${BOOTSTRAP.accessKeyId}\tdefault\tserval:keys:operator\tadmins\tfile\t`);
     for (const secret of secrets) expect(out).not.toContain(secret);
+  });
+
+  it('the CLI signs with SigV4 when given a key instead of a token: the file key issues one', async () => {
+    const out = await servalAs(signingAs(BOOTSTRAP), 'keys', 'create', '--identity', 'signed-by-cli');
+    const id = /AccessKeyId +(\S+)/.exec(out)![1]!;
+    secrets.push(/SecretAccessKey +(\S+)/.exec(out)![1]!);
+    expect(await servalAs(signingAs(BOOTSTRAP), 'keys', 'revoke', id)).toContain(`revoked ${id}`);
+    // A key without the operator permission is refused, in AWS's words.
+    await expect(servalAs(signingAs(deployer), 'keys', 'list')).rejects.toThrow(
+      /AccessDeniedException: User: serval:keys:deployer/,
+    );
+    await expect(
+      servalAs({ ...signingAs(deployer), AWS_SECRET_ACCESS_KEY: 'wrong-wrong-wrong-wrong' }, 'keys', 'list'),
+    ).rejects.toThrow(/InvalidSignatureException/);
   });
 
   it('are kept in the data directory, readable by the gateway user only', () => {
@@ -195,6 +236,10 @@ describe('the JS SDK v3 signing with a Serval-issued key', () => {
       new CreateAliasCommand({ FunctionName: 'echo', Name: 'live', FunctionVersion: version.Version! }),
     );
     expect(alias.FunctionVersion).toBe(version.Version);
+  });
+
+  it('`serval publish` signs with the deployer key', async () => {
+    expect(await servalAs(signingAs(deployer), 'publish', 'echo')).toMatch(/^echo: version \d+ /);
   });
 
   it('with a key from the mounted file', async () => {
@@ -372,6 +417,9 @@ describe('revocation and restarts', () => {
 
   it('no secret appears in any log line, and refusals are logged by reason and key id', () => {
     const log = serval.gatewayLog();
+    expect(log).toContain(
+      `auth: SigV4 access keys: 2 from ${join(dir, 'keys.yaml')}, 1 issued through the API (${join(dataDir, 'access-keys.json')})`,
+    );
     expect(log.some((l) => l.includes(`auth: 403 sigv4 bad-signature (key ${deployer.accessKeyId})`))).toBe(
       true,
     );

@@ -2,6 +2,7 @@
 // the function's resource policy and the caller's identity policies, and evaluates them (policy.ts).
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from '../../../apis/errors.ts';
+import type { WireRequest } from '../../../apis/sigv4.ts';
 import type { GatewayConfig } from '../config.ts';
 import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
@@ -23,7 +24,6 @@ import {
   type Principal,
 } from './policy.ts';
 import { signedPrincipal } from './signed-requests.ts';
-import type { WireRequest } from './sigv4/canonical.ts';
 import { SignatureError } from './sigv4/signature-error.ts';
 import { SignatureVerifier } from './sigv4/verifier.ts';
 

@@ -4,11 +4,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { ApiError } from '../../../apis/errors.ts';
+import type { WireRequest } from '../../../apis/sigv4.ts';
 import { BodyTooLargeError, peekRawBody } from '../front-door/raw-body.ts';
 import { type Authorizer, callerOf } from './authorizer.ts';
 import { LAMBDA_API, OPERATOR_API } from './control-plane-guard.ts';
 import type { Principal } from './policy.ts';
-import type { WireRequest } from './sigv4/canonical.ts';
 import { isSigV4 } from './sigv4/signed-claim.ts';
 
 /**

@@ -49,6 +49,15 @@ export class AccessKeys implements KeyLookup {
     ];
   }
 
+  /** For the start-up log: where keys come from and how many there are. */
+  describe(): string {
+    const sources = [
+      this.mounted && `${this.mounted.list().length} from ${this.mounted.file}`,
+      this.managed && `${this.managed.list().length} issued through the API (${this.managed.file})`,
+    ].filter(Boolean);
+    return sources.length ? sources.join(', ') : 'none';
+  }
+
   /** Issues a key; the only time its secret leaves the gateway is in this answer. */
   create(input: NewKey, now: Date): AccessKey {
     if (!this.managed) throw this.readOnly();

@@ -1,7 +1,8 @@
 // What a SigV4 request says about itself, read from the Authorization header or the presigned query
 // (X-Amz-Algorithm, X-Amz-Credential, …) before anything is checked. Malformed parts are refused here.
+
+import { ALGORITHM, type Scope, type WireRequest } from '../../../../apis/sigv4.ts';
 import { ACCESS_KEY_ID } from '../access-keys/access-key.ts';
-import { ALGORITHM, type Scope, type WireRequest } from './canonical.ts';
 import { SignatureError } from './signature-error.ts';
 
 export interface SignedClaim {

@@ -2,9 +2,15 @@
 // <date>/<region>/lambda/aws4_request, the date within 5 minutes (or the presigned validity), the payload
 // hash that of the body, and the signature equal (compared in constant time) to the one we compute.
 import { timingSafeEqual } from 'node:crypto';
+import {
+  canonicalRequest,
+  sha256Hex,
+  signature,
+  TERMINATOR,
+  type WireRequest,
+} from '../../../../apis/sigv4.ts';
 import { type AccessKey, type KeyLookup, principalOf } from '../access-keys/access-key.ts';
 import type { Principal } from '../policy.ts';
-import { canonicalRequest, sha256Hex, signature, TERMINATOR, type WireRequest } from './canonical.ts';
 import { SIGNATURE_MISMATCH, SignatureError, UNKNOWN_KEY } from './signature-error.ts';
 import { dateOf, keyIdForLog, readClaim, type SignedClaim } from './signed-claim.ts';
 

@@ -1,5 +1,6 @@
 // AWS Signature Version 4 as the SDKs and the CLI compute it for Lambda (not S3): the canonical request,
-// the string to sign and the HMAC chain. Pure functions, so the verifier and its tests share one truth.
+// the string to sign and the HMAC chain. Pure functions shared by the gateway's verifier and the `serval`
+// CLI's signer.
 import { createHash, createHmac } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -122,3 +123,38 @@ export function signature(secret: string, amzDate: string, scope: Scope, canonic
 }
 
 const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
+
+export interface SigningCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/**
+ * The headers that sign a request for Lambda in `region` (host, x-amz-date, authorization), as the SDKs
+ * compute them. `url` is absolute and already percent-encoded.
+ */
+export function signRequest(
+  credentials: SigningCredentials,
+  request: { method: string; url: string; headers: Record<string, string>; body: string },
+  region: string,
+  now: Date,
+): Record<string, string> {
+  const url = new URL(request.url);
+  const amzDate = now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
+  const headers: Record<string, string> = { host: url.host, 'x-amz-date': amzDate };
+  for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+  const signed = Object.keys(headers).sort();
+  const wire: WireRequest = {
+    method: request.method,
+    url: `${url.pathname}${url.search}`,
+    headers: Object.fromEntries(signed.map((n) => [n, [headers[n]!]])),
+  };
+  const scope: Scope = { date: amzDate.slice(0, 8), region, service: 'lambda' };
+  const canonical = canonicalRequest(wire, signed, sha256Hex(request.body));
+  const hex = signature(credentials.secretAccessKey, amzDate, scope, canonical);
+  const authorization = `${ALGORITHM} Credential=${credentials.accessKeyId}/${scopeString(scope)}, SignedHeaders=${signed.join(';')}, Signature=${hex}`;
+  return { ...request.headers, 'x-amz-date': amzDate, authorization };
+}
