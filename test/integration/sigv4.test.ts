@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presignUrl, signHeaders } from '../auth/sigv4-kit.ts';
-import { JwksServer, mint, type SigningKey, signingKey } from '../auth/token-kit.ts';
+import { JwksServer, mint, type SigningKey, signingKey, testIssuer } from '../auth/token-kit.ts';
 import { aws, awsCliAvailable } from '../support/aws-cli.ts';
 import { REPO_ROOT, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 
@@ -123,15 +123,7 @@ beforeAll(async () => {
   writeFileSync(
     config,
     JSON.stringify({
-      issuers: [
-        {
-          name: 'corp',
-          issuer: 'https://issuer.test',
-          audience: 'serval',
-          jwksUrl: corp.url,
-          namespace: { claim: 'tenant' },
-        },
-      ],
+      issuers: [testIssuer({ jwksUrl: corp.url })],
       identityPolicies: [
         {
           name: 'admins',
@@ -257,6 +249,20 @@ describe('the JS SDK v3 signing with a Serval-issued key', () => {
     expect(err.message).toMatch(
       /^User: serval:keys:reader is not authorized to perform: lambda:InvokeFunction/,
     );
+  });
+
+  it('a client clock 10 minutes slow: InvalidSignatureException "Signature expired"', async () => {
+    const slow = new LambdaClient({
+      endpoint: serval.url,
+      region: 'local',
+      credentials: deployer,
+      maxAttempts: 1,
+      systemClockOffset: -10 * 60_000,
+    });
+    clients.push(slow);
+    const err = await slow.send(new InvokeCommand({ FunctionName: 'echo' })).catch((e) => e);
+    expect([err.name, err.$metadata?.httpStatusCode]).toEqual(['InvalidSignatureException', 403]);
+    expect(err.message).toMatch(/^Signature expired: \d{8}T\d{6}Z is now earlier than/);
   });
 
   it('an unknown key: UnrecognizedClientException', async () => {
