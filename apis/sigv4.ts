@@ -1,7 +1,7 @@
 // AWS Signature Version 4 as the SDKs and the CLI compute it for Lambda (not S3): the canonical request,
 // the string to sign and the HMAC chain. Pure functions shared by the gateway's verifier and the `serval`
 // CLI's signer.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const TERMINATOR = 'aws4_request';
@@ -112,14 +112,24 @@ export interface Scope {
 
 export const scopeString = (s: Scope): string => `${s.date}/${s.region}/${s.service}/${TERMINATOR}`;
 
-/** The hex signature of a canonical request for a secret, an `X-Amz-Date` and a scope. */
-export function signature(secret: string, amzDate: string, scope: Scope, canonical: string): string {
-  const stringToSign = [ALGORITHM, amzDate, scopeString(scope), sha256Hex(canonical)].join('\n');
+/** The scope's signing key: the HMAC chain from the secret. It changes once a day per key and region. */
+export function signingKey(secret: string, scope: Scope): KeyObject {
   let key: Buffer = hmac(`AWS4${secret}`, scope.date);
   key = hmac(key, scope.region);
   key = hmac(key, scope.service);
-  key = hmac(key, TERMINATOR);
+  // A KeyObject: HMACs keyed with one are several times faster than with a Buffer.
+  return createSecretKey(hmac(key, TERMINATOR));
+}
+
+/** The hex signature of a canonical request, with a scope's signing key. */
+export function signWith(key: KeyObject, amzDate: string, scope: Scope, canonical: string): string {
+  const stringToSign = [ALGORITHM, amzDate, scopeString(scope), sha256Hex(canonical)].join('\n');
   return createHmac('sha256', key).update(stringToSign).digest('hex');
+}
+
+/** The hex signature of a canonical request for a secret, an `X-Amz-Date` and a scope. */
+export function signature(secret: string, amzDate: string, scope: Scope, canonical: string): string {
+  return signWith(signingKey(secret, scope), amzDate, scope, canonical);
 }
 
 const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();

@@ -166,6 +166,15 @@ describe('refused as AWS refuses', () => {
     }
   });
 
+  it('a secret replaced under the same key id: the remembered signing key is not used', async () => {
+    let current = KEY;
+    const v = new SignatureVerifier({ region: 'local', keys: { get: () => current }, clock: () => NOW });
+    const { request, body } = await signed({ method: 'GET', url: `${ORIGIN}/2015-03-31/functions/` });
+    expect(verify(v, request, body).id).toBe('serval:keys:deployer');
+    current = { ...KEY, secretAccessKey: 'cm90YXRlZC1yb3RhdGVkLXJvdGF0ZWQtcm90YXRl' };
+    expect(refusal(() => verify(v, request, body)).reason).toBe('bad-signature');
+  });
+
   it('a stale timestamp: "Signature expired: … is now earlier than …"', async () => {
     const { request, body } = await signed({
       method: 'GET',

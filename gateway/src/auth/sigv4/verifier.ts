@@ -1,11 +1,14 @@
 // Verifies AWS Signature Version 4 as AWS does for Lambda: the key must be known, the scope
 // <date>/<region>/lambda/aws4_request, the date within 5 minutes (or the presigned validity), the payload
 // hash that of the body, and the signature equal (compared in constant time) to the one we compute.
-import { timingSafeEqual } from 'node:crypto';
+import { type KeyObject, timingSafeEqual } from 'node:crypto';
 import {
   canonicalRequest,
+  type Scope,
+  scopeString,
   sha256Hex,
-  signature,
+  signingKey,
+  signWith,
   TERMINATOR,
   type WireRequest,
 } from '../../../../apis/sigv4.ts';
@@ -37,6 +40,7 @@ export class SignatureVerifier {
   private readonly region: string;
   private readonly keys: KeyLookup;
   private readonly clock: () => number;
+  private readonly signingKeys = new WeakMap<AccessKey, { scope: string; key: KeyObject }>();
 
   constructor(deps: VerifierDeps) {
     this.region = deps.region;
@@ -105,7 +109,7 @@ export class SignatureVerifier {
       payloadHash,
       claim.form === 'query' ? 'X-Amz-Signature' : undefined,
     );
-    const expected = signature(key.secretAccessKey, claim.amzDate, claim.scope, canonical);
+    const expected = signWith(this.signingKeyOf(key, claim.scope), claim.amzDate, claim.scope, canonical);
     if (
       !HEX_SHA256.test(claim.signature) ||
       !timingSafeEqual(Buffer.from(expected), Buffer.from(claim.signature))
@@ -113,6 +117,19 @@ export class SignatureVerifier {
       throw new SignatureError('InvalidSignatureException', 'bad-signature', SIGNATURE_MISMATCH, id);
     }
     return principalOf(key);
+  }
+
+  /**
+   * The derivation costs four HMACs and a key signs many requests a day: the last scope's signing key is
+   * remembered per key record (a reloaded or revoked key is a new record or none, and its entry goes).
+   */
+  private signingKeyOf(key: AccessKey, scope: Scope): KeyObject {
+    const text = scopeString(scope);
+    const remembered = this.signingKeys.get(key);
+    if (remembered?.scope === text) return remembered.key;
+    const signing = signingKey(key.secretAccessKey, scope);
+    this.signingKeys.set(key, { scope: text, key: signing });
+    return signing;
   }
 
   /** AWS's words: "Signature expired: <date> is now earlier than <limit> (<now> - 5 min.)". */
