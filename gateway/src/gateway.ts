@@ -82,6 +82,13 @@ export async function startGateway({
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
   preparePrivateDataDir(config.dataDir);
+  // Before anything starts: a broken key file stops the start-up. A cluster's keys come from a mounted
+  // file only, since a pod's data directory is neither shared nor kept.
+  const accessKeys = new AccessKeys({
+    file: config.accessKeysFile,
+    dataDir: cluster ? undefined : config.dataDir,
+    log: (line) => observability.logger.line(line),
+  });
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
   const internal = guardListener(
@@ -153,12 +160,6 @@ export async function startGateway({
     catalog: cluster?.eventSourceMappings,
   });
 
-  // A cluster's keys come from a mounted file only: a pod's data directory is neither shared nor kept.
-  const accessKeys = new AccessKeys({
-    file: config.accessKeysFile,
-    dataDir: cluster ? undefined : config.dataDir,
-    log,
-  });
   const authorizer = new Authorizer({
     config,
     registry,

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AccessKeys } from '../../gateway/src/auth/access-keys/access-keys.ts';
 import { MountedKeys } from '../../gateway/src/auth/access-keys/mounted-keys.ts';
 import { parseAuthFile } from '../../gateway/src/auth/auth-config.ts';
-import { testDataRoot } from '../support/serval.ts';
+import { startServal, testDataRoot } from '../support/serval.ts';
 
 const root = mkdtempSync(join(testDataRoot(), 'access-keys-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -108,6 +108,16 @@ describe('keys from a mounted file (a Secret in a cluster)', () => {
       /come from .*keys\.json/,
     );
     expect(() => keys.revoke('AKSVGOODGOODGOODGOO0')).toThrow(/come from/);
+  });
+});
+
+describe('a gateway', () => {
+  it('does not start with a broken key file, and says which field is wrong', async () => {
+    const file = join(fresh('gateway'), 'keys.yaml');
+    writeFileSync(file, 'keys:\n  - { accessKeyId: AKSVX }\n');
+    await expect(startServal({ env: { SERVAL_ACCESS_KEYS_FILE: file } })).rejects.toThrow(
+      /^SERVAL_ACCESS_KEYS_FILE .*keys\.yaml: keys\.0\.accessKeyId/,
+    );
   });
 });
 
