@@ -1,5 +1,5 @@
-// `serval publish` and `serval alias`: thin clients of the gateway's Lambda control API; and the one
-// request helper every command that talks to a running gateway uses.
+// `serval publish` and `serval alias`: thin clients of the gateway's Lambda control API, and the one
+// request helper every command that talks to a running gateway uses (cli/functions.ts, keys, queue).
 import { type SigningCredentials, signRequest } from '../apis/sigv4.ts';
 
 export interface ControlOptions {
@@ -15,8 +15,11 @@ export interface ControlOptions {
 
 export class ControlApiError extends Error {}
 
-/** One JSON request to the gateway, authenticated with the token, else signed with the access key. */
-async function send(o: ControlOptions, method: string, path: string, body: unknown) {
+/**
+ * One Lambda API call; `path` is the whole route (each operation has its own API version date). It is
+ * authenticated with the token, else signed with the access key (SigV4), else sent as it is.
+ */
+export async function callApi(o: ControlOptions, method: string, path: string, body?: unknown) {
   const url = `${o.endpoint}${path}`;
   const text = body === undefined ? '' : JSON.stringify(body);
   let headers: Record<string, string> = { 'Content-Type': 'application/json' };
@@ -48,15 +51,15 @@ export async function operatorCall(
   path: string,
   body?: unknown,
 ): Promise<Record<string, unknown>> {
-  const r = await send(o, method, `/serval/v1/${path}`, body);
+  const r = await callApi(o, method, `/serval/v1/${path}`, body);
   if (r.status >= 400) fail(r);
   return r.json;
 }
 
 const call = (o: ControlOptions, method: string, path: string, body?: unknown) =>
-  send(o, method, `/2015-03-31/functions/${path}`, body);
+  callApi(o, method, `/2015-03-31/functions/${path}`, body);
 
-function fail(r: { type: string | null; json: Record<string, unknown> }): never {
+export function fail(r: { type: string | null; json: Record<string, unknown> }): never {
   throw new ControlApiError(
     `${r.type ?? 'Error'}: ${String(r.json.message ?? r.json.Message ?? 'request failed')}`,
   );

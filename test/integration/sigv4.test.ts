@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateAliasCommand,
+  CreateFunctionCommand,
+  GetFunctionConfigurationCommand,
   InvokeCommand,
   LambdaClient,
   ListVersionsByFunctionCommand,
@@ -18,6 +20,7 @@ import { presignUrl, signHeaders } from '../auth/sigv4-kit.ts';
 import { JwksServer, mint, type SigningKey, signingKey, testIssuer } from '../auth/token-kit.ts';
 import { aws, awsCliAvailable } from '../support/aws-cli.ts';
 import { REPO_ROOT, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
+import { makeZip } from '../support/zip.ts';
 
 const ECHO = { 'index.mjs': 'export const handler = async (event) => ({ got: event });' };
 const MOUNTED = {
@@ -232,6 +235,25 @@ describe('the JS SDK v3 signing with a Serval-issued key', () => {
 
   it('`serval publish` signs with the deployer key', async () => {
     expect(await servalAs(signingAs(deployer), 'publish', 'echo')).toMatch(/^echo: version \d+ /);
+  });
+
+  it('creates a function from a zip on a route added later, with no change for SigV4 (the body is large and JSON)', async () => {
+    const client = lambda(BOOTSTRAP);
+    const code = `export const handler = async (e) => ({ created: e });\n// ${'x'.repeat(200_000)}`;
+    const created = await client.send(
+      new CreateFunctionCommand({
+        FunctionName: 'signed-create',
+        Runtime: 'nodejs24.x',
+        Handler: 'index.handler',
+        Role: 'arn:aws:iam::000000000000:role/lambda',
+        Code: { ZipFile: makeZip({ 'index.mjs': code }) },
+      }),
+    );
+    expect(created.FunctionName).toBe('signed-create');
+    const config = await client.send(new GetFunctionConfigurationCommand({ FunctionName: 'signed-create' }));
+    expect(config.Handler).toBe('index.handler');
+    const out = await client.send(new InvokeCommand({ FunctionName: 'signed-create', Payload: '{"k":1}' }));
+    expect(json(out.Payload)).toEqual({ created: { k: 1 } });
   });
 
   it('with a key from the mounted file', async () => {
