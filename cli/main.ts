@@ -15,6 +15,7 @@ import {
   publishLayer,
   updateFunctionCode,
 } from './functions.ts';
+import { keysCreate, keysList, keysRevoke } from './keys.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 import { ScheduleInputError, scheduleNext } from './schedule.ts';
@@ -51,8 +52,16 @@ Commands:
                    Put dead letters back on the queue as fresh events
   queue purge (--function F | --id ID ...)
                    Delete dead letters
-      --endpoint URL  the gateway for publish/alias/functions/layers/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
-      --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
+  keys create --identity NAME [--namespace NS] [--group G ...] [--description D]
+                   Issue an access key for SigV4 (AWS CLI, SDKs); the secret is printed once
+  keys list [--namespace NS]
+                   List access keys (never their secrets)
+  keys revoke <access-key-id>
+                   Revoke an access key; requests signed with it are refused from then on
+      --endpoint URL  the gateway for publish/alias/functions/layers/queue/keys (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+      --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN); without one, an access
+                      key in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY signs requests with SigV4 (region:
+                      SERVAL_REGION, AWS_REGION or local)
   schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
                    Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
   filter test --pattern P --event E
@@ -155,6 +164,30 @@ export async function main(argv: string[]): Promise<number> {
             throw new UsageError('usage: serval queue purge (--function F | --id ID ...)');
           await queuePurge(filter, options);
         } else throw new UsageError('usage: serval queue stats | dead-letters | redrive | purge');
+        return 0;
+      }
+      case 'keys': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            ...CONTROL_FLAGS,
+            identity: { type: 'string' },
+            namespace: { type: 'string' },
+            group: { type: 'string', multiple: true },
+            description: { type: 'string' },
+          },
+        });
+        const options = controlOptions(values);
+        const sub = positionals[0];
+        if (sub === 'create') {
+          if (!values.identity)
+            throw new UsageError('usage: serval keys create --identity NAME [--namespace NS]');
+          const { identity, namespace, group: groups, description } = values;
+          await keysCreate({ identity, namespace, groups, description }, options);
+        } else if (sub === 'list') await keysList(values.namespace, options);
+        else if (sub === 'revoke' && positionals.length === 2) await keysRevoke(positionals[1]!, options);
+        else throw new UsageError('usage: serval keys create | list | revoke <access-key-id>');
         return 0;
       }
       case 'schedule': {
@@ -281,14 +314,21 @@ async function functionsCommand(
 /** Flags every command that talks to a running gateway takes. */
 const CONTROL_FLAGS = { endpoint: { type: 'string' }, token: { type: 'string' } } as const;
 
-/** Where the gateway is and how to authenticate: flags first, then SERVAL_ENDPOINT / SERVAL_TOKEN. */
+/**
+ * Where the gateway is and how to authenticate: flags first, then SERVAL_ENDPOINT / SERVAL_TOKEN; without
+ * a token, an access key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY signs with SigV4.
+ */
 function controlOptions(values: {
   endpoint?: string | undefined;
   token?: string | undefined;
 }): ControlOptions {
+  const env = process.env;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
   return {
-    endpoint: values.endpoint ?? process.env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
-    token: values.token ?? process.env.SERVAL_TOKEN,
+    endpoint: values.endpoint ?? env.SERVAL_ENDPOINT ?? 'http://127.0.0.1:8080',
+    token: values.token ?? env.SERVAL_TOKEN,
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    region: env.SERVAL_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     out: (line: string) => process.stdout.write(`${line}\n`),
   };
 }

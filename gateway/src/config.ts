@@ -72,6 +72,11 @@ export interface GatewayConfig {
   bodyIdleTimeoutSeconds: number;
   /** Who may invoke (docs/auth.md): token issuers and identity policies, or `off` in the embedded default. */
   auth: AuthSettings;
+  /**
+   * Access keys for SigV4 that the operator provides (a mounted Secret in a cluster), besides those local
+   * mode creates in dataDir (docs/auth.md).
+   */
+  accessKeysFile: string | undefined;
   /** Local mode's SQS credentials for event source mappings (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
   eventSourceCredentials: { accessKeyId?: string | undefined; secretAccessKey?: string | undefined };
 }
@@ -126,6 +131,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     requestTimeoutSeconds: int(env, 'SERVAL_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600),
     bodyIdleTimeoutSeconds: int(env, 'SERVAL_BODY_IDLE_TIMEOUT_SECONDS', 10, 1, 300),
     auth: authSettings(env),
+    accessKeysFile: env.SERVAL_ACCESS_KEYS_FILE ? resolve(env.SERVAL_ACCESS_KEYS_FILE) : undefined,
     eventSourceCredentials: {
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,

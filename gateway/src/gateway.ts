@@ -7,8 +7,10 @@ import { AsyncWorker } from './async/async-worker.ts';
 import { Destinations } from './async/destinations.ts';
 import { NatsLink } from './async/nats-link.ts';
 import { openEventQueue } from './async/open-queue.ts';
+import { AccessKeys } from './auth/access-keys/access-keys.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
+import { signatureAuthentication } from './auth/signed-requests.ts';
 import type { GatewayConfig } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -21,6 +23,7 @@ import { eventSourceMappingRoutes } from './front-door/event-source-mappings/rou
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
+import { accessKeyRoutes } from './front-door/operator-api/access-keys.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
 import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
@@ -81,6 +84,13 @@ export async function startGateway({
   cluster,
 }: GatewayDeps): Promise<RunningGateway> {
   preparePrivateDataDir(config.dataDir);
+  // Before anything starts: a broken key file stops the start-up. A cluster's keys come from a mounted
+  // file only, since a pod's data directory is neither shared nor kept.
+  const accessKeys = new AccessKeys({
+    file: config.accessKeysFile,
+    dataDir: cluster ? undefined : config.dataDir,
+    log: (line) => observability.logger.line(line),
+  });
   const observability = createObservability(config, writeLog, observabilityOverrides);
   const log = observability.logger.line;
   const internal = guardListener(
@@ -160,6 +170,7 @@ export async function startGateway({
     config,
     registry,
     log,
+    accessKeys,
     span: (name, attributes, fn) => observability.tracing.span(name, attributes, fn),
   });
   const app = express();
@@ -171,6 +182,8 @@ export async function startGateway({
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
   app.use(functionUrlRoutes({ config, registry, invoker, authorizer }));
+  // Before every Lambda API route, so each one, present or added later, accepts SigV4 alike.
+  app.use(signatureAuthentication(authorizer));
   const carriedTraceHeader = (incoming: string | undefined) =>
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
@@ -191,6 +204,7 @@ export async function startGateway({
     }),
   );
   app.use(operatorApiRoutes({ config, queue }));
+  app.use(accessKeyRoutes({ config, keys: accessKeys }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
@@ -226,6 +240,7 @@ export async function startGateway({
   }
   await eventSources.start();
   for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
+  if (authorizer.enabled) log(`auth: SigV4 access keys: ${accessKeys.describe()}`);
   return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
 }
 
