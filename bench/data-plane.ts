@@ -81,7 +81,10 @@ const rieRole = (p: ProcessCpu) => (p.depth === 0 ? 'front' : 'runtime');
 
 /** wrk against `url`, with the CPU µs per invocation each role of `root`'s process tree spent. */
 async function measured(url: string, concurrency: number, root?: number, roleOf = servalRole) {
-  await wrk(url, concurrency, Math.ceil(1 + concurrency / 32)); // warm-up: start environments, warm the JIT
+  // Warm-up: the first call waits out a cold start, then load starts environments and warms the JIT.
+  const first = await post(url, '{"a":1}', new Agent());
+  if (first.status !== 200) throw new Error(`${url} answered ${first.status}: ${first.text}`);
+  await wrk(url, concurrency, Math.ceil(1 + concurrency / 32));
   const before = root ? cpuTree(root) : undefined;
   const load = await wrk(url, concurrency, SECONDS);
   const cpu: Row['cpu'] = {};
@@ -150,9 +153,12 @@ function manifests(): string {
 async function capCheck(base: string) {
   const agent = new Agent({ keepAlive: true, maxSockets: CALLERS });
   const url = `${base}/2015-03-31/functions/capped/invocations`;
+  // First the cap's worth of environments, so that the burst's admitted calls do not wait out cold starts
+  // while its extra ones arrive; then every call over the cap must be refused at once.
+  await Promise.all(Array.from({ length: CAP }, () => post(url, '{"ms":1000}', agent)));
   const results = await Promise.all(
     Array.from({ length: CALLERS }, () =>
-      post(url, '{"ms":2000}', agent).catch((err: Error): Answer => ({ status: 0, text: err.message })),
+      post(url, '{"ms":5000}', agent).catch((err: Error): Answer => ({ status: 0, text: err.message })),
     ),
   );
   agent.destroy();
