@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { asyncBench } from './async.ts';
 import { authBench } from './auth.ts';
+import { dataPlaneBench } from './data-plane.ts';
 import { eventSourcesBench } from './event-sources.ts';
 import { streamsBench } from './event-sources-streams.ts';
 import { kubernetesBench, previousKubernetesSection } from './kubernetes.ts';
@@ -197,6 +198,7 @@ try {
   }
   const coldRow = (label: string, c: { total: number[]; init: number[] }) =>
     `| ${label} | ${ms(pct(c.total, 50))} | ${ms(Math.max(...c.total))} | ${c.init.length ? ms(pct(c.init, 50)) : 'n/a'} |`;
+  const dataPlaneSection = await dataPlaneBench();
   const asyncSection = await asyncBench();
   const authSection = await authBench();
   const observabilitySection = await observabilityBench(ROOT);
@@ -250,6 +252,7 @@ ${coldRow('Python 3.11', coldPython)}
 
 Target: Node cold start under 100 ms.
 
+${dataPlaneSection}
 ${asyncSection}
 ${authSection}
 ${observabilitySection}

@@ -1,4 +1,5 @@
 // The gateway's configuration, parsed once at start-up from flags and environment and passed down.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { AuthConfigError, type AuthSettings, parseAuthSettings } from './auth/auth-config.ts';
 
@@ -17,6 +18,10 @@ export interface GatewayConfig {
   /** How long an invocation may wait for a newly started environment. */
   environmentStartTimeoutSeconds: number;
   maxEnvironmentsPerFunction: number;
+  /** Environments a function starts for waiting calls before it first waits for a busy one (ADR-36). */
+  eagerEnvironmentsPerFunction: number;
+  /** The longest a call waits for a busy environment to come free before one is started for it; 0 never. */
+  warmWaitMs: number;
   /** Concurrent executions per namespace (Lambda's per-account limit); 100 of it always stays unreserved. */
   accountConcurrencyLimit: number;
   /** Bytes of uploaded deployment packages the control-plane API keeps (Lambda's 75 GB code storage). */
@@ -105,6 +110,15 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     idleTimeoutSeconds: int(env, 'SERVAL_IDLE_TIMEOUT_SECONDS', 600, 1, 86_400),
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
+    // Four per core keep the cores busy through each call's hops between gateway, agent and runtime.
+    eagerEnvironmentsPerFunction: int(
+      env,
+      'SERVAL_EAGER_ENVIRONMENTS_PER_FUNCTION',
+      4 * availableParallelism(),
+      1,
+      100_000,
+    ),
+    warmWaitMs: int(env, 'SERVAL_WARM_WAIT_MS', 100, 0, 10_000),
     accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
     codeStorageLimitBytes: int(env, 'SERVAL_CODE_STORAGE_LIMIT_BYTES', 75 * 1024 ** 3, 1, 2 ** 50),
     asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),

@@ -99,14 +99,23 @@ export async function startGateway({
     (line) => observability.logger.error(line),
     'internal',
   );
-  const links = new LinkServer(internal);
+  // A local agent's link is a pipe, handed over when the agent is spawned: on the internal listener its boot
+  // (seconds on a loaded machine) ran against the header deadline and failed cold starts with a 408. Only
+  // our own children reach this unlistened server, and the launcher bounds how long they take to link.
+  const pipeLinks = guardListener(
+    createServer(internalRoutes(cluster?.demand, cluster?.linkKey)),
+    config,
+    (line) => observability.logger.error(line),
+    'internal',
+  );
+  const links = new LinkServer(internal, pipeLinks);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
     provider,
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
-    (stream) => internal.emit('connection', stream),
+    (stream) => pipeLinks.emit('connection', stream),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.

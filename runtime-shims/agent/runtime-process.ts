@@ -2,6 +2,7 @@
 // output forwarded, killed as a group, its memory read and, without a cgroup, its limit watched.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readSync } from 'node:fs';
+import { ProcStatus } from './proc-status.ts';
 
 /** How long output may trail a process's exit before it is no longer waited for. */
 const OUTPUT_DRAIN_MS = 100;
@@ -35,6 +36,8 @@ export class RuntimeProcess {
   private overLimit = false;
   private peakMB = 0;
   private lastTreeWalk = Number.NEGATIVE_INFINITY;
+  /** The runtime's own status file, held open: it is read at the end of every invocation. */
+  private readonly status: ProcStatus | undefined;
 
   constructor(
     file: string,
@@ -68,6 +71,9 @@ export class RuntimeProcess {
       });
     });
     if (!cgroup) this.watchMemory(limits.memoryMB);
+    const pid = this.child.pid;
+    this.status = !cgroup && pid !== undefined ? new ProcStatus(pid) : undefined;
+    void this.exited.then(() => this.status?.close());
   }
 
   /** Whether the runtime was ended for going over its memory (the cgroup's OOM killer, or the watch). */
@@ -125,7 +131,7 @@ export class RuntimeProcess {
       if (walk) this.lastTreeWalk = now;
       const kb = walk
         ? treePids(pid).reduce((sum, p) => sum + statusKb(p, 'VmHWM'), 0)
-        : statusKb(pid, 'VmHWM');
+        : (this.status?.kb('VmHWM') ?? 0);
       if (kb > 0) this.peakMB = Math.max(this.peakMB, Math.ceil(kb / 1024));
     }
     return this.peakMB;
@@ -156,9 +162,11 @@ function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   }
 }
 
+const cgroupBuffer = Buffer.allocUnsafe(4096);
+
 /** A cgroup file read afresh through the descriptor the agent holds (it is outside the agent's view). */
 function readCgroupFile(fd: number): string {
-  const buffer = Buffer.alloc(4096);
+  const buffer = cgroupBuffer;
   try {
     return buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0));
   } catch {

@@ -109,6 +109,10 @@ export class Dispatcher {
         maxEnvironments: this.config.maxEnvironmentsPerFunction,
         waitTimeoutMs: this.config.environmentStartTimeoutSeconds * 1000,
         observer: this.observer,
+        warmWait: {
+          eagerEnvironments: this.config.eagerEnvironmentsPerFunction,
+          maxWaitMs: this.config.warmWaitMs,
+        },
       });
       this.pools.set(key, pool);
     }
