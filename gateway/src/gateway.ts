@@ -11,11 +11,17 @@ import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import type { GatewayConfig } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
+import { systemClock } from './deployments/clock.ts';
+import { registryCounters } from './deployments/counters.ts';
+import { invokerHooks } from './deployments/hooks.ts';
+import { LocalDeployments } from './deployments/local-deployments.ts';
+import { DeploymentMetrics } from './deployments/metrics.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
+import { deploymentRoutes } from './front-door/deployments/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
@@ -123,6 +129,22 @@ export async function startGateway({
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
   });
+  // Local mode drives alias deployments itself; in a cluster the controller does (docs/deployments.md).
+  const deployments = cluster
+    ? undefined
+    : new LocalDeployments({
+        dataDir: config.dataDir,
+        registry,
+        versions,
+        aliases,
+        hooks: invokerHooks(invoker),
+        counters: registryCounters(observability.metrics?.registry),
+        metricsOn: observability.metrics !== undefined,
+        prometheusUrl: config.prometheusUrl,
+        metrics: observability.metrics && new DeploymentMetrics(observability.metrics.registry),
+        clock: systemClock(config.deploymentTimeScale),
+        log,
+      });
   const nats = new NatsLink(config.natsUrl);
   const queue = await openEventQueue(config, nats);
   const destinations = new Destinations(queue, invoker, nats);
@@ -171,6 +193,7 @@ export async function startGateway({
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
   // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
   if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  if (deployments) app.use(deploymentRoutes(config, deployments));
   app.use(operatorApiRoutes({ config, queue }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
@@ -184,6 +207,7 @@ export async function startGateway({
   );
   front.keepAliveTimeout = 65_000;
   const close = async () => {
+    await deployments?.close();
     await eventSources.close();
     await worker.stop();
     await queue.close();
@@ -206,6 +230,7 @@ export async function startGateway({
     throw err;
   }
   await eventSources.start();
+  deployments?.resume();
   for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
   return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
 }
@@ -247,6 +272,10 @@ function applyManifestAlias(
     );
     return;
   }
+  if (spec.deployment)
+    log(
+      `${source}: alias ${spec.functionName}:${name}: spec.deployment is driven by the controller in a cluster; locally use serval deploy`,
+    );
   aliases.put(namespace, name, spec);
 }
 

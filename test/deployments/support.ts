@@ -1,0 +1,86 @@
+// A function with published versions whose code the test chooses, an alias on version 1, and clients of the
+// deployment API, on a real local gateway.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeploymentState, DeploymentStatus } from '../../apis/deployment.ts';
+import { type TestServal, testDataRoot } from '../support/serval.ts';
+
+export interface DeploymentView extends DeploymentStatus {
+  functionVersion: string;
+  additionalVersionWeights: Record<string, number>;
+}
+
+/** `label` is what a version returns; `fails` makes it throw instead. */
+export function versionSource(label: string, fails = false): string {
+  return fails
+    ? `export const handler = async () => { throw new Error('version ${label} is broken'); };\n`
+    : `export const handler = async () => ({ version: '${label}' });\n`;
+}
+
+export function codeDirectory(): { dir: string; write(source: string): void } {
+  const dir = mkdtempSync(join(testDataRoot(), 'deploy-code-'));
+  return { dir, write: (source) => writeFileSync(join(dir, 'index.mjs'), source) };
+}
+
+export function hookSource(status: 'Succeeded' | 'Failed'): Record<string, string> {
+  return {
+    'index.mjs': `export const handler = async (event) => { console.log('HOOK ' + JSON.stringify(event)); return { status: '${status}' }; };\n`,
+  };
+}
+
+export async function controlCall(
+  serval: TestServal,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; type: string | null; body: Record<string, unknown> }> {
+  const res = await fetch(`${serval.url}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    type: res.headers.get('x-amzn-errortype'),
+    body: (await res.json()) as Record<string, unknown>,
+  };
+}
+
+/** Publishes each source in turn as the next version of `fn` (whose code lives in `code`). */
+export async function publishVersions(
+  serval: TestServal,
+  fn: string,
+  code: { write(source: string): void },
+  sources: string[],
+): Promise<void> {
+  for (const source of sources) {
+    code.write(source);
+    const r = await controlCall(serval, 'POST', `/2015-03-31/functions/${fn}/versions`, {});
+    if (r.status !== 201) throw new Error(`publish failed: ${JSON.stringify(r.body)}`);
+  }
+}
+
+export const deployments = (serval: TestServal, fn: string, alias: string) => ({
+  start: (spec: Record<string, unknown>) =>
+    controlCall(serval, 'POST', `/serval/v1/deployments/${fn}/${alias}`, spec),
+  view: async () =>
+    (await controlCall(serval, 'GET', `/serval/v1/deployments/${fn}/${alias}`))
+      .body as unknown as DeploymentView,
+  stop: () => controlCall(serval, 'POST', `/serval/v1/deployments/${fn}/${alias}/stop`),
+  rollback: () => controlCall(serval, 'POST', `/serval/v1/deployments/${fn}/${alias}/rollback`),
+});
+
+/** The deployment with this id, wherever it is (in progress or finished). */
+export function find(view: DeploymentView, id: string): DeploymentState | undefined {
+  if (view.current?.id === id) return view.current;
+  return view.history?.find((d) => d.id === id);
+}
+
+/** The TrafficShifted steps a gateway logged for a deployment, as "step/of:percent". */
+export function shiftedSteps(log: string[], id: string): string[] {
+  return log
+    .filter((l) => l.includes(`deployment ${id}`) && l.includes('TrafficShifted'))
+    .map((l) => {
+      const m = /step (\d+)\/(\d+): (\d+) %/.exec(l)!;
+      return `${m[1]}/${m[2]}:${m[3]}`;
+    });
+}
