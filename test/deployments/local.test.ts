@@ -2,41 +2,8 @@
 // schedule, runs the hooks through the dispatcher, and rolls back on its own per-version counters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
-import { inlineNode, startServal, type TestServal } from '../support/serval.ts';
-import {
-  codeDirectory,
-  controlCall,
-  deployments,
-  find,
-  hookSource,
-  publishVersions,
-  shiftedSteps,
-  versionSource,
-} from './support.ts';
-
-async function shopGateway(deploymentTimeScale: number, prometheusUrl?: string): Promise<TestServal> {
-  const code = codeDirectory();
-  code.write(versionSource('one'));
-  const serval = await startServal({
-    functions: [
-      { name: 'shop', runtime: 'nodejs24.x', handler: 'index.handler', codePath: code.dir },
-      inlineNode('hook-ok', '', { inline: hookSource('Succeeded') }),
-      inlineNode('hook-fail', '', { inline: hookSource('Failed') }),
-    ],
-    config: { deploymentTimeScale, prometheusUrl },
-  });
-  await publishVersions(serval, 'shop', code, [
-    versionSource('one'),
-    versionSource('two'),
-    versionSource('three', true),
-  ]);
-  const alias = await controlCall(serval, 'POST', '/2015-03-31/functions/shop/aliases', {
-    Name: 'live',
-    FunctionVersion: '1',
-  });
-  expect(alias.status).toBe(201);
-  return serval;
-}
+import type { TestServal } from '../support/serval.ts';
+import { deployments, find, shiftedSteps, shopGateway } from './support.ts';
 
 describe('a fast clock (one minute is 60 ms)', () => {
   let serval: TestServal;

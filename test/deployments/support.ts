@@ -2,8 +2,9 @@
 // deployment API, on a real local gateway.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { DeploymentState, DeploymentStatus } from '../../apis/deployment.ts';
-import { type TestServal, testDataRoot } from '../support/serval.ts';
+import { inlineNode, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 
 export interface DeploymentView extends DeploymentStatus {
   functionVersion: string;
@@ -83,4 +84,32 @@ export function shiftedSteps(log: string[], id: string): string[] {
       const m = /step (\d+)\/(\d+): (\d+) %/.exec(l)!;
       return `${m[1]}/${m[2]}:${m[3]}`;
     });
+}
+
+/**
+ * `shop` with versions 1 and 2 (healthy) and 3 (throws), the alias `live` on 1, and two hook functions:
+ * `hook-ok` reports Succeeded, `hook-fail` Failed; each logs the event it got.
+ */
+export async function shopGateway(deploymentTimeScale: number, prometheusUrl?: string): Promise<TestServal> {
+  const code = codeDirectory();
+  code.write(versionSource('one'));
+  const serval = await startServal({
+    functions: [
+      { name: 'shop', runtime: 'nodejs24.x', handler: 'index.handler', codePath: code.dir },
+      inlineNode('hook-ok', '', { inline: hookSource('Succeeded') }),
+      inlineNode('hook-fail', '', { inline: hookSource('Failed') }),
+    ],
+    config: { deploymentTimeScale, prometheusUrl },
+  });
+  await publishVersions(serval, 'shop', code, [
+    versionSource('one'),
+    versionSource('two'),
+    versionSource('three', true),
+  ]);
+  const alias = await controlCall(serval, 'POST', '/2015-03-31/functions/shop/aliases', {
+    Name: 'live',
+    FunctionVersion: '1',
+  });
+  expect(alias.status).toBe(201);
+  return serval;
 }

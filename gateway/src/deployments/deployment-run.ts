@@ -205,6 +205,9 @@ export class DeploymentRun {
   private async save(change: Partial<DeploymentState>): Promise<void> {
     this.state = { ...this.state, ...change };
     if (change.reason === undefined && 'reason' in change) delete this.state.reason;
+    // A reason quotes PromQL or a hook's answer; the status field is bounded.
+    else if (this.state.reason && this.state.reason.length > 1024)
+      this.state.reason = `${this.state.reason.slice(0, 1021)}...`;
     await this.deps.port.save(this.state);
   }
 

@@ -41,7 +41,7 @@ export async function evaluatePromQl(
     answer = (await res.json().catch(() => ({}))) as QueryAnswer;
     if (answer.status !== 'success') {
       const why = answer.error ? `${answer.errorType ?? 'error'}: ${answer.error}` : `HTTP ${res.status}`;
-      return { kind: 'unknown', reason: `PromQL query ${JSON.stringify(query)} failed: ${why}` };
+      return { kind: 'unknown', reason: `PromQL query '${query}' failed: ${why}` };
     }
   } catch (err) {
     const why =
@@ -50,9 +50,9 @@ export async function evaluatePromQl(
   }
   const firing = firingValues(answer.data);
   if (firing === undefined)
-    return { kind: 'unknown', reason: `PromQL query ${JSON.stringify(query)} gave an unexpected answer` };
+    return { kind: 'unknown', reason: `PromQL query '${query}' gave an unexpected answer` };
   if (firing.length === 0) return { kind: 'clear' };
-  return { kind: 'breach', reason: `PromQL ${JSON.stringify(query)} returned ${firing.join(', ')}` };
+  return { kind: 'breach', reason: `PromQL condition '${query}' returned ${firing.join(', ')}` };
 }
 
 /** The non-zero values of an instant-query answer; undefined when it is not a vector or scalar. */
