@@ -16,11 +16,12 @@ export function requestHeaders(token: string | undefined): Record<string, string
   return headers;
 }
 
-async function call(o: ControlOptions, method: string, path: string, body?: unknown) {
+/** One request to the gateway at `path`; an unreachable gateway is a ControlApiError that says so. */
+export async function callGateway(o: ControlOptions, method: string, path: string, body?: unknown) {
   const endpoint = o.endpoint;
   let res: Response;
   try {
-    res = await fetch(`${endpoint}/2015-03-31/functions/${path}`, {
+    res = await fetch(`${endpoint}${path}`, {
       method,
       headers: requestHeaders(o.token),
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -34,7 +35,10 @@ async function call(o: ControlOptions, method: string, path: string, body?: unkn
   return { status: res.status, type: res.headers.get('x-amzn-errortype'), json };
 }
 
-function fail(r: { type: string | null; json: Record<string, unknown> }): never {
+const call = (o: ControlOptions, method: string, path: string, body?: unknown) =>
+  callGateway(o, method, `/2015-03-31/functions/${path}`, body);
+
+export function fail(r: { type: string | null; json: Record<string, unknown> }): never {
   throw new ControlApiError(
     `${r.type ?? 'Error'}: ${String(r.json.message ?? r.json.Message ?? 'request failed')}`,
   );

@@ -4,6 +4,7 @@ import { ControllerConfigError } from '../controller/config.ts';
 import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
 import { ClusterConfigError, clusterController, clusterGateway } from './cluster.ts';
 import { alias, type ControlOptions, publish } from './control.ts';
+import { deployAction, deployStart, deployStatus } from './deploy.ts';
 import { dev } from './dev.ts';
 import { filterTest } from './filter.ts';
 import { logs } from './logs.ts';
@@ -27,6 +28,12 @@ Commands:
                    Publish the function's current code and configuration as a new immutable version
   alias <function> <alias> --version N [--weight V=W]
                    Create or update an alias; --weight sends a share W (0-1) of calls to version V
+  deploy <function> --alias A --version N --strategy S [--rollback-error-rate R]
+         [--pre-traffic-hook F] [--post-traffic-hook F]
+                   Shift the alias's traffic to version N on a CodeDeploy schedule (AllAtOnce,
+                   Canary10Percent5Minutes, Linear10PercentEvery1Minute, ...), rolling back on errors
+  deploy status|stop|rollback <function> --alias A
+                   Show the alias's deployments; stop one where it is; or move all traffic back
   gateway          Run the gateway in a cluster (functions from the API server; see docs/kubernetes.md)
   controller       Run the controller in a cluster (pods, versions, status; see docs/kubernetes.md)
   queue stats      Async queue depth, oldest event age and dead letters
@@ -36,7 +43,7 @@ Commands:
                    Put dead letters back on the queue as fresh events
   queue purge (--function F | --id ID ...)
                    Delete dead letters
-      --endpoint URL  the gateway for publish/alias/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+      --endpoint URL  the gateway for publish/alias/deploy/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
       --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
   schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
                    Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
@@ -91,6 +98,48 @@ export async function main(argv: string[]): Promise<number> {
           }
           await alias(positionals[0]!, positionals[1]!, values.version, values.weight, options);
         }
+        return 0;
+      }
+      case 'deploy': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            ...CONTROL_FLAGS,
+            alias: { type: 'string' },
+            version: { type: 'string' },
+            strategy: { type: 'string' },
+            'rollback-error-rate': { type: 'string' },
+            'pre-traffic-hook': { type: 'string' },
+            'post-traffic-hook': { type: 'string' },
+          },
+        });
+        const options = controlOptions(values);
+        const [first, second] = positionals;
+        if (first === 'status' || first === 'stop' || first === 'rollback') {
+          if (!second || !values.alias || positionals.length !== 2)
+            throw new UsageError(`usage: serval deploy ${first} <function> --alias A`);
+          if (first === 'status') await deployStatus(second, values.alias, options);
+          else await deployAction(first, second, values.alias, options);
+          return 0;
+        }
+        if (!first || positionals.length !== 1 || !values.alias || !values.version || !values.strategy)
+          throw new UsageError(
+            'usage: serval deploy <function> --alias A --version N --strategy S [--rollback-error-rate R] ' +
+              '[--pre-traffic-hook F] [--post-traffic-hook F]',
+          );
+        await deployStart(
+          first,
+          values.alias,
+          {
+            version: values.version,
+            strategy: values.strategy,
+            errorRate: values['rollback-error-rate'],
+            preTrafficHook: values['pre-traffic-hook'],
+            postTrafficHook: values['post-traffic-hook'],
+          },
+          options,
+        );
         return 0;
       }
       case 'gateway': {
