@@ -1,4 +1,5 @@
 // Assembles the gateway: the front door, the dispatcher, the environment link listener and a provider.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -14,6 +15,7 @@ import { preparePrivateDataDir } from './data-dir.ts';
 import { systemClock } from './deployments/clock.ts';
 import { registryCounters } from './deployments/counters.ts';
 import { invokerHooks } from './deployments/hooks.ts';
+import { deploymentInternalApi } from './deployments/internal-api.ts';
 import { LocalDeployments } from './deployments/local-deployments.ts';
 import { DeploymentMetrics } from './deployments/metrics.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -37,7 +39,7 @@ import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
-import { internalRoutes } from './runtime-link/internal-routes.ts';
+import { type InternalHandler, internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
 import { AliasStore } from './versions/alias-store.ts';
 import type { AliasSource, VersionSource } from './versions/sources.ts';
@@ -86,9 +88,10 @@ export async function startGateway({
 }: GatewayDeps): Promise<RunningGateway> {
   preparePrivateDataDir(config.dataDir);
   const observability = createObservability(config, writeLog, observabilityOverrides);
+  const internalApi: { deployments?: InternalHandler } = {};
   const log = observability.logger.line;
   const internal = guardListener(
-    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey)),
+    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey, internalApi)),
     config,
     (line) => observability.logger.error(line),
     'internal',
@@ -129,7 +132,11 @@ export async function startGateway({
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
   });
-  // Local mode drives alias deployments itself; in a cluster the controller does (docs/deployments.md).
+  // Local mode drives alias deployments itself; in a cluster the controller does, asking the gateway to run
+  // hooks and report counters over the internal listener (docs/deployments.md).
+  const hooks = invokerHooks(invoker);
+  const counters = registryCounters(observability.metrics?.registry);
+  if (cluster) internalApi.deployments = deploymentInternalApi(hooks, counters, randomUUID());
   const deployments = cluster
     ? undefined
     : new LocalDeployments({
@@ -137,8 +144,8 @@ export async function startGateway({
         registry,
         versions,
         aliases,
-        hooks: invokerHooks(invoker),
-        counters: registryCounters(observability.metrics?.registry),
+        hooks,
+        counters,
         metricsOn: observability.metrics !== undefined,
         prometheusUrl: config.prometheusUrl,
         metrics: observability.metrics && new DeploymentMetrics(observability.metrics.registry),

@@ -4,6 +4,8 @@
 import type { Registry } from 'prom-client';
 
 export interface CounterSample {
+  /** Which gateway counted (cluster mode): samples from different gateways are not comparable. */
+  source?: string | undefined;
   invocations: number;
   /** `error` and `platform_error` outcomes. */
   errors: number;

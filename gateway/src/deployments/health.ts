@@ -39,15 +39,25 @@ export class HealthJudge {
 
   /** Starts a step's window: the thresholds judge only what happens from here. */
   async beginStep(): Promise<void> {
-    this.baseline = usesCounters(this.rollback) ? await this.sample() : undefined;
+    // Unreadable now: the next judgement starts the window instead.
+    this.baseline = usesCounters(this.rollback) ? await this.sample().catch(() => undefined) : undefined;
   }
 
   async judge(): Promise<HealthVerdict> {
     if (usesCounters(this.rollback)) {
-      const now = await this.sample();
+      let now: CounterSample | undefined;
+      try {
+        now = await this.sample();
+      } catch (err) {
+        return {
+          kind: 'unknown',
+          reason: `cannot read the gateway's counters: ${err instanceof Error ? err.message : String(err)}`,
+        };
+      }
       if (!now)
         return { kind: 'unknown', reason: "the gateway's metrics are off; thresholds cannot be judged" };
-      if (!this.baseline) this.baseline = now;
+      // Another gateway answered (cluster mode, behind a Service): its counters start a new window.
+      if (!this.baseline || this.baseline.source !== now.source) this.baseline = now;
       const breach = this.thresholdBreach(since(this.baseline, now));
       if (breach) return { kind: 'breach', reason: breach };
     }
@@ -61,7 +71,7 @@ export class HealthJudge {
     return { kind: 'healthy' };
   }
 
-  private sample(): Promise<CounterSample | undefined> {
+  private async sample(): Promise<CounterSample | undefined> {
     return this.deps.counters.read(this.target.namespace, this.target.function, this.target.version);
   }
 

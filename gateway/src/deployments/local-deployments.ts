@@ -15,10 +15,11 @@ import type { VersionStore } from '../versions/version-store.ts';
 import type { DeploymentClock } from './clock.ts';
 import type { VersionCounters } from './counters.ts';
 import { type DeploymentPort, DeploymentRun } from './deployment-run.ts';
-import { HealthJudge, usesCounters } from './health.ts';
+import { HealthJudge } from './health.ts';
 import type { HookRunner } from './hooks.ts';
 import { type AliasRef, DeploymentStore } from './local-store.ts';
 import type { DeploymentMetrics } from './metrics.ts';
+import { refusalOf } from './validate.ts';
 
 export interface LocalDeploymentsDeps {
   dataDir: string;
@@ -40,8 +41,6 @@ export interface DeploymentView extends DeploymentStatus {
   functionVersion: string;
   additionalVersionWeights: Record<string, number>;
 }
-
-const invalid = (message: string) => new ApiError('InvalidParameterValueException', message);
 
 export class LocalDeployments {
   private readonly deps: LocalDeploymentsDeps;
@@ -75,7 +74,10 @@ export class LocalDeployments {
     const parsed = DeploymentSpecSchema.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw invalid(`${issue.path.join('.') || 'deployment'}: ${issue.message}`);
+      throw new ApiError(
+        'InvalidParameterValueException',
+        `${issue.path.join('.') || 'deployment'}: ${issue.message}`,
+      );
     }
     const spec = parsed.data;
     const alias = this.aliasOf(ref);
@@ -86,28 +88,15 @@ export class LocalDeployments {
         `deployment ${running.current.id} is in progress on ${ref.functionName}:${ref.alias}; stop or roll it back first`,
       );
     const from = alias.spec.functionVersion;
-    if (from === '$LATEST')
-      throw invalid('a deployment shifts between published versions; the alias points to $LATEST');
-    if (Object.keys(alias.spec.routingConfig?.additionalVersionWeights ?? {}).length > 0)
-      throw invalid(
-        `${ref.functionName}:${ref.alias} already splits traffic; roll back or clear its routingConfig before deploying`,
-      );
-    if (spec.targetVersion === from)
-      throw invalid(`${ref.functionName}:${ref.alias} is already on version ${from}`);
-    if (!this.deps.versions.get(ref.namespace, ref.functionName, spec.targetVersion))
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `targetVersion: version ${spec.targetVersion} of ${ref.functionName} is not published`,
-      );
-    for (const hook of ['preTrafficHook', 'postTrafficHook'] as const) {
-      const name = spec[hook];
-      if (name && !this.deps.registry.get(ref.namespace, name))
-        throw invalid(`${hook}: ${name} is not a function in namespace ${ref.namespace}`);
-    }
-    if (usesCounters(spec.rollback) && !this.deps.metricsOn)
-      throw invalid('rollback thresholds read the gateway metrics, which are off (SERVAL_METRICS=off)');
-    if (spec.rollback?.promql?.length && !this.deps.prometheusUrl)
-      throw invalid('rollback.promql needs a Prometheus to ask (SERVAL_PROMETHEUS_URL)');
+    const refusal = refusalOf({
+      alias: alias.spec,
+      spec,
+      isPublished: (v) => this.deps.versions.get(ref.namespace, ref.functionName, v) !== undefined,
+      isFunction: (name) => this.deps.registry.get(ref.namespace, name) !== undefined,
+      countersAvailable: this.deps.metricsOn,
+      prometheusUrl: this.deps.prometheusUrl,
+    });
+    if (refusal) throw new ApiError(refusal.type, refusal.message);
     const state: DeploymentState = {
       id: `d-${randomBytes(6).toString('hex')}`,
       strategy: spec.strategy,

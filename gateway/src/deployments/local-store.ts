@@ -14,6 +14,14 @@ export interface AliasRef {
   alias: string;
 }
 
+/** The status after a deployment's new state: a finished one leaves `current` for the head of `history`. */
+export function withState(status: DeploymentStatus, state: DeploymentState): DeploymentStatus {
+  const history = (status.history ?? []).filter((d) => d.id !== state.id);
+  return isFinished(state.phase)
+    ? { history: [state, ...history].slice(0, HISTORY_LIMIT) }
+    : { current: state, history };
+}
+
 export class DeploymentStore {
   private readonly root: string;
 
@@ -27,11 +35,7 @@ export class DeploymentStore {
 
   /** Saves a deployment's new state; a finished one leaves `current` for the head of `history`. */
   save(ref: AliasRef, state: DeploymentState): DeploymentStatus {
-    const status = this.read(ref);
-    const history = (status.history ?? []).filter((d) => d.id !== state.id);
-    const next: DeploymentStatus = isFinished(state.phase)
-      ? { history: [state, ...history].slice(0, HISTORY_LIMIT) }
-      : { current: state, history };
+    const next = withState(this.read(ref), state);
     writeJsonFileAtomically(this.file(ref), next);
     return next;
   }
