@@ -17,7 +17,7 @@ import { HealthJudge } from '../../gateway/src/deployments/health.ts';
 import { withState } from '../../gateway/src/deployments/local-store.ts';
 import { DeploymentMetrics } from '../../gateway/src/deployments/metrics.ts';
 import { refusalOf } from '../../gateway/src/deployments/validate.ts';
-import { requestJson } from '../../kube/informer.ts';
+import { KubeError, requestJson } from '../../kube/informer.ts';
 import type { AliasObject, FunctionObject } from '../../kube/resources.ts';
 import { functionsPath, GROUP, VERSION } from '../../kube/resources.ts';
 import { gatewayDeploymentClient } from './gateway-client.ts';
@@ -185,12 +185,14 @@ export class ClusterDeployments {
     const next = withState(this.statuses.get(key) ?? {}, state);
     this.statuses.set(key, next);
     this.metrics.progressed(metricKey(alias, alias.spec), state);
-    await requestJson(this.kc, `${aliasPath(alias)}/status`, {
-      method: 'PATCH',
-      // `current: null` removes it under a merge patch; history is replaced whole.
-      body: { status: { deployment: { current: next.current ?? null, history: next.history ?? [] } } },
-      contentType: 'application/merge-patch+json',
-    });
+    await retried(() =>
+      requestJson(this.kc, `${aliasPath(alias)}/status`, {
+        method: 'PATCH',
+        // `current: null` removes it under a merge patch; history is replaced whole.
+        body: { status: { deployment: { current: next.current ?? null, history: next.history ?? [] } } },
+        contentType: 'application/merge-patch+json',
+      }),
+    );
   }
 
   private async patchRouting(
@@ -198,16 +200,18 @@ export class ClusterDeployments {
     primary: string,
     extra?: { version: string; weight: number },
   ) {
-    await requestJson(this.kc, aliasPath(alias), {
-      method: 'PATCH',
-      body: {
-        spec: {
-          functionVersion: primary,
-          routingConfig: extra ? { additionalVersionWeights: { [extra.version]: extra.weight } } : null,
+    await retried(() =>
+      requestJson(this.kc, aliasPath(alias), {
+        method: 'PATCH',
+        body: {
+          spec: {
+            functionVersion: primary,
+            routingConfig: extra ? { additionalVersionWeights: { [extra.version]: extra.weight } } : null,
+          },
         },
-      },
-      contentType: 'application/merge-patch+json',
-    });
+        contentType: 'application/merge-patch+json',
+      }),
+    );
   }
 
   private async event(
@@ -251,6 +255,18 @@ const metricKey = (alias: AliasObject, spec: AliasSpec) => ({
   function: spec.functionName,
   alias: spec.name ?? alias.metadata?.name ?? '',
 });
+
+/** An API server restarting or briefly unreachable must not fail a deployment; a refusal (4xx) does. */
+async function retried<T>(write: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (i >= attempts || (err instanceof KubeError && err.status < 500)) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * i));
+    }
+  }
+}
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

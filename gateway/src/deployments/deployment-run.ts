@@ -59,14 +59,11 @@ export class DeploymentRun {
   }
 
   start(): Promise<void> {
-    this.done ??= this.loop().catch((err) => {
-      // The engine must not die silently: an unexpected error fails the deployment and says why.
-      return this.finish(
-        'Failed',
-        `deployment engine error: ${err instanceof Error ? err.message : String(err)}`,
-        true,
-      );
-    });
+    this.done ??= this.loop()
+      // The engine must not die silently: an unexpected error (the store or API server refusing a write)
+      // fails the deployment and says why, and a failure to record even that only ends this run.
+      .catch((err) => this.finish('Failed', `deployment engine error: ${message(err)}`))
+      .catch((err) => this.deps.port.event('Warning', 'DeploymentEngineError', message(err)));
     return this.done;
   }
 
@@ -95,7 +92,7 @@ export class DeploymentRun {
         const outcome = await hooks.run(namespace, spec.preTrafficHook, this.hookEvent('BeforeAllowTraffic'));
         if (await this.handleRequest()) return;
         // No traffic has moved yet: failing here leaves the alias exactly as it was.
-        if (!outcome.ok) return this.finish('Failed', `preTrafficHook: ${outcome.reason}`, false);
+        if (!outcome.ok) return this.finish('Failed', `preTrafficHook: ${outcome.reason}`);
       }
       if (this.interrupted && !this.request) return;
       await this.applyStep(0);
@@ -145,7 +142,6 @@ export class DeploymentRun {
     await this.finish(
       'Succeeded',
       `all traffic of ${functionName}:${alias} is on version ${this.state.targetVersion}`,
-      false,
     );
   }
 
@@ -154,7 +150,7 @@ export class DeploymentRun {
     const request = this.request;
     if (!request) return false;
     if (request.kind === 'rollback') await this.rollback(request.reason);
-    else await this.finish('Stopped', request.reason, true);
+    else await this.finish('Stopped', request.reason);
     return true;
   }
 
@@ -182,15 +178,10 @@ export class DeploymentRun {
 
   private async rollback(reason: string): Promise<void> {
     await this.deps.port.route(this.state.fromVersion);
-    await this.finish('RolledBack', reason, true, 0);
+    await this.finish('RolledBack', reason, 0);
   }
 
-  private async finish(
-    phase: DeploymentPhase,
-    reason: string,
-    warn: boolean,
-    targetWeight?: number,
-  ): Promise<void> {
+  private async finish(phase: DeploymentPhase, reason: string, targetWeight?: number): Promise<void> {
     if (isFinished(this.state.phase)) return;
     await this.save({
       phase,
@@ -198,7 +189,7 @@ export class DeploymentRun {
       finishedAt: new Date(this.deps.clock.now()).toISOString(),
       ...(targetWeight === undefined ? {} : { targetWeight }),
     });
-    this.deps.port.event(warn || phase !== 'Succeeded' ? 'Warning' : 'Normal', `Deployment${phase}`, reason);
+    this.deps.port.event(phase === 'Succeeded' ? 'Normal' : 'Warning', `Deployment${phase}`, reason);
     this.deps.finished?.(this.state);
   }
 
@@ -222,3 +213,5 @@ export class DeploymentRun {
     };
   }
 }
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
