@@ -199,7 +199,17 @@ export async function startGateway({
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
   // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
-  if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  if (!cluster)
+    app.use(
+      controlApiRoutes({
+        config,
+        registry,
+        versions,
+        aliases,
+        deploymentOf: (namespace, functionName, alias) =>
+          deployments?.runningOn({ namespace, functionName, alias }),
+      }),
+    );
   if (deployments) app.use(deploymentRoutes(config, deployments));
   app.use(operatorApiRoutes({ config, queue }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));

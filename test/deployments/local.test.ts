@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
 import type { TestServal } from '../support/serval.ts';
-import { deployments, find, shiftedSteps, shopGateway } from './support.ts';
+import { controlCall, deployments, find, shiftedSteps, shopGateway } from './support.ts';
 
 describe('a fast clock (one minute is 60 ms)', () => {
   let serval: TestServal;
@@ -171,6 +171,15 @@ describe('a slower clock (one minute is 1.2 s)', () => {
       status: 409,
       type: 'ResourceConflictException',
     });
+    // UpdateAlias would fight the deployment over the weights.
+    const update = await controlCall(serval, 'PUT', '/2015-03-31/functions/shop/aliases/live', {
+      FunctionVersion: '2',
+    });
+    expect({ status: update.status, type: update.type }).toEqual({
+      status: 409,
+      type: 'ResourceConflictException',
+    });
+    expect(String(update.body.message)).toContain(`deployment ${id}`);
     await expect.poll(async () => (await live().view()).additionalVersionWeights).toEqual({ '2': 0.1 });
     const stopped = await live().stop();
     expect(stopped.body).toMatchObject({ id, phase: 'Stopped', reason: 'stopped by the operator' });

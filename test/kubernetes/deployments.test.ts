@@ -106,7 +106,7 @@ describe.skipIf(!rigAvailable)('a deployment driven by kubectl', () => {
         const a = await alias();
         return a.status?.deployment?.history?.[0]?.phase === 'Succeeded' ? a : undefined;
       },
-      180_000,
+      300_000,
     );
     expect(done.status.deployment.history[0]).toMatchObject({
       id,

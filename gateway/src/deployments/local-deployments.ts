@@ -61,6 +61,11 @@ export class LocalDeployments {
     }
   }
 
+  /** The id of the deployment in progress on the alias, if any. */
+  runningOn(ref: AliasRef): string | undefined {
+    return this.runs.get(key(ref))?.current.id;
+  }
+
   view(ref: AliasRef): DeploymentView {
     const alias = this.aliasOf(ref);
     return {

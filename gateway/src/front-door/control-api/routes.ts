@@ -17,12 +17,14 @@ export interface ControlApiDeps {
   registry: FunctionRegistry;
   versions: VersionStore;
   aliases: AliasStore;
+  /** The id of a deployment moving the alias's traffic now, if any: UpdateAlias would fight it. */
+  deploymentOf?: (namespace: string, functionName: string, alias: string) => string | undefined;
 }
 
 const BASE = '/2015-03-31/functions/:functionName';
 
 export function controlApiRoutes(deps: ControlApiDeps): Router {
-  const { config, registry, versions, aliases } = deps;
+  const { config, registry, versions, aliases, deploymentOf } = deps;
   const router = apiRouter();
   const json = express.json({ limit: '256kb', type: () => true });
 
@@ -150,6 +152,12 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
       throw new ApiError(
         'ResourceNotFoundException',
         `Alias not found: ${functionArn(config.region, fn.namespace, fn.name, name)}`,
+      );
+    const deployment = deploymentOf?.(fn.namespace, fn.name, name);
+    if (deployment)
+      throw new ApiError(
+        'ResourceConflictException',
+        `deployment ${deployment} is shifting this alias's traffic; stop or roll it back first (serval deploy)`,
       );
     res.json(aliasView(fn, aliases.put(fn.namespace, name, aliasSpec(fn, req.body ?? {}, current.spec))));
   });
