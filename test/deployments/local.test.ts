@@ -3,7 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
 import type { TestServal } from '../support/serval.ts';
-import { controlCall, deployments, find, shiftedSteps, shopGateway } from './support.ts';
+import {
+  canaryUntilRolledBack,
+  controlCall,
+  deployments,
+  find,
+  shiftedSteps,
+  shopGateway,
+} from './support.ts';
 
 describe('a fast clock (one minute is 60 ms)', () => {
   let serval: TestServal;
@@ -133,20 +140,7 @@ describe('a slower clock (one minute is 1.2 s)', () => {
 
   it('a canary whose new version fails above the threshold rolls back; callers then see only the old version', async () => {
     // Warm both versions so the canary's first calls do not wait for a cold start.
-    expect((await serval.invoke('shop:1', {})).status).toBe(200);
-    await serval.invoke('shop:3', {});
-    const started = await live().start({
-      strategy: 'Canary10Percent30Minutes',
-      targetVersion: '3',
-      rollback: { errorRate: 0.05 },
-    });
-    expect(started.status).toBe(201);
-    const id = String(started.body.id);
-    const until = Date.now() + 60_000;
-    while (find(await live().view(), id)?.phase !== 'RolledBack') {
-      if (Date.now() > until) throw new Error(`no rollback: ${JSON.stringify(await live().view())}`);
-      await Promise.all(Array.from({ length: 4 }, () => serval.invoke('shop:live', {})));
-    }
+    const id = await canaryUntilRolledBack(serval, { errorRate: 0.05 }, 60_000);
     const view = await live().view();
     expect(find(view, id)?.reason).toMatch(/version 3 failed \d+ of \d+ invocations/);
     expect(view).toMatchObject({ functionVersion: '1', additionalVersionWeights: {} });

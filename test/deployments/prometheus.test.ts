@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
 import { prometheusAvailable, startPrometheus, type TestPrometheus } from '../support/prometheus.ts';
 import { REPO_ROOT, type TestServal } from '../support/serval.ts';
-import { deployments, find, shopGateway } from './support.ts';
+import { canaryUntilRolledBack, deployments, find, shopGateway } from './support.ts';
 
 const CHART = join(REPO_ROOT, 'charts/serval');
 const ERRORS_OF_TARGET =
@@ -44,19 +44,7 @@ describe.skipIf(!prometheusAvailable)('PromQL rollback conditions', () => {
   });
 
   it('a firing condition on the target version rolls the canary back', async () => {
-    expect((await serval.invoke('shop:1', {})).status).toBe(200);
-    await serval.invoke('shop:3', {});
-    const started = await live().start({
-      strategy: 'Canary10Percent30Minutes',
-      targetVersion: '3',
-      rollback: { promql: [ERRORS_OF_TARGET] },
-    });
-    const id = String(started.body.id);
-    const until = Date.now() + 80_000;
-    while (find(await live().view(), id)?.phase !== 'RolledBack') {
-      if (Date.now() > until) throw new Error(`no rollback: ${JSON.stringify(await live().view())}`);
-      await Promise.all(Array.from({ length: 4 }, () => serval.invoke('shop:live', {})));
-    }
+    const id = await canaryUntilRolledBack(serval, { promql: [ERRORS_OF_TARGET] }, 80_000);
     expect(find(await live().view(), id)?.reason).toMatch(/^PromQL condition .*version="3".* returned \d/);
     expect(await live().view()).toMatchObject({ functionVersion: '1', additionalVersionWeights: {} });
   }, 120_000);

@@ -113,3 +113,27 @@ export async function shopGateway(deploymentTimeScale: number, prometheusUrl?: s
   expect(alias.status).toBe(201);
   return serval;
 }
+
+/**
+ * Starts a canary to the failing version 3 with both versions warm, and calls the alias until the
+ * deployment rolls back; returns its id.
+ */
+export async function canaryUntilRolledBack(
+  serval: TestServal,
+  rollback: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<string> {
+  const live = deployments(serval, 'shop', 'live');
+  // Warm both versions so the canary's first calls do not wait for a cold start.
+  expect((await serval.invoke('shop:1', {})).status).toBe(200);
+  await serval.invoke('shop:3', {});
+  const started = await live.start({ strategy: 'Canary10Percent30Minutes', targetVersion: '3', rollback });
+  expect(started.status).toBe(201);
+  const id = String(started.body.id);
+  const until = Date.now() + timeoutMs;
+  while (find(await live.view(), id)?.phase !== 'RolledBack') {
+    if (Date.now() > until) throw new Error(`no rollback: ${JSON.stringify(await live.view())}`);
+    await Promise.all(Array.from({ length: 4 }, () => serval.invoke('shop:live', {})));
+  }
+  return id;
+}

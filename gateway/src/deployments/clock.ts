@@ -1,6 +1,7 @@
 // The deployment engine's time: wall-clock epoch ms (persisted, so a restart resumes at the right step)
 // and an abortable sleep. `scale` shrinks every deployment interval, so tests run CodeDeploy's minutes in
 // milliseconds; it is 1 in production.
+import { SYSTEM_CLOCK } from '../event-sources/schedule/clock.ts';
 
 export interface DeploymentClock {
   now(): number;
@@ -11,19 +12,5 @@ export interface DeploymentClock {
 }
 
 export function systemClock(scale = 1): DeploymentClock {
-  return {
-    scale,
-    now: () => Date.now(),
-    sleep: (ms, signal) =>
-      new Promise((resolve) => {
-        if (signal.aborted) return resolve();
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, ms));
-        signal.addEventListener('abort', done, { once: true });
-      }),
-  };
+  return { scale, now: SYSTEM_CLOCK.now, sleep: SYSTEM_CLOCK.sleep };
 }
