@@ -3,12 +3,14 @@
 // pauses the deployment with its reason, so it never proceeds blind.
 import type { RollbackSpec } from '../../../apis/deployment.ts';
 import { type CounterSample, quantileMs, since, type VersionCounters } from './counters.ts';
-import { evaluatePromQl, expandPlaceholders, type PromQlPlaceholders } from './prometheus-query.ts';
+import {
+  evaluatePromQl,
+  expandPlaceholders,
+  type PromQlPlaceholders,
+  type Verdict,
+} from './prometheus-query.ts';
 
-export type HealthVerdict =
-  | { kind: 'healthy' }
-  | { kind: 'breach'; reason: string }
-  | { kind: 'unknown'; reason: string };
+export type HealthVerdict = Verdict;
 
 export interface HealthDeps {
   counters: VersionCounters;
@@ -65,8 +67,7 @@ export class HealthJudge {
       if (!this.deps.prometheusUrl)
         return { kind: 'unknown', reason: 'rollback.promql is set but no Prometheus URL is configured' };
       const verdict = await evaluatePromQl(this.deps.prometheusUrl, expandPlaceholders(query, this.target));
-      if (verdict.kind === 'breach') return verdict;
-      if (verdict.kind === 'unknown') return verdict;
+      if (verdict.kind !== 'healthy') return verdict;
     }
     return { kind: 'healthy' };
   }

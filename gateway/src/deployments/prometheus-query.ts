@@ -1,8 +1,9 @@
 // Rollback conditions as PromQL against the Prometheus HTTP API (GET /api/v1/query). A condition holds when
 // the instant query returns any sample with a non-zero value, as an alert rule's expression fires.
 
-export type PromQlVerdict =
-  | { kind: 'clear' }
+/** How the target version looks: fine, past a threshold (roll back), or not to be judged now (pause). */
+export type Verdict =
+  | { kind: 'healthy' }
   | { kind: 'breach'; reason: string }
   /** The query could not be judged: Prometheus unreachable, a broken query, an unexpected answer. */
   | { kind: 'unknown'; reason: string };
@@ -33,7 +34,7 @@ export async function evaluatePromQl(
   prometheusUrl: string,
   query: string,
   timeoutMs = 5000,
-): Promise<PromQlVerdict> {
+): Promise<Verdict> {
   const url = `${prometheusUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`;
   let answer: QueryAnswer;
   try {
@@ -51,7 +52,7 @@ export async function evaluatePromQl(
   const firing = firingValues(answer.data);
   if (firing === undefined)
     return { kind: 'unknown', reason: `PromQL query '${query}' gave an unexpected answer` };
-  if (firing.length === 0) return { kind: 'clear' };
+  if (firing.length === 0) return { kind: 'healthy' };
   return { kind: 'breach', reason: `PromQL condition '${query}' returned ${firing.join(', ')}` };
 }
 
