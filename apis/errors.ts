@@ -7,6 +7,8 @@ export const API_EXCEPTIONS = {
   AccessDeniedException: { status: 403, messageKey: 'Message' },
   ResourceNotFoundException: { status: 404, messageKey: 'Message' },
   ResourceConflictException: { status: 409, messageKey: 'message' },
+  /** Code signing under Enforce: the code is unsigned, signed by an untrusted key, or altered. */
+  CodeVerificationFailedException: { status: 400, messageKey: 'message' },
   RequestTooLargeException: { status: 413, messageKey: 'message' },
   UnsupportedMediaTypeException: { status: 415, messageKey: 'message' },
   TooManyRequestsException: { status: 429, messageKey: 'message' },

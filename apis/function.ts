@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AsyncConfigSchema } from './async-config.ts';
+import { CodeSigningSchema } from './code-signing.ts';
 
 export const API_VERSION = 'serval.dev/v1alpha1';
 
@@ -302,6 +303,8 @@ export const FunctionSpecSchema = z
     alb: alb.optional(),
     policy: policy.optional(),
     async: AsyncConfigSchema.optional(),
+    /** Run only code a trusted key signed (docs/code-signing.md). */
+    codeSigning: CodeSigningSchema.optional(),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {

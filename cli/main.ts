@@ -10,6 +10,7 @@ import { filterTest } from './filter.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 import { ScheduleInputError, scheduleNext } from './schedule.ts';
+import { SignInputError, sign } from './sign.ts';
 
 class UsageError extends Error {}
 
@@ -34,6 +35,8 @@ Commands:
                    Canary10Percent5Minutes, Linear10PercentEvery1Minute, ...), rolling back on errors
   deploy status|stop|rollback <function> --alias A
                    Show the alias's deployments; stop one where it is; or move all traffic back
+  sign [manifest] --key PEM [--function F] [--sha256 HEX]
+                   Print the detached signature of a function's code for spec.codeSigning.signature
   gateway          Run the gateway in a cluster (functions from the API server; see docs/kubernetes.md)
   controller       Run the controller in a cluster (pods, versions, status; see docs/kubernetes.md)
   queue stats      Async queue depth, oldest event age and dead letters
@@ -139,6 +142,25 @@ export async function main(argv: string[]): Promise<number> {
             postTrafficHook: values['post-traffic-hook'],
           },
           options,
+        );
+        return 0;
+      }
+      case 'sign': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { key: { type: 'string' }, function: { type: 'string' }, sha256: { type: 'string' } },
+        });
+        if (!values.key || positionals.length > 1)
+          throw new UsageError('usage: serval sign [manifest] --key PEM [--function F] [--sha256 HEX]');
+        await sign(
+          {
+            manifest: positionals[0],
+            functionName: values.function,
+            sha256: values.sha256,
+            keyFile: values.key,
+          },
+          (line) => process.stdout.write(`${line}\n`),
         );
         return 0;
       }
@@ -251,6 +273,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof ControllerConfigError ||
       err instanceof UsageError ||
       err instanceof ScheduleInputError ||
+      err instanceof SignInputError ||
       err instanceof TypeError
       ? 2
       : 1;

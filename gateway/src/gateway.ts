@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import type { CodeSigningConfig } from '../../apis/code-signing.ts';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
 import { AsyncWorker } from './async/async-worker.ts';
 import { Destinations } from './async/destinations.ts';
@@ -10,6 +11,7 @@ import { NatsLink } from './async/nats-link.ts';
 import { openEventQueue } from './async/open-queue.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
+import { CodeSigningGate } from './code-signing/gate.ts';
 import type { GatewayConfig } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
 import { systemClock } from './deployments/clock.ts';
@@ -51,6 +53,8 @@ export interface GatewayDeps {
   provider: EnvironmentProvider;
   /** The gateway's own operational log. */
   log: (line: string) => void;
+  /** CodeSigningConfigs declared in manifests (local mode), which functions' `spec.codeSigning` names. */
+  codeSigningConfigs?: CodeSigningConfig[];
   /** Aliases declared in manifests; they replace stored aliases of the same name. */
   aliases?: LoadedAlias[];
   /** Event source mappings declared in manifests (local mode). */
@@ -85,6 +89,7 @@ export async function startGateway({
   eventSourceMappings,
   observability: observabilityOverrides,
   cluster,
+  codeSigningConfigs,
 }: GatewayDeps): Promise<RunningGateway> {
   preparePrivateDataDir(config.dataDir);
   const observability = createObservability(config, writeLog, observabilityOverrides);
@@ -111,6 +116,7 @@ export async function startGateway({
   const aliases = new AliasStore(config.dataDir);
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
   const limits = admitReservations(config, registry, log);
+  const codeSigning = new CodeSigningGate(codeSigningConfigs ?? [], log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
       limits.setReservation(deleted.namespace, deleted.name, undefined);
@@ -131,6 +137,7 @@ export async function startGateway({
     versions: cluster?.versions ?? versions,
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
+    codeCheck: (fn) => codeSigning.check(fn),
   });
   // Local mode drives alias deployments itself; in a cluster the controller does, asking the gateway to run
   // hooks and report counters over the internal listener (docs/deployments.md).
