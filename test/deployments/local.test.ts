@@ -1,5 +1,6 @@
 // Deployments in local mode under a scaled clock: the gateway shifts an alias's traffic on a CodeDeploy
 // schedule, runs the hooks through the dispatcher, and rolls back on its own per-version counters.
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
 import type { TestServal } from '../support/serval.ts';
@@ -131,11 +132,21 @@ describe('a fast clock (one minute is 60 ms)', () => {
 
 describe('a slower clock (one minute is 1.2 s)', () => {
   let serval: TestServal;
-  beforeAll(async () => {
-    // Nothing listens on this port: the PromQL case must pause, not proceed.
-    serval = await shopGateway(0.02, `http://127.0.0.1:${await freePort()}`);
+  // A "Prometheus" that hangs up on every request: the PromQL case must pause, not proceed, and not spin.
+  let prometheusHits = 0;
+  const hangUp = createServer((req) => {
+    prometheusHits++;
+    req.socket.destroy();
   });
-  afterAll(() => serval?.stop());
+  beforeAll(async () => {
+    const port = await freePort();
+    await new Promise<void>((resolve) => hangUp.listen(port, '127.0.0.1', resolve));
+    serval = await shopGateway(0.02, `http://127.0.0.1:${port}`);
+  });
+  afterAll(async () => {
+    await serval?.stop();
+    await new Promise((resolve) => hangUp.close(resolve));
+  });
   const live = () => deployments(serval, 'shop', 'live');
 
   it('a canary whose new version fails above the threshold rolls back; callers then see only the old version', async () => {
@@ -202,8 +213,12 @@ describe('a slower clock (one minute is 1.2 s)', () => {
     expect(find(await live().view(), id)?.reason).toMatch(
       /Prometheus at http:\/\/127\.0\.0\.1:\d+ is unreachable/,
     );
-    // Several step intervals (1.2 s each) later it is still paused at its first step.
+    // Several step intervals (1.2 s each) later it is still paused at its first step, having asked about
+    // once per check period (200 ms), not in a tight loop.
+    const hitsBefore = prometheusHits;
     await new Promise((r) => setTimeout(r, 3000));
+    expect(prometheusHits - hitsBefore).toBeGreaterThan(0);
+    expect(prometheusHits - hitsBefore).toBeLessThan(30);
     const view = await live().view();
     expect(find(view, id)).toMatchObject({ phase: 'Paused', step: 0, targetWeight: 0.1 });
     expect(view.additionalVersionWeights).toEqual({ '2': 0.1 });

@@ -110,7 +110,12 @@ export class DeploymentRun {
       const current = this.steps[this.state.step]!;
       const dueAt = (this.state.stepStartedAtMs ?? 0) + (next.atMs - current.atMs) * this.deps.clock.scale;
       const pause = Math.max(MIN_CHECK_MS, CHECK_EVERY_MS * this.deps.clock.scale);
-      await this.deps.clock.sleep(Math.min(pause, dueAt - this.deps.clock.now()), this.abort.signal);
+      // Paused, a step already due must still wait a full check period, or the checks would spin.
+      const wait = Math.min(pause, dueAt - this.deps.clock.now());
+      await this.deps.clock.sleep(
+        this.state.phase === 'Paused' ? Math.max(pause, wait) : wait,
+        this.abort.signal,
+      );
       if (await this.handleRequest()) return;
       if (this.interrupted) return;
       const verdict = await this.deps.health.judge();
