@@ -151,7 +151,7 @@ describe('a slower clock (one minute is 1.2 s)', () => {
 
   it('a canary whose new version fails above the threshold rolls back; callers then see only the old version', async () => {
     // Warm both versions so the canary's first calls do not wait for a cold start.
-    const id = await canaryUntilRolledBack(serval, { errorRate: 0.05 }, 60_000);
+    const id = await canaryUntilRolledBack(serval, { errorRate: 0.05 }, 120_000);
     const view = await live().view();
     expect(find(view, id)?.reason).toMatch(/version 3 failed \d+ of \d+ invocations/);
     expect(view).toMatchObject({ functionVersion: '1', additionalVersionWeights: {} });
@@ -165,7 +165,7 @@ describe('a slower clock (one minute is 1.2 s)', () => {
       /serval_deployments_total\{namespace="default",function="shop",alias="live",event="rolled_back"\} 1/,
     );
     expect(metrics).toMatch(/serval_deployment_target_weight\{[^}]*version="3"\} 0/);
-  }, 120_000);
+  }, 300_000);
 
   it('refuses a second deployment on the alias; stop keeps the weights, rollback restores the old version', async () => {
     const first = await live().start({ strategy: 'Linear10PercentEvery10Minutes', targetVersion: '2' });

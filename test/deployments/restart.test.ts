@@ -34,11 +34,11 @@ it('a gateway restarted mid-deployment resumes it at the step it had reached', a
       functionManifest({ name: 'shop', runtime: 'nodejs24.x', handler: 'index.handler', codePath: code.dir }),
     ),
   );
-  // One minute is 600 ms: each step lasts long enough to restart within it.
+  // One minute is 1.2 s: each step lasts long enough to restart within it, even on a loaded machine.
   const start = async () => {
     const s = await startServal({
       manifestsDir: manifests,
-      config: { dataDir: join(work, 'data'), deploymentTimeScale: 0.01 },
+      config: { dataDir: join(work, 'data'), deploymentTimeScale: 0.02 },
     });
     servals.push(s);
     return s;
@@ -55,7 +55,9 @@ it('a gateway restarted mid-deployment resumes it at the step it had reached', a
   });
   const id = String(started.body.id);
   await expect
-    .poll(async () => find(await deployments(first, 'shop', 'live').view(), id)?.step ?? -1)
+    .poll(async () => find(await deployments(first, 'shop', 'live').view(), id)?.step ?? -1, {
+      timeout: 60_000,
+    })
     .toBeGreaterThanOrEqual(2);
   servals.splice(servals.indexOf(first), 1);
   await first.stop();
@@ -70,7 +72,7 @@ it('a gateway restarted mid-deployment resumes it at the step it had reached', a
     second.gatewayLog().some((l) => l.includes(`deployment ${id} of shop:live resumes at Shifting`)),
   ).toBe(true);
   await expect
-    .poll(async () => find(await deployments(second, 'shop', 'live').view(), id)?.phase, { timeout: 30_000 })
+    .poll(async () => find(await deployments(second, 'shop', 'live').view(), id)?.phase, { timeout: 120_000 })
     .toBe('Succeeded');
   // The second gateway went on from the next step: every step happened once, in order, across both.
   const after = shiftedSteps(second.gatewayLog(), id);
@@ -79,7 +81,7 @@ it('a gateway restarted mid-deployment resumes it at the step it had reached', a
     functionVersion: '2',
     additionalVersionWeights: {},
   });
-});
+}, 300_000);
 
 /** What the stopped gateway left in its data directory. */
 function readProgress(): DeploymentStatus {

@@ -116,7 +116,8 @@ export async function shopGateway(deploymentTimeScale: number, prometheusUrl?: s
 
 /**
  * Starts a canary to the failing version 3 with both versions warm, and calls the alias until the
- * deployment rolls back; returns its id.
+ * deployment rolls back; returns its id. The canary step lasts 120 strategy minutes, so even a slow machine
+ * sends version 3 calls long before the step would end; the rollback itself comes at the first check after.
  */
 export async function canaryUntilRolledBack(
   serval: TestServal,
@@ -127,7 +128,7 @@ export async function canaryUntilRolledBack(
   // Warm both versions so the canary's first calls do not wait for a cold start.
   expect((await serval.invoke('shop:1', {})).status).toBe(200);
   await serval.invoke('shop:3', {});
-  const started = await live.start({ strategy: 'Canary10Percent30Minutes', targetVersion: '3', rollback });
+  const started = await live.start({ strategy: 'Canary10Percent120Minutes', targetVersion: '3', rollback });
   expect(started.status).toBe(201);
   const id = String(started.body.id);
   const until = Date.now() + timeoutMs;
