@@ -43,6 +43,7 @@ export class ClusterDeployments {
   private readonly runs = new Map<string, Running>();
   /** The status each alias's deployments last wrote, so writes build on each other without a re-read. */
   private readonly statuses = new Map<string, DeploymentStatus>();
+  private stopping: Promise<void> = Promise.resolve();
 
   constructor(deps: {
     kc: KubeConfig;
@@ -139,11 +140,16 @@ export class ClusterDeployments {
     this.launch(alias, wanted, state);
   }
 
-  /** Stops driving every deployment (leadership lost, shutdown); the next leader resumes them. */
+  /**
+   * Stops driving every deployment (leadership lost, shutdown); the next leader resumes them. Resolves only
+   * once every run has finished the write it was in, including runs an earlier call interrupted: a new
+   * leader must not read a status that an old run is still about to change.
+   */
   async interruptAll(): Promise<void> {
     const runs = [...this.runs.values()];
     this.runs.clear();
-    await Promise.all(runs.map((r) => r.run.interrupt()));
+    this.stopping = Promise.all([this.stopping, ...runs.map((r) => r.run.interrupt())]).then(() => undefined);
+    await this.stopping;
   }
 
   private launch(alias: AliasObject, spec: DeploymentSpec, state: DeploymentState): void {
@@ -268,12 +274,24 @@ async function retried<T>(write: () => Promise<T>, attempts = 5): Promise<T> {
   }
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** Equal as JSON values: the API server returns object keys sorted, zod in schema order. */
+const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
 
 /** Stable for one request on one Alias from one version: a re-applied manifest does not deploy again. */
 function deploymentId(alias: AliasObject, spec: DeploymentSpec, from: string): string {
   const hash = createHash('sha256')
-    .update(`${alias.metadata?.uid}\n${from}\n${JSON.stringify(spec)}`)
+    .update(`${alias.metadata?.uid}\n${from}\n${canonical(spec)}`)
     .digest('hex');
   return `d-${hash.slice(0, 12)}`;
 }
