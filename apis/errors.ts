@@ -16,6 +16,8 @@ export const API_EXCEPTIONS = {
   /** Control plane: a stale RevisionId, and the account's code storage full (reference §14.3). */
   PreconditionFailedException: { status: 412, messageKey: 'message' },
   CodeStorageExceededException: { status: 400, messageKey: 'message' },
+  /** Code signing under Enforce: the code is unsigned, signed by an untrusted key, or altered. */
+  CodeVerificationFailedException: { status: 400, messageKey: 'message' },
   RequestTooLargeException: { status: 413, messageKey: 'message' },
   UnsupportedMediaTypeException: { status: 415, messageKey: 'message' },
   TooManyRequestsException: { status: 429, messageKey: 'message' },

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AsyncConfigSchema } from './async-config.ts';
+import { CodeSigningSchema } from './code-signing.ts';
 
 export const API_VERSION = 'serval.dev/v1alpha1';
 
@@ -307,6 +308,8 @@ export const FunctionSpecSchema = z
       .array(z.string().regex(LAYER_VERSION_ARN, 'must be a layer version ARN (…:layer:<name>:<version>)'))
       .max(5)
       .optional(),
+    /** Run only code a trusted key signed (docs/code-signing.md). */
+    codeSigning: CodeSigningSchema.optional(),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {

@@ -4,6 +4,7 @@ import { ControllerConfigError } from '../controller/config.ts';
 import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
 import { ClusterConfigError, clusterController, clusterGateway } from './cluster.ts';
 import { alias, type ControlOptions, publish } from './control.ts';
+import { deployAction, deployStart, deployStatus } from './deploy.ts';
 import { dev } from './dev.ts';
 import { filterTest } from './filter.ts';
 import {
@@ -19,6 +20,7 @@ import { keysCreate, keysList, keysRevoke } from './keys.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 import { ScheduleInputError, scheduleNext } from './schedule.ts';
+import { SignInputError, sign } from './sign.ts';
 
 class UsageError extends Error {}
 
@@ -43,6 +45,14 @@ Commands:
                    Manage functions through the control-plane API (what the AWS CLI's lambda commands do)
   layers publish <name> --zip FILE [--runtime R ...] | layers list
                    Publish a layer version (unpacked into /opt of the functions that name it), list layers
+  deploy <function> --alias A --version N --strategy S [--rollback-error-rate R]
+         [--pre-traffic-hook F] [--post-traffic-hook F]
+                   Shift the alias's traffic to version N on a CodeDeploy schedule (AllAtOnce,
+                   Canary10Percent5Minutes, Linear10PercentEvery1Minute, ...), rolling back on errors
+  deploy status|stop|rollback <function> --alias A
+                   Show the alias's deployments; stop one where it is; or move all traffic back
+  sign [manifest] --key PEM [--function F] [--sha256 HEX]
+                   Print the detached signature of a function's code for spec.codeSigning.signature
   gateway          Run the gateway in a cluster (functions from the API server; see docs/kubernetes.md)
   controller       Run the controller in a cluster (pods, versions, status; see docs/kubernetes.md)
   queue stats      Async queue depth, oldest event age and dead letters
@@ -58,7 +68,7 @@ Commands:
                    List access keys (never their secrets)
   keys revoke <access-key-id>
                    Revoke an access key; requests signed with it are refused from then on
-      --endpoint URL  the gateway for publish/alias/functions/layers/queue/keys (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+      --endpoint URL  the gateway for publish/alias/functions/layers/deploy/queue/keys (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
       --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN); without one, an access
                       key in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY signs requests with SigV4 (region:
                       SERVAL_REGION, AWS_REGION or local)
@@ -132,6 +142,67 @@ export async function main(argv: string[]): Promise<number> {
           },
         });
         await functionsCommand(command, positionals, values, controlOptions(values));
+        return 0;
+      }
+      case 'deploy': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            ...CONTROL_FLAGS,
+            alias: { type: 'string' },
+            version: { type: 'string' },
+            strategy: { type: 'string' },
+            'rollback-error-rate': { type: 'string' },
+            'pre-traffic-hook': { type: 'string' },
+            'post-traffic-hook': { type: 'string' },
+          },
+        });
+        const options = controlOptions(values);
+        const [first, second] = positionals;
+        if (first === 'status' || first === 'stop' || first === 'rollback') {
+          if (!second || !values.alias || positionals.length !== 2)
+            throw new UsageError(`usage: serval deploy ${first} <function> --alias A`);
+          if (first === 'status') await deployStatus(second, values.alias, options);
+          else await deployAction(first, second, values.alias, options);
+          return 0;
+        }
+        if (!first || positionals.length !== 1 || !values.alias || !values.version || !values.strategy)
+          throw new UsageError(
+            'usage: serval deploy <function> --alias A --version N --strategy S [--rollback-error-rate R] ' +
+              '[--pre-traffic-hook F] [--post-traffic-hook F]',
+          );
+        await deployStart(
+          first,
+          values.alias,
+          {
+            version: values.version,
+            strategy: values.strategy,
+            errorRate: values['rollback-error-rate'],
+            preTrafficHook: values['pre-traffic-hook'],
+            postTrafficHook: values['post-traffic-hook'],
+          },
+          options,
+        );
+        return 0;
+      }
+      case 'sign': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { key: { type: 'string' }, function: { type: 'string' }, sha256: { type: 'string' } },
+        });
+        if (!values.key || positionals.length > 1)
+          throw new UsageError('usage: serval sign [manifest] --key PEM [--function F] [--sha256 HEX]');
+        await sign(
+          {
+            manifest: positionals[0],
+            functionName: values.function,
+            sha256: values.sha256,
+            keyFile: values.key,
+          },
+          (line) => process.stdout.write(`${line}\n`),
+        );
         return 0;
       }
       case 'gateway': {
@@ -267,6 +338,7 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof ControllerConfigError ||
       err instanceof UsageError ||
       err instanceof ScheduleInputError ||
+      err instanceof SignInputError ||
       err instanceof TypeError
       ? 2
       : 1;

@@ -56,6 +56,10 @@ export interface GatewayConfig {
    * milliseconds. 1 in production.
    */
   asyncTimeScale: number;
+  /** Multiplies every deployment interval (strategy steps, health checks), as asyncTimeScale does. 1 in production. */
+  deploymentTimeScale: number;
+  /** The Prometheus HTTP API that deployments' `rollback.promql` conditions are asked of. */
+  prometheusUrl: string | undefined;
   /** Prometheus metrics on their own listener (`off` removes every metric from the invocation path). */
   metrics: 'on' | 'off';
   metricsHost: string;
@@ -134,6 +138,8 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),
     asyncTimeScale: fraction(env, 'SERVAL_ASYNC_TIME_SCALE', 1),
+    deploymentTimeScale: fraction(env, 'SERVAL_DEPLOYMENT_TIME_SCALE', 1),
+    prometheusUrl: env.SERVAL_PROMETHEUS_URL || undefined,
     metrics: oneOf(env, 'SERVAL_METRICS', ['on', 'off'] as const, 'on'),
     metricsHost: env.SERVAL_METRICS_HOST ?? env.SERVAL_HOST ?? '127.0.0.1',
     metricsPort: int(env, 'SERVAL_METRICS_PORT', env.SERVAL_PORT === '0' ? 0 : 9464, 0, 65535),

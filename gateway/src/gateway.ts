@@ -1,7 +1,9 @@
 // Assembles the gateway: the front door, the dispatcher, the environment link listener and a provider.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import type { CodeSigningConfig } from '../../apis/code-signing.ts';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
 import { AsyncWorker } from './async/async-worker.ts';
 import { Destinations } from './async/destinations.ts';
@@ -11,13 +13,21 @@ import { AccessKeys } from './auth/access-keys/access-keys.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
 import { signatureAuthentication } from './auth/signed-requests.ts';
+import { CodeSigningGate } from './code-signing/gate.ts';
 import type { GatewayConfig } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
+import { systemClock } from './deployments/clock.ts';
+import { registryCounters } from './deployments/counters.ts';
+import { invokerHooks } from './deployments/hooks.ts';
+import { deploymentInternalApi } from './deployments/internal-api.ts';
+import { LocalDeployments } from './deployments/local-deployments.ts';
+import { DeploymentMetrics } from './deployments/metrics.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
+import { deploymentRoutes } from './front-door/deployments/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
@@ -36,7 +46,7 @@ import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
 import { LayerStore } from './registry/layer-store.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
-import { internalRoutes } from './runtime-link/internal-routes.ts';
+import { type InternalHandler, internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
 import { AliasStore } from './versions/alias-store.ts';
 import type { AliasSource, VersionSource } from './versions/sources.ts';
@@ -48,6 +58,8 @@ export interface GatewayDeps {
   provider: EnvironmentProvider;
   /** The gateway's own operational log. */
   log: (line: string) => void;
+  /** CodeSigningConfigs declared in manifests (local mode), which functions' `spec.codeSigning` names. */
+  codeSigningConfigs?: CodeSigningConfig[];
   /** Aliases declared in manifests; they replace stored aliases of the same name. */
   aliases?: LoadedAlias[];
   /** Event source mappings declared in manifests (local mode). */
@@ -82,6 +94,7 @@ export async function startGateway({
   eventSourceMappings,
   observability: observabilityOverrides,
   cluster,
+  codeSigningConfigs,
 }: GatewayDeps): Promise<RunningGateway> {
   preparePrivateDataDir(config.dataDir);
   // Before anything starts: a broken key file stops the start-up. A cluster's keys come from a mounted
@@ -92,9 +105,10 @@ export async function startGateway({
     log: (line) => observability.logger.line(line),
   });
   const observability = createObservability(config, writeLog, observabilityOverrides);
+  const internalApi: { deployments?: InternalHandler } = {};
   const log = observability.logger.line;
   const internal = guardListener(
-    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey)),
+    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey, internalApi)),
     config,
     (line) => observability.logger.error(line),
     'internal',
@@ -127,6 +141,7 @@ export async function startGateway({
   // Local mode: what the control-plane API created is served again, beside the manifests' functions.
   if (!cluster) loadApiFunctions(apiFunctions, layers, config.region, registry, log);
   const limits = admitReservations(config, registry, log);
+  const codeSigning = new CodeSigningGate(codeSigningConfigs ?? [], log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
       limits.setReservation(deleted.namespace, deleted.name, undefined);
@@ -147,7 +162,28 @@ export async function startGateway({
     versions: cluster?.versions ?? versions,
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
+    codeCheck: (fn) => codeSigning.check(fn),
   });
+  // Local mode drives alias deployments itself; in a cluster the controller does, asking the gateway to run
+  // hooks and report counters over the internal listener (docs/deployments.md).
+  const hooks = invokerHooks(invoker);
+  const counters = registryCounters(observability.metrics?.registry);
+  if (cluster) internalApi.deployments = deploymentInternalApi(hooks, counters, randomUUID());
+  const deployments = cluster
+    ? undefined
+    : new LocalDeployments({
+        dataDir: config.dataDir,
+        registry,
+        versions,
+        aliases,
+        hooks,
+        counters,
+        metricsOn: observability.metrics !== undefined,
+        prometheusUrl: config.prometheusUrl,
+        metrics: observability.metrics && new DeploymentMetrics(observability.metrics.registry),
+        clock: systemClock(config.deploymentTimeScale),
+        log,
+      });
   const nats = new NatsLink(config.natsUrl);
   const queue = await openEventQueue(config, nats);
   const destinations = new Destinations(queue, invoker, nats);
@@ -210,8 +246,11 @@ export async function startGateway({
       store: apiFunctions,
       read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
       cluster: cluster !== undefined,
+      deploymentOf: (namespace, functionName, alias) =>
+        deployments?.runningOn({ namespace, functionName, alias }),
     }),
   );
+  if (deployments) app.use(deploymentRoutes(config, deployments));
   app.use(operatorApiRoutes({ config, queue }));
   app.use(accessKeyRoutes({ config, keys: accessKeys }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
@@ -226,6 +265,7 @@ export async function startGateway({
   );
   front.keepAliveTimeout = 65_000;
   const close = async () => {
+    await deployments?.close();
     await eventSources.close();
     await worker.stop();
     await queue.close();
@@ -248,6 +288,7 @@ export async function startGateway({
     throw err;
   }
   await eventSources.start();
+  deployments?.resume();
   for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
   if (authorizer.enabled) log(`auth: SigV4 access keys: ${accessKeys.describe()}`);
   return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
@@ -305,6 +346,10 @@ function applyManifestAlias(
     );
     return;
   }
+  if (spec.deployment)
+    log(
+      `${source}: alias ${spec.functionName}:${name}: spec.deployment is driven by the controller in a cluster; locally use serval deploy`,
+    );
   aliases.put(namespace, name, spec);
 }
 

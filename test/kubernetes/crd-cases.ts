@@ -253,6 +253,24 @@ export const INVALID: InvalidCase[] = [
     field: 'spec.functionVersion',
     message: 'needs a published primary version',
   },
+  {
+    name: 'deployment with an unknown strategy',
+    doc: alias({
+      functionVersion: '3',
+      deployment: { strategy: 'Linear10PercentEvery1Minutes', targetVersion: '4' },
+    }),
+    field: 'spec.deployment.strategy',
+    message: 'should match',
+  },
+  {
+    name: 'deployment error rate above 1',
+    doc: alias({
+      functionVersion: '3',
+      deployment: { strategy: 'AllAtOnce', targetVersion: '4', rollback: { errorRate: 2 } },
+    }),
+    field: 'spec.deployment.rollback.errorRate',
+    message: 'less than or equal to 1',
+  },
   // EventSourceMapping.
   {
     name: 'mapping with two sources',
@@ -470,6 +488,19 @@ export const VALID: Doc[] = [
   ),
   alias({ functionVersion: '3', routingConfig: { additionalVersionWeights: { '2': 0.25 } } }),
   { ...alias({ functionVersion: '$LATEST' }), metadata: { name: 'latest' } },
+  {
+    ...alias({
+      functionVersion: '3',
+      deployment: {
+        strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+        targetVersion: '4',
+        preTrafficHook: 'check-shop',
+        postTrafficHook: 'check-shop',
+        rollback: { errorRate: 0.05, throttleRate: 0.1, p99DurationMs: 800, promql: ['up == 0'] },
+      },
+    }),
+    metadata: { name: 'deploying' },
+  },
   esm(
     {
       source: {

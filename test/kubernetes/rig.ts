@@ -65,7 +65,11 @@ export interface ServalRig {
   stop(): Promise<void>;
 }
 
-export async function startServalRig(namespaces: string[]): Promise<ServalRig> {
+/** `controllerEnv`: more controller settings, e.g. SERVAL_DEPLOYMENT_TIME_SCALE. */
+export async function startServalRig(
+  namespaces: string[],
+  options: { controllerEnv?: NodeJS.ProcessEnv } = {},
+): Promise<ServalRig> {
   const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
   const log: string[] = [];
   const cluster = await startCluster();
@@ -135,6 +139,7 @@ export async function startServalRig(namespaces: string[]): Promise<ServalRig> {
       SERVAL_HEALTH_PORT: '0',
       SERVAL_POD_NODE_NAME: NODE,
       SERVAL_RESYNC_SECONDS: '5',
+      ...options.controllerEnv,
       POD_NAME: identity,
     });
   const controller = await startController(controllerKc, controllerConfig('controller-0'), (l) =>

@@ -51,6 +51,7 @@ export class Invoker {
   private readonly versions: VersionSource;
   private readonly aliases: AliasSource;
   private readonly observer: InvocationObserver;
+  private readonly codeCheck: ((fn: FunctionDefinition) => Promise<void> | undefined) | undefined;
 
   constructor(deps: {
     config: GatewayConfig;
@@ -61,6 +62,8 @@ export class Invoker {
     aliases: AliasSource;
     /** Metrics and spans of each invocation; none when absent. */
     observer?: InvocationObserver;
+    /** Refuses code whose signature does not check out, before any environment runs it (code signing). */
+    codeCheck?: (fn: FunctionDefinition) => Promise<void> | undefined;
   }) {
     this.config = deps.config;
     this.registry = deps.registry;
@@ -69,6 +72,7 @@ export class Invoker {
     this.versions = deps.versions;
     this.aliases = deps.aliases;
     this.observer = deps.observer ?? new InvocationObserver({ tracing: Tracing.off() });
+    this.codeCheck = deps.codeCheck;
   }
 
   /**
@@ -101,6 +105,8 @@ export class Invoker {
     options: SyncInvokeOptions = {},
   ): Promise<SyncInvocation> {
     const { fn, version, qualifier } = target;
+    const verifying = this.codeCheck?.(fn);
+    if (verifying) await verifying;
     const requestId = options.requestId ?? randomUUID();
     const invocation: InvocationRequest = {
       requestId,

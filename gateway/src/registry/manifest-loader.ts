@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { AliasSchema, type AliasSpec } from '../../../apis/alias.ts';
+import { type CodeSigningConfig, CodeSigningConfigSchema } from '../../../apis/code-signing.ts';
 import { EventSourceMappingSchema } from '../../../apis/event-source-mapping.ts';
 import { FunctionSchema } from '../../../apis/function.ts';
 import type { DeclaredMapping } from '../event-sources/catalog.ts';
@@ -30,6 +31,7 @@ export interface LoadedAlias {
 
 export interface LoadedManifests {
   functions: FunctionDefinition[];
+  codeSigningConfigs: CodeSigningConfig[];
   aliases: LoadedAlias[];
   eventSourceMappings: DeclaredMapping[];
   problems: ManifestProblem[];
@@ -57,7 +59,13 @@ export function loadManifestDirectory(
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
     .sort()
     .map((f) => join(root, f));
-  const result: LoadedManifests = { functions: [], aliases: [], eventSourceMappings: [], problems: [] };
+  const result: LoadedManifests = {
+    functions: [],
+    codeSigningConfigs: [],
+    aliases: [],
+    eventSourceMappings: [],
+    problems: [],
+  };
   const mappingsAt = new Map<DeclaredMapping, { file: string; document: number }>();
   const seen = new Map<string, string>();
   for (const file of files) {
@@ -75,6 +83,10 @@ export function loadManifestDirectory(
       }
       if (read.alias) {
         result.aliases.push(read.alias);
+        continue;
+      }
+      if (read.signingConfig) {
+        result.codeSigningConfigs.push(read.signingConfig);
         continue;
       }
       if (read.mapping) {
@@ -118,6 +130,7 @@ export function loadManifestDirectory(
 type Issue = [field: string, message: string];
 type DocumentRead = {
   fn?: FunctionDefinition;
+  signingConfig?: CodeSigningConfig;
   alias?: LoadedAlias;
   mapping?: DeclaredMapping;
   problems?: Issue[];
@@ -132,6 +145,11 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
     const { metadata, spec } = alias.data;
     return { alias: { namespace: metadata.namespace, name: spec.name ?? metadata.name, spec, source } };
   }
+  if (kind === 'CodeSigningConfig') {
+    const config = CodeSigningConfigSchema.safeParse(value);
+    if (!config.success) return { problems: config.error.issues.map((i) => [fieldPath(i), i.message]) };
+    return { signingConfig: config.data };
+  }
   if (kind === 'EventSourceMapping') {
     const mapping = EventSourceMappingSchema.safeParse(value);
     if (!mapping.success) return { problems: mapping.error.issues.map((i) => [fieldPath(i), i.message]) };
@@ -141,7 +159,10 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
   if (kind !== 'Function') {
     return {
       problems: [
-        ['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function, Alias or EventSourceMapping`],
+        [
+          'kind',
+          `unsupported kind ${JSON.stringify(kind)}; expected Function, Alias, EventSourceMapping or CodeSigningConfig`,
+        ],
       ],
     };
   }

@@ -34,6 +34,8 @@ export interface FunctionChangeDeps {
   read: { versions: VersionSource; aliases: AliasSource };
   /** Cluster mode: functions are Function resources, which the API reads but does not write yet. */
   cluster: boolean;
+  /** The id of a deployment moving the alias's traffic now, if any: UpdateAlias would fight it. */
+  deploymentOf?: ((namespace: string, functionName: string, alias: string) => string | undefined) | undefined;
 }
 
 export interface FoundFunction {

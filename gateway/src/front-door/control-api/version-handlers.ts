@@ -121,6 +121,12 @@ export function versionHandlers(changes: FunctionChanges) {
           'ResourceNotFoundException',
           `Alias not found: ${functionArn(config.region, fn.namespace, fn.name, name)}`,
         );
+      const deployment = changes.deps.deploymentOf?.(fn.namespace, fn.name, name);
+      if (deployment)
+        throw new ApiError(
+          'ResourceConflictException',
+          `deployment ${deployment} is shifting this alias's traffic; stop or roll it back first (serval deploy)`,
+        );
       res.json(aliasView(fn, aliases.put(fn.namespace, name, aliasSpec(fn, req.body ?? {}, current.spec))));
     },
 
