@@ -4,6 +4,7 @@
 export const API_EXCEPTIONS = {
   InvalidRequestContentException: { status: 400, messageKey: 'message' },
   InvalidParameterValueException: { status: 400, messageKey: 'message' },
+  RecursiveInvocationException: { status: 400, messageKey: 'Message' },
   AccessDeniedException: { status: 403, messageKey: 'Message' },
   ResourceNotFoundException: { status: 404, messageKey: 'Message' },
   ResourceConflictException: { status: 409, messageKey: 'message' },

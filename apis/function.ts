@@ -334,6 +334,10 @@ export const FunctionSpecSchema = z
     }
   });
 
+/** Why an event source mapping may not feed a function in tenant isolation mode. */
+export const MAPPING_TENANCY_CONFLICT =
+  'event source mappings are not supported for a function with tenancy mode PER_TENANT (they pass no tenant id)';
+
 /** The refusal of a feature that cannot pass a tenant id, in Lambda's vocabulary. */
 export function tenancyConflict(feature: string): string {
   return `InvalidParameterValueException: ${feature} are not supported for a function with tenancy mode PER_TENANT`;

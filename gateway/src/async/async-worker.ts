@@ -156,6 +156,7 @@ export class AsyncWorker {
     try {
       const out = await this.invoker.invoke(target, event.payload, {
         traceHeader: event.traceHeader,
+        tenantId: event.tenantId,
         requestId: event.requestId,
         // Queue wait (span and event-age metric) counts from acceptance, across retries.
         queuedSince: event.acceptedAt,

@@ -14,6 +14,7 @@ import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
 import { pickVersion } from '../versions/alias-store.ts';
 import type { AliasSource, VersionSource } from '../versions/sources.ts';
+import { tenantIdFor } from './tenant-id.ts';
 
 export interface InvokeTarget {
   fn: FunctionDefinition;
@@ -28,6 +29,7 @@ export interface SyncInvokeOptions {
   traceHeader?: string | undefined;
   /** Decoded client context JSON. */
   clientContext?: string | undefined;
+  /** X-Amz-Tenant-Id as the caller sent it; checked against the function's tenancy here (tenant-id.ts). */
   tenantId?: string | undefined;
   /** An async event keeps the request id its caller was given at 202. */
   requestId?: string | undefined;
@@ -98,13 +100,14 @@ export class Invoker {
     options: SyncInvokeOptions = {},
   ): Promise<SyncInvocation> {
     const { fn, version, qualifier } = target;
+    const tenantId = tenantIdFor(fn, options.tenantId);
     const requestId = options.requestId ?? randomUUID();
     const invocation: InvocationRequest = {
       requestId,
       invokedFunctionArn: functionArn(this.config.region, fn.namespace, fn.name, qualifier),
       traceId: traceHeader(options.traceHeader),
       clientContext: options.clientContext,
-      tenantId: options.tenantId,
+      tenantId,
       contentType: 'application/json',
     };
     const watch = this.observer.begin(
