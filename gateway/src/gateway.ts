@@ -15,6 +15,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
+import { recursionConfigRoutes } from './front-door/control-api/recursion-config.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
@@ -24,6 +25,7 @@ import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
 import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
+import { LineageKey } from './invocation/lineage.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
@@ -122,6 +124,7 @@ export async function startGateway({
     versions: cluster?.versions ?? versions,
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
+    lineage: LineageKey.open(config.dataDir, cluster?.linkKey),
   });
   const nats = new NatsLink(config.natsUrl);
   const queue = await openEventQueue(config, nats);
@@ -171,6 +174,7 @@ export async function startGateway({
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
   // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
   if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  app.use(recursionConfigRoutes({ config, registry, writable: !cluster }));
   app.use(operatorApiRoutes({ config, queue }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));

@@ -34,6 +34,8 @@ export interface LastAttempt {
   errorMessage: string;
   /** What the function returned (its error object for function errors), as text. */
   response?: string | undefined;
+  /** The trace header the attempt ran with, its hop counted: a function destination carries it on. */
+  traceHeader?: string | undefined;
 }
 
 /** An event handed to one worker until it is acked, retried or dead-lettered. */
