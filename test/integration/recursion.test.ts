@@ -8,7 +8,6 @@
 // has a loopback of its own and cannot reach the gateway (docs/security.md).
 import {
   GetFunctionRecursionConfigCommand,
-  InvokeCommand,
   LambdaClient,
   PutFunctionRecursionConfigCommand,
 } from '@aws-sdk/client-lambda';
@@ -126,8 +125,10 @@ describe('recursive-loop detection', () => {
   }, 480_000);
 
   it('with RecursiveLoop Allow a loop is not stopped (the payload bounds it)', async () => {
-    expect(await run('allowed', { max: 20 })).toMatchObject({ depth: 20 });
-    expect(deepestStop(await run('allowed', { max: 20 }))).toBeUndefined();
+    const deepest = await run('allowed', { max: 20 });
+    expect(deepest).toMatchObject({ depth: 20 });
+    expect(deepest.stoppedBy).toBeUndefined();
+    expect(deepest.lineage).toMatch(/^[0-9a-f]{8}:20$/);
   }, 240_000);
 
   it('Put/GetFunctionRecursionConfig switch a function between Terminate and Allow', async () => {
@@ -182,7 +183,3 @@ describe('recursive-loop detection', () => {
     expect(record.requestPayload).toMatchObject({ responsePayload: { depth: 16 } });
   }, 240_000);
 });
-
-function deepestStop(d: Deepest): string | undefined {
-  return d.stoppedBy;
-}

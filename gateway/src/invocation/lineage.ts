@@ -46,7 +46,10 @@ export class LineageKey {
    */
   nextHop(traceHeader: string, fn: string): { traceHeader: string; hops: number } {
     const parts = traceHeader.split(';');
-    const lineage = parts.find((p) => p.trim().startsWith('Lineage='))?.trim().slice('Lineage='.length);
+    const lineage = parts
+      .find((p) => p.trim().startsWith('Lineage='))
+      ?.trim()
+      .slice('Lineage='.length);
     const hops = this.count(lineage, fn) + 1;
     const kept = parts.filter((p) => !p.trim().startsWith('Lineage='));
     return { traceHeader: [...kept, `Lineage=${this.record(lineage, fn, hops)}`].join(';'), hops };

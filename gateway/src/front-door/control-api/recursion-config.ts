@@ -25,7 +25,10 @@ export function recursionConfigRoutes(deps: {
   const functionOf = (req: Request): FunctionDefinition => {
     const ref = parseFunctionRef(String(req.params.functionName), undefined, config.defaultNamespace);
     if (ref.qualifier !== undefined) {
-      throw new ApiError('InvalidParameterValueException', 'FunctionName: the recursion config has no qualifier');
+      throw new ApiError(
+        'InvalidParameterValueException',
+        'FunctionName: the recursion config has no qualifier',
+      );
     }
     const fn = registry.get(ref.namespace, ref.name);
     if (!fn) {
