@@ -5,10 +5,10 @@ import express, { type Request, type Router } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { RECURSIVE_LOOP, type RecursiveLoop } from '../../../../apis/function.ts';
 import type { GatewayConfig } from '../../config.ts';
-import { type FunctionDefinition, functionArn } from '../../registry/function-definition.ts';
+import type { FunctionDefinition } from '../../registry/function-definition.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
 import { apiRouter } from '../api-router.ts';
-import { parseFunctionRef } from '../function-ref.ts';
+import { namedFunction } from './function-lookup.ts';
 
 const ROUTE = '/2024-08-31/functions/:functionName/recursion-config';
 
@@ -22,23 +22,8 @@ export function recursionConfigRoutes(deps: {
   const router = apiRouter();
   const json = express.json({ limit: '16kb', type: () => true });
 
-  const functionOf = (req: Request): FunctionDefinition => {
-    const ref = parseFunctionRef(String(req.params.functionName), undefined, config.defaultNamespace);
-    if (ref.qualifier !== undefined) {
-      throw new ApiError(
-        'InvalidParameterValueException',
-        'FunctionName: the recursion config has no qualifier',
-      );
-    }
-    const fn = registry.get(ref.namespace, ref.name);
-    if (!fn) {
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `Function not found: ${functionArn(config.region, ref.namespace, ref.name)}`,
-      );
-    }
-    return fn;
-  };
+  const functionOf = (req: Request): FunctionDefinition =>
+    namedFunction(config, registry, String(req.params.functionName));
 
   router.get(ROUTE, (req, res) => {
     res.json({ RecursiveLoop: functionOf(req).spec.recursiveLoop ?? 'Terminate' });

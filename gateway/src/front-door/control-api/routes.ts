@@ -10,7 +10,7 @@ import type { FunctionRegistry } from '../../registry/function-registry.ts';
 import type { AliasRecord, AliasStore } from '../../versions/alias-store.ts';
 import type { PublishedVersion, VersionStore } from '../../versions/version-store.ts';
 import { apiRouter } from '../api-router.ts';
-import { parseFunctionRef } from '../function-ref.ts';
+import { namedFunction } from './function-lookup.ts';
 
 export interface ControlApiDeps {
   config: GatewayConfig;
@@ -26,22 +26,8 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const router = apiRouter();
   const json = express.json({ limit: '256kb', type: () => true });
 
-  const functionOf = (req: Request): FunctionDefinition => {
-    const ref = parseFunctionRef(
-      String(req.params.functionName),
-      undefined,
-      config.defaultNamespace,
-      config.region,
-    );
-    const fn = registry.get(ref.namespace, ref.name);
-    if (!fn) {
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `Function not found: ${functionArn(config.region, ref.namespace, ref.name)}`,
-      );
-    }
-    return fn;
-  };
+  const functionOf = (req: Request): FunctionDefinition =>
+    namedFunction(config, registry, String(req.params.functionName));
   const versionView = (fn: FunctionDefinition, v: PublishedVersion | undefined) => ({
     FunctionName: fn.name,
     FunctionArn: functionArn(config.region, fn.namespace, fn.name, v?.version ?? '$LATEST'),
