@@ -60,7 +60,8 @@ beforeAll(async () => {
     inlineNode(name, LOOPER, { environment, timeoutSeconds: 300, spec });
   const http = (path: string) => ({ http: { url: `${sink.url}${path}` } });
   serval = await startServal({
-    config: { port, localIsolation: 'off' },
+    // Sixteen nested cold starts on a loaded machine can each take long.
+    config: { port, localIsolation: 'off', environmentStartTimeoutSeconds: 120 },
     functions: [
       looper('looper'),
       looper('allowed', { recursiveLoop: 'Allow' }),
