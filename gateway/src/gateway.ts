@@ -15,7 +15,6 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
-import { recursionConfigRoutes } from './front-door/control-api/recursion-config.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
@@ -31,7 +30,9 @@ import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
 import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
+import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
+import { LayerStore } from './registry/layer-store.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
 import { internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
@@ -103,6 +104,10 @@ export async function startGateway({
   const versions = new VersionStore(config.dataDir);
   const aliases = new AliasStore(config.dataDir);
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
+  const apiFunctions = new ApiFunctionStore(config.dataDir);
+  const layers = new LayerStore(config.dataDir);
+  // Local mode: what the control-plane API created is served again, beside the manifests' functions.
+  if (!cluster) loadApiFunctions(apiFunctions, layers, config.region, registry, log);
   const limits = admitReservations(config, registry, log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
@@ -172,9 +177,21 @@ export async function startGateway({
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
-  // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
-  if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
-  app.use(recursionConfigRoutes({ config, registry, writable: !cluster }));
+  // In a cluster, functions, versions and aliases are Kubernetes resources (kubectl), not gateway state:
+  // the API reads them there and refuses to change them.
+  app.use(
+    controlApiRoutes({
+      config,
+      registry,
+      versions,
+      aliases,
+      limits,
+      layers,
+      store: apiFunctions,
+      read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
+      cluster: cluster !== undefined,
+    }),
+  );
   app.use(operatorApiRoutes({ config, queue }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
@@ -227,6 +244,21 @@ function admitReservations(config: GatewayConfig, registry: FunctionRegistry, lo
     }
   }
   return limits;
+}
+
+function loadApiFunctions(
+  store: ApiFunctionStore,
+  layers: LayerStore,
+  region: string,
+  registry: FunctionRegistry,
+  log: (line: string) => void,
+): void {
+  for (const record of store.list()) {
+    const taken = registry.get(record.namespace, record.name);
+    // A manifest that now defines the same name wins; the API's copy stays stored, unserved.
+    if (taken) log(`skipped API function ${record.namespace}/${record.name}: ${taken.source} defines it`);
+    else registry.put(apiDefinition(record, layers, region));
+  }
 }
 
 function applyManifestAlias(

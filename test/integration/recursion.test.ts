@@ -7,6 +7,7 @@
 // (SERVAL_LOCAL_ISOLATION=off, as the event-source tests do for their brokers): a sandboxed environment
 // has a loopback of its own and cannot reach the gateway (docs/security.md).
 import {
+  CreateFunctionCommand,
   GetFunctionRecursionConfigCommand,
   LambdaClient,
   PutFunctionRecursionConfigCommand,
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
 import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { inlineNode, startServal, type TestServal } from '../support/serval.ts';
+import { makeZip } from '../support/zip.ts';
 
 // Invokes itself one level deeper until `event.max`, or until the gateway stops it; the deepest level's
 // answer travels back up. `event.async` makes each hop an Event invocation instead.
@@ -133,22 +135,48 @@ describe('recursive-loop detection', () => {
   }, 240_000);
 
   it('Put/GetFunctionRecursionConfig switch a function between Terminate and Allow', async () => {
-    const got = await lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'looper' }));
+    // The API changes the functions it created; a manifest's function is changed in its file.
+    const created = await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'api-looper',
+        Runtime: 'nodejs24.x',
+        Role: 'arn:aws:iam::123456789012:role/lambda-role',
+        Handler: 'index.handler',
+        Timeout: 300,
+        Environment: { Variables: { SERVAL_ENDPOINT: serval.url } },
+        Code: { ZipFile: makeZip({ 'index.mjs': LOOPER }) },
+      }),
+    );
+    expect(created.FunctionName).toBe('api-looper');
+    const got = await lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'api-looper' }));
     expect(got.RecursiveLoop).toBe('Terminate');
     const put = await lambda.send(
-      new PutFunctionRecursionConfigCommand({ FunctionName: 'looper', RecursiveLoop: 'Allow' }),
+      new PutFunctionRecursionConfigCommand({ FunctionName: 'api-looper', RecursiveLoop: 'Allow' }),
     );
     expect(put.RecursiveLoop).toBe('Allow');
     expect(
-      (await lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'looper' }))).RecursiveLoop,
+      (await lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'api-looper' })))
+        .RecursiveLoop,
     ).toBe('Allow');
-    expect(await run('looper', { max: 18 })).toMatchObject({ depth: 18 });
+    expect(await run('api-looper', { max: 18 })).toMatchObject({ depth: 18 });
     await lambda.send(
-      new PutFunctionRecursionConfigCommand({ FunctionName: 'looper', RecursiveLoop: 'Terminate' }),
+      new PutFunctionRecursionConfigCommand({ FunctionName: 'api-looper', RecursiveLoop: 'Terminate' }),
     );
-    expect(await run('looper', {})).toMatchObject({ depth: 16, stoppedBy: 'RecursiveInvocationException' });
+    expect(await run('api-looper', {})).toMatchObject({
+      depth: 16,
+      stoppedBy: 'RecursiveInvocationException',
+    });
 
-    const bad = await fetch(`${serval.url}/2024-08-31/functions/looper/recursion-config`, {
+    expect(
+      (await lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'allowed' }))).RecursiveLoop,
+    ).toBe('Allow');
+    const manifest = await fetch(`${serval.url}/2024-08-31/functions/looper/recursion-config`, {
+      method: 'PUT',
+      body: JSON.stringify({ RecursiveLoop: 'Allow' }),
+    });
+    expect(manifest.status).toBe(409);
+    expect(manifest.headers.get('x-amzn-errortype')).toBe('ResourceConflictException');
+    const bad = await fetch(`${serval.url}/2024-08-31/functions/api-looper/recursion-config`, {
       method: 'PUT',
       body: JSON.stringify({ RecursiveLoop: 'Sometimes' }),
     });

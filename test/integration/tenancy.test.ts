@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { type InvokeResponse, inlineNode, startServal, type TestServal } from '../support/serval.ts';
+import { makeZip } from '../support/zip.ts';
 
 // Module state is per environment; the /tmp file (os.tmpdir(): private to the environment in every
 // isolation mode) names the tenant that first wrote it.
@@ -185,6 +186,44 @@ describe('tenant isolation mode', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('InvalidParameterValueException');
     expect(await res.text()).toMatch(/FunctionName: event source mappings are not supported/);
+  });
+
+  it('CreateFunction takes TenancyConfig; an update cannot change it', async () => {
+    const api = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${serval.url}${path}`, { method, body: JSON.stringify(body) });
+      return { status: res.status, type: res.headers.get('x-amzn-errortype'), body: await res.json() };
+    };
+    const created = await api('POST', '/2015-03-31/functions', {
+      FunctionName: 'api-isolated',
+      Runtime: 'nodejs24.x',
+      Role: 'arn:aws:iam::123456789012:role/lambda-role',
+      Handler: 'index.handler',
+      Code: {
+        ZipFile: makeZip({
+          'index.mjs': 'export const handler = async (e, c) => ({ tenantId: c.tenantId });',
+        }).toString('base64'),
+      },
+      TenancyConfig: { TenantIsolationMode: 'PER_TENANT' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.TenancyConfig).toEqual({ TenantIsolationMode: 'PER_TENANT' });
+    const res = await serval.invoke('api-isolated', {}, { 'X-Amz-Tenant-Id': 'api-tenant' });
+    expect(res.json()).toEqual({ tenantId: 'api-tenant' });
+    expectRefused(await serval.invoke('api-isolated', {}), /X-Amz-Tenant-Id is required/);
+    const changed = await api('PUT', '/2015-03-31/functions/api-isolated/configuration', {
+      TenancyConfig: { TenantIsolationMode: null },
+    });
+    expect(changed.status).toBe(400);
+    expect(changed.body.message).toMatch(/TenancyConfig: tenancy cannot be changed/);
+    const kept = await api('PUT', '/2015-03-31/functions/api-isolated/configuration', { MemorySize: 256 });
+    expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+    expect(kept.body).toMatchObject({
+      MemorySize: 256,
+      TenancyConfig: { TenantIsolationMode: 'PER_TENANT' },
+    });
+    const url = await api('POST', '/2021-10-31/functions/api-isolated/url', { AuthType: 'NONE' });
+    expect(url.status).toBe(400);
+    expect(url.type).toBe('InvalidParameterValueException');
   });
 
   it('metrics carry no tenant label', async () => {
