@@ -4,6 +4,7 @@
 export const API_EXCEPTIONS = {
   InvalidRequestContentException: { status: 400, messageKey: 'message' },
   InvalidParameterValueException: { status: 400, messageKey: 'message' },
+  RecursiveInvocationException: { status: 400, messageKey: 'Message' },
   AccessDeniedException: { status: 403, messageKey: 'Message' },
   /** SigV4 (reference §14.4): a signature that does not match, a wrong scope, or a stale date. */
   InvalidSignatureException: { status: 403, messageKey: 'message' },

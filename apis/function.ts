@@ -264,6 +264,22 @@ const policy = z
   })
   .strict();
 
+/** Tenant isolation (reference §14.6): each tenant id gets execution environments of its own. Immutable. */
+const tenancy = z.object({ mode: z.enum(['PER_TENANT']) }).strict();
+
+/** What a recursive loop of this function meets after 16 hops (Put/GetFunctionRecursionConfig). */
+export const RECURSIVE_LOOP = ['Allow', 'Terminate'] as const;
+export type RecursiveLoop = (typeof RECURSIVE_LOOP)[number];
+
+/**
+ * Features Lambda refuses on a function in tenant isolation mode: they invoke it without a tenant id. Each
+ * names its field; the event source mappings that feed such a function are refused where they are loaded.
+ */
+export const TENANCY_EXCLUDED_FIELDS = {
+  url: 'function URLs',
+  alb: 'load balancer targets',
+} as const;
+
 function isCidr(value: string): boolean {
   const [address = '', prefix, ...rest] = value.split('/');
   const family = isIP(address);
@@ -310,12 +326,30 @@ export const FunctionSpecSchema = z
       .optional(),
     /** Run only code a trusted key signed (docs/code-signing.md). */
     codeSigning: CodeSigningSchema.optional(),
+    tenancy: tenancy.optional(),
+    recursiveLoop: z.enum(RECURSIVE_LOOP).default('Terminate'),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {
     path: ['handler'],
     message: 'is required for managed runtimes',
+  })
+  .superRefine((s, ctx) => {
+    if (!s.tenancy) return;
+    for (const [field, feature] of Object.entries(TENANCY_EXCLUDED_FIELDS)) {
+      if (s[field as keyof typeof TENANCY_EXCLUDED_FIELDS] === undefined) continue;
+      ctx.addIssue({ code: 'custom', path: [field], message: tenancyConflict(feature) });
+    }
   });
+
+/** Why an event source mapping may not feed a function in tenant isolation mode. */
+export const MAPPING_TENANCY_CONFLICT =
+  'event source mappings are not supported for a function with tenancy mode PER_TENANT (they pass no tenant id)';
+
+/** The refusal of a feature that cannot pass a tenant id, in Lambda's vocabulary. */
+export function tenancyConflict(feature: string): string {
+  return `InvalidParameterValueException: ${feature} are not supported for a function with tenancy mode PER_TENANT`;
+}
 
 export const FunctionSchema = z
   .object({

@@ -37,6 +37,7 @@ import { accessKeyRoutes } from './front-door/operator-api/access-keys.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
 import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
+import { LineageKey } from './invocation/lineage.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
@@ -163,6 +164,7 @@ export async function startGateway({
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
     codeCheck: (fn) => codeSigning.check(fn),
+    lineage: LineageKey.open(config.dataDir, cluster?.linkKey),
   });
   // Local mode drives alias deployments itself; in a cluster the controller does, asking the gateway to run
   // hooks and report counters over the internal listener (docs/deployments.md).

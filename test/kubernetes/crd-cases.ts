@@ -48,6 +48,25 @@ export interface InvalidCase {
 }
 
 export const INVALID: InvalidCase[] = [
+  // Function: tenant isolation refuses the features that cannot pass a tenant id.
+  {
+    name: 'function URL on a PER_TENANT function',
+    doc: fn({ tenancy: { mode: 'PER_TENANT' }, url: { authType: 'NONE' } }),
+    field: 'spec.url',
+    message: 'function URLs are not supported',
+  },
+  {
+    name: 'load balancer rules on a PER_TENANT function',
+    doc: fn({ tenancy: { mode: 'PER_TENANT' }, alb: { rules: [{ pathPrefix: '/t', priority: 1 }] } }),
+    field: 'spec.alb',
+    message: 'load balancer targets are not supported',
+  },
+  {
+    name: 'unknown tenancy mode',
+    doc: fn({ tenancy: { mode: 'SHARED' } }),
+    field: 'spec.tenancy.mode',
+    message: 'Unsupported value: "SHARED"',
+  },
   // Function: plain OpenAPI bounds and enums.
   {
     name: 'memory below 128 MB',

@@ -3,18 +3,21 @@
 import { randomUUID } from 'node:crypto';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { ApiError } from '../../../apis/errors.ts';
+import type { RecursiveLoop } from '../../../apis/function.ts';
 import type { ConcurrencyLimits } from '../admission/concurrency-limits.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import { traceHeader } from '../front-door/trace-header.ts';
 import { InvocationObserver } from '../observability/invocation-observer.ts';
 import { Tracing } from '../observability/tracing.ts';
-import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
+import { type FunctionDefinition, functionArn, functionKey } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
 import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import { pickVersion } from '../versions/alias-store.ts';
 import type { AliasSource, VersionSource } from '../versions/sources.ts';
+import { type LineageKey, RECURSION_LIMIT } from './lineage.ts';
+import { tenantIdFor } from './tenant-id.ts';
 
 export interface InvokeTarget {
   fn: FunctionDefinition;
@@ -29,6 +32,7 @@ export interface SyncInvokeOptions {
   traceHeader?: string | undefined;
   /** Decoded client context JSON. */
   clientContext?: string | undefined;
+  /** X-Amz-Tenant-Id as the caller sent it; checked against the function's tenancy here (tenant-id.ts). */
   tenantId?: string | undefined;
   /** An async event keeps the request id its caller was given at 202. */
   requestId?: string | undefined;
@@ -41,6 +45,8 @@ export interface SyncInvokeOptions {
 export interface SyncInvocation extends InvocationOutput {
   requestId: string;
   executedVersion: string;
+  /** The trace header the function ran with (its hop recorded): what work it sets off carries on. */
+  traceHeader: string;
 }
 
 export class Invoker {
@@ -52,6 +58,7 @@ export class Invoker {
   private readonly aliases: AliasSource;
   private readonly observer: InvocationObserver;
   private readonly codeCheck: ((fn: FunctionDefinition) => Promise<void> | undefined) | undefined;
+  private readonly lineage: LineageKey;
 
   constructor(deps: {
     config: GatewayConfig;
@@ -64,7 +71,10 @@ export class Invoker {
     observer?: InvocationObserver;
     /** Refuses code whose signature does not check out, before any environment runs it (code signing). */
     codeCheck?: (fn: FunctionDefinition) => Promise<void> | undefined;
+    /** Signs and checks the hop counts of recursive-loop detection (lineage.ts). */
+    lineage: LineageKey;
   }) {
+    this.lineage = deps.lineage;
     this.config = deps.config;
     this.registry = deps.registry;
     this.dispatcher = deps.dispatcher;
@@ -79,6 +89,11 @@ export class Invoker {
    * Finds what a (namespace, name, qualifier) runs: `$LATEST`, a published version, or an alias, which picks
    * its version by weight on every call. Unknown names, versions and aliases are 404s.
    */
+  /** RecursiveLoop is the function's, whatever version runs: Put/GetFunctionRecursionConfig set $LATEST's. */
+  private recursiveLoop(fn: FunctionDefinition): RecursiveLoop {
+    return (this.registry.get(fn.namespace, fn.name) ?? fn).spec.recursiveLoop ?? 'Terminate';
+  }
+
   resolve(namespace: string, name: string, qualifier?: string): InvokeTarget {
     const notFound = () =>
       new ApiError(
@@ -107,13 +122,22 @@ export class Invoker {
     const { fn, version, qualifier } = target;
     const verifying = this.codeCheck?.(fn);
     if (verifying) await verifying;
+    const tenantId = tenantIdFor(fn, options.tenantId);
     const requestId = options.requestId ?? randomUUID();
+    const hop = this.lineage.nextHop(traceHeader(options.traceHeader), functionKey(fn.namespace, fn.name));
+    if (hop.hops > RECURSION_LIMIT && this.recursiveLoop(fn) === 'Terminate') {
+      this.observer.recursionStopped(fn, hop.hops, requestId);
+      throw new ApiError(
+        'RecursiveInvocationException',
+        `Recursive invocation detected: function ${fn.name} was invoked more than ${RECURSION_LIMIT} times in one chain of requests and was stopped (RecursiveLoop is Terminate).`,
+      );
+    }
     const invocation: InvocationRequest = {
       requestId,
       invokedFunctionArn: functionArn(this.config.region, fn.namespace, fn.name, qualifier),
-      traceId: traceHeader(options.traceHeader),
+      traceId: hop.traceHeader,
       clientContext: options.clientContext,
-      tenantId: options.tenantId,
+      tenantId,
       contentType: 'application/json',
     };
     const watch = this.observer.begin(
@@ -138,7 +162,7 @@ export class Invoker {
               watch.admit(err.extra.Reason ?? 'ConcurrentInvocationLimitExceeded');
             throw err;
           });
-        return { ...output, requestId, executedVersion: version };
+        return { ...output, requestId, executedVersion: version, traceHeader: hop.traceHeader };
       } finally {
         lease.release();
       }

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { AliasSchema, type AliasSpec } from '../../../apis/alias.ts';
 import { type CodeSigningConfig, CodeSigningConfigSchema } from '../../../apis/code-signing.ts';
 import { EventSourceMappingSchema } from '../../../apis/event-source-mapping.ts';
-import { FunctionSchema } from '../../../apis/function.ts';
+import { FunctionSchema, MAPPING_TENANCY_CONFLICT } from '../../../apis/function.ts';
 import type { DeclaredMapping } from '../event-sources/catalog.ts';
 import { hashDirectory, materialiseInline } from './code.ts';
 import type { FunctionDefinition } from './function-definition.ts';
@@ -68,6 +68,7 @@ export function loadManifestDirectory(
   };
   const mappingsAt = new Map<DeclaredMapping, { file: string; document: number }>();
   const seen = new Map<string, string>();
+  const perTenant = new Set<string>();
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
@@ -111,17 +112,21 @@ export function loadManifestDirectory(
         continue;
       }
       seen.set(key, read.fn.source);
+      if (read.fn.spec.tenancy) perTenant.add(key);
       result.functions.push(read.fn);
     }
   }
-  // A mapping feeds a function of the same directory; one for an unknown function is refused.
+  // A mapping feeds a function of the same directory; one for an unknown function is refused, and so is one
+  // for a function in tenant isolation mode.
   result.eventSourceMappings = result.eventSourceMappings.filter((m) => {
-    if (seen.has(`${m.namespace}/${m.spec.functionName}`)) return true;
-    result.problems.push({
-      ...mappingsAt.get(m)!,
-      field: 'spec.functionName',
-      message: `function ${m.namespace}/${m.spec.functionName} is not defined`,
-    });
+    const key = `${m.namespace}/${m.spec.functionName}`;
+    const refusal = !seen.has(key)
+      ? `function ${key} is not defined`
+      : perTenant.has(key)
+        ? `InvalidParameterValueException: ${MAPPING_TENANCY_CONFLICT}`
+        : undefined;
+    if (!refusal) return true;
+    result.problems.push({ ...mappingsAt.get(m)!, field: 'spec.functionName', message: refusal });
     return false;
   });
   return result;

@@ -57,6 +57,7 @@ export function functionConfiguration(
     Architectures: record?.architectures ?? ['x86_64'],
     EphemeralStorage: { Size: spec.ephemeralStorageMB },
     SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+    ...(spec.tenancy ? { TenancyConfig: { TenantIsolationMode: spec.tenancy.mode } } : {}),
     LoggingConfig: {
       LogFormat: spec.logging.format,
       ...(spec.logging.applicationLogLevel ? { ApplicationLogLevel: spec.logging.applicationLogLevel } : {}),
@@ -119,6 +120,17 @@ export function specFromRequest(
   if (body.Layers !== undefined && !Array.isArray(body.Layers))
     throw new ApiError('InvalidParameterValueException', 'Layers: must be a list of layer version ARNs');
   if (Array.isArray(body.Layers) && body.Layers.length === 0) delete candidate.layers;
+  const tenancy = body.TenancyConfig as { TenantIsolationMode?: unknown } | undefined;
+  if (tenancy !== undefined && tenancy !== null) candidate.tenancy = { mode: tenancy.TenantIsolationMode };
+  // Chosen at creation and immutable, as in Lambda (docs/tenancy.md).
+  if (
+    base.runtime !== undefined &&
+    (candidate.tenancy as { mode?: unknown } | undefined)?.mode !== base.tenancy?.mode
+  )
+    throw new ApiError(
+      'InvalidParameterValueException',
+      'TenancyConfig: tenancy cannot be changed after the function is created',
+    );
   if (logging) {
     candidate.logging = defined({
       format: logging.LogFormat ?? base.logging?.format,

@@ -6,6 +6,7 @@ import { apiRouter } from '../api-router.ts';
 import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
 import { functionHandlers } from './function-handlers.ts';
 import { layerHandlers } from './layer-handlers.ts';
+import { recursionConfigHandlers } from './recursion-config.ts';
 import { settingHandlers } from './setting-handlers.ts';
 import { versionHandlers } from './version-handlers.ts';
 
@@ -31,6 +32,8 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const concurrency = '/2017-10-31/functions/:functionName/concurrency';
   const url = '/2021-10-31/functions/:functionName/url';
   const invokeConfig = '/2019-09-25/functions/:functionName/event-invoke-config';
+  const recursion = '/2024-08-31/functions/:functionName/recursion-config';
+  const loops = recursionConfigHandlers(changes);
   type Handler = (req: Request, res: Response) => unknown;
   const routes: Array<
     [method: 'get' | 'post' | 'put' | 'delete', path: string, op: string, handler: Handler]
@@ -70,6 +73,8 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     ['post', invokeConfig, 'UpdateFunctionEventInvokeConfig', settings.updateEventInvokeConfig],
     ['get', invokeConfig, 'GetFunctionEventInvokeConfig', settings.getEventInvokeConfig],
     ['delete', invokeConfig, 'DeleteFunctionEventInvokeConfig', settings.deleteEventInvokeConfig],
+    ['put', recursion, 'PutFunctionRecursionConfig', loops.put],
+    ['get', recursion, 'GetFunctionRecursionConfig', loops.get],
     ['post', '/2017-03-31/tags/:arn', 'TagResource', settings.tag],
     ['delete', '/2017-03-31/tags/:arn', 'UntagResource', settings.untag],
     ['get', '/2017-03-31/tags/:arn', 'ListTags', settings.listTags],
