@@ -19,6 +19,7 @@ export const binaries = {
   apiserver: join(BIN, 'kube-apiserver'),
   kubectl: join(BIN, 'kubectl'),
   helm: join(BIN, 'helm'),
+  kubelet: join(BIN, 'kubelet'),
 };
 
 /** Whether the rig's binaries are built; in CI they must be (.ci/run builds them). */
@@ -209,6 +210,8 @@ export async function startCluster(): Promise<Cluster> {
     `--service-account-key-file=${join(certs, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
     `--cert-dir=${certs}`,
+    // A real node (node/real-node.ts) is reached at its InternalIP, the only address it reports.
+    '--kubelet-preferred-address-types=InternalIP',
   ];
   let apiserver: ChildProcess | undefined;
   const startApi = async () => {
