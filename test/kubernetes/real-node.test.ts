@@ -4,11 +4,19 @@
 // settings and memory limit the controller asked for. Opt in with SERVAL_REAL_NODE=1 (docs/kubernetes.md).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { type RealNode, RUNTIME_IMAGE, realNodeMissing } from './node/real-node.ts';
-import { functionManifest, NODE, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
+import { deployChartPods } from './node/chart-pods.ts';
+import { type RealNode, RUNTIME_IMAGE, realNodeMissing, SERVAL_IMAGE } from './node/real-node.ts';
+import {
+  aliasManifest,
+  functionManifest,
+  NODE,
+  rigAvailable,
+  type ServalRig,
+  startServalRig,
+} from './rig.ts';
 
 const NS = 'real';
+const CHARTED = 'charted';
 const wanted = process.env.SERVAL_REAL_NODE === '1';
 const missing = wanted ? realNodeMissing() : undefined;
 if (wanted && missing && process.env.CI) throw new Error(`SERVAL_REAL_NODE=1 but ${missing}`);
@@ -27,6 +35,13 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
         ),
       120_000,
     );
+  const publish = async (name: string, version: string) => {
+    await kubectl(['annotate', 'function', name, '-n', NS, `serval.dev/publish=${version}`, '--overwrite']);
+    await rig.until(
+      `version ${version}`,
+      async () => (await json(['get', 'function', name, '-n', NS])).status.latestVersion === version,
+    );
+  };
   /** Pod logs and the rig's log, for a failure's message. */
   const diagnose = async (fn: string) => {
     const pods = await json(['get', 'pods', '-n', NS, '-l', `serval.dev/function=${fn}`]).catch(() => ({
@@ -41,7 +56,7 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
   };
 
   beforeAll(async () => {
-    rig = await startServalRig([NS], { realNode: true });
+    rig = await startServalRig([NS, CHARTED], { realNode: true });
   }, 900_000);
 
   afterAll(async () => {
@@ -83,11 +98,7 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       functionManifest(NS, 'hello', 'export const handler = async () => ({ v: "two" })'),
     );
     await rig.until('code two', async () => JSON.parse((await invoke('hello')).body).v === 'two', 120_000);
-    await kubectl(['annotate', 'function', 'hello', '-n', NS, 'serval.dev/publish=1', '--overwrite']);
-    await rig.until(
-      'version 1',
-      async () => (await json(['get', 'function', 'hello', '-n', NS])).status.latestVersion === '1',
-    );
+    await publish('hello', '1');
     await kubectl(
       ['apply', '-f', '-'],
       functionManifest(NS, 'hello', 'export const handler = async () => ({ v: "three" })'),
@@ -97,23 +108,14 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       async () => JSON.parse((await invoke('hello')).body).v === 'three',
       120_000,
     );
-    await kubectl(['annotate', 'function', 'hello', '-n', NS, 'serval.dev/publish=2', '--overwrite']);
-    await rig.until(
-      'version 2',
-      async () => (await json(['get', 'function', 'hello', '-n', NS])).status.latestVersion === '2',
-    );
+    await publish('hello', '2');
     await kubectl(
       ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'serval.dev/v1alpha1',
-        kind: 'Alias',
-        metadata: { name: 'hello-live', namespace: NS },
-        spec: {
-          name: 'live',
-          functionName: 'hello',
-          functionVersion: '1',
-          routingConfig: { additionalVersionWeights: { '2': 0.5 } },
-        },
+      aliasManifest(NS, 'hello-live', {
+        name: 'live',
+        functionName: 'hello',
+        functionVersion: '1',
+        routingConfig: { additionalVersionWeights: { '2': 0.5 } },
       }),
     );
     // Both versions answer through the alias: each in a pod of its own version.
@@ -146,7 +148,7 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       "import { readFileSync, writeFileSync } from 'node:fs';",
       'export const handler = async () => {',
       "  const status = readFileSync('/proc/self/status', 'utf8');",
-      '  const field = (k) => status.match(new RegExp(`^${k}:\\\\s*(.*)$`, "m"))[1];',
+      "  const field = (k) => status.split('\\n').find((l) => l.startsWith(k + ':')).slice(k.length + 1).trim();",
       "  let rootWritable = true; try { writeFileSync('/opt/serval/x', 'x'); } catch (e) { rootWritable = e.code; }",
       "  writeFileSync('/tmp/x', 'x');",
       "  const limit = readFileSync('/sys/fs/cgroup/memory/memory.limit_in_bytes', 'utf8').trim();",
@@ -201,4 +203,46 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       120_000,
     );
   }, 300_000);
+
+  // Last: the host controller gives up its Lease to the chart's.
+  it("runs the chart's gateway and controller as pods from the serval image, and they run a Function", async () => {
+    await rig.controller.stop();
+    const chart = await deployChartPods(rig);
+    try {
+      for (const name of [chart.pods.gateway, chart.pods.controller]) {
+        const pod = await json(['get', 'pod', name, '-n', 'serval-system']);
+        expect(pod.status.containerStatuses[0]).toMatchObject({ image: SERVAL_IMAGE, ready: true });
+        expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true });
+        expect(pod.spec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+      }
+      await kubectl(
+        ['apply', '-f', '-'],
+        functionManifest(CHARTED, 'charted', 'export const handler = async (e) => ({ in: "a pod", e })'),
+      );
+      const invokeCharted = () =>
+        fetch(`${chart.gatewayUrl}/2015-03-31/functions/${CHARTED}:function:charted/invocations`, {
+          method: 'POST',
+          body: JSON.stringify({ n: 1 }),
+        });
+      const r = await rig.until(
+        'the chart gateway answers',
+        async () => {
+          const res = await invokeCharted();
+          return res.status === 200 ? res : undefined;
+        },
+        180_000,
+      );
+      expect(await r.json()).toEqual({ in: 'a pod', e: { n: 1 } });
+      // The function pod is the chart controller's, dialling the gateway pod across the bridge.
+      const fnPods = await json(['get', 'pods', '-n', CHARTED, '-l', 'serval.dev/function=charted']);
+      const link = fnPods.items[0].spec.containers[0].env.find(
+        (e: any) => e.name === 'SERVAL_LINK_URL',
+      ).value;
+      expect(new URL(link).hostname).toBe(new URL(chart.gatewayUrl).hostname);
+      const fn = await json(['get', 'function', 'charted', '-n', CHARTED]);
+      expect(fn.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    } finally {
+      await chart.stop();
+    }
+  }, 600_000);
 });

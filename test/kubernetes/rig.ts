@@ -18,7 +18,7 @@ import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog
 import { freePort } from '../support/free-port.ts';
 import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
 import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
-import { type RealNode, RUNTIME_IMAGE, startRealNode } from './node/real-node.ts';
+import { planRealNode, type RealNode, RUNTIME_IMAGE, startRealNode } from './node/real-node.ts';
 import { type NodeAgent, startNodeAgent } from './node-agent.ts';
 
 export const NODE = 'serval-test-node';
@@ -41,6 +41,16 @@ export function functionManifest(
       code: { inline: { 'index.mjs': code } },
       ...spec,
     },
+  });
+}
+
+/** An Alias manifest; the object is named apart from the alias, as two functions may each want `live`. */
+export function aliasManifest(namespace: string, objectName: string, spec: Record<string, unknown>): string {
+  return stringify({
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'Alias',
+    metadata: { name: objectName, namespace },
+    spec,
   });
 }
 
@@ -78,10 +88,12 @@ export async function startServalRig(
 ): Promise<ServalRig<NodeAgent | RealNode>> {
   const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
   const log: string[] = [];
-  const cluster = await startCluster();
+  const plan = options.realNode ? planRealNode() : undefined;
+  const cluster = await startCluster({ servingIPs: plan ? [plan.ip] : [] });
   // A real node comes first: pods dial the gateway at the node's bridge address, which must exist.
-  const realNode = options.realNode
+  const realNode = plan
     ? await startRealNode({
+        plan,
         name: NODE,
         kubeconfigPath: cluster.kubeconfigPath,
         workDir: join(work, 'node'),

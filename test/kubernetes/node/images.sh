@@ -37,7 +37,7 @@ if [ ! -s "$pause_tar" ]; then
   work="$(mktemp -d)"
   gcc -static -O2 -o "$work/pause" "$repo/test/kubernetes/node/pause.c"
   tar -C "$work" -c pause | podman import --change 'ENTRYPOINT ["/pause"]' - localhost/serval-pause:test >/dev/null
-  podman save --format docker-archive -o "$pause_tar.tmp" localhost/serval-pause:test
+  podman save -q --format docker-archive -o "$pause_tar.tmp" localhost/serval-pause:test
   mv "$pause_tar.tmp" "$pause_tar"
   rm -rf "$work"
   log "built $pause_tar"
@@ -62,7 +62,7 @@ if [ ! -s "$base_tar" ]; then
   cp /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
   tar -C "$work/rootfs" -c . | podman import --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$base_image" >/dev/null
-  podman save --format docker-archive -o "$base_tar.tmp" "$base_image"
+  podman save -q --format docker-archive -o "$base_tar.tmp" "$base_image"
   rm -f "$cache"/base-*.tar
   mv "$base_tar.tmp" "$base_tar"
   rm -rf "$work"
@@ -82,7 +82,7 @@ if [ ! -s "$out/serval.tar" ] || [ ! -s "$out/runtime.tar" ]; then
   for target in serval runtime; do
     tag="localhost/serval:test"; [ "$target" = runtime ] && tag="localhost/serval-runtime:test"
     podman build -q --network=host --build-arg "NODE_IMAGE=$base_image" --target "$target" -t "$tag" "$repo" >/dev/null
-    podman save --format docker-archive -o "$out/$target.tar.tmp" "$tag"
+    podman save -q --format docker-archive -o "$out/$target.tar.tmp" "$tag"
     mv "$out/$target.tar.tmp" "$out/$target.tar"
   done
   log "built $out/{serval,runtime}.tar"

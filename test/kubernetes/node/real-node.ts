@@ -4,13 +4,13 @@
 // state, kubelet root, pod logs, cgroup root, bridge and /24, so two rigs on one machine do not collide.
 // stop() takes it all down again — pods, shims, mounts, network namespaces, the bridge, cgroups — and puts
 // back the sysctls the kubelet and the bridge plugin change. docs/kubernetes.md, "A real node".
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../support/free-port.ts';
 import { REPO_ROOT } from '../../support/serval.ts';
-import { binaries } from '../cluster.ts';
+import { binaries, startProcess, stopProcess } from '../cluster.ts';
 
 const run = promisify(execFile);
 
@@ -61,24 +61,6 @@ export interface RealNode {
   stop(): Promise<void>;
 }
 
-function startProcess(command: string, args: string[], log: string): ChildProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  child.stdout?.on('data', (c) => out.push(c));
-  child.stderr?.on('data', (c) => out.push(c));
-  child.once('exit', () => writeFileSync(log, Buffer.concat(out)));
-  return child;
-}
-
-function stopProcess(child: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
-  });
-}
-
 async function poll(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await Promise.resolve(probe()).catch(() => false))) {
@@ -127,18 +109,29 @@ export function buildImages(): string {
   }).trim();
 }
 
+export interface RealNodePlan {
+  id: string;
+  subnet: number;
+  /** The node's address: chosen before the API server starts, so that its certificate can name it. */
+  ip: string;
+}
+
+export function planRealNode(): RealNodePlan {
+  const subnet = freeSubnet();
+  return { id: Math.random().toString(36).slice(2, 8), subnet, ip: `10.244.${subnet}.1` };
+}
+
 export async function startRealNode(options: {
+  plan: RealNodePlan;
   name: string;
   kubeconfigPath: string;
   workDir: string;
 }): Promise<RealNode> {
   const { name, kubeconfigPath } = options;
+  const { id, subnet, ip } = options.plan;
   const dir = options.workDir;
-  const id = Math.random().toString(36).slice(2, 8);
   const stateDir = `/run/serval-node-${id}`;
   const socket = `${stateDir}/containerd.sock`;
-  const subnet = freeSubnet();
-  const ip = `10.244.${subnet}.1`;
   const bridge = `serval${id.slice(0, 6)}`;
   const cgroupRoot = `/serval-node-${id}`;
   for (const d of ['cni', 'cni-ipam', 'kubelet', 'pods', 'pki']) mkdirSync(join(dir, d), { recursive: true });
@@ -180,12 +173,12 @@ export async function startRealNode(options: {
         30_000,
       ).catch(() => undefined);
     }
-    await stopProcess(kubelet);
+    await stopProcess(kubelet, 10_000);
     // Whatever is left is killed where it runs.
     for (const line of (await ctr(['tasks', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean)) {
       await ctr(['tasks', 'kill', '-s', 'SIGKILL', line]).catch(() => undefined);
     }
-    await stopProcess(containerd);
+    await stopProcess(containerd, 10_000);
     for (const pid of shimPids(socket)) {
       try {
         process.kill(pid, 'SIGKILL');
