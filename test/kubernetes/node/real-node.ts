@@ -5,7 +5,16 @@
 // stop() takes it all down again — pods, shims, mounts, network namespaces, the bridge, cgroups — and puts
 // back the sysctls the kubelet and the bridge plugin change. docs/kubernetes.md, "A real node".
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../support/free-port.ts';
@@ -100,6 +109,96 @@ function shimPids(socket: string): number[] {
   return pids;
 }
 
+/** What a node holds on the host, recorded in its state directory so that a later run can release it. */
+interface Instance {
+  owner: number;
+  stateDir: string;
+  dir: string;
+  bridge: string;
+  cgroupRoot: string;
+  sysctls: Record<string, string>;
+  pids: number[];
+}
+
+const STATE_PREFIX = '/run/serval-node-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Network namespaces no process is in any more (a live one may be another node's pod). */
+function orphanedNetns(): string[] {
+  if (!existsSync('/var/run/netns')) return [];
+  const inUse = new Set<string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      inUse.add(readlinkSync(`/proc/${entry}/ns/net`));
+    } catch {}
+  }
+  return readdirSync('/var/run/netns').filter((n) => {
+    try {
+      return n.startsWith('cni-') && !inUse.has(`net:[${statSync(`/var/run/netns/${n}`).ino}]`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Everything but the processes: shims, network namespaces, mounts, the bridge, cgroups, sysctls. */
+async function releaseHost(instance: Instance): Promise<void> {
+  const socket = `${instance.stateDir}/containerd.sock`;
+  for (const pid of shimPids(socket)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  for (const ns of orphanedNetns()) {
+    await run('umount', [`/var/run/netns/${ns}`]).catch(() => undefined);
+    rmSync(`/var/run/netns/${ns}`, { force: true });
+  }
+  for (const m of mountsUnder([instance.dir, instance.stateDir])) {
+    await run('umount', ['-l', m]).catch(() => undefined);
+  }
+  await run('ip', ['link', 'del', instance.bridge]).catch(() => undefined);
+  // The kubelet's cgroups (kubepods and its QoS classes) under this node's own root, in every hierarchy.
+  for (const hierarchy of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+    const root = join('/sys/fs/cgroup', hierarchy, instance.cgroupRoot);
+    if (existsSync(root)) {
+      await run('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).catch(() => undefined);
+    }
+  }
+  for (const [key, value] of Object.entries(instance.sysctls)) {
+    await run('sysctl', ['-qw', `${key}=${value}`]).catch(() => undefined);
+  }
+  rmSync(instance.stateDir, { recursive: true, force: true });
+}
+
+/** A node whose test process died without stop() (a killed worker) is released by the next one. */
+async function sweepStale(): Promise<void> {
+  for (const entry of readdirSync('/run').filter((e) => `/run/${e}`.startsWith(STATE_PREFIX))) {
+    let instance: Instance;
+    try {
+      instance = JSON.parse(readFileSync(`/run/${entry}/instance.json`, 'utf8'));
+    } catch {
+      continue;
+    }
+    if (alive(instance.owner)) continue;
+    for (const pid of instance.pids) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(instance.dir)) process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    await releaseHost(instance);
+    rmSync(instance.dir, { recursive: true, force: true });
+  }
+}
+
 /** Imports {pause,serval,runtime}.tar (images.sh builds them, warm runs only hash). */
 export function buildImages(): string {
   return execFileSync('bash', [join(REPO_ROOT, 'test/kubernetes/node/images.sh')], {
@@ -135,6 +234,7 @@ export async function startRealNode(options: {
   const bridge = `serval${id.slice(0, 6)}`;
   const cgroupRoot = `/serval-node-${id}`;
   for (const d of ['cni', 'cni-ipam', 'kubelet', 'pods', 'pki']) mkdirSync(join(dir, d), { recursive: true });
+  await sweepStale();
   mkdirSync(stateDir, { recursive: true });
   const netnsBefore = new Set(existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : []);
   const sysctls = new Map<string, string>();
@@ -145,6 +245,17 @@ export async function startRealNode(options: {
   }
   let containerd: ChildProcess | undefined;
   let kubelet: ChildProcess | undefined;
+  const instance: Instance = {
+    owner: process.pid,
+    stateDir,
+    dir,
+    bridge,
+    cgroupRoot,
+    sysctls: Object.fromEntries(sysctls),
+    pids: [],
+  };
+  const record = () => writeFileSync(join(stateDir, 'instance.json'), JSON.stringify(instance));
+  record(); // before the first change to the host
   const ctr = async (args: string[]) =>
     (await run('ctr', ['-a', socket, '-n', 'k8s.io', ...args], { maxBuffer: 16 << 20 })).stdout;
 
@@ -179,30 +290,7 @@ export async function startRealNode(options: {
       await ctr(['tasks', 'kill', '-s', 'SIGKILL', line]).catch(() => undefined);
     }
     await stopProcess(containerd, 10_000);
-    for (const pid of shimPids(socket)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    if (existsSync('/var/run/netns')) {
-      for (const ns of readdirSync('/var/run/netns').filter(
-        (n) => !netnsBefore.has(n) && n.startsWith('cni-'),
-      )) {
-        await run('umount', [`/var/run/netns/${ns}`]).catch(() => undefined);
-        rmSync(`/var/run/netns/${ns}`, { force: true });
-      }
-    }
-    for (const m of mountsUnder([dir, stateDir])) await run('umount', ['-l', m]).catch(() => undefined);
-    await run('ip', ['link', 'del', bridge]).catch(() => undefined);
-    // The kubelet's cgroups (kubepods and its QoS classes) under this node's own root, in every hierarchy.
-    for (const hierarchy of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
-      const root = join('/sys/fs/cgroup', hierarchy, cgroupRoot);
-      if (existsSync(root))
-        await run('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).catch(() => undefined);
-    }
-    for (const [key, value] of sysctls)
-      await run('sysctl', ['-qw', `${key}=${value}`]).catch(() => undefined);
-    rmSync(stateDir, { recursive: true, force: true });
+    await releaseHost(instance);
   };
 
   try {
@@ -266,6 +354,8 @@ export async function startRealNode(options: {
       ['--config', join(dir, 'containerd.toml')],
       join(dir, 'containerd.log'),
     );
+    instance.pids.push(containerd.pid!);
+    record();
     await poll('containerd', async () => await ctr(['version']).then(() => true), 30_000);
     const images = buildImages();
     for (const image of ['pause', 'runtime', 'serval']) {
@@ -328,6 +418,8 @@ export async function startRealNode(options: {
       ],
       join(dir, 'kubelet.log'),
     );
+    instance.pids.push(kubelet.pid!);
+    record();
     await poll(
       `node ${name} Ready`,
       async () => {
