@@ -150,13 +150,46 @@ function orphanedNetns(): string[] {
   });
 }
 
-/** Everything but the processes: shims, network namespaces, mounts, the bridge, cgroups, sysctls. */
+/** Every process in the cgroups below the node's root, in any hierarchy. */
+function cgroupPids(cgroupRoot: string): number[] {
+  const pids = new Set<number>();
+  const walk = (dir: string) => {
+    try {
+      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+        if (line) pids.add(Number(line));
+      }
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) walk(join(dir, entry.name));
+      }
+    } catch {}
+  };
+  for (const hierarchy of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+    walk(join('/sys/fs/cgroup', hierarchy, cgroupRoot));
+  }
+  return [...pids];
+}
+
+/**
+ * Everything but the node's own processes: shims, what runs in its cgroups, network namespaces, mounts, the
+ * bridge, cgroups, sysctls.
+ */
 async function releaseHost(instance: Instance): Promise<void> {
   const socket = `${instance.stateDir}/containerd.sock`;
   for (const pid of shimPids(socket)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
+  }
+  // A container outlives its shim: whatever still runs in the node's cgroups is killed there.
+  for (let round = 0; round < 40; round++) {
+    const pids = cgroupPids(instance.cgroupRoot);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
   for (const ns of orphanedNetns()) {
     await run('umount', [`/var/run/netns/${ns}`]).catch(() => undefined);
