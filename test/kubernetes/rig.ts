@@ -87,155 +87,162 @@ export async function startServalRig(
   options: { realNode?: boolean } = {},
 ): Promise<ServalRig<NodeAgent | RealNode>> {
   const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
-  const log: string[] = [];
   const plan = options.realNode ? planRealNode() : undefined;
   const cluster = await startCluster({ servingIPs: plan ? [plan.ip] : [] });
-  // A real node comes first: pods dial the gateway at the node's bridge address, which must exist.
-  const realNode = plan
-    ? await startRealNode({
+  let realNode: RealNode | undefined;
+  try {
+    // A real node comes first: pods dial the gateway at the node's bridge address, which must exist.
+    if (plan) {
+      realNode = await startRealNode({
         plan,
         name: NODE,
         kubeconfigPath: cluster.kubeconfigPath,
         workDir: join(work, 'node'),
-      }).catch(async (err) => {
-        await cluster.stop();
-        throw err;
-      })
-    : undefined;
-  const internalHost = realNode?.ip ?? '127.0.0.1';
-  try {
-    const kubectl = async (args: string[], input?: string) => {
-      const r = await cluster.kubectl(args, input);
-      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout;
-    };
-    await kubectl(['apply', '-f', join(REPO_ROOT, 'charts/serval/crds')]);
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-    for (const ns of ['serval-system', ...namespaces]) await kubectl(['create', 'namespace', ns]);
-    // The chart's own ServiceAccounts and RBAC, exactly as helm renders them.
-    const helm = execFileSync(
-      binaries.helm,
-      ['template', 'serval', join(REPO_ROOT, 'charts/serval'), '-n', 'serval-system'],
-      { encoding: 'utf8' },
-    );
-    const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
-    const rbac = parseAllDocuments(helm)
-      .map((d) => d.toJS())
-      .filter((d) => d && rbacKinds.includes(d.kind));
-    await kubectl(['apply', '-f', '-'], rbac.map((d) => stringify(d)).join('---\n'));
-    const accounts = rbac.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name as string);
-    const asAccount = async (sa: string) => {
-      const kc = new KubeConfig();
-      kc.loadFromString(await cluster.serviceAccountKubeconfig('serval-system', sa));
-      return kc;
-    };
-    const admin = new KubeConfig();
-    admin.loadFromString(cluster.kubeconfig);
-
-    const internalPort = await freePort();
-    const registry = new FunctionRegistry();
-    const catalog = new KubernetesCatalog(
-      await asAccount(accounts.find((n) => n.includes('gateway'))!),
-      registry,
-      (l) => log.push(`gateway: ${l}`),
-    );
-    await catalog.start(5000);
-    const mappings = new KubernetesMappingCatalog(
-      await asAccount(accounts.find((n) => n.includes('gateway'))!),
-      (l) => log.push(`gateway: ${l}`),
-    );
-    await mappings.start(5000);
-    const demand = new DemandProvider();
-    const gateway = await startGateway({
-      config: parseGatewayConfig(
-        {},
-        { port: 0, internalHost, internalPort, dataDir: join(work, 'gateway'), metrics: 'off' },
-      ),
-      registry,
-      provider: demand,
-      log: (l) => log.push(`gateway: ${l}`),
-      cluster: {
-        versions: catalog,
-        aliases: catalog.aliasSource(),
-        demand,
-        linkKey: LINK_KEY,
-        eventSourceMappings: mappings,
-      },
-    });
-    const controllerKc = await asAccount(accounts.find((n) => n.includes('controller'))!);
-    const controllerConfig = (identity: string) =>
-      parseControllerConfig({
-        SERVAL_GATEWAY_URL: `http://${internalHost}:${internalPort}`,
-        SERVAL_LINK_URL: `ws://${internalHost}:${internalPort}`,
-        SERVAL_LINK_KEY: LINK_KEY,
-        SERVAL_RUNTIME_IMAGE: RUNTIME_IMAGE,
-        SERVAL_LEASE_NAMESPACE: 'serval-system',
-        SERVAL_HEALTH_PORT: '0',
-        SERVAL_POD_NODE_NAME: NODE,
-        SERVAL_RESYNC_SECONDS: '5',
-        POD_NAME: identity,
       });
-    const controller = await startController(controllerKc, controllerConfig('controller-0'), (l) =>
-      log.push(`controller: ${l}`),
-    );
-    const node =
-      realNode ??
-      (await startNodeAgent({
-        kc: admin,
-        nodeName: NODE,
-        repoRoot: REPO_ROOT,
-        workDir: join(work, 'node'),
-      }));
-
-    const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) => {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined && value !== false) return value;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log.slice(-20).join('\n')}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
-    await until('leadership', async () => controller.isLeader());
-
-    const rig: ServalRig<NodeAgent | RealNode> = {
-      cluster,
-      gateway,
-      controller,
-      node,
-      controllerKc,
-      controllerConfig,
-      log,
-      kubectl,
-      json: async (args) => JSON.parse(await kubectl([...args, '-o', 'json'])),
-      async invoke(namespace, name, payload = {}) {
-        const res = await fetch(
-          `${gateway.url}/2015-03-31/functions/${encodeURIComponent(`${namespace}:function:${name}`)}/invocations`,
-          { method: 'POST', body: JSON.stringify(payload) },
-        );
-        return {
-          status: res.status,
-          error: res.headers.get('x-amz-function-error'),
-          body: await res.text(),
-          headers: res.headers,
-        };
-      },
-      until,
-      async stop() {
-        await rig.controller.stop();
-        await node.stop();
-        await gateway.close();
-        await catalog.stop();
-        await mappings.stop();
-        await cluster.stop();
-        rmSync(work, { recursive: true, force: true });
-      },
-    };
-    return rig;
+    }
+    return await assembleRig(namespaces, work, cluster, realNode);
   } catch (err) {
     // A half-started real node holds a bridge, mounts and sysctls: never leave them behind.
     await realNode?.stop();
     await cluster.stop();
     throw err;
   }
+}
+
+async function assembleRig(
+  namespaces: string[],
+  work: string,
+  cluster: Cluster,
+  realNode: RealNode | undefined,
+): Promise<ServalRig<NodeAgent | RealNode>> {
+  const log: string[] = [];
+  const internalHost = realNode?.ip ?? '127.0.0.1';
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await cluster.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  await kubectl(['apply', '-f', join(REPO_ROOT, 'charts/serval/crds')]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  for (const ns of ['serval-system', ...namespaces]) await kubectl(['create', 'namespace', ns]);
+  // The chart's own ServiceAccounts and RBAC, exactly as helm renders them.
+  const helm = execFileSync(
+    binaries.helm,
+    ['template', 'serval', join(REPO_ROOT, 'charts/serval'), '-n', 'serval-system'],
+    { encoding: 'utf8' },
+  );
+  const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+  const rbac = parseAllDocuments(helm)
+    .map((d) => d.toJS())
+    .filter((d) => d && rbacKinds.includes(d.kind));
+  await kubectl(['apply', '-f', '-'], rbac.map((d) => stringify(d)).join('---\n'));
+  const accounts = rbac.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name as string);
+  const asAccount = async (sa: string) => {
+    const kc = new KubeConfig();
+    kc.loadFromString(await cluster.serviceAccountKubeconfig('serval-system', sa));
+    return kc;
+  };
+  const admin = new KubeConfig();
+  admin.loadFromString(cluster.kubeconfig);
+
+  const internalPort = await freePort();
+  const registry = new FunctionRegistry();
+  const catalog = new KubernetesCatalog(
+    await asAccount(accounts.find((n) => n.includes('gateway'))!),
+    registry,
+    (l) => log.push(`gateway: ${l}`),
+  );
+  await catalog.start(5000);
+  const mappings = new KubernetesMappingCatalog(
+    await asAccount(accounts.find((n) => n.includes('gateway'))!),
+    (l) => log.push(`gateway: ${l}`),
+  );
+  await mappings.start(5000);
+  const demand = new DemandProvider();
+  const gateway = await startGateway({
+    config: parseGatewayConfig(
+      {},
+      { port: 0, internalHost, internalPort, dataDir: join(work, 'gateway'), metrics: 'off' },
+    ),
+    registry,
+    provider: demand,
+    log: (l) => log.push(`gateway: ${l}`),
+    cluster: {
+      versions: catalog,
+      aliases: catalog.aliasSource(),
+      demand,
+      linkKey: LINK_KEY,
+      eventSourceMappings: mappings,
+    },
+  });
+  const controllerKc = await asAccount(accounts.find((n) => n.includes('controller'))!);
+  const controllerConfig = (identity: string) =>
+    parseControllerConfig({
+      SERVAL_GATEWAY_URL: `http://${internalHost}:${internalPort}`,
+      SERVAL_LINK_URL: `ws://${internalHost}:${internalPort}`,
+      SERVAL_LINK_KEY: LINK_KEY,
+      SERVAL_RUNTIME_IMAGE: RUNTIME_IMAGE,
+      SERVAL_LEASE_NAMESPACE: 'serval-system',
+      SERVAL_HEALTH_PORT: '0',
+      SERVAL_POD_NODE_NAME: NODE,
+      SERVAL_RESYNC_SECONDS: '5',
+      POD_NAME: identity,
+    });
+  const controller = await startController(controllerKc, controllerConfig('controller-0'), (l) =>
+    log.push(`controller: ${l}`),
+  );
+  const node =
+    realNode ??
+    (await startNodeAgent({
+      kc: admin,
+      nodeName: NODE,
+      repoRoot: REPO_ROOT,
+      workDir: join(work, 'node'),
+    }));
+
+  const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe().catch(() => undefined);
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log.slice(-20).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  await until('leadership', async () => controller.isLeader());
+
+  const rig: ServalRig<NodeAgent | RealNode> = {
+    cluster,
+    gateway,
+    controller,
+    node,
+    controllerKc,
+    controllerConfig,
+    log,
+    kubectl,
+    json: async (args) => JSON.parse(await kubectl([...args, '-o', 'json'])),
+    async invoke(namespace, name, payload = {}) {
+      const res = await fetch(
+        `${gateway.url}/2015-03-31/functions/${encodeURIComponent(`${namespace}:function:${name}`)}/invocations`,
+        { method: 'POST', body: JSON.stringify(payload) },
+      );
+      return {
+        status: res.status,
+        error: res.headers.get('x-amz-function-error'),
+        body: await res.text(),
+        headers: res.headers,
+      };
+    },
+    until,
+    async stop() {
+      await rig.controller.stop();
+      await node.stop();
+      await gateway.close();
+      await catalog.stop();
+      await mappings.stop();
+      await cluster.stop();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+  return rig;
 }
