@@ -121,7 +121,7 @@ export async function deployChartPods(rig: ServalRig<RealNode>): Promise<ChartPo
       'controller.replicas=1',
       // Function pods too are bound to the node, there being no scheduler.
       '--set',
-      'controller.extraEnv[0].name=SERVAL_POD_NODE_NAME,controller.extraEnv[0].value=' + NODE,
+      `controller.extraEnv[0].name=SERVAL_POD_NODE_NAME,controller.extraEnv[0].value=${NODE}`,
     ],
     { encoding: 'utf8' },
   );
