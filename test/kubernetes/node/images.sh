@@ -14,6 +14,9 @@ cache="${SERVAL_CACHE:-$HOME/.cache/serval}/k8s-images"
 mirror="${SERVAL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 mkdir -p "$cache"
 log() { echo "images: $*" >&2; }
+# A failed step leaves no half-made root file system behind.
+work=""
+trap '[ -z "$work" ] || rm -rf "$work"' EXIT
 
 node_bin="$(readlink -f "$(command -v node)")"
 case "$("$node_bin" --version)" in v24.*) ;; *) echo "images: Node 24 is needed on PATH" >&2; exit 1 ;; esac
