@@ -16,6 +16,8 @@ export interface EnvironmentSpec {
   handler: string;
   /** Absolute path of the code directory inside the environment (LAMBDA_TASK_ROOT). */
   codeDir: string;
+  /** Host directory of the function's layers, merged in order; the provider shows it as /opt. */
+  layersDir?: string | undefined;
   memoryMB: number;
   timeoutSeconds: number;
   region: string;

@@ -7,6 +7,9 @@ export const API_EXCEPTIONS = {
   AccessDeniedException: { status: 403, messageKey: 'Message' },
   ResourceNotFoundException: { status: 404, messageKey: 'Message' },
   ResourceConflictException: { status: 409, messageKey: 'message' },
+  /** Control plane: a stale RevisionId, and the account's code storage full (reference §14.3). */
+  PreconditionFailedException: { status: 412, messageKey: 'message' },
+  CodeStorageExceededException: { status: 400, messageKey: 'message' },
   RequestTooLargeException: { status: 413, messageKey: 'message' },
   UnsupportedMediaTypeException: { status: 415, messageKey: 'message' },
   TooManyRequestsException: { status: 429, messageKey: 'message' },

@@ -44,6 +44,9 @@ const ENV_KEY = /^[a-zA-Z][a-zA-Z0-9_]+$/;
 const ENV_TOTAL_BYTES = 4096;
 // Kubernetes object names are DNS-1123 labels; Lambda names are [a-zA-Z0-9-_]{1,64}. A Function's name must be both.
 const FUNCTION_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A layer version's ARN (`aws` as the AWS tools write it, or `serval`). */
+export const LAYER_VERSION_ARN =
+  /^arn:(serval|aws):lambda:[a-z0-9-]+:([a-z0-9]([-a-z0-9]*[a-z0-9])?):layer:([a-zA-Z0-9-_]{1,64}):([1-9][0-9]*)$/;
 const INLINE_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\0]+$/;
 
 const environment = z
@@ -302,6 +305,11 @@ export const FunctionSpecSchema = z
     alb: alb.optional(),
     policy: policy.optional(),
     async: AsyncConfigSchema.optional(),
+    /** Up to five layer versions, unpacked into /opt in this order (a later one's files win). */
+    layers: z
+      .array(z.string().regex(LAYER_VERSION_ARN, 'must be a layer version ARN (…:layer:<name>:<version>)'))
+      .max(5)
+      .optional(),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {

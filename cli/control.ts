@@ -1,4 +1,5 @@
-// `serval publish` and `serval alias`: thin clients of the gateway's Lambda control API.
+// `serval publish` and `serval alias`: thin clients of the gateway's Lambda control API, and the one
+// request helper the other control commands (cli/functions.ts) use.
 
 export interface ControlOptions {
   endpoint: string;
@@ -16,11 +17,16 @@ export function requestHeaders(token: string | undefined): Record<string, string
   return headers;
 }
 
-async function call(o: ControlOptions, method: string, path: string, body?: unknown) {
+function call(o: ControlOptions, method: string, path: string, body?: unknown) {
+  return callApi(o, method, `/2015-03-31/functions/${path}`, body);
+}
+
+/** One Lambda API call; `path` is the whole route (each operation has its own API version date). */
+export async function callApi(o: ControlOptions, method: string, path: string, body?: unknown) {
   const endpoint = o.endpoint;
   let res: Response;
   try {
-    res = await fetch(`${endpoint}/2015-03-31/functions/${path}`, {
+    res = await fetch(`${endpoint}${path}`, {
       method,
       headers: requestHeaders(o.token),
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -34,7 +40,7 @@ async function call(o: ControlOptions, method: string, path: string, body?: unkn
   return { status: res.status, type: res.headers.get('x-amzn-errortype'), json };
 }
 
-function fail(r: { type: string | null; json: Record<string, unknown> }): never {
+export function fail(r: { type: string | null; json: Record<string, unknown> }): never {
   throw new ControlApiError(
     `${r.type ?? 'Error'}: ${String(r.json.message ?? r.json.Message ?? 'request failed')}`,
   );

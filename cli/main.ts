@@ -6,6 +6,15 @@ import { ClusterConfigError, clusterController, clusterGateway } from './cluster
 import { alias, type ControlOptions, publish } from './control.ts';
 import { dev } from './dev.ts';
 import { filterTest } from './filter.ts';
+import {
+  createFunction,
+  deleteFunction,
+  getFunction,
+  listFunctions,
+  listLayers,
+  publishLayer,
+  updateFunctionCode,
+} from './functions.ts';
 import { logs } from './logs.ts';
 import { queueDeadLetters, queuePurge, queueRedrive, queueStats } from './queue.ts';
 import { ScheduleInputError, scheduleNext } from './schedule.ts';
@@ -27,6 +36,12 @@ Commands:
                    Publish the function's current code and configuration as a new immutable version
   alias <function> <alias> --version N [--weight V=W]
                    Create or update an alias; --weight sends a share W (0-1) of calls to version V
+  functions list | get <name> | delete <name>
+  functions create <name> --runtime R [--handler H] --zip FILE [--role ARN] [--layer ARN ...]
+  functions update-code <name> --zip FILE
+                   Manage functions through the control-plane API (what the AWS CLI's lambda commands do)
+  layers publish <name> --zip FILE [--runtime R ...] | layers list
+                   Publish a layer version (unpacked into /opt of the functions that name it), list layers
   gateway          Run the gateway in a cluster (functions from the API server; see docs/kubernetes.md)
   controller       Run the controller in a cluster (pods, versions, status; see docs/kubernetes.md)
   queue stats      Async queue depth, oldest event age and dead letters
@@ -36,7 +51,7 @@ Commands:
                    Put dead letters back on the queue as fresh events
   queue purge (--function F | --id ID ...)
                    Delete dead letters
-      --endpoint URL  the gateway for publish/alias/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
+      --endpoint URL  the gateway for publish/alias/functions/layers/queue (default http://127.0.0.1:8080, or SERVAL_ENDPOINT)
       --token JWT     bearer token when the gateway has auth on (or SERVAL_TOKEN)
   schedule next '<expression>' [--count N] [--from ISO-8601] [--timezone ZONE]
                    Print the next N (default 5) fire times of a rate() or cron() expression, in UTC
@@ -91,6 +106,23 @@ export async function main(argv: string[]): Promise<number> {
           }
           await alias(positionals[0]!, positionals[1]!, values.version, values.weight, options);
         }
+        return 0;
+      }
+      case 'functions':
+      case 'layers': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            ...CONTROL_FLAGS,
+            runtime: { type: 'string', multiple: true },
+            handler: { type: 'string' },
+            zip: { type: 'string' },
+            role: { type: 'string' },
+            layer: { type: 'string', multiple: true },
+          },
+        });
+        await functionsCommand(command, positionals, values, controlOptions(values));
         return 0;
       }
       case 'gateway': {
@@ -205,6 +237,44 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof TypeError
       ? 2
       : 1;
+  }
+}
+
+async function functionsCommand(
+  command: 'functions' | 'layers',
+  [sub, name, ...extra]: string[],
+  v: { runtime?: string[]; handler?: string; zip?: string; role?: string; layer?: string[] },
+  o: ControlOptions,
+): Promise<void> {
+  const need = (ok: unknown, usage: string) => {
+    if (!ok || extra.length > 0) throw new UsageError(`usage: serval ${command} ${usage}`);
+  };
+  if (command === 'layers') {
+    if (sub === 'list') return listLayers(o);
+    need(sub === 'publish' && name && v.zip, 'publish <name> --zip FILE [--runtime R ...] | list');
+    return publishLayer(name!, v.zip!, v.runtime ?? [], o);
+  }
+  switch (sub) {
+    case 'list':
+      return listFunctions(o);
+    case 'get':
+      need(name, 'get <name>');
+      return getFunction(name!, o);
+    case 'delete':
+      need(name, 'delete <name>');
+      return deleteFunction(name!, o);
+    case 'update-code':
+      need(name && v.zip, 'update-code <name> --zip FILE');
+      return updateFunctionCode(name!, v.zip!, o);
+    case 'create':
+      need(name && v.zip && v.runtime?.length === 1, 'create <name> --runtime R [--handler H] --zip FILE');
+      return createFunction(
+        name!,
+        { runtime: v.runtime![0]!, handler: v.handler, zip: v.zip!, role: v.role, layers: v.layer },
+        o,
+      );
+    default:
+      throw new UsageError('usage: serval functions list | get | create | update-code | delete');
   }
 }
 

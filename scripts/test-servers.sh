@@ -27,6 +27,7 @@ here="$(dirname "$0")"
 if [ -z "$missing" ]; then
   sh "$here/install-elasticmq.sh" >&2 || true
   sh "$here/install-awscli.sh" >&2 || true
+  sh "$here/install-boto3.sh" >&2 || true
   sh "$here/kafka-jars.sh" >/dev/null || echo "serval: could not fetch Kafka's jars; Kafka tests will be skipped" >&2
   exit 0
 fi
@@ -37,6 +38,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
   sh "$here/install-elasticmq.sh" >&2 || true
   sh "$here/install-awscli.sh" >&2 || true
+  sh "$here/install-boto3.sh" >&2 || true
   sh "$here/kafka-jars.sh" >/dev/null || echo "serval: could not fetch Kafka's jars; Kafka tests will be skipped" >&2
 else
   echo "serval: tests that need$missing will be skipped; install them (Debian:$missing) to run them" >&2

@@ -19,6 +19,8 @@ export interface GatewayConfig {
   maxEnvironmentsPerFunction: number;
   /** Concurrent executions per namespace (Lambda's per-account limit); 100 of it always stays unreserved. */
   accountConcurrencyLimit: number;
+  /** Bytes of uploaded deployment packages the control-plane API keeps (Lambda's 75 GB code storage). */
+  codeStorageLimitBytes: number;
   /**
    * How many queued `Event` invocations run at once (they also count against concurrency limits); 0 makes an
    * ingest-only gateway that accepts events for other replicas to run.
@@ -99,6 +101,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
     accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
+    codeStorageLimitBytes: int(env, 'SERVAL_CODE_STORAGE_LIMIT_BYTES', 75 * 1024 ** 3, 1, 2 ** 50),
     asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,

@@ -29,7 +29,9 @@ import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
 import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
+import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
+import { LayerStore } from './registry/layer-store.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
 import { internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
@@ -101,6 +103,10 @@ export async function startGateway({
   const versions = new VersionStore(config.dataDir);
   const aliases = new AliasStore(config.dataDir);
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
+  const apiFunctions = new ApiFunctionStore(config.dataDir);
+  const layers = new LayerStore(config.dataDir);
+  // Local mode: what the control-plane API created is served again, beside the manifests' functions.
+  if (!cluster) loadApiFunctions(apiFunctions, layers, config.region, registry, log);
   const limits = admitReservations(config, registry, log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
@@ -169,8 +175,21 @@ export async function startGateway({
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
   app.use(controlPlaneGuard(authorizer, config.defaultNamespace, config.region));
-  // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
-  if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  // In a cluster, functions, versions and aliases are Kubernetes resources (kubectl), not gateway state:
+  // the API reads them there and refuses to change them.
+  app.use(
+    controlApiRoutes({
+      config,
+      registry,
+      versions,
+      aliases,
+      limits,
+      layers,
+      store: apiFunctions,
+      read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
+      cluster: cluster !== undefined,
+    }),
+  );
   app.use(operatorApiRoutes({ config, queue }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
@@ -223,6 +242,21 @@ function admitReservations(config: GatewayConfig, registry: FunctionRegistry, lo
     }
   }
   return limits;
+}
+
+function loadApiFunctions(
+  store: ApiFunctionStore,
+  layers: LayerStore,
+  region: string,
+  registry: FunctionRegistry,
+  log: (line: string) => void,
+): void {
+  for (const record of store.list()) {
+    const taken = registry.get(record.namespace, record.name);
+    // A manifest that now defines the same name wins; the API's copy stays stored, unserved.
+    if (taken) log(`skipped API function ${record.namespace}/${record.name}: ${taken.source} defines it`);
+    else registry.put(apiDefinition(record, layers, region));
+  }
 }
 
 function applyManifestAlias(

@@ -149,6 +149,7 @@ export class Environment implements RuntimeApiListener {
       passthrough: this.config.passthroughEnv,
       logStreamName: this.streamName,
       nodeCompileCache: this.config.nodeCompileCache,
+      optDir: this.config.optDir,
     });
     const runtime = new RuntimeProcess(
       command.file,

@@ -131,6 +131,7 @@ function environmentSpec(
     runtime: spec.runtime,
     handler: spec.handler ?? '',
     codeDir: fn.codeDir,
+    layersDir: fn.layersDir,
     memoryMB: spec.memoryMB,
     timeoutSeconds: spec.timeoutSeconds,
     region: config.region,

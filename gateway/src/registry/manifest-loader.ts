@@ -11,6 +11,7 @@ import { FunctionSchema } from '../../../apis/function.ts';
 import type { DeclaredMapping } from '../event-sources/catalog.ts';
 import { hashDirectory, materialiseInline } from './code.ts';
 import type { FunctionDefinition } from './function-definition.ts';
+import { LayerStore } from './layer-store.ts';
 
 export interface ManifestProblem {
   file: string;
@@ -161,12 +162,20 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
     if (!isDirectory(codeDir)) return { problems: [['spec.code.path', `${codeDir} is not a directory`]] };
     code = { dir: codeDir, sha256: hashDirectory(codeDir) };
   }
+  // Layers are published through the API into the same data directory; a manifest names their ARNs.
+  const layers = new LayerStore(dataDir);
+  const missing = (spec.layers ?? []).findIndex((arn) => !layers.byArn(arn));
+  if (missing >= 0) {
+    const arn = spec.layers![missing]!;
+    return { problems: [[`spec.layers[${missing}]`, `layer version ${arn} is not published`]] };
+  }
   return {
     fn: {
       namespace: metadata.namespace,
       name: metadata.name,
       spec,
       codeDir: code.dir,
+      layersDir: layers.optDirectory(spec.layers ?? []),
       codeSha256: code.sha256,
       // The configuration's fingerprint: when `serval dev` reloads an edited manifest, environments started
       // with the old settings are retired even when the code is the same.
