@@ -14,6 +14,15 @@ command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
 command -v mvn >/dev/null 2>&1 || missing="$missing maven"
 # The local provider's sandbox brings up each environment's loopback with ip (docs/security.md).
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+# The real Kubernetes node (SERVAL_REAL_NODE=1 only; docs/kubernetes.md): containerd, runc, CNI, podman,
+# debootstrap. The kubelet comes from test/kubernetes/build-binaries.sh, the images from node/images.sh.
+if [ "${SERVAL_REAL_NODE:-}" = 1 ]; then
+  command -v containerd >/dev/null 2>&1 || missing="$missing containerd"
+  command -v runc >/dev/null 2>&1 || missing="$missing runc"
+  [ -x /usr/lib/cni/bridge ] || missing="$missing containernetworking-plugins"
+  command -v podman >/dev/null 2>&1 || missing="$missing podman"
+  command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+fi
 here="$(dirname "$0")"
 if [ -z "$missing" ]; then
   sh "$here/install-elasticmq.sh" >&2 || true

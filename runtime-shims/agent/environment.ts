@@ -170,7 +170,11 @@ export class Environment implements RuntimeApiListener {
       this.spec.codeDir,
       env,
       (s) => this.log.runtimeOutput(s),
-      { memoryMB: this.spec.memoryMB, cgroup: this.config.memoryCgroup },
+      {
+        memoryMB: this.spec.memoryMB,
+        cgroup: this.config.memoryCgroup,
+        containerMemoryEvents: this.config.containerMemoryEvents,
+      },
     );
     this.runtime = runtime;
     this.lastRuntime = runtime;

@@ -21,6 +21,11 @@ export interface MemoryCgroupFds {
 export interface RuntimeLimits {
   memoryMB: number;
   cgroup: MemoryCgroupFds | undefined;
+  /**
+   * In a pod, the container's own memory cgroup (its `oom_kill` count): the container's limit covers the
+   * agent too, so the kernel kills the runtime before the resident-memory watch sees it over its limit.
+   */
+  containerMemoryEvents?: string | undefined;
 }
 
 export interface RuntimeExit {
@@ -33,6 +38,8 @@ export class RuntimeProcess {
   private readonly child: ChildProcess;
   private readonly cgroup: MemoryCgroupFds | undefined;
   private readonly oomKillsBefore: number;
+  private readonly containerEvents: string | undefined;
+  private readonly containerOomKillsBefore: number;
   private overLimit = false;
   private peakMB = 0;
   private lastTreeWalk = Number.NEGATIVE_INFINITY;
@@ -50,6 +57,8 @@ export class RuntimeProcess {
     const { cgroup } = limits;
     this.cgroup = cgroup;
     this.oomKillsBefore = cgroup ? oomKills(cgroup.events) : 0;
+    this.containerEvents = limits.containerMemoryEvents;
+    this.containerOomKillsBefore = this.containerOomKills();
     this.child = cgroup
       ? spawn('/bin/sh', ['-c', JOIN_CGROUP, 'sh', file, ...args], {
           // by path: the function's PATH need not hold sh
@@ -79,8 +88,19 @@ export class RuntimeProcess {
   /** Whether the runtime was ended for going over its memory (the cgroup's OOM killer, or the watch). */
   get killedForMemory(): boolean {
     return (
-      this.overLimit || (this.cgroup !== undefined && oomKills(this.cgroup.events) > this.oomKillsBefore)
+      this.overLimit ||
+      (this.cgroup !== undefined && oomKills(this.cgroup.events) > this.oomKillsBefore) ||
+      this.containerOomKills() > this.containerOomKillsBefore
     );
+  }
+
+  private containerOomKills(): number {
+    if (!this.containerEvents) return 0;
+    try {
+      return oomKillCount(readFileSync(this.containerEvents, 'utf8'));
+    } catch {
+      return 0;
+    }
   }
 
   /** Samples the tree's resident memory: the last sample is the peak a killed runtime leaves. */
@@ -179,7 +199,12 @@ function readNumber(fd: number): number {
 }
 
 function oomKills(fd: number): number {
-  return Number(/^oom_kill (\d+)$/m.exec(readCgroupFile(fd))?.[1] ?? 0);
+  return oomKillCount(readCgroupFile(fd));
+}
+
+/** The `oom_kill N` line of cgroup v2's memory.events and of v1's memory.oom_control. */
+function oomKillCount(text: string): number {
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
 /** Go's rendering of a process exit, which Lambda's messages use ("exit status 3", "signal: killed"). */
