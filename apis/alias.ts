@@ -1,5 +1,6 @@
 // The serval.dev/v1alpha1 Alias schema: a name for a function version, optionally sharing traffic with one more.
 import { z } from 'zod';
+import { DeploymentSpecSchema } from './deployment.ts';
 import { API_VERSION } from './function.ts';
 
 const VERSION = /^(\$LATEST|[1-9][0-9]*)$/;
@@ -34,6 +35,8 @@ export const AliasSpecSchema = z
       })
       .strict()
       .optional(),
+    /** Shift the alias's traffic to `targetVersion` on a CodeDeploy schedule (docs/deployments.md). */
+    deployment: DeploymentSpecSchema.optional(),
   })
   .strict()
   .refine((s) => !s.routingConfig || !(s.functionVersion in s.routingConfig.additionalVersionWeights), {

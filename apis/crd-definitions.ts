@@ -12,7 +12,13 @@ import {
   type ValidationRule,
 } from './crd.ts';
 import { EventSourceMappingSchema, SOURCE_KINDS } from './event-source-mapping.ts';
-import { API_VERSION, FunctionSchema, RESERVED_ENV_KEYS } from './function.ts';
+import {
+  API_VERSION,
+  FunctionSchema,
+  RESERVED_ENV_KEYS,
+  TENANCY_EXCLUDED_FIELDS,
+  tenancyConflict,
+} from './function.ts';
 import { AliasStatusSchema, EventSourceMappingStatusSchema, FunctionStatusSchema } from './status.ts';
 
 const [GROUP, VERSION] = API_VERSION.split('/') as [string, string];
@@ -58,13 +64,26 @@ export const FUNCTION_CRD: CrdDefinition = {
   amendments: [
     {
       path: 'spec',
-      why: 'FunctionSpecSchema: handler is required unless the runtime is provided*',
+      why:
+        'FunctionSpecSchema: handler is required unless the runtime is provided*; tenancy excludes the ' +
+        'features that invoke without a tenant id; and tenancy is immutable (a transition rule, which zod ' +
+        'cannot state: the gateway checks reloads itself)',
       rules: [
         {
           rule: "has(self.handler) || self.runtime.startsWith('provided')",
           message: 'handler is required for managed runtimes',
           fieldPath: '.handler',
           reason: 'FieldValueRequired',
+        },
+        ...Object.entries(TENANCY_EXCLUDED_FIELDS).map(([field, feature]) => ({
+          rule: `!has(self.tenancy) || !has(self.${field})`,
+          message: tenancyConflict(feature),
+          fieldPath: `.${field}`,
+        })),
+        {
+          rule: "(has(self.tenancy) ? self.tenancy.mode : '') == (has(oldSelf.tenancy) ? oldSelf.tenancy.mode : '')",
+          message: 'InvalidParameterValueException: tenancy cannot be changed after the function is created',
+          fieldPath: '.tenancy',
         },
       ],
     },
@@ -99,11 +118,6 @@ export const FUNCTION_CRD: CrdDefinition = {
           message: `must not set variables the platform reserves (${RESERVED_ENV_KEYS.join(', ')})`,
         },
       ],
-    },
-    {
-      path: 'spec.url.invokeMode',
-      why: 'url.invokeMode: RESPONSE_STREAM is refused until streaming lands',
-      rules: [{ rule: "self == 'BUFFERED'", message: 'RESPONSE_STREAM is not supported yet; use BUFFERED' }],
     },
     {
       path: 'spec.url.qualifier',

@@ -16,6 +16,8 @@ export interface EnvironmentSpec {
   handler: string;
   /** Absolute path of the code directory inside the environment (LAMBDA_TASK_ROOT). */
   codeDir: string;
+  /** Host directory of the function's layers, merged in order; the provider shows it as /opt. */
+  layersDir?: string | undefined;
   memoryMB: number;
   timeoutSeconds: number;
   region: string;
@@ -49,18 +51,37 @@ export interface InvocationResult {
   initDurationMs?: number | undefined;
   /** Base64 of the last 4 KB of this invocation's log (X-Amz-Log-Result). */
   logTail: string;
+  /** Set when the runtime answered in streaming mode: how many bytes were relayed as `stream-chunk`s. */
+  streamedBytes?: number | undefined;
 }
 
 export type GatewayMessage =
   | { type: 'configure'; spec: EnvironmentSpec }
   | { type: 'invoke'; invocation: InvocationRequest }
+  /** The gateway passed `bytes` more of a streamed response on to its client: the agent may send that many more. */
+  | { type: 'stream-credit'; requestId: string; bytes: number }
+  /** The client of a streamed response went away: the agent drops the rest instead of relaying it. */
+  | { type: 'stream-cancel'; requestId: string }
   | { type: 'shutdown'; reason: string };
 
 export type AgentMessage =
   /** The environment can take one invocation. */
   | { type: 'ready' }
-  /** The invocation's outcome; the environment is ready again unless it also says `reset`. */
+  /** The runtime answers in streaming mode (reference §1.3); chunks follow, then the `result`. */
+  | { type: 'stream-start'; requestId: string; contentType?: string | undefined }
+  /** The next bytes of a streamed response (the frame's body), sent only within the granted credit. */
+  | { type: 'stream-chunk'; requestId: string }
+  /**
+   * The invocation's outcome. After a stream, the body holds only the error payload (if it failed) and
+   * `streamedBytes` counts what was relayed.
+   */
   | { type: 'result'; result: InvocationResult };
+
+/**
+ * Bytes of a streamed response the agent may have sent and the gateway not yet passed on: the window that
+ * bounds each side's memory per stream whatever the speeds of the runtime and the client.
+ */
+export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export function encodeFrame(header: GatewayMessage | AgentMessage, body?: Uint8Array): Buffer {
   const json = Buffer.from(JSON.stringify(header));

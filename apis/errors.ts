@@ -4,9 +4,21 @@
 export const API_EXCEPTIONS = {
   InvalidRequestContentException: { status: 400, messageKey: 'message' },
   InvalidParameterValueException: { status: 400, messageKey: 'message' },
+  RecursiveInvocationException: { status: 400, messageKey: 'Message' },
   AccessDeniedException: { status: 403, messageKey: 'Message' },
+  /** SigV4 (reference §14.4): a signature that does not match, a wrong scope, or a stale date. */
+  InvalidSignatureException: { status: 403, messageKey: 'message' },
+  /** SigV4: an access key nobody issued (or one revoked). */
+  UnrecognizedClientException: { status: 403, messageKey: 'message' },
+  /** SigV4: an Authorization header or presigned query missing one of its parts. */
+  IncompleteSignatureException: { status: 403, messageKey: 'message' },
   ResourceNotFoundException: { status: 404, messageKey: 'Message' },
   ResourceConflictException: { status: 409, messageKey: 'message' },
+  /** Control plane: a stale RevisionId, and the account's code storage full (reference §14.3). */
+  PreconditionFailedException: { status: 412, messageKey: 'message' },
+  CodeStorageExceededException: { status: 400, messageKey: 'message' },
+  /** Code signing under Enforce: the code is unsigned, signed by an untrusted key, or altered. */
+  CodeVerificationFailedException: { status: 400, messageKey: 'message' },
   RequestTooLargeException: { status: 413, messageKey: 'message' },
   UnsupportedMediaTypeException: { status: 415, messageKey: 'message' },
   TooManyRequestsException: { status: 429, messageKey: 'message' },

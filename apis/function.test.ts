@@ -40,7 +40,7 @@ describe('FunctionSchema', () => {
     ['spec.code.inline.../escape.js', withSpec({ code: { inline: { '../escape.js': '' } } })],
     ['spec.reservedConcurrency', withSpec({ reservedConcurrency: -1 })],
     ['spec.url.qualifier', withSpec({ url: { qualifier: '3' } })],
-    ['spec.url.invokeMode', withSpec({ url: { invokeMode: 'RESPONSE_STREAM' } })],
+    ['spec.url.invokeMode', withSpec({ url: { invokeMode: 'STREAMING' } })],
     ['spec.alb.rules.0', withSpec({ alb: { rules: [{ priority: 1 }] } })],
     ['spec.memoryMb', withSpec({ memoryMb: 256 })],
     ['spec.async.maximumRetryAttempts', withSpec({ async: { maximumRetryAttempts: 3 } })],

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AsyncConfigSchema } from './async-config.ts';
+import { CodeSigningSchema } from './code-signing.ts';
 
 export const API_VERSION = 'serval.dev/v1alpha1';
 
@@ -44,6 +45,9 @@ const ENV_KEY = /^[a-zA-Z][a-zA-Z0-9_]+$/;
 const ENV_TOTAL_BYTES = 4096;
 // Kubernetes object names are DNS-1123 labels; Lambda names are [a-zA-Z0-9-_]{1,64}. A Function's name must be both.
 const FUNCTION_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A layer version's ARN (`aws` as the AWS tools write it, or `serval`). */
+export const LAYER_VERSION_ARN =
+  /^arn:(serval|aws):lambda:[a-z0-9-]+:([a-z0-9]([-a-z0-9]*[a-z0-9])?):layer:([a-zA-Z0-9-_]{1,64}):([1-9][0-9]*)$/;
 const INLINE_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\0]+$/;
 
 const environment = z
@@ -119,11 +123,8 @@ const url = z
   .object({
     authType: z.enum(['NONE', 'JWT']).default('NONE'),
     cors: cors.optional(),
-    invokeMode: z
-      .enum(['BUFFERED', 'RESPONSE_STREAM'])
-      .default('BUFFERED')
-      // Refused rather than silently buffered, so nobody ships a streaming function that does not stream.
-      .refine((m) => m === 'BUFFERED', 'RESPONSE_STREAM is not supported yet; use BUFFERED'),
+    /** BUFFERED answers once the function returns (6 MB); RESPONSE_STREAM streams as it writes (200 MB). */
+    invokeMode: z.enum(['BUFFERED', 'RESPONSE_STREAM']).default('BUFFERED'),
     /** `$LATEST` or an alias name; Lambda allows no version numbers here. */
     qualifier: z
       .string()
@@ -263,6 +264,22 @@ const policy = z
   })
   .strict();
 
+/** Tenant isolation (reference §14.6): each tenant id gets execution environments of its own. Immutable. */
+const tenancy = z.object({ mode: z.enum(['PER_TENANT']) }).strict();
+
+/** What a recursive loop of this function meets after 16 hops (Put/GetFunctionRecursionConfig). */
+export const RECURSIVE_LOOP = ['Allow', 'Terminate'] as const;
+export type RecursiveLoop = (typeof RECURSIVE_LOOP)[number];
+
+/**
+ * Features Lambda refuses on a function in tenant isolation mode: they invoke it without a tenant id. Each
+ * names its field; the event source mappings that feed such a function are refused where they are loaded.
+ */
+export const TENANCY_EXCLUDED_FIELDS = {
+  url: 'function URLs',
+  alb: 'load balancer targets',
+} as const;
+
 function isCidr(value: string): boolean {
   const [address = '', prefix, ...rest] = value.split('/');
   const family = isIP(address);
@@ -302,12 +319,37 @@ export const FunctionSpecSchema = z
     alb: alb.optional(),
     policy: policy.optional(),
     async: AsyncConfigSchema.optional(),
+    /** Up to five layer versions, unpacked into /opt in this order (a later one's files win). */
+    layers: z
+      .array(z.string().regex(LAYER_VERSION_ARN, 'must be a layer version ARN (…:layer:<name>:<version>)'))
+      .max(5)
+      .optional(),
+    /** Run only code a trusted key signed (docs/code-signing.md). */
+    codeSigning: CodeSigningSchema.optional(),
+    tenancy: tenancy.optional(),
+    recursiveLoop: z.enum(RECURSIVE_LOOP).default('Terminate'),
   })
   .strict()
   .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {
     path: ['handler'],
     message: 'is required for managed runtimes',
+  })
+  .superRefine((s, ctx) => {
+    if (!s.tenancy) return;
+    for (const [field, feature] of Object.entries(TENANCY_EXCLUDED_FIELDS)) {
+      if (s[field as keyof typeof TENANCY_EXCLUDED_FIELDS] === undefined) continue;
+      ctx.addIssue({ code: 'custom', path: [field], message: tenancyConflict(feature) });
+    }
   });
+
+/** Why an event source mapping may not feed a function in tenant isolation mode. */
+export const MAPPING_TENANCY_CONFLICT =
+  'event source mappings are not supported for a function with tenancy mode PER_TENANT (they pass no tenant id)';
+
+/** The refusal of a feature that cannot pass a tenant id, in Lambda's vocabulary. */
+export function tenancyConflict(feature: string): string {
+  return `InvalidParameterValueException: ${feature} are not supported for a function with tenancy mode PER_TENANT`;
+}
 
 export const FunctionSchema = z
   .object({

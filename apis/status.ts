@@ -1,6 +1,7 @@
 // What the controller reports in `status` of each serval.dev kind. The known fields are typed (for printer
 // columns and `kubectl explain`); unknown ones are kept, so a newer controller can add fields before the CRD.
 import { z } from 'zod';
+import { DeploymentStatusSchema } from './deployment.ts';
 import { SOURCE_KINDS } from './event-source-mapping.ts';
 
 /** metav1.Condition, with only `type` and `status` required so a partial write is never refused. */
@@ -54,7 +55,14 @@ export const FunctionStatusSchema = z
   })
   .loose();
 
-export const AliasStatusSchema = z.object({ observedGeneration, conditions }).loose();
+export const AliasStatusSchema = z
+  .object({
+    observedGeneration,
+    conditions,
+    /** The deployment in progress (`spec.deployment`) and the last finished ones. */
+    deployment: DeploymentStatusSchema.optional(),
+  })
+  .loose();
 
 export const EventSourceMappingStatusSchema = z
   .object({

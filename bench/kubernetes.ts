@@ -10,13 +10,14 @@
 // limit; the chart's --max-old-space-size=256 by default), BENCH_K8S_HEAPSNAPSHOT=1 (SIGUSR2 to the controller at the last Function, for
 // --heapsnapshot-signal=SIGUSR2 in its NODE_OPTIONS).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { type Cluster, startCluster } from '../test/kubernetes/cluster.ts';
+import { previousSection, writeSection } from './doc-section.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const HEADING = '## Kubernetes: controller memory and idle watch restarts';
@@ -181,30 +182,14 @@ ${idle.join('\n')}
   }
 }
 
-/** Puts `section` in place of the previous Kubernetes section of docs/benchmarks.md, or at its end. */
+/** Puts `section` in place of the previous Kubernetes section of docs/benchmarks.md, or before the notes. */
 export function writeKubernetesSection(section: string): void {
-  const file = join(ROOT, 'docs/benchmarks.md');
-  const doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = doc.indexOf(HEADING);
-  if (start < 0) {
-    // Before the hand-written notes, which bench/run.ts keeps below its generated sections.
-    const notes = doc.indexOf('## Reading these numbers');
-    writeFileSync(
-      file,
-      notes < 0 ? `${doc.trimEnd()}\n\n${section}` : `${doc.slice(0, notes)}${section}\n${doc.slice(notes)}`,
-    );
-    return;
-  }
-  const next = doc.indexOf('\n## ', start + HEADING.length);
-  writeFileSync(file, `${doc.slice(0, start)}${section}${next < 0 ? '' : doc.slice(next)}`);
+  writeSection(join(ROOT, 'docs/benchmarks.md'), HEADING, section);
 }
 
 /** The section as docs/benchmarks.md has it now, so a run without the Kubernetes part keeps it. */
 export function previousKubernetesSection(doc: string): string {
-  const start = doc.indexOf(HEADING);
-  if (start < 0) return '';
-  const next = doc.indexOf('\n## ', start + HEADING.length);
-  return `${doc.slice(start, next < 0 ? undefined : next + 1)}`;
+  return previousSection(doc, HEADING);
 }
 
 if (import.meta.main) {

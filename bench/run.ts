@@ -8,10 +8,12 @@ import { join, resolve } from 'node:path';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { asyncBench } from './async.ts';
 import { authBench } from './auth.ts';
+import { dataPlaneBench } from './data-plane.ts';
 import { eventSourcesBench } from './event-sources.ts';
 import { streamsBench } from './event-sources-streams.ts';
 import { kubernetesBench, previousKubernetesSection } from './kubernetes.ts';
 import { observabilityBench } from './observability.ts';
+import { responseStreamingBench } from './response-streaming.ts';
 import { startServalProcess } from './serval-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -196,11 +198,13 @@ try {
   }
   const coldRow = (label: string, c: { total: number[]; init: number[] }) =>
     `| ${label} | ${ms(pct(c.total, 50))} | ${ms(Math.max(...c.total))} | ${c.init.length ? ms(pct(c.init, 50)) : 'n/a'} |`;
+  const dataPlaneSection = await dataPlaneBench();
   const asyncSection = await asyncBench();
   const authSection = await authBench();
   const observabilitySection = await observabilityBench(ROOT);
   const eventSourcesSection = await eventSourcesBench();
   const streamsSection = await streamsBench();
+  const responseStreamingSection = await responseStreamingBench();
   // The Kubernetes part needs the test control plane and takes about 20 minutes: only when asked for.
   const kubernetesSection = process.env.BENCH_KUBERNETES
     ? await kubernetesBench()
@@ -248,11 +252,13 @@ ${coldRow('Python 3.11', coldPython)}
 
 Target: Node cold start under 100 ms.
 
+${dataPlaneSection}
 ${asyncSection}
 ${authSection}
 ${observabilitySection}
 ${eventSourcesSection}
 ${streamsSection}
+${responseStreamingSection}
 ${kubernetesSection}`;
   // The hand-written analysis below the generated tables is kept across runs.
   const file = join(ROOT, 'docs/benchmarks.md');

@@ -53,6 +53,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
     registry,
     provider,
     aliases: loaded.aliases,
+    codeSigningConfigs: loaded.codeSigningConfigs,
     eventSourceMappings: loaded.eventSourceMappings,
     // JSON lines stay bare so that log collectors can parse them.
     log: (line) => process.stderr.write(config.logFormat === 'json' ? `${line}\n` : `serval: ${line}\n`),

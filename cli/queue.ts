@@ -1,5 +1,5 @@
 // `serval queue …`: the operator's view of the async queue, a thin client of /serval/v1/async.
-import { ControlApiError, type ControlOptions, requestHeaders } from './control.ts';
+import { type ControlOptions, operatorCall } from './control.ts';
 
 export interface QueueFilter {
   function?: string | undefined;
@@ -7,27 +7,8 @@ export interface QueueFilter {
   ids?: string[] | undefined;
 }
 
-async function call(o: ControlOptions, method: string, path: string, body?: unknown) {
-  let res: Response;
-  try {
-    res = await fetch(`${o.endpoint}/serval/v1/async/${path}`, {
-      method,
-      headers: requestHeaders(o.token),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ControlApiError(
-      `cannot reach Serval at ${o.endpoint} (is \`serval dev\` running? set --endpoint)`,
-    );
-  }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (res.status >= 400) {
-    throw new ControlApiError(
-      `${res.headers.get('x-amzn-errortype') ?? 'Error'}: ${String(json.message ?? 'request failed')}`,
-    );
-  }
-  return json;
-}
+const call = (o: ControlOptions, method: string, path: string, body?: unknown) =>
+  operatorCall(o, method, `async/${path}`, body);
 
 export async function queueStats(o: ControlOptions): Promise<void> {
   const s = await call(o, 'GET', 'stats');

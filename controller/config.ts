@@ -19,6 +19,10 @@ export interface ControllerConfig {
   resyncMs: number;
   /** The gateway's function URL domain (SERVAL_FUNCTION_URL_DOMAIN, same default), for `status.url`. */
   functionUrlDomain: string;
+  /** The Prometheus HTTP API that Alias deployments' `rollback.promql` conditions are asked of. */
+  prometheusUrl: string | undefined;
+  /** Multiplies every deployment interval, so test rigs run CodeDeploy's minutes fast; 1 in production. */
+  deploymentTimeScale: number;
 }
 
 export class ControllerConfigError extends Error {}
@@ -38,6 +42,14 @@ export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig 
     }
     return value;
   };
+  const fraction = (key: string) => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return 1;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0 || value > 1)
+      throw new ControllerConfigError(`${key} must be a number in (0, 1], got "${raw}"`);
+    return value;
+  };
   return {
     gatewayUrl: required('SERVAL_GATEWAY_URL').replace(/\/$/, ''),
     linkUrl: required('SERVAL_LINK_URL').replace(/\/$/, ''),
@@ -51,5 +63,7 @@ export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig 
     resyncMs: int('SERVAL_RESYNC_SECONDS', 60, 1, 86_400) * 1000,
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN || `lambda-url.${env.SERVAL_REGION || 'local'}.localhost`,
+    prometheusUrl: env.SERVAL_PROMETHEUS_URL || undefined,
+    deploymentTimeScale: fraction('SERVAL_DEPLOYMENT_TIME_SCALE'),
   };
 }

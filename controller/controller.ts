@@ -3,9 +3,11 @@
 import { createServer, type Server } from 'node:http';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { AliasSpecSchema } from '../apis/alias.ts';
+import { systemClock } from '../gateway/src/deployments/clock.ts';
 import { type RunningInformer, requestJson, startInformer } from '../kube/informer.ts';
 import { type AliasObject, aliasesPath, type FunctionObject, functionsPath } from '../kube/resources.ts';
 import type { ControllerConfig } from './config.ts';
+import { ClusterDeployments } from './deployments/cluster-deployments.ts';
 import { FunctionReconciler } from './function-reconciler.ts';
 import { LeaderElection } from './leader-election.ts';
 import { ControllerMetrics } from './metrics.ts';
@@ -28,6 +30,13 @@ export async function startController(
   const metrics = new ControllerMetrics();
   const functions = new FunctionReconciler(kc, config.functionUrlDomain);
   const pods = new PodConverger(kc, config, log, (action) => metrics.pod(action));
+  const deployments = new ClusterDeployments({
+    kc,
+    clock: systemClock(config.deploymentTimeScale),
+    config,
+    registry: metrics.registry,
+    log,
+  });
   let leading = false;
   let informers: RunningInformer<FunctionObject | AliasObject>[] = [];
   let podLoop: NodeJS.Timeout | undefined;
@@ -39,7 +48,9 @@ export async function startController(
     queue = new WorkQueue(async (key) => {
       const [kind, namespace, name] = key.split('/') as [string, string, string];
       await metrics.reconcile(kind, () =>
-        kind === 'function' ? functions.reconcile(namespace, name) : reconcileAlias(kc, namespace, name),
+        kind === 'function'
+          ? functions.reconcile(namespace, name)
+          : reconcileAlias(kc, namespace, name, deployments),
       );
     }, log);
     const q = queue;
@@ -77,6 +88,7 @@ export async function startController(
     for (const i of informers) void i.stop();
     informers = [];
     void pods.stop();
+    void deployments.interruptAll();
   };
 
   const election = new LeaderElection(kc, config.leaseNamespace, 'serval-controller', config.identity, log);
@@ -88,6 +100,7 @@ export async function startController(
     healthUrl: `http://127.0.0.1:${(health.address() as { port: number }).port}`,
     async stop() {
       follow();
+      await deployments.interruptAll();
       await election.stop();
       await new Promise((r) => health.close(r));
     },
@@ -99,17 +112,26 @@ function identity<T extends KubernetesObject>(o: T): T {
   return { metadata: { namespace, name, uid, resourceVersion } } as unknown as T;
 }
 
-/** An Alias is valid when its versions are published; the gateway routes by it either way. */
-async function reconcileAlias(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+/**
+ * An Alias is valid when its versions are published; the gateway routes by it either way. Its
+ * `spec.deployment`, if any, is driven by `deployments`.
+ */
+async function reconcileAlias(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  deployments: ClusterDeployments,
+): Promise<void> {
   const path = `${aliasesPath().replace('/aliases', `/namespaces/${namespace}/aliases`)}/${name}`;
   const alias = (await requestJson(kc, path).catch(() => undefined)) as AliasObject | undefined;
   if (!alias) return;
   const parsed = AliasSpecSchema.safeParse(alias.spec);
   let message = '';
+  let fn: FunctionObject | undefined;
   if (!parsed.success)
     message = `spec.${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`;
   else {
-    const fn = (await requestJson(kc, `${functionsPath(namespace)}/${parsed.data.functionName}`).catch(
+    fn = (await requestJson(kc, `${functionsPath(namespace)}/${parsed.data.functionName}`).catch(
       () => undefined,
     )) as FunctionObject | undefined;
     const published = new Set((fn?.status?.versions ?? []).map((v) => v.version));
@@ -129,12 +151,14 @@ async function reconcileAlias(kc: KubeConfig, namespace: string, name: string): 
     message: message || 'routing',
     observedGeneration: alias.metadata?.generation,
   });
-  if (JSON.stringify(conditions) === JSON.stringify(alias.status?.conditions)) return;
-  await requestJson(kc, `${path}/status`, {
-    method: 'PATCH',
-    body: { status: { conditions, observedGeneration: alias.metadata?.generation } },
-    contentType: 'application/merge-patch+json',
-  });
+  if (JSON.stringify(conditions) !== JSON.stringify(alias.status?.conditions)) {
+    await requestJson(kc, `${path}/status`, {
+      method: 'PATCH',
+      body: { status: { conditions, observedGeneration: alias.metadata?.generation } },
+      contentType: 'application/merge-patch+json',
+    });
+  }
+  if (parsed.success) await deployments.reconcile(alias, parsed.data, fn);
 }
 
 function listenHealth(port: number, metrics: ControllerMetrics): Promise<Server> {

@@ -266,6 +266,12 @@ export function podFor(
             { name: 'SERVAL_TMP_DIR', value: '/tmp' },
             // Port 0: the agent picks one and tells the runtime (AWS_LAMBDA_RUNTIME_API).
             { name: 'SERVAL_RUNTIME_API_ADDRESS', value: '127.0.0.1:0' },
+            // The container's memory limit covers the agent too: its cgroup's OOM kills tell the agent that
+            // the runtime died of memory (Runtime.OutOfMemory). cgroup v2's file, then v1's.
+            {
+              name: 'SERVAL_CONTAINER_MEMORY_EVENTS',
+              value: '/sys/fs/cgroup/memory.events:/sys/fs/cgroup/memory/memory.oom_control',
+            },
           ],
           // The prefix marks them for the agent, which hands them to the function without it.
           envFrom: (spec.environmentFrom ?? []).map((e) => ({

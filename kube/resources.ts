@@ -1,6 +1,7 @@
 // Names and shapes of the Kubernetes resources Serval reads and writes, shared by controller and gateway.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { AliasSpec } from '../apis/alias.ts';
+import type { DeploymentStatus } from '../apis/deployment.ts';
 import type { FunctionSpec } from '../apis/function.ts';
 
 export const GROUP = 'serval.dev';
@@ -56,7 +57,7 @@ export interface FunctionObject extends KubernetesObject {
 
 export interface AliasObject extends KubernetesObject {
   spec: AliasSpec;
-  status?: { conditions?: Condition[]; observedGeneration?: number };
+  status?: { conditions?: Condition[]; observedGeneration?: number; deployment?: DeploymentStatus };
 }
 
 /** What a published version's ControllerRevision holds in `data`. */

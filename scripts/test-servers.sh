@@ -14,10 +14,20 @@ command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
 command -v mvn >/dev/null 2>&1 || missing="$missing maven"
 # The local provider's sandbox brings up each environment's loopback with ip (docs/security.md).
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+# The real Kubernetes node (SERVAL_REAL_NODE=1 only; docs/kubernetes.md): containerd, runc, CNI, podman,
+# debootstrap. The kubelet comes from test/kubernetes/build-binaries.sh, the images from node/images.sh.
+if [ "${SERVAL_REAL_NODE:-}" = 1 ]; then
+  command -v containerd >/dev/null 2>&1 || missing="$missing containerd"
+  command -v runc >/dev/null 2>&1 || missing="$missing runc"
+  [ -x /usr/lib/cni/bridge ] || missing="$missing containernetworking-plugins"
+  command -v podman >/dev/null 2>&1 || missing="$missing podman"
+  command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+fi
 here="$(dirname "$0")"
 if [ -z "$missing" ]; then
   sh "$here/install-elasticmq.sh" >&2 || true
   sh "$here/install-awscli.sh" >&2 || true
+  sh "$here/install-boto3.sh" >&2 || true
   sh "$here/kafka-jars.sh" >/dev/null || echo "serval: could not fetch Kafka's jars; Kafka tests will be skipped" >&2
   exit 0
 fi
@@ -28,6 +38,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
   sh "$here/install-elasticmq.sh" >&2 || true
   sh "$here/install-awscli.sh" >&2 || true
+  sh "$here/install-boto3.sh" >&2 || true
   sh "$here/kafka-jars.sh" >/dev/null || echo "serval: could not fetch Kafka's jars; Kafka tests will be skipped" >&2
 else
   echo "serval: tests that need$missing will be skipped; install them (Debian:$missing) to run them" >&2

@@ -1,4 +1,5 @@
 // The gateway's configuration, parsed once at start-up from flags and environment and passed down.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { AuthConfigError, type AuthSettings, parseAuthSettings } from './auth/auth-config.ts';
 
@@ -17,8 +18,14 @@ export interface GatewayConfig {
   /** How long an invocation may wait for a newly started environment. */
   environmentStartTimeoutSeconds: number;
   maxEnvironmentsPerFunction: number;
+  /** Environments a function starts for waiting calls before it first waits for a busy one (ADR-36). */
+  eagerEnvironmentsPerFunction: number;
+  /** The longest a call waits for a busy environment to come free before one is started for it; 0 never. */
+  warmWaitMs: number;
   /** Concurrent executions per namespace (Lambda's per-account limit); 100 of it always stays unreserved. */
   accountConcurrencyLimit: number;
+  /** Bytes of uploaded deployment packages the control-plane API keeps (Lambda's 75 GB code storage). */
+  codeStorageLimitBytes: number;
   /**
    * How many queued `Event` invocations run at once (they also count against concurrency limits); 0 makes an
    * ingest-only gateway that accepts events for other replicas to run.
@@ -49,6 +56,10 @@ export interface GatewayConfig {
    * milliseconds. 1 in production.
    */
   asyncTimeScale: number;
+  /** Multiplies every deployment interval (strategy steps, health checks), as asyncTimeScale does. 1 in production. */
+  deploymentTimeScale: number;
+  /** The Prometheus HTTP API that deployments' `rollback.promql` conditions are asked of. */
+  prometheusUrl: string | undefined;
   /** Prometheus metrics on their own listener (`off` removes every metric from the invocation path). */
   metrics: 'on' | 'off';
   metricsHost: string;
@@ -70,6 +81,11 @@ export interface GatewayConfig {
   bodyIdleTimeoutSeconds: number;
   /** Who may invoke (docs/auth.md): token issuers and identity policies, or `off` in the embedded default. */
   auth: AuthSettings;
+  /**
+   * Access keys for SigV4 that the operator provides (a mounted Secret in a cluster), besides those local
+   * mode creates in dataDir (docs/auth.md).
+   */
+  accessKeysFile: string | undefined;
   /** Local mode's SQS credentials for event source mappings (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
   eventSourceCredentials: { accessKeyId?: string | undefined; secretAccessKey?: string | undefined };
   /** Local mode's values for mappings' `secretRef`s: the SERVAL_SECRET_<NAME>_<KEY> variables. */
@@ -100,7 +116,17 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     idleTimeoutSeconds: int(env, 'SERVAL_IDLE_TIMEOUT_SECONDS', 600, 1, 86_400),
     environmentStartTimeoutSeconds: int(env, 'SERVAL_ENVIRONMENT_START_TIMEOUT_SECONDS', 30, 1, 900),
     maxEnvironmentsPerFunction: int(env, 'SERVAL_MAX_ENVIRONMENTS_PER_FUNCTION', 1000, 1, 100_000),
+    // Four per core keep the cores busy through each call's hops between gateway, agent and runtime.
+    eagerEnvironmentsPerFunction: int(
+      env,
+      'SERVAL_EAGER_ENVIRONMENTS_PER_FUNCTION',
+      4 * availableParallelism(),
+      1,
+      100_000,
+    ),
+    warmWaitMs: int(env, 'SERVAL_WARM_WAIT_MS', 100, 0, 10_000),
     accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
+    codeStorageLimitBytes: int(env, 'SERVAL_CODE_STORAGE_LIMIT_BYTES', 75 * 1024 ** 3, 1, 2 ** 50),
     asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),
     functionUrlDomain:
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
@@ -114,6 +140,8 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),
     asyncTimeScale: fraction(env, 'SERVAL_ASYNC_TIME_SCALE', 1),
+    deploymentTimeScale: fraction(env, 'SERVAL_DEPLOYMENT_TIME_SCALE', 1),
+    prometheusUrl: env.SERVAL_PROMETHEUS_URL || undefined,
     metrics: oneOf(env, 'SERVAL_METRICS', ['on', 'off'] as const, 'on'),
     metricsHost: env.SERVAL_METRICS_HOST ?? env.SERVAL_HOST ?? '127.0.0.1',
     metricsPort: int(env, 'SERVAL_METRICS_PORT', env.SERVAL_PORT === '0' ? 0 : 9464, 0, 65535),
@@ -125,6 +153,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     requestTimeoutSeconds: int(env, 'SERVAL_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600),
     bodyIdleTimeoutSeconds: int(env, 'SERVAL_BODY_IDLE_TIMEOUT_SECONDS', 10, 1, 300),
     auth: authSettings(env),
+    accessKeysFile: env.SERVAL_ACCESS_KEYS_FILE ? resolve(env.SERVAL_ACCESS_KEYS_FILE) : undefined,
     eventSourceCredentials: {
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,

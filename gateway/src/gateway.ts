@@ -1,37 +1,53 @@
 // Assembles the gateway: the front door, the dispatcher, the environment link listener and a provider.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import type { CodeSigningConfig } from '../../apis/code-signing.ts';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
 import { AsyncWorker } from './async/async-worker.ts';
 import { Destinations } from './async/destinations.ts';
 import { NatsLink } from './async/nats-link.ts';
 import { openEventQueue } from './async/open-queue.ts';
+import { AccessKeys } from './auth/access-keys/access-keys.ts';
 import { Authorizer } from './auth/authorizer.ts';
 import { controlPlaneGuard } from './auth/control-plane-guard.ts';
+import { signatureAuthentication } from './auth/signed-requests.ts';
+import { CodeSigningGate } from './code-signing/gate.ts';
 import type { GatewayConfig } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
+import { systemClock } from './deployments/clock.ts';
+import { registryCounters } from './deployments/counters.ts';
+import { invokerHooks } from './deployments/hooks.ts';
+import { deploymentInternalApi } from './deployments/internal-api.ts';
+import { LocalDeployments } from './deployments/local-deployments.ts';
+import { DeploymentMetrics } from './deployments/metrics.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
+import { deploymentRoutes } from './front-door/deployments/routes.ts';
 import { errorMiddleware, unknownOperation } from './front-door/error-middleware.ts';
 import { eventSourceMappingRoutes } from './front-door/event-source-mappings/routes.ts';
 import { functionUrlRoutes } from './front-door/function-urls/routes.ts';
 import { invokeApiRoutes } from './front-door/invoke-api/routes.ts';
 import { loadBalancerRoutes } from './front-door/load-balancer/routes.ts';
+import { accessKeyRoutes } from './front-door/operator-api/access-keys.ts';
 import { operatorApiRoutes } from './front-door/operator-api/routes.ts';
 import { guardListener, listenerOptions } from './http/listener-guard.ts';
 import { Invoker } from './invocation/invoker.ts';
+import { LineageKey } from './invocation/lineage.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
 import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
+import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
+import { LayerStore } from './registry/layer-store.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
-import { internalRoutes } from './runtime-link/internal-routes.ts';
+import { type InternalHandler, internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
 import { AliasStore } from './versions/alias-store.ts';
 import type { AliasSource, VersionSource } from './versions/sources.ts';
@@ -43,6 +59,8 @@ export interface GatewayDeps {
   provider: EnvironmentProvider;
   /** The gateway's own operational log. */
   log: (line: string) => void;
+  /** CodeSigningConfigs declared in manifests (local mode), which functions' `spec.codeSigning` names. */
+  codeSigningConfigs?: CodeSigningConfig[];
   /** Aliases declared in manifests; they replace stored aliases of the same name. */
   aliases?: LoadedAlias[];
   /** Event source mappings declared in manifests (local mode). */
@@ -77,31 +95,54 @@ export async function startGateway({
   eventSourceMappings,
   observability: observabilityOverrides,
   cluster,
+  codeSigningConfigs,
 }: GatewayDeps): Promise<RunningGateway> {
   preparePrivateDataDir(config.dataDir);
+  // Before anything starts: a broken key file stops the start-up. A cluster's keys come from a mounted
+  // file only, since a pod's data directory is neither shared nor kept.
+  const accessKeys = new AccessKeys({
+    file: config.accessKeysFile,
+    dataDir: cluster ? undefined : config.dataDir,
+    log: (line) => observability.logger.line(line),
+  });
   const observability = createObservability(config, writeLog, observabilityOverrides);
+  const internalApi: { deployments?: InternalHandler } = {};
   const log = observability.logger.line;
   const internal = guardListener(
-    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey)),
+    createServer(listenerOptions(config), internalRoutes(cluster?.demand, cluster?.linkKey, internalApi)),
     config,
     (line) => observability.logger.error(line),
     'internal',
   );
-  const links = new LinkServer(internal);
+  // A local agent's link is a pipe, handed over when the agent is spawned: on the internal listener its boot
+  // (seconds on a loaded machine) ran against the header deadline and failed cold starts with a 408. Only
+  // our own children reach this unlistened server, and the launcher bounds how long they take to link.
+  const pipeLinks = guardListener(
+    createServer(internalRoutes(cluster?.demand, cluster?.linkKey)),
+    config,
+    (line) => observability.logger.error(line),
+    'internal',
+  );
+  const links = new LinkServer(internal, pipeLinks);
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
     provider,
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
-    (stream) => internal.emit('connection', stream),
+    (stream) => pipeLinks.emit('connection', stream),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.
   const versions = new VersionStore(config.dataDir);
   const aliases = new AliasStore(config.dataDir);
   for (const alias of manifestAliases ?? []) applyManifestAlias(alias, registry, versions, aliases, log);
+  const apiFunctions = new ApiFunctionStore(config.dataDir);
+  const layers = new LayerStore(config.dataDir);
+  // Local mode: what the control-plane API created is served again, beside the manifests' functions.
+  if (!cluster) loadApiFunctions(apiFunctions, layers, config.region, registry, log);
   const limits = admitReservations(config, registry, log);
+  const codeSigning = new CodeSigningGate(codeSigningConfigs ?? [], log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
       limits.setReservation(deleted.namespace, deleted.name, undefined);
@@ -122,7 +163,29 @@ export async function startGateway({
     versions: cluster?.versions ?? versions,
     aliases: cluster?.aliases ?? aliases,
     observer: observability.invocations,
+    codeCheck: (fn) => codeSigning.check(fn),
+    lineage: LineageKey.open(config.dataDir, cluster?.linkKey),
   });
+  // Local mode drives alias deployments itself; in a cluster the controller does, asking the gateway to run
+  // hooks and report counters over the internal listener (docs/deployments.md).
+  const hooks = invokerHooks(invoker);
+  const counters = registryCounters(observability.metrics?.registry);
+  if (cluster) internalApi.deployments = deploymentInternalApi(hooks, counters, randomUUID());
+  const deployments = cluster
+    ? undefined
+    : new LocalDeployments({
+        dataDir: config.dataDir,
+        registry,
+        versions,
+        aliases,
+        hooks,
+        counters,
+        metricsOn: observability.metrics !== undefined,
+        prometheusUrl: config.prometheusUrl,
+        metrics: observability.metrics && new DeploymentMetrics(observability.metrics.registry),
+        clock: systemClock(config.deploymentTimeScale),
+        log,
+      });
   const nats = new NatsLink(config.natsUrl);
   const queue = await openEventQueue(config, nats);
   const destinations = new Destinations(queue, invoker, nats);
@@ -154,6 +217,7 @@ export async function startGateway({
     config,
     registry,
     log,
+    accessKeys,
     span: (name, attributes, fn) => observability.tracing.span(name, attributes, fn),
   });
   const app = express();
@@ -165,6 +229,8 @@ export async function startGateway({
   // One router per protocol surface. Function URLs claim only their Host/path forms; ALB rules come after
   // the Lambda API routes, so no listener rule can shadow them.
   app.use(functionUrlRoutes({ config, registry, invoker, authorizer }));
+  // Before every Lambda API route, so each one, present or added later, accepts SigV4 alike.
+  app.use(signatureAuthentication(authorizer));
   const carriedTraceHeader = (incoming: string | undefined) =>
     observability.tracing.carriedTraceHeader(incoming);
   app.use(invokeApiRoutes({ config, invoker, queue, authorizer, carriedTraceHeader }));
@@ -176,9 +242,26 @@ export async function startGateway({
       (uuid) => eventSources.catalog.get(uuid)?.namespace,
     ),
   );
-  // In a cluster, versions and aliases are Kubernetes resources (kubectl), not gateway state.
-  if (!cluster) app.use(controlApiRoutes({ config, registry, versions, aliases }));
+  // In a cluster, functions, versions and aliases are Kubernetes resources (kubectl), not gateway state:
+  // the API reads them there and refuses to change them.
+  app.use(
+    controlApiRoutes({
+      config,
+      registry,
+      versions,
+      aliases,
+      limits,
+      layers,
+      store: apiFunctions,
+      read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
+      cluster: cluster !== undefined,
+      deploymentOf: (namespace, functionName, alias) =>
+        deployments?.runningOn({ namespace, functionName, alias }),
+    }),
+  );
+  if (deployments) app.use(deploymentRoutes(config, deployments));
   app.use(operatorApiRoutes({ config, queue }));
+  app.use(accessKeyRoutes({ config, keys: accessKeys }));
   app.use(eventSourceMappingRoutes({ config, registry, ...eventSources }));
   app.use(loadBalancerRoutes({ config, registry, invoker, log }));
   app.use(unknownOperation);
@@ -191,6 +274,7 @@ export async function startGateway({
   );
   front.keepAliveTimeout = 65_000;
   const close = async () => {
+    await deployments?.close();
     await eventSources.close();
     await worker.stop();
     await queue.close();
@@ -213,7 +297,9 @@ export async function startGateway({
     throw err;
   }
   await eventSources.start();
+  deployments?.resume();
   for (const line of authorizer.startupNotice(`http://${hostForUrl(config.host)}:${port}`)) log(line);
+  if (authorizer.enabled) log(`auth: SigV4 access keys: ${accessKeys.describe()}`);
   return { url: `http://${hostForUrl(config.host)}:${port}`, metricsUrl, close };
 }
 
@@ -230,6 +316,21 @@ function admitReservations(config: GatewayConfig, registry: FunctionRegistry, lo
     }
   }
   return limits;
+}
+
+function loadApiFunctions(
+  store: ApiFunctionStore,
+  layers: LayerStore,
+  region: string,
+  registry: FunctionRegistry,
+  log: (line: string) => void,
+): void {
+  for (const record of store.list()) {
+    const taken = registry.get(record.namespace, record.name);
+    // A manifest that now defines the same name wins; the API's copy stays stored, unserved.
+    if (taken) log(`skipped API function ${record.namespace}/${record.name}: ${taken.source} defines it`);
+    else registry.put(apiDefinition(record, layers, region));
+  }
 }
 
 function applyManifestAlias(
@@ -254,6 +355,10 @@ function applyManifestAlias(
     );
     return;
   }
+  if (spec.deployment)
+    log(
+      `${source}: alias ${spec.functionName}:${name}: spec.deployment is driven by the controller in a cluster; locally use serval deploy`,
+    );
   aliases.put(namespace, name, spec);
 }
 

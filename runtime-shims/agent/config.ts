@@ -1,4 +1,5 @@
 // The agent's start-up configuration, read from its process environment once and passed down.
+import { existsSync } from 'node:fs';
 
 export interface AgentConfig {
   /** ws:// URL of this environment's link endpoint on the gateway. */
@@ -23,8 +24,12 @@ export interface AgentConfig {
   pythonExecutable: string | undefined;
   /** Where Node runtimes keep V8's compile cache (NODE_COMPILE_CACHE), if anywhere. */
   nodeCompileCache: string | undefined;
+  /** Where the function's layers are: /opt, or the merged directory itself in an unsandboxed local environment. */
+  optDir: string;
   /** The runtime's memory cgroup, as fds the provider opened: join it, read its peak, count OOM kills. */
   memoryCgroup: { procs: number; peak: number; events: number } | undefined;
+  /** In a pod: the file that counts the container's OOM kills, the first of SERVAL_CONTAINER_MEMORY_EVENTS that exists. */
+  containerMemoryEvents: string | undefined;
   /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
   passthroughEnv: Record<string, string>;
 }
@@ -67,8 +72,13 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
     tmpDir: env.SERVAL_TMP_DIR ?? '/tmp',
     codeDir: env.SERVAL_CODE_DIR || undefined,
     nodeCompileCache: env.SERVAL_NODE_COMPILE_CACHE,
+    optDir: env.SERVAL_OPT_DIR || '/opt',
     pythonExecutable: env.SERVAL_PYTHON,
     memoryCgroup: cgroupFds && { procs: cgroupFds[0]!, peak: cgroupFds[1]!, events: cgroupFds[2]! },
+    // A list, as the pod cannot know whether its node has cgroup v2 (memory.events) or v1 (memory.oom_control).
+    containerMemoryEvents: (env.SERVAL_CONTAINER_MEMORY_EVENTS ?? '')
+      .split(':')
+      .find((path) => path !== '' && existsSync(path)),
     passthroughEnv,
   };
 }

@@ -7,6 +7,7 @@ import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from '
 import { runtimeCommand } from './runtime-command.ts';
 import { logStreamName, runtimeEnvironment } from './runtime-environment.ts';
 import { describeExit, type RuntimeExit, RuntimeProcess } from './runtime-process.ts';
+import { StreamRelay } from './stream-relay.ts';
 
 const INIT_LIMIT_MS = 10_000;
 /** After a runtime exits mid-invocation, requests it sent just before may still be in flight. */
@@ -30,6 +31,7 @@ interface ActiveInvocation {
   requestId: string;
   deadlineMs: number;
   startedAt: number;
+  relay: StreamRelay;
   resolve: (o: RuntimeOutcome | Failure) => void;
 }
 
@@ -65,9 +67,11 @@ export class Environment implements RuntimeApiListener {
     this.api.close();
   }
 
+  /** Runs one invocation; a response the runtime streams goes out through `relay` as it is written. */
   async invoke(
     request: InvocationRequest,
     body: Buffer,
+    relay: StreamRelay,
   ): Promise<{ result: InvocationResult; body: Buffer }> {
     const { requestId } = request;
     // As in Lambda, the init phase's record comes before the invocation's.
@@ -89,12 +93,12 @@ export class Environment implements RuntimeApiListener {
       if (!init.ok) {
         if (init.failure.status !== 'timeout')
           this.log.initReport(init.durationMs, 'error', init.failure.errorType);
-        return this.finish(requestId, init.failure, performance.now(), initDurationMs);
+        return this.finish(requestId, init.failure, performance.now(), initDurationMs, relay);
       }
     }
     const startedAt = invokePhaseStart ?? performance.now();
-    const outcome = await this.run(request, body, startedAt);
-    return this.finish(requestId, outcome, startedAt, initDurationMs);
+    const outcome = await this.run(request, body, startedAt, relay);
+    return this.finish(requestId, outcome, startedAt, initDurationMs, relay);
   }
 
   // --- Runtime API events ---------------------------------------------------------------------------
@@ -123,6 +127,15 @@ export class Environment implements RuntimeApiListener {
     if (this.active?.requestId === requestId) this.active.resolve(outcome);
   }
 
+  responseStream(requestId: string): StreamRelay {
+    const active = this.active;
+    if (active?.requestId === requestId) return active.relay;
+    // Not the active invocation (it ended meanwhile): the body is read and nothing is relayed.
+    const orphan = new StreamRelay(requestId, () => {});
+    orphan.close();
+    return orphan;
+  }
+
   // --- Phases -------------------------------------------------------------------------------------------
 
   private init(limitMs: number, requestId: string): Promise<InitResult> {
@@ -149,6 +162,7 @@ export class Environment implements RuntimeApiListener {
       passthrough: this.config.passthroughEnv,
       logStreamName: this.streamName,
       nodeCompileCache: this.config.nodeCompileCache,
+      optDir: this.config.optDir,
     });
     const runtime = new RuntimeProcess(
       command.file,
@@ -156,7 +170,11 @@ export class Environment implements RuntimeApiListener {
       this.spec.codeDir,
       env,
       (s) => this.log.runtimeOutput(s),
-      { memoryMB: this.spec.memoryMB, cgroup: this.config.memoryCgroup },
+      {
+        memoryMB: this.spec.memoryMB,
+        cgroup: this.config.memoryCgroup,
+        containerMemoryEvents: this.config.containerMemoryEvents,
+      },
     );
     this.runtime = runtime;
     this.lastRuntime = runtime;
@@ -195,6 +213,7 @@ export class Environment implements RuntimeApiListener {
     request: InvocationRequest,
     body: Buffer,
     startedAt: number,
+    relay: StreamRelay,
   ): Promise<RuntimeOutcome | Failure> {
     const runtime = this.runtime!;
     const deadlineMs = Date.now() + this.spec.timeoutSeconds * 1000 - (performance.now() - startedAt);
@@ -210,6 +229,7 @@ export class Environment implements RuntimeApiListener {
         requestId: request.requestId,
         deadlineMs: Math.round(deadlineMs),
         startedAt,
+        relay,
         resolve: settle,
       };
       this.api.enqueue(request, body);
@@ -243,7 +263,10 @@ export class Environment implements RuntimeApiListener {
     outcome: RuntimeOutcome | Failure,
     startedAt: number,
     initDurationMs: number | undefined,
+    relay: StreamRelay,
   ): Promise<{ result: InvocationResult; body: Buffer }> {
+    // The result is the stream's last word on the link: whatever the runtime still writes is dropped.
+    relay.close();
     const durationMs = performance.now() - startedAt;
     // Let output the runtime wrote before answering reach the log ahead of END.
     await new Promise((r) => setImmediate(r));
@@ -252,6 +275,8 @@ export class Environment implements RuntimeApiListener {
     const errorType =
       'kind' in outcome ? (outcome.kind === 'error' ? outcome.errorType : undefined) : outcome.errorType;
     const status: ReportStatus = 'status' in outcome ? outcome.status : failed ? 'error' : 'success';
+    // Also when a timeout or crash cut the stream short: the caller must know it streamed.
+    const streamedBytes = relay.isStarted ? relay.relayedBytes : undefined;
     const metrics = {
       durationMs,
       billedDurationMs: Math.max(1, Math.ceil(durationMs)),
@@ -262,7 +287,7 @@ export class Environment implements RuntimeApiListener {
     const logTail = this.log.end(
       requestId,
       status,
-      { ...metrics, producedBytes: outcome.body.length },
+      { ...metrics, producedBytes: streamedBytes ?? outcome.body.length },
       errorType,
     );
     const contentType = 'kind' in outcome ? outcome.contentType : 'application/json';
@@ -274,6 +299,7 @@ export class Environment implements RuntimeApiListener {
         contentType,
         ...metrics,
         logTail,
+        streamedBytes,
       },
       body: outcome.body,
     };

@@ -9,6 +9,8 @@ export interface RuntimeEnvironmentInputs {
   passthrough: Record<string, string>;
   logStreamName: string;
   nodeCompileCache?: string | undefined;
+  /** Where the layers are (Lambda's /opt). */
+  optDir?: string | undefined;
 }
 
 export function runtimeEnvironment(inputs: RuntimeEnvironmentInputs): Record<string, string> {
@@ -42,8 +44,17 @@ export function runtimeEnvironment(inputs: RuntimeEnvironmentInputs): Record<str
   if (spec.applicationLogLevel) env.AWS_LAMBDA_LOG_LEVEL = spec.applicationLogLevel;
   // Custom runtimes get no AWS_EXECUTION_ENV (reference §2.1).
   if (!spec.runtime.startsWith('provided')) env.AWS_EXECUTION_ENV = `AWS_Lambda_${spec.runtime}`;
+  // Layer search paths as Lambda sets them (reference §2.2): a function's own values win.
+  const opt = inputs.optDir ?? '/opt';
   if (spec.runtime.startsWith('nodejs'))
-    env.NODE_PATH ??= '/opt/nodejs/node_modules:/var/runtime/node_modules';
+    env.NODE_PATH ??= `${opt}/nodejs/node_modules:${opt}/nodejs/node${nodeMajor(spec.runtime)}/node_modules:/var/runtime/node_modules`;
+  if (spec.runtime.startsWith('python')) {
+    const version = spec.runtime.slice('python'.length);
+    env.PYTHONPATH ??= `${opt}/python:${opt}/python/lib/python${version}/site-packages`;
+  }
+  if (!spec.environment.PATH) env.PATH = [env.PATH, `${opt}/bin`].filter(Boolean).join(':');
+  const { runtimeDir } = inputs;
+  env.LD_LIBRARY_PATH ??= `/lib64:/usr/lib64:${runtimeDir}:${runtimeDir}/lib:${spec.codeDir}:${spec.codeDir}/lib:${opt}/lib`;
   return env;
 }
 
@@ -55,4 +66,8 @@ export function logStreamName(version: string, environmentId: string, now: Date)
     .padEnd(32, '0')
     .slice(0, 32);
   return `${date}/[${version}]${hex}`;
+}
+
+function nodeMajor(runtime: string): string {
+  return runtime.replace(/^nodejs(\d+)\..*$/, '$1');
 }

@@ -2,6 +2,7 @@
 // output forwarded, killed as a group, its memory read and, without a cgroup, its limit watched.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readSync } from 'node:fs';
+import { ProcStatus } from './proc-status.ts';
 
 /** How long output may trail a process's exit before it is no longer waited for. */
 const OUTPUT_DRAIN_MS = 100;
@@ -20,6 +21,11 @@ export interface MemoryCgroupFds {
 export interface RuntimeLimits {
   memoryMB: number;
   cgroup: MemoryCgroupFds | undefined;
+  /**
+   * In a pod, the container's own memory cgroup (its `oom_kill` count): the container's limit covers the
+   * agent too, so the kernel kills the runtime before the resident-memory watch sees it over its limit.
+   */
+  containerMemoryEvents?: string | undefined;
 }
 
 export interface RuntimeExit {
@@ -32,9 +38,13 @@ export class RuntimeProcess {
   private readonly child: ChildProcess;
   private readonly cgroup: MemoryCgroupFds | undefined;
   private readonly oomKillsBefore: number;
+  private readonly containerEvents: string | undefined;
+  private readonly containerOomKillsBefore: number;
   private overLimit = false;
   private peakMB = 0;
   private lastTreeWalk = Number.NEGATIVE_INFINITY;
+  /** The runtime's own status file, held open: it is read at the end of every invocation. */
+  private readonly status: ProcStatus | undefined;
 
   constructor(
     file: string,
@@ -47,6 +57,8 @@ export class RuntimeProcess {
     const { cgroup } = limits;
     this.cgroup = cgroup;
     this.oomKillsBefore = cgroup ? oomKills(cgroup.events) : 0;
+    this.containerEvents = limits.containerMemoryEvents;
+    this.containerOomKillsBefore = this.containerOomKills();
     this.child = cgroup
       ? spawn('/bin/sh', ['-c', JOIN_CGROUP, 'sh', file, ...args], {
           // by path: the function's PATH need not hold sh
@@ -68,13 +80,27 @@ export class RuntimeProcess {
       });
     });
     if (!cgroup) this.watchMemory(limits.memoryMB);
+    const pid = this.child.pid;
+    this.status = !cgroup && pid !== undefined ? new ProcStatus(pid) : undefined;
+    void this.exited.then(() => this.status?.close());
   }
 
   /** Whether the runtime was ended for going over its memory (the cgroup's OOM killer, or the watch). */
   get killedForMemory(): boolean {
     return (
-      this.overLimit || (this.cgroup !== undefined && oomKills(this.cgroup.events) > this.oomKillsBefore)
+      this.overLimit ||
+      (this.cgroup !== undefined && oomKills(this.cgroup.events) > this.oomKillsBefore) ||
+      this.containerOomKills() > this.containerOomKillsBefore
     );
+  }
+
+  private containerOomKills(): number {
+    if (!this.containerEvents) return 0;
+    try {
+      return oomKillCount(readFileSync(this.containerEvents, 'utf8'));
+    } catch {
+      return 0;
+    }
   }
 
   /** Samples the tree's resident memory: the last sample is the peak a killed runtime leaves. */
@@ -125,7 +151,7 @@ export class RuntimeProcess {
       if (walk) this.lastTreeWalk = now;
       const kb = walk
         ? treePids(pid).reduce((sum, p) => sum + statusKb(p, 'VmHWM'), 0)
-        : statusKb(pid, 'VmHWM');
+        : (this.status?.kb('VmHWM') ?? 0);
       if (kb > 0) this.peakMB = Math.max(this.peakMB, Math.ceil(kb / 1024));
     }
     return this.peakMB;
@@ -156,9 +182,11 @@ function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   }
 }
 
+const cgroupBuffer = Buffer.allocUnsafe(4096);
+
 /** A cgroup file read afresh through the descriptor the agent holds (it is outside the agent's view). */
 function readCgroupFile(fd: number): string {
-  const buffer = Buffer.alloc(4096);
+  const buffer = cgroupBuffer;
   try {
     return buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0));
   } catch {
@@ -171,7 +199,12 @@ function readNumber(fd: number): number {
 }
 
 function oomKills(fd: number): number {
-  return Number(/^oom_kill (\d+)$/m.exec(readCgroupFile(fd))?.[1] ?? 0);
+  return oomKillCount(readCgroupFile(fd));
+}
+
+/** The `oom_kill N` line of cgroup v2's memory.events and of v1's memory.oom_control. */
+function oomKillCount(text: string): number {
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
 /** Go's rendering of a process exit, which Lambda's messages use ("exit status 3", "signal: killed"). */

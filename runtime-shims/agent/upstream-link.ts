@@ -9,6 +9,7 @@ import {
 } from '../../apis/environment-link.ts';
 import type { AgentConfig } from './config.ts';
 import { Environment } from './environment.ts';
+import { StreamRelay } from './stream-relay.ts';
 
 export interface UpstreamLink {
   /** Resolves when the link closes; the runtime has been stopped by then. */
@@ -29,10 +30,18 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   });
   let environment: Environment | undefined;
   let queue = Promise.resolve();
+  /** The streamed response under way, if any: credit and cancel for it must not queue behind its invoke. */
+  let relay: StreamRelay | undefined;
   const send = (message: AgentMessage, body?: Buffer) => socket.send(encodeFrame(message, body));
 
   socket.on('message', (data: Buffer) => {
     const { header, body } = decodeFrame<GatewayMessage>(data);
+    if (header.type === 'stream-credit' || header.type === 'stream-cancel') {
+      if (relay?.requestId !== header.requestId) return; // for a stream already over
+      if (header.type === 'stream-credit') relay.grant(header.bytes);
+      else relay.cancel();
+      return;
+    }
     // Invocations are served strictly one after another, in arrival order.
     queue = queue.then(async () => {
       switch (header.type) {
@@ -48,7 +57,9 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
           break;
         case 'invoke': {
           if (!environment) throw new Error('invoke before configure');
-          const outcome = await environment.invoke(header.invocation, body);
+          relay = new StreamRelay(header.invocation.requestId, send);
+          const outcome = await environment.invoke(header.invocation, body, relay);
+          relay = undefined;
           send({ type: 'result', result: outcome.result }, outcome.body);
           break;
         }

@@ -8,6 +8,7 @@ import { InvokeLoop } from './invoke-loop.ts';
 import { RuntimeLog } from './log-patch.ts';
 import { EXIT_UNCAUGHT_EXCEPTION, FaultReporter } from './process-faults.ts';
 import { RuntimeApiClient } from './runtime-api-client.ts';
+import { withTraceIdOverlay } from './trace-env.ts';
 
 const CALLBACK_WARNING =
   'AWS Lambda plans to remove support for callback-based function handlers starting with Node.js 24. You will ' +
@@ -16,6 +17,8 @@ const CALLBACK_WARNING =
   'To disable this warning, set the AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING environment variable.';
 
 async function start(config: RuntimeConfig): Promise<void> {
+  // Before the handler loads, so code that keeps a reference to process.env sees every invocation's trace.
+  process.env = withTraceIdOverlay(process.env);
   // Stdout is the function's log: the agent reads it line by line.
   const log = new RuntimeLog({
     format: config.logFormat,

@@ -47,6 +47,14 @@ export async function mint(key: SigningKey, o: MintOptions = {}): Promise<string
   return jwt.sign(key.privateKey);
 }
 
+/** An auth config's issuer entry for the tokens `mint` signs by default (`corp`, issuer.test, audience serval). */
+export function testIssuer(
+  keys: { jwksUrl: string } | { staticKeys: string[] },
+  namespace: Record<string, unknown> = { claim: 'tenant' },
+): Record<string, unknown> {
+  return { name: 'corp', issuer: 'https://issuer.test', audience: 'serval', ...keys, namespace };
+}
+
 /** A JWKS endpoint whose key list the test changes at will; it counts fetches and can fail on purpose. */
 export class JwksServer {
   keys: JWK[] = [];

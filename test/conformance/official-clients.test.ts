@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 const cache = join(process.env.SERVAL_CACHE ?? join(homedir(), '.cache/serval'), 'official-clients');
@@ -29,6 +30,12 @@ const CLIENTS = [
   { client: 'aws-lambda-go', dir: 'go', ok: 'bootstrap', fail: 'bootstrap', errorType: 'errorString' },
 ];
 
+/** The clients with a streaming mode (awslambdaric, the Python one, has none). */
+const STREAMING = [
+  { client: 'aws-lambda-ric (npm)', dir: 'node-ric', handler: 'index.stream', status: 202 },
+  { client: 'aws-lambda-go', dir: 'go', handler: 'stream', status: 203 },
+];
+
 let serval: TestServal;
 beforeAll(async () => {
   if (!prepared) return;
@@ -48,7 +55,16 @@ beforeAll(async () => {
         codePath: fixture('official', c.dir),
         timeoutSeconds: 10,
       },
-    ]),
+    ]).concat(
+      STREAMING.map((c) => ({
+        name: `${c.dir}-stream`,
+        runtime: 'provided',
+        handler: c.handler,
+        codePath: fixture('official', c.dir),
+        timeoutSeconds: 10,
+        spec: { url: { invokeMode: 'RESPONSE_STREAM' } },
+      })),
+    ),
   });
 });
 afterAll(() => serval?.stop());
@@ -74,5 +90,15 @@ describe.skipIf(!prepared)('official runtime interface clients', () => {
     // The environment survives a reported error and serves again.
     const again = await serval.invoke(`${c.dir}-fail`, { fail: true });
     expect(again.logTail).not.toMatch(/Init Duration/);
+  });
+
+  it.each(STREAMING)('$client streams through a RESPONSE_STREAM function URL, prelude and all', async (c) => {
+    const id = functionUrlId('default', `${c.dir}-stream`, '$LATEST');
+    const res = await fetch(`${serval.url}/lambda-url/${id}/path`);
+    expect(res.status).toBe(c.status);
+    expect(res.headers.get('x-client')).toBe(c.client.split(' ')[0]);
+    expect(res.headers.get('content-type')).toBe('text/plain');
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await res.text()).toMatch(/^streamed by .* \(\/path\)$/);
   });
 });

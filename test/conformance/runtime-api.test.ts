@@ -1,5 +1,6 @@
 // Runtime API conformance of the agent (reference §1), driven by a real custom runtime that probes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withoutFirstHop } from '../support/lineage.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -52,7 +53,7 @@ describe('/next', () => {
     expect(headers['lambda-runtime-invoked-function-arn']).toBe(
       'arn:serval:lambda:local:default:function:probe',
     );
-    expect(headers['lambda-runtime-trace-id']).toBe(
+    expect(withoutFirstHop(headers['lambda-runtime-trace-id'])).toBe(
       'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
     );
     expect(JSON.parse(headers['lambda-runtime-client-context']!)).toEqual(clientContext);
@@ -64,7 +65,7 @@ describe('/next', () => {
     const res = await serval.invoke('probe:$LATEST', { scenario: 'headers' });
     const { headers } = res.json() as { headers: Record<string, string> };
     expect(headers['lambda-runtime-trace-id']).toMatch(
-      /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/,
+      /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0;Lineage=[0-9a-f]{8}:1$/,
     );
     expect(headers['lambda-runtime-invoked-function-arn']).toBe(
       'arn:serval:lambda:local:default:function:probe:$LATEST',

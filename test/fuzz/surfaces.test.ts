@@ -218,11 +218,32 @@ describe('fuzz', () => {
   });
 
   it('the operator API', { timeout }, async () => {
-    const t = target(
-      segment(['stats', 'dead-letters', 'dead-letters/redrive', 'dead-letters/purge']).map(
-        (s) => `/serval/v1/async/${s}`,
+    const t = fc.oneof(
+      target(
+        segment(['stats', 'dead-letters', 'dead-letters/redrive', 'dead-letters/purge']).map(
+          (s) => `/serval/v1/async/${s}`,
+        ),
+      ),
+      target(
+        fc
+          .oneof(
+            fc.constant(''),
+            segment(['AKSVNOBODYNOBODY0000']).map((s) => `/${s}`),
+          )
+          .map((s) => `/serval/v1/access-keys${s}`),
       ),
     );
+    const newKey = fc
+      .record(
+        {
+          identity: fc.oneof(fc.constant('ci'), nasty(6), fc.integer()),
+          namespace: fc.oneof(fc.constant('default'), nasty(4)),
+          groups: fc.oneof(fc.array(nasty(4)), nasty(6)),
+          description: nasty(8),
+        },
+        { requiredKeys: [] },
+      )
+      .map((o) => Buffer.from(JSON.stringify(o)));
     const filter = fc
       .record(
         {
@@ -236,7 +257,7 @@ describe('fuzz', () => {
       .map((o) => Buffer.from(JSON.stringify(o)));
     const runs = await exercise(
       () => gw.url,
-      request(fc.constantFrom('GET', 'POST'), t, commonHeaders(), fc.oneof(filter, body())),
+      request(fc.constantFrom('GET', 'POST', 'DELETE'), t, commonHeaders(), fc.oneof(filter, newKey, body())),
     );
     expect(runs).toBeGreaterThanOrEqual(MIN_RUNS);
   });

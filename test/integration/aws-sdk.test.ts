@@ -1,11 +1,12 @@
 // The AWS SDK for JavaScript v3, pointed at the gateway, reads the same fields it reads from AWS Lambda.
 import {
   InvokeCommand,
-  LambdaClient,
+  type LambdaClient,
   ResourceNotFoundException,
   TooManyRequestsException,
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servalLambdaClient } from '../support/lambda-client.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 let serval: TestServal;
@@ -40,12 +41,7 @@ beforeAll(async () => {
       },
     ],
   });
-  lambda = new LambdaClient({
-    endpoint: serval.url,
-    region: 'local',
-    credentials: { accessKeyId: 'serval', secretAccessKey: 'serval' },
-    maxAttempts: 1,
-  });
+  lambda = servalLambdaClient(serval.url);
 });
 afterAll(async () => {
   lambda.destroy();

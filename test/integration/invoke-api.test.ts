@@ -105,7 +105,7 @@ describe('Invoke API', () => {
 
   it('never runs two invocations in one environment at once', async () => {
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => serval.invoke('probe', { scenario: 'sleep', ms: 300 })),
+      Array.from({ length: 6 }, () => serval.invoke('probe', { scenario: 'sleep', ms: 2_000 })),
     );
     expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
     const runs = results.map((r) => r.json() as { runtime: string; start: number; end: number });

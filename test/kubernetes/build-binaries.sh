@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes test rig's binaries from the Go module proxy and caches them by version under
-# $SERVAL_CACHE/k8s/<name>-<version>/: etcd, kube-apiserver, kubectl and helm. Nothing here is committed;
+# $SERVAL_CACHE/k8s/<name>-<version>/: etcd, kube-apiserver, kubectl, kubelet and helm. Nothing here is committed;
 # the throwaway go.mod files are written at build time (see ../shared/docs/k8s-test-infra.md §1, §2, §5).
 # Idempotent: a cached binary that answers --version is kept.
 set -euo pipefail
@@ -30,6 +30,8 @@ fi
 # throwaway module requires it and points every staging module at its published v0.X.Y.
 minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
 k8s_dir="$cache/kubernetes-$K8S_VERSION"
+V="v$K8S_VERSION"; X=k8s.io/component-base/version; C=k8s.io/client-go/pkg/version
+LD="-s -w -X $X.gitVersion=$V -X $X.gitMajor=1 -X $X.gitMinor=$minor -X $X.gitTreeState=clean -X $C.gitVersion=$V -X $C.gitMajor=1 -X $C.gitMinor=$minor"
 if ! "$k8s_dir/bin/kube-apiserver" --version >/dev/null 2>&1 || ! "$k8s_dir/bin/kubectl" version --client >/dev/null 2>&1; then
   rm -rf "$k8s_dir/src" && mkdir -p "$k8s_dir/src"
   cd "$k8s_dir/src"
@@ -43,12 +45,20 @@ if ! "$k8s_dir/bin/kube-apiserver" --version >/dev/null 2>&1 || ! "$k8s_dir/bin/
   done
   printf 'package main\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n)\n\nfunc main() {}\n' > tools.go
   go mod tidy >/dev/null 2>&1 || true
-  V="v$K8S_VERSION"; X=k8s.io/component-base/version; C=k8s.io/client-go/pkg/version
-  LD="-s -w -X $X.gitVersion=$V -X $X.gitMajor=1 -X $X.gitMinor=$minor -X $X.gitTreeState=clean -X $C.gitVersion=$V -X $C.gitMajor=1 -X $C.gitMinor=$minor"
   go build -trimpath -ldflags "$LD" -o "$k8s_dir/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
   echo "kubernetes: built $k8s_dir/bin/{kube-apiserver,kubectl}"
 else
   echo "kubernetes: $k8s_dir/bin (cached)"
+fi
+
+# The real test node's kubelet (test/kubernetes/node/), from the same throwaway module and version. Without
+# cgo, as kube-apiserver: the cgo parts of the kubelet are optional (cadvisor's libpfm, and nothing the test needs).
+if ! "$k8s_dir/bin/kubelet" --version >/dev/null 2>&1; then
+  cd "$k8s_dir/src"
+  go build -trimpath -ldflags "$LD" -o "$k8s_dir/bin/" k8s.io/kubernetes/cmd/kubelet
+  echo "kubernetes: built $k8s_dir/bin/kubelet"
+else
+  echo "kubernetes: $k8s_dir/bin/kubelet (cached)"
 fi
 
 # helm has no replace directives: go install works.
@@ -65,4 +75,5 @@ fi
 ln -sfn "$etcd_dir/bin/etcd" "$cache/etcd"
 ln -sfn "$k8s_dir/bin/kube-apiserver" "$cache/kube-apiserver"
 ln -sfn "$k8s_dir/bin/kubectl" "$cache/kubectl"
+ln -sfn "$k8s_dir/bin/kubelet" "$cache/kubelet"
 ln -sfn "$helm_dir/bin/helm" "$cache/helm"

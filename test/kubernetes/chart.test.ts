@@ -65,7 +65,7 @@ const ALL_FEATURES = [
   '--set',
   'gateway.persistence.existingClaim=serval-data,gateway.functionUrlDomain=fn.example.com',
   '--set',
-  'linkKey.existingSecret=my-link-key',
+  'linkKey.existingSecret=my-link-key,auth.accessKeysSecret=serval-access-keys',
   '--set-json',
   'auth.config={"issuers":[{"name":"k8s","kubernetes":true,"issuer":"https://kubernetes.default.svc.cluster.local","audience":"serval","jwksUrl":"https://kubernetes.default.svc/openid/v1/jwks"}]}',
   '--set-json',
@@ -215,6 +215,7 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       SERVAL_QUEUE: 'nats',
       SERVAL_NATS_URL: 'nats://nats.nats.svc:4222',
       SERVAL_AUTH_CONFIG: '/etc/serval/auth.yaml',
+      SERVAL_ACCESS_KEYS_FILE: '/etc/serval-keys/keys.yaml',
       SERVAL_FUNCTION_URL_DOMAIN: 'fn.example.com',
       SERVAL_LINK_KEY: { secretKeyRef: { name: 'my-link-key', key: 'link-key' } },
     });
@@ -228,6 +229,12 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
     expect(volumes.data.persistentVolumeClaim).toEqual({ claimName: 'serval-data' });
     expect(volumes.auth.configMap).toEqual({ name: 'serval-auth' });
     expect(gateway.volumeMounts).toContainEqual({ name: 'auth', mountPath: '/etc/serval', readOnly: true });
+    expect(volumes['access-keys'].secret).toEqual({ secretName: 'serval-access-keys', defaultMode: 0o440 });
+    expect(gateway.volumeMounts).toContainEqual({
+      name: 'access-keys',
+      mountPath: '/etc/serval-keys',
+      readOnly: true,
+    });
     // The gateway reads the auth file once, so a change must roll its pods.
     const before = (await render()).find(
       (o) => o.metadata.name === 'serval-gateway' && o.kind === 'Deployment',

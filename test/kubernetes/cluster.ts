@@ -19,6 +19,7 @@ export const binaries = {
   apiserver: join(BIN, 'kube-apiserver'),
   kubectl: join(BIN, 'kubectl'),
   helm: join(BIN, 'helm'),
+  kubelet: join(BIN, 'kubelet'),
 };
 
 /** Whether the rig's binaries are built; in CI they must be (.ci/run builds them). */
@@ -39,6 +40,8 @@ export interface CommandResult {
 
 export interface Cluster {
   server: string;
+  /** The CA that signed the API server's serving certificate (PEM). */
+  servingCa: string;
   /** Admin kubeconfig (client certificate in system:masters), as YAML and as a file. */
   kubeconfig: string;
   kubeconfigPath: string;
@@ -55,7 +58,7 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 }
 
 /** Serving CA + cert (127.0.0.1, localhost), client CA + admin cert, and the ServiceAccount signing key. */
-async function makeCertificates(dir: string): Promise<void> {
+async function makeCertificates(dir: string, servingIPs: string[]): Promise<void> {
   const ca = async (name: string, cn: string) =>
     openssl(
       dir,
@@ -117,7 +120,7 @@ async function makeCertificates(dir: string): Promise<void> {
     'apiserver',
     'serving-ca',
     '/CN=kube-apiserver',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+    `subjectAltName=${['127.0.0.1', ...servingIPs].map((ip) => `IP:${ip}`).join(',')},DNS:localhost\nextendedKeyUsage=serverAuth\n`,
   );
   await leaf('admin', 'client-ca', '/O=system:masters/CN=serval-test-admin', 'extendedKeyUsage=clientAuth\n');
   await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
@@ -151,7 +154,8 @@ function waitFor(url: string, caFile: string | undefined, timeoutMs: number, wha
   })();
 }
 
-function startProcess(command: string, args: string[], log: string): ChildProcess {
+/** Starts a rig process; its output goes to `log` when it exits. */
+export function startProcess(command: string, args: string[], log: string): ChildProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   child.stdout?.on('data', (c) => out.push(c));
@@ -160,21 +164,22 @@ function startProcess(command: string, args: string[], log: string): ChildProces
   return child;
 }
 
-function stopProcess(child: ChildProcess | undefined): Promise<void> {
+export function stopProcess(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
   });
 }
 
-export async function startCluster(): Promise<Cluster> {
+/** `servingIPs`: more addresses the serving certificate names, for pods that reach the API through a proxy. */
+export async function startCluster(options: { servingIPs?: string[] } = {}): Promise<Cluster> {
   if (!clusterAvailable) throw new Error(`Kubernetes test binaries missing under ${BIN}`);
   const dir = mkdtempSync(join(testDataRoot(), 'k8s-'));
   const certs = join(dir, 'certs');
   mkdirSync(certs);
-  await makeCertificates(certs);
+  await makeCertificates(certs, options.servingIPs ?? []);
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const etcd = startProcess(
@@ -209,6 +214,8 @@ export async function startCluster(): Promise<Cluster> {
     `--service-account-key-file=${join(certs, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
     `--cert-dir=${certs}`,
+    // A real node (node/real-node.ts) is reached at its InternalIP, the only address it reports.
+    '--kubelet-preferred-address-types=InternalIP',
   ];
   let apiserver: ChildProcess | undefined;
   const startApi = async () => {
@@ -263,6 +270,7 @@ export async function startCluster(): Promise<Cluster> {
 
   return {
     server,
+    servingCa: readFileSync(join(certs, 'serving-ca.crt'), 'utf8'),
     kubeconfig,
     kubeconfigPath,
     kubectl,

@@ -13,7 +13,14 @@ import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { natsAvailable, startNats, type TestNats } from '../support/nats.ts';
 import type { Cluster } from './cluster.ts';
 import type { NodeAgent } from './node-agent.ts';
-import { functionManifest, NODE, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
+import {
+  aliasManifest,
+  functionManifest,
+  NODE,
+  rigAvailable,
+  type ServalRig,
+  startServalRig,
+} from './rig.ts';
 
 const NS = 'e2e';
 
@@ -125,17 +132,11 @@ describe.skipIf(!rigAvailable)('Serval on Kubernetes', () => {
     const revisions = await json(['get', 'controllerrevisions', '-n', NS, '-l', 'serval.dev/function=hello']);
     expect(revisions.items.map((r: { revision: number }) => r.revision).sort()).toEqual([1, 2]);
 
-    const alias = stringify({
-      apiVersion: 'serval.dev/v1alpha1',
-      kind: 'Alias',
-      // Named apart from the object, as two functions in one namespace may each want a `live` alias.
-      metadata: { name: 'hello-live', namespace: NS },
-      spec: {
-        name: 'live',
-        functionName: 'hello',
-        functionVersion: '1',
-        routingConfig: { additionalVersionWeights: { '2': 0.3 } },
-      },
+    const alias = aliasManifest(NS, 'hello-live', {
+      name: 'live',
+      functionName: 'hello',
+      functionVersion: '1',
+      routingConfig: { additionalVersionWeights: { '2': 0.3 } },
     });
     await kubectl(['apply', '-f', '-'], alias);
     await until('alias known to the gateway', async () => (await invoke('hello:live')).status === 200);

@@ -48,6 +48,25 @@ export interface InvalidCase {
 }
 
 export const INVALID: InvalidCase[] = [
+  // Function: tenant isolation refuses the features that cannot pass a tenant id.
+  {
+    name: 'function URL on a PER_TENANT function',
+    doc: fn({ tenancy: { mode: 'PER_TENANT' }, url: { authType: 'NONE' } }),
+    field: 'spec.url',
+    message: 'function URLs are not supported',
+  },
+  {
+    name: 'load balancer rules on a PER_TENANT function',
+    doc: fn({ tenancy: { mode: 'PER_TENANT' }, alb: { rules: [{ pathPrefix: '/t', priority: 1 }] } }),
+    field: 'spec.alb',
+    message: 'load balancer targets are not supported',
+  },
+  {
+    name: 'unknown tenancy mode',
+    doc: fn({ tenancy: { mode: 'SHARED' } }),
+    field: 'spec.tenancy.mode',
+    message: 'Unsupported value: "SHARED"',
+  },
   // Function: plain OpenAPI bounds and enums.
   {
     name: 'memory below 128 MB',
@@ -175,10 +194,10 @@ export const INVALID: InvalidCase[] = [
     message: 'not a version number',
   },
   {
-    name: 'function URL with response streaming',
-    doc: fn({ url: { invokeMode: 'RESPONSE_STREAM' } }),
+    name: 'function URL with an unknown invoke mode',
+    doc: fn({ url: { invokeMode: 'STREAMING' } }),
     field: 'spec.url.invokeMode',
-    message: 'RESPONSE_STREAM is not supported yet',
+    message: 'Unsupported value: "STREAMING"',
   },
   {
     name: 'ALB rule with neither host nor path',
@@ -252,6 +271,24 @@ export const INVALID: InvalidCase[] = [
     doc: alias({ functionVersion: '$LATEST', routingConfig: { additionalVersionWeights: { '2': 0.5 } } }),
     field: 'spec.functionVersion',
     message: 'needs a published primary version',
+  },
+  {
+    name: 'deployment with an unknown strategy',
+    doc: alias({
+      functionVersion: '3',
+      deployment: { strategy: 'Linear10PercentEvery1Minutes', targetVersion: '4' },
+    }),
+    field: 'spec.deployment.strategy',
+    message: 'should match',
+  },
+  {
+    name: 'deployment error rate above 1',
+    doc: alias({
+      functionVersion: '3',
+      deployment: { strategy: 'AllAtOnce', targetVersion: '4', rollback: { errorRate: 2 } },
+    }),
+    field: 'spec.deployment.rollback.errorRate',
+    message: 'less than or equal to 1',
   },
   // EventSourceMapping.
   {
@@ -424,7 +461,12 @@ export const VALID: Doc[] = [
       environmentFrom: [{ secretRef: { name: 'thumb-secrets' } }],
       serviceAccountName: 'thumb-role',
       reservedConcurrency: 0,
-      url: { authType: 'JWT', qualifier: 'live', cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] } },
+      url: {
+        authType: 'JWT',
+        qualifier: 'live',
+        invokeMode: 'RESPONSE_STREAM',
+        cors: { allowOrigins: ['*'], allowMethods: ['GET', '*'] },
+      },
       alb: {
         rules: [
           { host: '*.example.com', priority: 10 },
@@ -465,6 +507,19 @@ export const VALID: Doc[] = [
   ),
   alias({ functionVersion: '3', routingConfig: { additionalVersionWeights: { '2': 0.25 } } }),
   { ...alias({ functionVersion: '$LATEST' }), metadata: { name: 'latest' } },
+  {
+    ...alias({
+      functionVersion: '3',
+      deployment: {
+        strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+        targetVersion: '4',
+        preTrafficHook: 'check-shop',
+        postTrafficHook: 'check-shop',
+        rollback: { errorRate: 0.05, throttleRate: 0.1, p99DurationMs: 800, promql: ['up == 0'] },
+      },
+    }),
+    metadata: { name: 'deploying' },
+  },
   esm(
     {
       source: {

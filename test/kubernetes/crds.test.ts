@@ -258,6 +258,37 @@ describe.skipIf(!clusterAvailable)('the CRDs on a real kube-apiserver', () => {
     expect(spec.logging).toEqual({ format: 'Text' });
   });
 
+  it('refuses a change of tenancy once the function exists, either way', async () => {
+    const doc = (spec: Record<string, unknown>) => ({
+      apiVersion: 'serval.dev/v1alpha1',
+      kind: 'Function',
+      metadata: { name: 'tenancy-fixed' },
+      spec: {
+        runtime: 'nodejs24.x',
+        handler: 'index.handler',
+        code: { inline: { 'index.mjs': 'x' } },
+        ...spec,
+      },
+    });
+    const created = await apply(doc({ tenancy: { mode: 'PER_TENANT' } }));
+    expect(created.code, created.stderr).toBe(0);
+    const dropped = await apply(doc({}));
+    expect(dropped.code).not.toBe(0);
+    expect(dropped.stderr).toContain('spec.tenancy');
+    expect(dropped.stderr).toContain('tenancy cannot be changed');
+    // Other fields still change freely.
+    const edited = await apply(doc({ tenancy: { mode: 'PER_TENANT' }, memoryMB: 256 }));
+    expect(edited.code, edited.stderr).toBe(0);
+    const plain = await apply({ ...doc({}), metadata: { name: 'tenancy-none' } });
+    expect(plain.code, plain.stderr).toBe(0);
+    const added = await apply({
+      ...doc({ tenancy: { mode: 'PER_TENANT' } }),
+      metadata: { name: 'tenancy-none' },
+    });
+    expect(added.code).not.toBe(0);
+    expect(added.stderr).toContain('tenancy cannot be changed');
+  });
+
   it('accepts every valid manifest (each source kind, aliases, the optional Function features)', async () => {
     for (const doc of VALID) {
       const result = await apply(doc);

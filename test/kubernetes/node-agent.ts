@@ -160,7 +160,11 @@ export async function startNodeAgent(options: {
       for (const [k, v] of Object.entries(secret.data ?? {}))
         env[`${from.prefix ?? ''}${k}`] = Buffer.from(v, 'base64').toString('utf8');
     }
-    for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = mapPath(e.value);
+    for (const e of container.env ?? []) {
+      // A local process has no container cgroup: the host's would count other processes' OOM kills.
+      if (e.value !== undefined && e.name !== 'SERVAL_CONTAINER_MEMORY_EVENTS')
+        env[e.name] = mapPath(e.value);
+    }
     const [command = 'node', ...commandArgs] = [...(container.command ?? []), ...(container.args ?? [])];
     const file = command === 'node' ? process.execPath : command;
     const cwd = mapPath(container.workingDir ?? IMAGE_WORKDIR);

@@ -18,6 +18,7 @@ import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog
 import { freePort } from '../support/free-port.ts';
 import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
 import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
+import { planRealNode, type RealNode, RUNTIME_IMAGE, startRealNode } from './node/real-node.ts';
 import { type NodeAgent, startNodeAgent } from './node-agent.ts';
 
 export const NODE = 'serval-test-node';
@@ -43,14 +44,25 @@ export function functionManifest(
   });
 }
 
+/** An Alias manifest; the object is named apart from the alias, as two functions may each want `live`. */
+export function aliasManifest(namespace: string, objectName: string, spec: Record<string, unknown>): string {
+  return stringify({
+    apiVersion: 'serval.dev/v1alpha1',
+    kind: 'Alias',
+    metadata: { name: objectName, namespace },
+    spec,
+  });
+}
+
 /** The rig needs helm (for the chart's RBAC) as well as the control plane. */
 export const rigAvailable = clusterAvailable && existsSync(binaries.helm);
 
-export interface ServalRig {
+export interface ServalRig<Node = NodeAgent> {
   cluster: Cluster;
   gateway: RunningGateway;
   controller: RunningController;
-  node: NodeAgent;
+  /** The stand-in kubelet (node-agent.ts), or with `realNode` the real one (node/real-node.ts). */
+  node: Node;
   controllerKc: KubeConfig;
   controllerConfig(identity: string): ControllerConfig;
   log: string[];
@@ -65,13 +77,55 @@ export interface ServalRig {
   stop(): Promise<void>;
 }
 
+/**
+ * `controllerEnv`: more controller settings, e.g. SERVAL_DEPLOYMENT_TIME_SCALE. `helmValues`: `--set` values
+ * for the chart whose RBAC the rig applies, e.g. `gateway.eventSourceSecrets.namespaces={ns}`.
+ */
 export async function startServalRig(
   namespaces: string[],
-  options: { helmValues?: string[] } = {},
-): Promise<ServalRig> {
+  options?: { controllerEnv?: NodeJS.ProcessEnv; helmValues?: string[] },
+): Promise<ServalRig>;
+export async function startServalRig(
+  namespaces: string[],
+  options: { realNode: true; controllerEnv?: NodeJS.ProcessEnv; helmValues?: string[] },
+): Promise<ServalRig<RealNode>>;
+export async function startServalRig(
+  namespaces: string[],
+  options: { realNode?: boolean; controllerEnv?: NodeJS.ProcessEnv; helmValues?: string[] } = {},
+): Promise<ServalRig<NodeAgent | RealNode>> {
   const work = mkdtempSync(join(testDataRoot(), 'k8s-e2e-'));
+  const plan = options.realNode ? planRealNode() : undefined;
+  const cluster = await startCluster({ servingIPs: plan ? [plan.ip] : [] });
+  let realNode: RealNode | undefined;
+  try {
+    // A real node comes first: pods dial the gateway at the node's bridge address, which must exist.
+    if (plan) {
+      realNode = await startRealNode({
+        plan,
+        name: NODE,
+        kubeconfigPath: cluster.kubeconfigPath,
+        workDir: join(work, 'node'),
+      });
+    }
+    return await assembleRig(namespaces, work, cluster, realNode, options.controllerEnv, options.helmValues);
+  } catch (err) {
+    // A half-started real node holds a bridge, mounts and sysctls: never leave them behind.
+    await realNode?.stop();
+    await cluster.stop();
+    throw err;
+  }
+}
+
+async function assembleRig(
+  namespaces: string[],
+  work: string,
+  cluster: Cluster,
+  realNode: RealNode | undefined,
+  controllerEnv: NodeJS.ProcessEnv = {},
+  helmValues: string[] = [],
+): Promise<ServalRig<NodeAgent | RealNode>> {
   const log: string[] = [];
-  const cluster = await startCluster();
+  const internalHost = realNode?.ip ?? '127.0.0.1';
   const kubectl = async (args: string[], input?: string) => {
     const r = await cluster.kubectl(args, input);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -89,7 +143,7 @@ export async function startServalRig(
       join(REPO_ROOT, 'charts/serval'),
       '-n',
       'serval-system',
-      ...(options.helmValues ?? []).flatMap((v) => ['--set', v]),
+      ...helmValues.flatMap((v) => ['--set', v]),
     ],
     { encoding: 'utf8' },
   );
@@ -122,7 +176,10 @@ export async function startServalRig(
   await mappings.start(5000);
   const demand = new DemandProvider();
   const gateway = await startGateway({
-    config: parseGatewayConfig({}, { port: 0, internalPort, dataDir: join(work, 'gateway'), metrics: 'off' }),
+    config: parseGatewayConfig(
+      {},
+      { port: 0, internalHost, internalPort, dataDir: join(work, 'gateway'), metrics: 'off' },
+    ),
     registry,
     provider: demand,
     log: (l) => log.push(`gateway: ${l}`),
@@ -137,25 +194,28 @@ export async function startServalRig(
   const controllerKc = await asAccount(accounts.find((n) => n.includes('controller'))!);
   const controllerConfig = (identity: string) =>
     parseControllerConfig({
-      SERVAL_GATEWAY_URL: `http://127.0.0.1:${internalPort}`,
-      SERVAL_LINK_URL: `ws://127.0.0.1:${internalPort}`,
+      SERVAL_GATEWAY_URL: `http://${internalHost}:${internalPort}`,
+      SERVAL_LINK_URL: `ws://${internalHost}:${internalPort}`,
       SERVAL_LINK_KEY: LINK_KEY,
-      SERVAL_RUNTIME_IMAGE: 'serval-runtime:test',
+      SERVAL_RUNTIME_IMAGE: RUNTIME_IMAGE,
       SERVAL_LEASE_NAMESPACE: 'serval-system',
       SERVAL_HEALTH_PORT: '0',
       SERVAL_POD_NODE_NAME: NODE,
       SERVAL_RESYNC_SECONDS: '5',
+      ...controllerEnv,
       POD_NAME: identity,
     });
   const controller = await startController(controllerKc, controllerConfig('controller-0'), (l) =>
     log.push(`controller: ${l}`),
   );
-  const node = await startNodeAgent({
-    kc: admin,
-    nodeName: NODE,
-    repoRoot: REPO_ROOT,
-    workDir: join(work, 'node'),
-  });
+  const node =
+    realNode ??
+    (await startNodeAgent({
+      kc: admin,
+      nodeName: NODE,
+      repoRoot: REPO_ROOT,
+      workDir: join(work, 'node'),
+    }));
 
   const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) => {
     const end = Date.now() + timeoutMs;
@@ -168,7 +228,7 @@ export async function startServalRig(
   };
   await until('leadership', async () => controller.isLeader());
 
-  const rig: ServalRig = {
+  const rig: ServalRig<NodeAgent | RealNode> = {
     cluster,
     gateway,
     controller,

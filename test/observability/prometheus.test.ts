@@ -173,9 +173,11 @@ const dashboard = JSON.parse(readFileSync(join(CHART, 'dashboards/serval.json'),
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');
 /** Event source series need a broker and a mapping: test/event-sources/prometheus.test.ts checks those. */
 const needsMapping = (expr: string) => expr.includes('serval_event_source_');
+/** Deployment series need a deployment: test/deployments/prometheus.test.ts checks those. */
+const needsDeployment = (expr: string) => expr.includes('serval_deployment');
 const targets = panels
   .flatMap((p) => (p.targets ?? []).map((t, i) => ({ panel: p.title, i, expr: t.expr })))
-  .filter((t) => !needsMapping(t.expr));
+  .filter((t) => !needsMapping(t.expr) && !needsDeployment(t.expr));
 const rules = (
   parse(readFileSync(RULES_FILE, 'utf8')) as {
     groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;

@@ -5,6 +5,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionUrlId } from '../../gateway/src/front-door/function-urls/url-table.ts';
+import { withoutFirstHop } from '../support/lineage.ts';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 const INVOKE_ROUTE = 'POST /2015-03-31/functions/:functionName/invocations';
@@ -73,7 +74,9 @@ describe('span tree of one invocation', () => {
 
     const runtime = spans.find((s) => s.name === 'runtime')!;
     const seen = (res.json() as { traceId: string }).traceId;
-    expect(seen).toBe(`Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${id(runtime)};Sampled=1`);
+    expect(withoutFirstHop(seen)).toBe(
+      `Root=1-${traceId.slice(0, 8)}-${traceId.slice(8)};Parent=${id(runtime)};Sampled=1`,
+    );
     expect(root.attributes).toMatchObject({
       'http.route': '/2015-03-31/functions/:functionName/invocations',
     });
@@ -113,7 +116,7 @@ describe('incoming trace context', () => {
     expect(traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(parentOf(root)).toBe('00f067aa0ba902b7');
     expect((res.json() as { traceId: string }).traceId).toMatch(
-      /^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=[0-9a-f]{16};Sampled=1$/,
+      /^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=[0-9a-f]{16};Sampled=1;Lineage=[0-9a-f]{8}:1$/,
     );
   });
 
@@ -139,7 +142,7 @@ describe('incoming trace context', () => {
     expect(parentOf(root)).toBe('00f067aa0ba902b7');
     expect(parentOf(spans.find((s) => s.name === 'invoke')!)).toBe(id(root));
     const runtime = spans.find((s) => s.name === 'runtime')!;
-    expect(((await res.json()) as { traceId: string }).traceId).toBe(
+    expect(withoutFirstHop(((await res.json()) as { traceId: string }).traceId)).toBe(
       `Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=${id(runtime)};Sampled=1`,
     );
   });
@@ -161,7 +164,7 @@ describe('incoming trace context', () => {
       setTimeout(() => req.end('true}'), 150);
     });
     expect((JSON.parse(text) as { traceId: string }).traceId).toMatch(
-      /^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=[0-9a-f]{16};Sampled=1$/,
+      /^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=[0-9a-f]{16};Sampled=1;Lineage=[0-9a-f]{8}:1$/,
     );
     await expect.poll(() => exporter.getFinishedSpans().some((s) => s.name === INVOKE_ROUTE)).toBe(true);
     const invoke = exporter.getFinishedSpans().find((s) => s.name === 'invoke')!;
@@ -181,7 +184,7 @@ describe('incoming trace context', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
     const res = await serval.invoke('context', {}, { traceparent });
     expect((res.json() as { traceId: string }).traceId).toMatch(
-      /^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=[0-9a-f]{16};Sampled=0$/,
+      /^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=[0-9a-f]{16};Sampled=0;Lineage=[0-9a-f]{8}:1$/,
     );
     await new Promise((r) => setTimeout(r, 100));
     expect(exporter.getFinishedSpans()).toEqual([]);
@@ -212,7 +215,7 @@ describe('with tracing off (the default)', () => {
         traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
       },
     );
-    expect((res.json() as { traceId: string }).traceId).toBe(
+    expect(withoutFirstHop((res.json() as { traceId: string }).traceId)).toBe(
       'Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=b7ad6b7169203331;Sampled=1',
     );
   });
@@ -220,10 +223,10 @@ describe('with tracing off (the default)', () => {
   it('passes an X-Amzn-Trace-Id through and starts an unsampled trace without one', async () => {
     const xray = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
     const given = await plain.invoke('context', {}, { 'X-Amzn-Trace-Id': xray });
-    expect((given.json() as { traceId: string }).traceId).toBe(xray);
+    expect(withoutFirstHop((given.json() as { traceId: string }).traceId)).toBe(xray);
     const fresh = await plain.invoke('context', {});
     expect((fresh.json() as { traceId: string }).traceId).toMatch(
-      /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/,
+      /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0;Lineage=[0-9a-f]{8}:1$/,
     );
   });
 });

@@ -1,9 +1,10 @@
 // The AWS CLI v1 (PyPI `awscli`), which .ci/run and scripts/test-servers.sh install under $SERVAL_CACHE/awscli;
 // an `aws` on PATH does too. Outside CI a missing CLI skips the tests that need it; in CI it fails them.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { runToEnd } from './run-process.ts';
 
 const CACHED = join(process.env.SERVAL_CACHE ?? join(homedir(), '.cache/serval'), 'awscli');
 
@@ -27,27 +28,13 @@ export function aws(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   if (!found) throw new Error('the AWS CLI is not installed');
-  return new Promise((resolve) => {
-    const child = spawn(found.command, args, {
-      env: {
-        ...process.env,
-        ...found.env,
-        AWS_ACCESS_KEY_ID: 'serval',
-        AWS_SECRET_ACCESS_KEY: 'serval',
-        AWS_DEFAULT_REGION: 'local',
-        AWS_PAGER: '',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  return runToEnd(found.command, args, {
+    ...process.env,
+    ...found.env,
+    AWS_ACCESS_KEY_ID: 'serval',
+    AWS_SECRET_ACCESS_KEY: 'serval',
+    AWS_DEFAULT_REGION: 'local',
+    AWS_PAGER: '',
+    ...env,
   });
 }

@@ -24,9 +24,14 @@ export interface TestPrometheus {
   close(): Promise<void>;
 }
 
-export async function startPrometheus(metricsUrl: string, rulesFile: string): Promise<TestPrometheus> {
+/** `port`: when the gateway must know Prometheus' address before Prometheus starts (deployments ask it). */
+export async function startPrometheus(
+  metricsUrl: string,
+  rulesFile: string,
+  options: { port?: number } = {},
+): Promise<TestPrometheus> {
   const work = mkdtempSync(join(testDataRoot(), 'prometheus-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   writeFileSync(
     join(work, 'prometheus.yml'),

@@ -130,6 +130,7 @@ export async function startServal(options: {
     registry,
     provider,
     aliases: loaded.aliases,
+    codeSigningConfigs: loaded.codeSigningConfigs,
     eventSourceMappings: loaded.eventSourceMappings,
     log: (l) => gatewayLog.push(l),
     observability: options.observability,

@@ -14,6 +14,7 @@ export async function acceptEvent(
   target: InvokeTarget,
   payload: Buffer,
   traceHeader: string | undefined,
+  tenantId?: string | undefined,
 ): Promise<string> {
   if (payload.length > ASYNC_PAYLOAD_LIMIT) {
     throw new ApiError(
@@ -29,6 +30,7 @@ export async function acceptEvent(
     qualifier: target.qualifier,
     payload,
     traceHeader,
+    tenantId,
   };
   try {
     await queue.enqueue(newEvent(fields, Date.now()));

@@ -124,12 +124,18 @@ export class AsyncWorker {
 
     const outcome = await this.attempt(leased, target);
     const now = Date.now();
+    if (outcome.kind !== 'success' && outcome.last.errorType === 'RecursiveInvocationException') {
+      // A stopped loop is not retried: it goes to the on-failure destination or dead letter at once, and
+      // it never reached the function, so it adds no invocation to the count.
+      await this.fail(leased, { ...leased.event, last: outcome.last }, 'RetriesExhausted', target, config);
+      return;
+    }
     if (outcome.kind === 'success') {
       const done = { ...outcome.event };
       if (config.destinations?.onSuccess) {
         const record = invocationRecord(done, 'Success', this.arnOf(target), now);
         await this.destinations
-          .sendRecord(config.destinations.onSuccess, record, target.fn.namespace, now)
+          .sendRecord(config.destinations.onSuccess, record, target.fn.namespace, now, carried(done))
           .catch((err) => this.destinationFailed('onSuccess', done, err));
       }
       await this.queue.ack(leased);
@@ -156,6 +162,7 @@ export class AsyncWorker {
     try {
       const out = await this.invoker.invoke(target, event.payload, {
         traceHeader: event.traceHeader,
+        tenantId: event.tenantId,
         requestId: event.requestId,
         // Queue wait (span and event-age metric) counts from acceptance, across retries.
         queuedSince: event.acceptedAt,
@@ -173,6 +180,7 @@ export class AsyncWorker {
               errorType: '',
               errorMessage: '',
               response,
+              traceHeader: out.traceHeader,
             },
           },
         };
@@ -184,6 +192,7 @@ export class AsyncWorker {
         errorType: out.result.errorType ?? 'Unhandled',
         errorMessage: errorMessageOf(response),
         response,
+        traceHeader: out.traceHeader,
       };
       return { kind: 'function-error', last, event: tried };
     } catch (err) {
@@ -210,7 +219,8 @@ export class AsyncWorker {
     const { onFailure } = config.destinations ?? {};
     if (onFailure) {
       const record = invocationRecord(event, condition, this.arnOf(target), now);
-      await this.destinations.sendRecord(onFailure, record, target.fn.namespace, now).catch((err) => {
+      const trace = carried(event);
+      await this.destinations.sendRecord(onFailure, record, target.fn.namespace, now, trace).catch((err) => {
         this.destinationFailed('onFailure', event, err);
         problems.push(`on-failure destination: ${message(err)}`);
       });
@@ -245,6 +255,11 @@ export class AsyncWorker {
   private arnOf(target: InvokeTarget): string {
     return functionArn(this.options.region, target.fn.namespace, target.fn.name);
   }
+}
+
+/** What a function destination's event continues: the last run's hop, else the event's own trace. */
+function carried(event: AsyncEvent): string | undefined {
+  return event.last?.traceHeader ?? event.traceHeader;
 }
 
 function failureOf(err: unknown): LastAttempt {

@@ -29,8 +29,17 @@ export class Destinations {
     this.nats = nats;
   }
 
-  /** Sends an invocation record; `namespace` is the source function's, for unqualified function names. */
-  async sendRecord(destination: Destination, record: unknown, namespace: string, now: number): Promise<void> {
+  /**
+   * Sends an invocation record; `namespace` is the source function's, for unqualified function names. A
+   * function destination's event keeps `traceHeader`, so a loop through destinations is counted too.
+   */
+  async sendRecord(
+    destination: Destination,
+    record: unknown,
+    namespace: string,
+    now: number,
+    traceHeader?: string | undefined,
+  ): Promise<void> {
     const body = Buffer.from(JSON.stringify(record));
     if (destination.function !== undefined) {
       const ref = parseFunctionRef(destination.function, undefined, namespace);
@@ -41,7 +50,7 @@ export class Destinations {
         ...ref,
         functionName: ref.name,
         payload: body,
-        traceHeader: undefined,
+        traceHeader,
       };
       await this.queue.enqueue(newEvent(event, now));
       return;

@@ -10,6 +10,8 @@ export interface AsyncEvent {
   qualifier?: string | undefined;
   payload: Buffer;
   traceHeader?: string | undefined;
+  /** X-Amz-Tenant-Id of a function in tenant isolation mode: the event runs in that tenant's environments. */
+  tenantId?: string | undefined;
   /** Epoch ms when the event was accepted (event age counts from here). */
   acceptedAt: number;
   /** Invocations that reached the function so far (the record's approximateInvokeCount). */
@@ -32,6 +34,8 @@ export interface LastAttempt {
   errorMessage: string;
   /** What the function returned (its error object for function errors), as text. */
   response?: string | undefined;
+  /** The trace header the attempt ran with, its hop counted: a function destination carries it on. */
+  traceHeader?: string | undefined;
 }
 
 /** An event handed to one worker until it is acked, retried or dead-lettered. */
@@ -104,7 +108,7 @@ export const ONCE_KEY_MEMORY_MS = 120_000;
 export function newEvent(
   fields: Pick<
     AsyncEvent,
-    'requestId' | 'namespace' | 'functionName' | 'qualifier' | 'payload' | 'traceHeader'
+    'requestId' | 'namespace' | 'functionName' | 'qualifier' | 'payload' | 'traceHeader' | 'tenantId'
   >,
   now: number,
 ): AsyncEvent {
@@ -113,8 +117,8 @@ export function newEvent(
 
 /** A redriven dead letter: the same request and payload as a fresh event, its age and attempts reset. */
 export function redrivenEvent(event: AsyncEvent, now: number): AsyncEvent {
-  const { requestId, namespace, functionName, qualifier, payload, traceHeader } = event;
-  return newEvent({ requestId, namespace, functionName, qualifier, payload, traceHeader }, now);
+  const { requestId, namespace, functionName, qualifier, payload, traceHeader, tenantId } = event;
+  return newEvent({ requestId, namespace, functionName, qualifier, payload, traceHeader, tenantId }, now);
 }
 
 export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PolicyStatementSchema } from '../../../apis/function.ts';
+import { ACCESS_KEY_ISSUER } from './access-keys/access-key.ts';
 import type { IdentityPolicy } from './policy.ts';
 
 /** Only public-key algorithms: the gateway never holds a key that could also sign. */
@@ -199,6 +200,9 @@ export function parseAuthFile(text: string, path: string): AuthSettings {
   const issuers = parsed.data.issuers.map((raw, i): IssuerSettings => {
     const at = (field: string) => `issuers.${i}.${field}`;
     if (names.has(raw.name)) fail(at('name'), `"${raw.name}" is used by another issuer`);
+    if (raw.name === ACCESS_KEY_ISSUER) {
+      fail(at('name'), `"${ACCESS_KEY_ISSUER}" is reserved for Serval access keys (serval:keys:<identity>)`);
+    }
     names.add(raw.name);
     const configured = raw.algorithms?.map((alg) => checkAlgorithm(alg, (m) => fail(at('algorithms'), m)));
     const keys = raw.staticKeys
@@ -228,7 +232,9 @@ export function parseAuthFile(text: string, path: string): AuthSettings {
   const identityPolicies = parsed.data.identityPolicies.map((p, i) => {
     for (const group of p.groups ?? []) {
       const issuer = group.slice(0, group.indexOf(':'));
-      if (!names.has(issuer)) fail(`identityPolicies.${i}.groups`, `no issuer named "${issuer}"`);
+      if (!names.has(issuer) && issuer !== ACCESS_KEY_ISSUER) {
+        fail(`identityPolicies.${i}.groups`, `no issuer named "${issuer}"`);
+      }
     }
     return p;
   });

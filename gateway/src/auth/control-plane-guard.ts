@@ -8,9 +8,9 @@ import { type Authorizer, callerOf } from './authorizer.ts';
 import { eventSourceMappingOperation, mappingArn } from './event-source-mapping-actions.ts';
 
 const FUNCTION_OPERATION = /^\/2015-03-31\/functions\/([^/]+)\/(versions|aliases)(?:\/([^/]+))?\/?$/;
-const OPERATOR_API = '/serval/v1/';
+export const OPERATOR_API = '/serval/v1/';
 /** Lambda API paths start with their API version date. */
-const LAMBDA_API = /^\/\d{4}-\d{2}-\d{2}\//;
+export const LAMBDA_API = /^\/\d{4}-\d{2}-\d{2}\//;
 /**
  * The action for a Lambda API path this guard has no entry for: only a policy granting "*" covers it, so
  * a route added later stays closed until it is given its own action here.

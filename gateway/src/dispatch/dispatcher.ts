@@ -7,8 +7,9 @@ import type { DispatchObserver } from '../observability/dispatch-observer.ts';
 import type { EnvironmentSnapshot } from '../observability/metrics.ts';
 import type { FunctionDefinition } from '../registry/function-definition.ts';
 import { EnvironmentLostError, type InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import type { StartEnvironment } from './environment-launcher.ts';
-import { EnvironmentPool, EnvironmentStartError } from './environment-pool.ts';
+import { EnvironmentPool, EnvironmentStartError, type PoolStats } from './environment-pool.ts';
 
 export class Dispatcher {
   private readonly pools = new Map<string, EnvironmentPool>();
@@ -25,7 +26,11 @@ export class Dispatcher {
     const ttlMs = config.idleTimeoutSeconds * 1000;
     this.reaper = setInterval(
       () => {
-        for (const pool of this.pools.values()) pool.reap(Date.now(), ttlMs);
+        for (const [key, pool] of this.pools) {
+          pool.reap(Date.now(), ttlMs);
+          // A tenant's pool goes once it has nothing left: tenants are unbounded, pools must not be.
+          if (key.includes(TENANT_SEPARATOR) && isEmpty(pool.stats())) this.forget(key);
+        }
       },
       Math.min(ttlMs / 2, 10_000),
     );
@@ -37,10 +42,11 @@ export class Dispatcher {
     version: string,
     invocation: InvocationRequest,
     body: Buffer,
+    sink?: ResponseSink,
   ): Promise<InvocationOutput> {
-    const pool = this.poolFor(fn, version);
+    const pool = this.poolFor(fn, version, invocation.tenantId);
     try {
-      return await pool.invoke(invocation, body);
+      return await pool.invoke(invocation, body, sink);
     } catch (err) {
       if (err instanceof EnvironmentLostError) return environmentLost(invocation.requestId);
       if (err instanceof EnvironmentStartError && err.outOfCapacity) {
@@ -60,14 +66,27 @@ export class Dispatcher {
     }
   }
 
-  /** Environments by state and waiting invocations per function version, for the metrics. */
+  /**
+   * Environments by state and waiting invocations per function version, for the metrics. A tenant's pool
+   * adds to its version's counts: a tenant label would give the metrics an unbounded set of series.
+   */
   environmentStats(): EnvironmentSnapshot[] {
-    return [...this.pools.values()].map((pool) => ({
-      namespace: pool.spec.namespace,
-      function: pool.spec.functionName,
-      version: pool.spec.version,
-      ...pool.stats(),
-    }));
+    const byVersion = new Map<string, EnvironmentSnapshot>();
+    for (const pool of this.pools.values()) {
+      const { namespace, functionName, version } = pool.spec;
+      const key = `${namespace}/${functionName}/${version}`;
+      const stats = pool.stats();
+      const sum = byVersion.get(key);
+      if (!sum) {
+        byVersion.set(key, { namespace, function: functionName, version, ...stats });
+        continue;
+      }
+      sum.idle += stats.idle;
+      sum.busy += stats.busy;
+      sum.starting += stats.starting;
+      sum.waiting += stats.waiting;
+    }
+    return [...byVersion.values()];
   }
 
   /**
@@ -85,14 +104,22 @@ export class Dispatcher {
     }
   }
 
+  private forget(key: string): void {
+    this.pools.get(key)?.close();
+    this.pools.delete(key);
+    this.revisions.delete(key);
+  }
+
   close(): void {
     clearInterval(this.reaper);
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
   }
 
-  private poolFor(fn: FunctionDefinition, version: string): EnvironmentPool {
-    const key = `${fn.namespace}/${fn.name}/${version}`;
+  /** A function in tenant isolation mode has a pool per tenant, so no environment serves two tenants. */
+  private poolFor(fn: FunctionDefinition, version: string, tenantId: string | undefined): EnvironmentPool {
+    const tenant = tenantId === undefined ? '' : `${TENANT_SEPARATOR}${tenantId}`;
+    const key = `${fn.namespace}/${fn.name}/${version}${tenant}`;
     // A pool serves one revision of its version: when the code or configuration behind `$LATEST` changes,
     // the next invocation gets a fresh environment and the old ones drain.
     const revision = revisionOf(fn);
@@ -107,11 +134,22 @@ export class Dispatcher {
         maxEnvironments: this.config.maxEnvironmentsPerFunction,
         waitTimeoutMs: this.config.environmentStartTimeoutSeconds * 1000,
         observer: this.observer,
+        warmWait: {
+          eagerEnvironments: this.config.eagerEnvironmentsPerFunction,
+          maxWaitMs: this.config.warmWaitMs,
+        },
       });
       this.pools.set(key, pool);
     }
     return pool;
   }
+}
+
+/** Not in Lambda's tenant id alphabet, nor in names and versions: keys of different tenants never meet. */
+const TENANT_SEPARATOR = '#';
+
+function isEmpty(stats: PoolStats): boolean {
+  return stats.idle + stats.busy + stats.starting + stats.waiting === 0;
 }
 
 function revisionOf(fn: FunctionDefinition): string {
@@ -131,6 +169,7 @@ function environmentSpec(
     runtime: spec.runtime,
     handler: spec.handler ?? '',
     codeDir: fn.codeDir,
+    layersDir: fn.layersDir,
     memoryMB: spec.memoryMB,
     timeoutSeconds: spec.timeoutSeconds,
     region: config.region,

@@ -3,7 +3,9 @@
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
 import { type DispatchObserver, dispatchObserver } from '../observability/dispatch-observer.ts';
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import type { StartEnvironment, StartedEnvironment } from './environment-launcher.ts';
+import { WarmWait, type WarmWaitOptions } from './warm-wait.ts';
 
 export class EnvironmentStartError extends Error {
   /** The cluster had no room for the environment: a throttle, not a failure. */
@@ -18,6 +20,8 @@ interface Waiter {
   resolve: (conn: AgentConnection) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** When an environment is started for this call if none has come free (performance.now()). */
+  startAfter: number;
 }
 
 export interface PoolOptions {
@@ -26,6 +30,8 @@ export interface PoolOptions {
   waitTimeoutMs: number;
   /** Told of environment starts and runs (metrics, spans, the function's trace header). */
   observer?: DispatchObserver | undefined;
+  /** Wait briefly for a busy environment before starting another (ADR-36); without it, never wait. */
+  warmWait?: WarmWaitOptions | undefined;
 }
 
 export interface PoolStats {
@@ -48,27 +54,34 @@ export class EnvironmentPool {
   private busy = 0;
 
   private retired = false;
+  private readonly warmWait: WarmWait | undefined;
+  /** Starts environments for the waiters whose grace runs out next. */
+  private deferredScaleUp: NodeJS.Timeout | undefined;
+  private deferredAt = Number.POSITIVE_INFINITY;
 
   constructor(spec: Omit<EnvironmentSpec, 'environmentId'>, start: StartEnvironment, options: PoolOptions) {
     this.spec = spec;
     this.start = start;
     this.options = options;
     this.observer = options.observer ?? dispatchObserver(undefined);
+    this.warmWait = options.warmWait && new WarmWait(options.warmWait);
   }
 
   stats(): PoolStats {
     return { idle: this.idle.length, busy: this.busy, starting: this.starting, waiting: this.waiters.length };
   }
 
-  async invoke(invocation: InvocationRequest, body: Buffer): Promise<InvocationOutput> {
+  async invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
     const conn = await this.acquire();
     this.busy++;
+    const began = performance.now();
     try {
       return await this.observer.runtime(invocation, conn.environmentId, (traced) =>
-        conn.invoke(traced, body),
+        conn.invoke(traced, body, sink),
       );
     } finally {
       this.busy--;
+      this.warmWait?.ran(performance.now() - began);
       this.release(conn);
     }
   }
@@ -82,6 +95,7 @@ export class EnvironmentPool {
   }
 
   close(): void {
+    clearTimeout(this.deferredScaleUp);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(new EnvironmentStartError('the gateway is shutting down'));
@@ -93,8 +107,14 @@ export class EnvironmentPool {
   private acquire(): Promise<AgentConnection> {
     const warm = this.idle.pop();
     if (warm) return Promise.resolve(warm.conn);
+    const grace =
+      this.warmWait?.graceMs(
+        { environments: this.environments.size, busy: this.busy, starting: this.starting },
+        this.waiters.length,
+      ) ?? 0;
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
+        startAfter: performance.now() + grace,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -135,9 +155,25 @@ export class EnvironmentPool {
     }
   }
 
-  /** Starts environments until every waiter has one coming, within the cap. */
+  /** Starts environments until every waiter past its grace has one coming, within the cap. */
   private scaleUp(): void {
-    while (this.starting < this.waiters.length && this.environments.size < this.options.maxEnvironments) {
+    const now = performance.now();
+    let due = 0;
+    let nextDue = Number.POSITIVE_INFINITY;
+    for (const w of this.waiters) {
+      if (w.startAfter <= now) due++;
+      else nextDue = Math.min(nextDue, w.startAfter);
+    }
+    if (nextDue < this.deferredAt) {
+      clearTimeout(this.deferredScaleUp);
+      this.deferredAt = nextDue;
+      this.deferredScaleUp = setTimeout(() => {
+        this.deferredAt = Number.POSITIVE_INFINITY;
+        this.scaleUp();
+      }, nextDue - now);
+      this.deferredScaleUp.unref();
+    }
+    while (this.starting < due && this.environments.size < this.options.maxEnvironments) {
       this.starting++;
       const started = this.start(this.spec);
       const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);

@@ -329,7 +329,8 @@ export class MappingWorker {
             qualifier: spec.qualifier,
             reportBatchItemFailures: spec.functionResponseTypes?.includes('ReportBatchItemFailures') ?? false,
             poller,
-            traceHeader: tracing.carriedTraceHeader(undefined),
+            // The batch continues the chain of a record that carries one (recursive-loop detection).
+            traceHeader: tracing.carriedTraceHeader(records.find((r) => r.traceHeader)?.traceHeader),
             // A stopping mapping abandons a throttled batch: its records return to the source unsettled.
             signal: this.controller.signal,
             onThrottle: () => this.deps.observer.throttled(this.labels),

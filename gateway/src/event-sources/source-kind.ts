@@ -21,6 +21,11 @@ export interface SourceRecord {
   /** Bytes this record adds to the invoke payload (its JSON in the event), for the 6 MB cap. */
   readonly eventBytes: number;
   /**
+   * The X-Ray header the record carries (SQS `AWSTraceHeader`): its Lineage continues the chain that sent
+   * the message, so a loop through a queue is counted (lineage.ts).
+   */
+  readonly traceHeader?: string | undefined;
+  /**
    * Records of one group are processed one batch at a time, in order, when the kind's `ordering` is
    * `per-group` (FIFO MessageGroupId, a Kafka partition). Absent: no ordering.
    */

@@ -8,7 +8,8 @@ import { failRequest } from '../http/listener-guard.ts';
 export function errorMiddleware(log: (line: string) => void): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     // A 401 carries its Bearer challenge; it is no Lambda API exception, so it is not in the table.
-    const apiError = err instanceof AuthenticationError ? err : toApiError(err);
+    const operation = (res.locals.lambdaOperation as string | undefined) ?? 'InvokeFunction';
+    const apiError = err instanceof AuthenticationError ? err : toApiError(err, operation);
     if (apiError.fault === 'Service')
       log(`gateway error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     if (res.headersSent) {
@@ -44,7 +45,7 @@ function writeError(res: Response, status: number, headers: Record<string, strin
 const KEPT_HEADERS = new Set(['x-amzn-requestid']);
 
 /** Body-parser and router errors by their `type`; anything unrecognised is the service's fault. */
-function toApiError(err: unknown): ApiError {
+function toApiError(err: unknown, operation: string): ApiError {
   if (err instanceof ApiError) return err;
   // The router's decodeURIComponent of a path parameter (e.g. FunctionName `%FF`).
   if (err instanceof URIError) {
@@ -55,7 +56,7 @@ function toApiError(err: unknown): ApiError {
     case 'entity.too.large':
       return new ApiError(
         'RequestTooLargeException',
-        `Request must be smaller than ${Number(e.limit)} bytes for the InvokeFunction operation`,
+        `Request must be smaller than ${Number(e.limit)} bytes for the ${operation} operation`,
       );
     case 'request.aborted':
     case 'request.size.invalid':

@@ -46,16 +46,21 @@ export function isFramingHeader(name: string): boolean {
 
 /** Writes an answer whose status and headers were checked by the surface that built it. */
 export function writeHttpAnswer(res: ServerResponse, answer: HttpAnswer): void {
-  res.statusCode = answer.status;
-  if (answer.statusText) res.statusMessage = answer.statusText;
+  setHttpHead(res, answer);
+  // 204 and 304 carry no body, so no length either; Node drops the body itself.
+  if (answer.status !== 204 && answer.status !== 304) res.setHeader('content-length', answer.body.length);
+  res.end(answer.body);
+}
+
+/** Sets status and headers without a length: a streamed answer (function URL streaming) goes out chunked. */
+export function setHttpHead(res: ServerResponse, head: Omit<HttpAnswer, 'body'>): void {
+  res.statusCode = head.status;
+  if (head.statusText) res.statusMessage = head.statusText;
   const grouped = new Map<string, string[]>();
-  for (const [k, v] of answer.headers) {
+  for (const [k, v] of head.headers) {
     if (isFramingHeader(k)) continue;
     const key = k.toLowerCase();
     grouped.set(key, [...(grouped.get(key) ?? []), v]);
   }
   for (const [k, v] of grouped) res.setHeader(k, v.length === 1 ? v[0]! : v);
-  // 204 and 304 carry no body, so no length either; Node drops the body itself.
-  if (answer.status !== 204 && answer.status !== 304) res.setHeader('content-length', answer.body.length);
-  res.end(answer.body);
 }

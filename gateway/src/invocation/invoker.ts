@@ -3,17 +3,21 @@
 import { randomUUID } from 'node:crypto';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { ApiError } from '../../../apis/errors.ts';
+import type { RecursiveLoop } from '../../../apis/function.ts';
 import type { ConcurrencyLimits } from '../admission/concurrency-limits.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Dispatcher } from '../dispatch/dispatcher.ts';
 import { traceHeader } from '../front-door/trace-header.ts';
 import { InvocationObserver } from '../observability/invocation-observer.ts';
 import { Tracing } from '../observability/tracing.ts';
-import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
+import { type FunctionDefinition, functionArn, functionKey } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { InvocationOutput } from '../runtime-link/agent-connection.ts';
+import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import { pickVersion } from '../versions/alias-store.ts';
 import type { AliasSource, VersionSource } from '../versions/sources.ts';
+import { type LineageKey, RECURSION_LIMIT } from './lineage.ts';
+import { tenantIdFor } from './tenant-id.ts';
 
 export interface InvokeTarget {
   fn: FunctionDefinition;
@@ -28,16 +32,21 @@ export interface SyncInvokeOptions {
   traceHeader?: string | undefined;
   /** Decoded client context JSON. */
   clientContext?: string | undefined;
+  /** X-Amz-Tenant-Id as the caller sent it; checked against the function's tenancy here (tenant-id.ts). */
   tenantId?: string | undefined;
   /** An async event keeps the request id its caller was given at 202. */
   requestId?: string | undefined;
   /** Epoch ms an async event was accepted: the wait becomes its queue-wait span and event-age metric. */
   queuedSince?: number | undefined;
+  /** Where a response the runtime streams goes as it is written; without one it is collected (6 MB). */
+  sink?: ResponseSink | undefined;
 }
 
 export interface SyncInvocation extends InvocationOutput {
   requestId: string;
   executedVersion: string;
+  /** The trace header the function ran with (its hop recorded): what work it sets off carries on. */
+  traceHeader: string;
 }
 
 export class Invoker {
@@ -48,6 +57,8 @@ export class Invoker {
   private readonly versions: VersionSource;
   private readonly aliases: AliasSource;
   private readonly observer: InvocationObserver;
+  private readonly codeCheck: ((fn: FunctionDefinition) => Promise<void> | undefined) | undefined;
+  private readonly lineage: LineageKey;
 
   constructor(deps: {
     config: GatewayConfig;
@@ -58,7 +69,12 @@ export class Invoker {
     aliases: AliasSource;
     /** Metrics and spans of each invocation; none when absent. */
     observer?: InvocationObserver;
+    /** Refuses code whose signature does not check out, before any environment runs it (code signing). */
+    codeCheck?: (fn: FunctionDefinition) => Promise<void> | undefined;
+    /** Signs and checks the hop counts of recursive-loop detection (lineage.ts). */
+    lineage: LineageKey;
   }) {
+    this.lineage = deps.lineage;
     this.config = deps.config;
     this.registry = deps.registry;
     this.dispatcher = deps.dispatcher;
@@ -66,12 +82,18 @@ export class Invoker {
     this.versions = deps.versions;
     this.aliases = deps.aliases;
     this.observer = deps.observer ?? new InvocationObserver({ tracing: Tracing.off() });
+    this.codeCheck = deps.codeCheck;
   }
 
   /**
    * Finds what a (namespace, name, qualifier) runs: `$LATEST`, a published version, or an alias, which picks
    * its version by weight on every call. Unknown names, versions and aliases are 404s.
    */
+  /** RecursiveLoop is the function's, whatever version runs: Put/GetFunctionRecursionConfig set $LATEST's. */
+  private recursiveLoop(fn: FunctionDefinition): RecursiveLoop {
+    return (this.registry.get(fn.namespace, fn.name) ?? fn).spec.recursiveLoop ?? 'Terminate';
+  }
+
   resolve(namespace: string, name: string, qualifier?: string): InvokeTarget {
     const notFound = () =>
       new ApiError(
@@ -98,13 +120,24 @@ export class Invoker {
     options: SyncInvokeOptions = {},
   ): Promise<SyncInvocation> {
     const { fn, version, qualifier } = target;
+    const verifying = this.codeCheck?.(fn);
+    if (verifying) await verifying;
+    const tenantId = tenantIdFor(fn, options.tenantId);
     const requestId = options.requestId ?? randomUUID();
+    const hop = this.lineage.nextHop(traceHeader(options.traceHeader), functionKey(fn.namespace, fn.name));
+    if (hop.hops > RECURSION_LIMIT && this.recursiveLoop(fn) === 'Terminate') {
+      this.observer.recursionStopped(fn, hop.hops, requestId);
+      throw new ApiError(
+        'RecursiveInvocationException',
+        `Recursive invocation detected: function ${fn.name} was invoked more than ${RECURSION_LIMIT} times in one chain of requests and was stopped (RecursiveLoop is Terminate).`,
+      );
+    }
     const invocation: InvocationRequest = {
       requestId,
       invokedFunctionArn: functionArn(this.config.region, fn.namespace, fn.name, qualifier),
-      traceId: traceHeader(options.traceHeader),
+      traceId: hop.traceHeader,
       clientContext: options.clientContext,
-      tenantId: options.tenantId,
+      tenantId,
       contentType: 'application/json',
     };
     const watch = this.observer.begin(
@@ -122,14 +155,14 @@ export class Invoker {
       }
       try {
         const output = await watch
-          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload))
+          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload, options.sink))
           .catch((err) => {
             // No room in the cluster for an environment is a throttle too: count it as one.
             if (err instanceof ApiError && err.type === 'TooManyRequestsException')
               watch.admit(err.extra.Reason ?? 'ConcurrentInvocationLimitExceeded');
             throw err;
           });
-        return { ...output, requestId, executedVersion: version };
+        return { ...output, requestId, executedVersion: version, traceHeader: hop.traceHeader };
       } finally {
         lease.release();
       }

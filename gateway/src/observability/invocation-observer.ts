@@ -38,6 +38,17 @@ export class InvocationObserver {
   begin(target: ObservedTarget, call: ObservedCall): InvocationWatch {
     return new InvocationWatch(this.metrics, this.tracing, this.logger, target, call);
   }
+
+  /** A recursive loop was stopped before `fn` ran again: say which function looped, and count it. */
+  recursionStopped(fn: { namespace: string; name: string }, hops: number, requestId: string): void {
+    this.metrics?.recursiveInvocationDropped(fn.namespace, fn.name);
+    this.logger?.warn(`recursive loop stopped: function ${fn.namespace}/${fn.name} looped`, {
+      namespace: fn.namespace,
+      function: fn.name,
+      hops,
+      request_id: requestId,
+    });
+  }
 }
 
 export class InvocationWatch {

@@ -144,6 +144,11 @@ export class GatewayMetrics {
     'Failed deliveries to an on_success or on_failure destination or a dead_letter target.',
     [...FN, 'destination'],
   );
+  private readonly recursionDropped = this.counter(
+    'serval_recursive_invocations_dropped_total',
+    "Invocations stopped because their function looped more than 16 times in one chain (Lambda's RecursiveInvocationsDropped).",
+    FN,
+  );
   private readonly eventAge = this.histogram(
     'serval_async_event_age_seconds',
     'Time from accepting an Event invocation until an attempt to run it.',
@@ -249,6 +254,10 @@ export class GatewayMetrics {
 
   destinationFailed(namespace: string, fn: string, destination: DestinationKind): void {
     this.destinationFailures.labels(namespace, fn, destination).inc();
+  }
+
+  recursiveInvocationDropped(namespace: string, fn: string): void {
+    this.recursionDropped.labels(namespace, fn).inc();
   }
 
   /** How long an event waited from acceptance until this attempt (Lambda's AsyncEventAge). */

@@ -1,8 +1,8 @@
 // X-Ray trace headers and W3C trace context, and the mapping between them (reference §13): the gateway
 // speaks W3C inside, and every function sees the same trace as an X-Ray header.
-import { randomBytes } from 'node:crypto';
 import { type SpanContext, TraceFlags } from '@opentelemetry/api';
 import { parseTraceParent } from '@opentelemetry/core';
+import { randomHex } from './random-hex.ts';
 
 export interface XRayHeader {
   /** `1-<8 hex epoch>-<24 hex>`. */
@@ -91,8 +91,8 @@ export function newXRayHeader(now = Date.now()): string {
     .toString(16)
     .padStart(8, '0');
   return formatXRayHeader({
-    root: `1-${epoch}-${randomBytes(12).toString('hex')}`,
-    parent: randomBytes(8).toString('hex'),
+    root: `1-${epoch}-${randomHex(12)}`,
+    parent: randomHex(8),
     sampled: false,
   });
 }

@@ -8,7 +8,7 @@ export function materialiseInline(
   dataDir: string,
   files: Record<string, string>,
 ): { dir: string; sha256: string } {
-  const sha256 = hashFiles(Object.entries(files).map(([name, text]) => [name, Buffer.from(text)]));
+  const sha256 = hashInline(files);
   const dir = join(dataDir, 'code', sha256);
   for (const [name, text] of Object.entries(files)) {
     const file = resolve(dir, name);
@@ -36,6 +36,11 @@ export function hashDirectory(dir: string): string {
   };
   walk(dir);
   return hashFiles(entries);
+}
+
+/** The fingerprint `code.inline` files get, as if they were written to a directory. */
+export function hashInline(files: Record<string, string>): string {
+  return hashFiles(Object.entries(files).map(([name, text]) => [name, Buffer.from(text)]));
 }
 
 function hashFiles(entries: Array<[string, Buffer]>): string {

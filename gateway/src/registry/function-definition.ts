@@ -7,6 +7,8 @@ export interface FunctionDefinition {
   spec: FunctionSpec;
   /** Absolute directory holding the code (LAMBDA_TASK_ROOT in local mode). */
   codeDir: string;
+  /** Its layers merged into one directory, which environments see as /opt. */
+  layersDir?: string | undefined;
   codeSha256: string;
   /** Where it was declared, for messages: file and document index. */
   source: string;

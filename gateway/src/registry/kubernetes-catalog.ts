@@ -78,6 +78,11 @@ export class KubernetesCatalog implements VersionSource {
     return this.versions.get(`${namespace}/${functionName}`)?.get(version);
   }
 
+  list(namespace: string, functionName: string): PublishedVersion[] {
+    const byVersion = this.versions.get(`${namespace}/${functionName}`);
+    return [...(byVersion?.values() ?? [])].sort((a, b) => Number(a.version) - Number(b.version));
+  }
+
   /** Aliases by (namespace, function, alias name). */
   alias(namespace: string, functionName: string, name: string): AliasRecord | undefined {
     return this.aliases.get(aliasKey(namespace, functionName, name));

@@ -6,11 +6,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { AliasSchema, type AliasSpec } from '../../../apis/alias.ts';
+import { type CodeSigningConfig, CodeSigningConfigSchema } from '../../../apis/code-signing.ts';
 import { EventSourceMappingSchema } from '../../../apis/event-source-mapping.ts';
-import { FunctionSchema } from '../../../apis/function.ts';
+import { FunctionSchema, MAPPING_TENANCY_CONFLICT } from '../../../apis/function.ts';
 import type { DeclaredMapping } from '../event-sources/catalog.ts';
 import { hashDirectory, materialiseInline } from './code.ts';
 import type { FunctionDefinition } from './function-definition.ts';
+import { LayerStore } from './layer-store.ts';
 
 export interface ManifestProblem {
   file: string;
@@ -29,6 +31,7 @@ export interface LoadedAlias {
 
 export interface LoadedManifests {
   functions: FunctionDefinition[];
+  codeSigningConfigs: CodeSigningConfig[];
   aliases: LoadedAlias[];
   eventSourceMappings: DeclaredMapping[];
   problems: ManifestProblem[];
@@ -56,9 +59,16 @@ export function loadManifestDirectory(
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
     .sort()
     .map((f) => join(root, f));
-  const result: LoadedManifests = { functions: [], aliases: [], eventSourceMappings: [], problems: [] };
+  const result: LoadedManifests = {
+    functions: [],
+    codeSigningConfigs: [],
+    aliases: [],
+    eventSourceMappings: [],
+    problems: [],
+  };
   const mappingsAt = new Map<DeclaredMapping, { file: string; document: number }>();
   const seen = new Map<string, string>();
+  const perTenant = new Set<string>();
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
@@ -74,6 +84,10 @@ export function loadManifestDirectory(
       }
       if (read.alias) {
         result.aliases.push(read.alias);
+        continue;
+      }
+      if (read.signingConfig) {
+        result.codeSigningConfigs.push(read.signingConfig);
         continue;
       }
       if (read.mapping) {
@@ -98,17 +112,21 @@ export function loadManifestDirectory(
         continue;
       }
       seen.set(key, read.fn.source);
+      if (read.fn.spec.tenancy) perTenant.add(key);
       result.functions.push(read.fn);
     }
   }
-  // A mapping feeds a function of the same directory; one for an unknown function is refused.
+  // A mapping feeds a function of the same directory; one for an unknown function is refused, and so is one
+  // for a function in tenant isolation mode.
   result.eventSourceMappings = result.eventSourceMappings.filter((m) => {
-    if (seen.has(`${m.namespace}/${m.spec.functionName}`)) return true;
-    result.problems.push({
-      ...mappingsAt.get(m)!,
-      field: 'spec.functionName',
-      message: `function ${m.namespace}/${m.spec.functionName} is not defined`,
-    });
+    const key = `${m.namespace}/${m.spec.functionName}`;
+    const refusal = !seen.has(key)
+      ? `function ${key} is not defined`
+      : perTenant.has(key)
+        ? `InvalidParameterValueException: ${MAPPING_TENANCY_CONFLICT}`
+        : undefined;
+    if (!refusal) return true;
+    result.problems.push({ ...mappingsAt.get(m)!, field: 'spec.functionName', message: refusal });
     return false;
   });
   return result;
@@ -117,6 +135,7 @@ export function loadManifestDirectory(
 type Issue = [field: string, message: string];
 type DocumentRead = {
   fn?: FunctionDefinition;
+  signingConfig?: CodeSigningConfig;
   alias?: LoadedAlias;
   mapping?: DeclaredMapping;
   problems?: Issue[];
@@ -131,6 +150,11 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
     const { metadata, spec } = alias.data;
     return { alias: { namespace: metadata.namespace, name: spec.name ?? metadata.name, spec, source } };
   }
+  if (kind === 'CodeSigningConfig') {
+    const config = CodeSigningConfigSchema.safeParse(value);
+    if (!config.success) return { problems: config.error.issues.map((i) => [fieldPath(i), i.message]) };
+    return { signingConfig: config.data };
+  }
   if (kind === 'EventSourceMapping') {
     const mapping = EventSourceMappingSchema.safeParse(value);
     if (!mapping.success) return { problems: mapping.error.issues.map((i) => [fieldPath(i), i.message]) };
@@ -140,7 +164,10 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
   if (kind !== 'Function') {
     return {
       problems: [
-        ['kind', `unsupported kind ${JSON.stringify(kind)}; expected Function, Alias or EventSourceMapping`],
+        [
+          'kind',
+          `unsupported kind ${JSON.stringify(kind)}; expected Function, Alias, EventSourceMapping or CodeSigningConfig`,
+        ],
       ],
     };
   }
@@ -161,12 +188,20 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
     if (!isDirectory(codeDir)) return { problems: [['spec.code.path', `${codeDir} is not a directory`]] };
     code = { dir: codeDir, sha256: hashDirectory(codeDir) };
   }
+  // Layers are published through the API into the same data directory; a manifest names their ARNs.
+  const layers = new LayerStore(dataDir);
+  const missing = (spec.layers ?? []).findIndex((arn) => !layers.byArn(arn));
+  if (missing >= 0) {
+    const arn = spec.layers![missing]!;
+    return { problems: [[`spec.layers[${missing}]`, `layer version ${arn} is not published`]] };
+  }
   return {
     fn: {
       namespace: metadata.namespace,
       name: metadata.name,
       spec,
       codeDir: code.dir,
+      layersDir: layers.optDirectory(spec.layers ?? []),
       codeSha256: code.sha256,
       // The configuration's fingerprint: when `serval dev` reloads an edited manifest, environments started
       // with the old settings are retired even when the code is the same.

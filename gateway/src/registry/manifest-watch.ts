@@ -76,6 +76,12 @@ export function watchManifests(options: {
       if (!old) {
         registry.put(fn);
         events.loaded(fn);
+      } else if (old.spec.tenancy?.mode !== fn.spec.tenancy?.mode) {
+        // Immutable, as in Lambda (and the CRD's transition rule): the function keeps what it was created with.
+        events.problem(
+          `skipped ${fn.source}: spec.tenancy: InvalidParameterValueException: tenancy cannot be changed after the function is created`,
+        );
+        next.set(key, old);
       } else if (old.codeSha256 !== fn.codeSha256 || old.revision !== fn.revision) {
         registry.put(fn);
         events.reloaded(fn);

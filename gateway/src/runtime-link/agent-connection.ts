@@ -8,6 +8,7 @@ import {
   type InvocationRequest,
   type InvocationResult,
 } from '../../../apis/environment-link.ts';
+import { CollectingSink, type ResponseSink } from './response-sink.ts';
 
 export interface InvocationOutput {
   result: InvocationResult;
@@ -21,7 +22,16 @@ export class AgentConnection {
   readonly environmentId: string;
   private readonly socket: WebSocket;
   private inFlight:
-    | { requestId: string; resolve: (o: InvocationOutput) => void; reject: (e: Error) => void }
+    | {
+        requestId: string;
+        resolve: (o: InvocationOutput) => void;
+        reject: (e: Error) => void;
+        /** Where a streamed response goes; without one the connection collects it. */
+        sink: ResponseSink | undefined;
+        collector: CollectingSink | undefined;
+        /** Bytes passed on to the client and not yet returned to the agent as credit. */
+        credit: number;
+      }
     | undefined;
   private closedFlag = false;
   private readonly readyListeners: Array<() => void> = [];
@@ -51,11 +61,22 @@ export class AgentConnection {
     this.socket.send(encodeFrame(message, body));
   }
 
-  invoke(invocation: InvocationRequest, body: Buffer): Promise<InvocationOutput> {
+  /**
+   * Runs one invocation. A response the runtime streams goes to `sink` chunk by chunk (the result then
+   * says `streamedBytes`); without a sink it is collected into the output's body, as a buffered one.
+   */
+  invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
     if (this.inFlight) return Promise.reject(new Error(`environment ${this.environmentId} is busy`));
     if (this.closedFlag) return Promise.reject(new EnvironmentLostError('environment link is closed'));
     return new Promise((resolve, reject) => {
-      this.inFlight = { requestId: invocation.requestId, resolve, reject };
+      this.inFlight = {
+        requestId: invocation.requestId,
+        resolve,
+        reject,
+        sink,
+        collector: undefined,
+        credit: 0,
+      };
       this.send({ type: 'invoke', invocation }, body);
     });
   }
@@ -74,8 +95,42 @@ export class AgentConnection {
       const pending = this.inFlight;
       if (!pending || pending.requestId !== header.result.requestId) return; // a stale or foreign result
       this.inFlight = undefined;
-      pending.resolve({ result: header.result, body });
+      pending.resolve(
+        pending.collector ? pending.collector.finish(header.result, body) : { result: header.result, body },
+      );
+    } else {
+      this.streamed(header, body);
     }
+  }
+
+  private streamed(
+    header: Extract<AgentMessage, { type: 'stream-start' | 'stream-chunk' }>,
+    body: Buffer,
+  ): void {
+    const pending = this.inFlight;
+    if (!pending || pending.requestId !== header.requestId) return;
+    const { requestId } = header;
+    if (header.type === 'stream-start') {
+      if (!pending.sink) pending.sink = pending.collector = new CollectingSink();
+      pending.sink.start(header.contentType, () => {
+        if (this.inFlight === pending && !this.closedFlag) this.send({ type: 'stream-cancel', requestId });
+      });
+      return;
+    }
+    pending.sink?.write(body, () => this.credit(pending, body.length));
+  }
+
+  /** Credit passed on in one message per turn of the event loop, not one per chunk. */
+  private credit(pending: NonNullable<AgentConnection['inFlight']>, bytes: number): void {
+    const first = pending.credit === 0;
+    pending.credit += bytes;
+    if (!first) return;
+    setImmediate(() => {
+      const granted = pending.credit;
+      pending.credit = 0;
+      if (this.inFlight === pending && !this.closedFlag)
+        this.send({ type: 'stream-credit', requestId: pending.requestId, bytes: granted });
+    });
   }
 
   private lost(): void {

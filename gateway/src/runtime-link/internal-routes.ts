@@ -3,12 +3,25 @@
 // demand, since it carries environment credentials.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEPLOYMENTS_INTERNAL } from '../deployments/internal-api.ts';
 import type { DemandProvider } from '../providers/kubernetes/demand-provider.ts';
+
+/** A handler for more internal routes (under its prefix), set once the gateway's parts exist. */
+export type InternalHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  query: URLSearchParams,
+) => Promise<void> | void;
 
 const ENVIRONMENTS = '/serval/internal/v1/environments';
 const GONE = /^\/serval\/internal\/v1\/environments\/([0-9a-f-]{36})\/gone$/;
 
-export function internalRoutes(demand: DemandProvider | undefined, linkKey: string | undefined) {
+export function internalRoutes(
+  demand: DemandProvider | undefined,
+  linkKey: string | undefined,
+  late: { deployments?: InternalHandler } = {},
+) {
   const key = linkKey ? Buffer.from(`Bearer ${linkKey}`) : undefined;
   const authorized = (req: IncomingMessage) => {
     const presented = Buffer.from(req.headers.authorization ?? '');
@@ -20,6 +33,14 @@ export function internalRoutes(demand: DemandProvider | undefined, linkKey: stri
     const { path, query } = splitTarget(req.url ?? '/');
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (late.deployments && path.startsWith(DEPLOYMENTS_INTERNAL)) {
+      if (!authorized(req)) res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end();
+      else
+        Promise.resolve(late.deployments(req, res, path, query)).catch(() => {
+          if (!res.headersSent) res.writeHead(500).end();
+        });
       return;
     }
     if (!demand || (path !== ENVIRONMENTS && !path.startsWith(`${ENVIRONMENTS}/`))) {

@@ -20,8 +20,9 @@ export class LinkServer {
   });
   private readonly expected = new Map<string, Expected>();
 
-  constructor(server: Server) {
-    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  constructor(...servers: Server[]) {
+    for (const server of servers)
+      server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
   }
 
   /** Registers a credential for an environment about to start; it may be used once. */

@@ -1,4 +1,5 @@
 // Aliases per function, persisted in the data directory; manifests put theirs here at start-up too.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AliasSpec } from '../../../apis/alias.ts';
 import { readJsonFile, writeJsonFileAtomically } from './json-file.ts';
@@ -38,6 +39,20 @@ export class AliasStore {
     this.cache.set(`${namespace}/${spec.functionName}`, aliases);
     writeJsonFileAtomically(this.file(namespace, spec.functionName), aliases);
     return record;
+  }
+
+  delete(namespace: string, functionName: string, name: string): boolean {
+    const aliases = this.list(namespace, functionName);
+    const kept = aliases.filter((a) => a.name !== name);
+    if (kept.length === aliases.length) return false;
+    this.cache.set(`${namespace}/${functionName}`, kept);
+    writeJsonFileAtomically(this.file(namespace, functionName), kept);
+    return true;
+  }
+
+  deleteAll(namespace: string, functionName: string): void {
+    this.cache.delete(`${namespace}/${functionName}`);
+    rmSync(this.file(namespace, functionName), { force: true });
   }
 
   private file(namespace: string, functionName: string): string {

@@ -6,8 +6,9 @@ export function readJsonFile<T>(file: string, fallback: T): T {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : fallback;
 }
 
-export function writeJsonFileAtomically(file: string, value: unknown): void {
+/** `mode` applies to a new file; the data directory's umask already makes files 0600. */
+export function writeJsonFileAtomically(file: string, value: unknown, mode = 0o666): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
+  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2), { mode });
   renameSync(`${file}.tmp`, file);
 }

@@ -6,6 +6,8 @@ import type { PublishedVersion } from './version-store.ts';
 
 export interface VersionSource {
   get(namespace: string, name: string, version: string): PublishedVersion | undefined;
+  /** The function's published versions, oldest first. */
+  list(namespace: string, name: string): PublishedVersion[];
   /** The function as a given version runs it. */
   definitionOf(fn: FunctionDefinition, version: PublishedVersion): FunctionDefinition;
 }

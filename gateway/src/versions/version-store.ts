@@ -2,7 +2,7 @@
 // from 1, kept in the data directory so they survive restarts. Publishing an unchanged function returns
 // the version it already has (Lambda semantics).
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FunctionSpec } from '../../../apis/function.ts';
 import type { FunctionDefinition } from '../registry/function-definition.ts';
@@ -16,6 +16,10 @@ export interface PublishedVersion {
   description?: string | undefined;
   spec: FunctionSpec;
   codeDir: string;
+  /** The merged layers it sees as /opt, as they were when it was published. */
+  layersDir?: string | undefined;
+  /** Deleted (DeleteFunction with its number as Qualifier); kept so that the number is not reused. */
+  deleted?: boolean | undefined;
 }
 
 /**
@@ -42,6 +46,11 @@ export class VersionStore {
   }
 
   list(namespace: string, name: string): PublishedVersion[] {
+    return this.all(namespace, name).filter((v) => !v.deleted);
+  }
+
+  /** With the deleted ones, whose numbers are never given out again. */
+  private all(namespace: string, name: string): PublishedVersion[] {
     const key = `${namespace}/${name}`;
     let versions = this.cache.get(key);
     if (!versions) {
@@ -57,10 +66,10 @@ export class VersionStore {
 
   /** Returns the new version, or the existing one when neither code nor configuration changed. */
   publish(fn: FunctionDefinition, description?: string): { version: PublishedVersion; created: boolean } {
-    const versions = this.list(fn.namespace, fn.name);
+    const versions = this.all(fn.namespace, fn.name);
     const hash = configHash(fn.spec);
     const last = versions.at(-1);
-    if (last && last.codeSha256 === fn.codeSha256 && last.configHash === hash)
+    if (last && !last.deleted && last.codeSha256 === fn.codeSha256 && last.configHash === hash)
       return { version: last, created: false };
     // Code is copied, content-addressed, so later edits under code.path cannot change a published version.
     const codeDir = join(this.dataDir, 'published-code', fn.codeSha256);
@@ -80,10 +89,26 @@ export class VersionStore {
       description,
       spec: structuredClone(fn.spec),
       codeDir,
+      layersDir: fn.layersDir,
     };
     versions.push(version);
     this.save(fn.namespace, fn.name, versions);
     return { version, created: true };
+  }
+
+  /** DeleteFunction with a version qualifier; its number is not given out again. */
+  delete(namespace: string, name: string, version: string): void {
+    const versions = this.all(namespace, name).map((v) =>
+      v.version === version ? { ...v, deleted: true } : v,
+    );
+    this.cache.set(`${namespace}/${name}`, versions);
+    this.save(namespace, name, versions);
+  }
+
+  /** DeleteFunction: every version goes with the function. */
+  deleteAll(namespace: string, name: string): void {
+    this.cache.delete(`${namespace}/${name}`);
+    rmSync(this.file(namespace, name), { force: true });
   }
 
   /** The function as a given version runs it. */
@@ -126,6 +151,7 @@ export function versionDefinition(fn: FunctionDefinition, version: PublishedVers
       async: fn.spec.async,
     },
     codeDir: version.codeDir,
+    layersDir: version.layersDir,
     codeSha256: version.codeSha256,
     revision: `v${version.version}`,
   };

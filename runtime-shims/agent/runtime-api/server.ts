@@ -6,11 +6,13 @@ import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { readCappedBody } from './body.ts';
 import { accepted, errorReply, invalidRequestId } from './replies.ts';
 import { RuntimeStateMachine, StateTransitionError } from './state.ts';
+import { MAX_STREAMED_BYTES, type ResponseRelay, relayStreamedBody } from './streamed-body.ts';
 
 /** The RIE's buffered payload cap: 6 MiB + 100 bytes (reference §1.5). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100;
 const BASE = '/2018-06-01';
 
+/** After a streamed response the body is empty (it went out through the relay) or the error payload. */
 export type RuntimeOutcome =
   | { kind: 'response'; body: Buffer; contentType: string | undefined }
   | { kind: 'error'; errorType: string | undefined; body: Buffer; contentType: string | undefined };
@@ -22,6 +24,8 @@ export interface RuntimeApiListener {
   /** The runtime took the invocation; returns its absolute deadline in epoch ms. */
   delivered(requestId: string): number;
   outcome(requestId: string, outcome: RuntimeOutcome): void;
+  /** Where the active invocation's streamed response goes. */
+  responseStream(requestId: string): ResponseRelay;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => void | Promise<void>;
@@ -34,8 +38,12 @@ export class RuntimeApiServer {
   private queued: { request: InvocationRequest; body: Buffer } | undefined;
   private readonly routes: Array<[string, RegExp, Handler]>;
 
-  constructor(listener: RuntimeApiListener) {
+  /** Lambda's 200 MB for a streamed response; smaller only where a test needs to cross it cheaply. */
+  private readonly maxStreamedBytes: number;
+
+  constructor(listener: RuntimeApiListener, limits: { maxStreamedBytes?: number } = {}) {
     this.listener = listener;
+    this.maxStreamedBytes = limits.maxStreamedBytes ?? MAX_STREAMED_BYTES;
     this.routes = [
       ['GET', /^\/runtime\/invocation\/next$/, (q, s) => this.next(q, s)],
       ['POST', /^\/runtime\/invocation\/([^/]+)\/response$/, (q, s, id) => this.response(q, s, id)],
@@ -160,9 +168,10 @@ export class RuntimeApiServer {
       return errorReply(res, 400, 'InvalidFunctionResponseMode', 'Invalid function response mode');
     }
     this.machine.transition('InvocationResponse');
+    if (isStreamedUpload(req, mode)) return this.streamedResponse(req, res, requestId);
     const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
     if (read.kind === 'too-large') {
-      this.complete(requestId, tooLarge(read.size));
+      this.complete(requestId, tooLarge(read.size, MAX_PAYLOAD_BYTES));
       return errorReply(
         res,
         413,
@@ -171,32 +180,47 @@ export class RuntimeApiServer {
       );
     }
     if (read.kind === 'truncated') {
-      this.complete(requestId, {
-        kind: 'error',
-        errorType: 'Runtime.TruncatedResponse',
-        body: Buffer.alloc(0),
-        contentType: undefined,
-      });
+      this.complete(requestId, truncated());
       return errorReply(res, 400, 'TruncatedHTTPRequest', 'HTTP request detected as truncated');
     }
-    const trailerType = req.trailers['lambda-runtime-function-error-type'];
-    if (mode === 'streaming' && trailerType) {
-      // A streamed response that failed part-way reports its error in trailers (reference §1.3).
-      const encoded = req.trailers['lambda-runtime-function-error-body'];
-      const body = encoded ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
-      this.complete(requestId, {
-        kind: 'error',
-        errorType: trailerType,
-        body,
-        contentType: 'application/json',
-      });
-    } else {
-      this.complete(requestId, {
-        kind: 'response',
-        body: read.body,
-        contentType: header(req, 'content-type'),
-      });
+    this.complete(requestId, { kind: 'response', body: read.body, contentType: header(req, 'content-type') });
+    accepted(res);
+  }
+
+  /** Streaming mode: chunks are relayed as they arrive; an error part-way comes in trailers (§1.3). */
+  private async streamedResponse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> {
+    const read = await relayStreamedBody(req, this.listener.responseStream(requestId), this.maxStreamedBytes);
+    if (read.kind === 'too-large') {
+      this.complete(requestId, tooLarge(read.bytes, this.maxStreamedBytes));
+      // The runtime may still be uploading: answer, then close the connection rather than read on.
+      res.setHeader('Connection', 'close');
+      res.on('finish', () => req.destroy());
+      return errorReply(
+        res,
+        413,
+        'RequestEntityTooLarge',
+        `Exceeded maximum allowed payload size (${this.maxStreamedBytes} bytes).`,
+      );
     }
+    if (read.kind === 'truncated') {
+      this.complete(requestId, truncated());
+      return errorReply(res, 400, 'TruncatedHTTPRequest', 'HTTP request detected as truncated');
+    }
+    this.complete(
+      requestId,
+      read.errorType
+        ? {
+            kind: 'error',
+            errorType: read.errorType,
+            body: read.errorBody,
+            contentType: 'application/json',
+          }
+        : { kind: 'response', body: Buffer.alloc(0), contentType: undefined },
+    );
     accepted(res);
   }
 
@@ -257,14 +281,39 @@ export class RuntimeApiServer {
   }
 }
 
-function tooLarge(size: number): RuntimeOutcome {
+function truncated(): RuntimeOutcome {
+  return {
+    kind: 'error',
+    errorType: 'Runtime.TruncatedResponse',
+    body: Buffer.alloc(0),
+    contentType: undefined,
+  };
+}
+
+function tooLarge(size: number, limit: number): RuntimeOutcome {
   const body = Buffer.from(
     JSON.stringify({
-      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_PAYLOAD_BYTES} bytes).`,
+      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
       errorType: 'Function.ResponseSizeTooLarge',
     }),
   );
   return { kind: 'error', errorType: 'Function.ResponseSizeTooLarge', body, contentType: 'application/json' };
+}
+
+/**
+ * Streaming mode is what the header says; aws-lambda-go streams without it, as a chunked upload that
+ * declares the error trailers, and tells its buffered JSON answers (sent the same way) by their type.
+ */
+function isStreamedUpload(req: IncomingMessage, mode: string | undefined): boolean {
+  if (mode === 'streaming') return true;
+  const declaresErrorTrailers = /(^|,)\s*lambda-runtime-function-error-type\s*(,|$)/i.test(
+    header(req, 'trailer') ?? '',
+  );
+  return (
+    declaresErrorTrailers &&
+    /chunked/i.test(header(req, 'transfer-encoding') ?? '') &&
+    !/^application\/json\b/i.test(header(req, 'content-type') ?? '')
+  );
 }
 
 /** What a header value may hold: printable ASCII and tabs. */

@@ -71,6 +71,7 @@ export function sqsRecord(message: Message, queue: QueueInfo): SqsRecord {
     event,
     filterView: { ...event, body: textPayloadView(event.body) },
     eventBytes: Buffer.byteLength(JSON.stringify(event)),
+    traceHeader: attributes.AWSTraceHeader,
     group: attributes.MessageGroupId,
     sentAt: Number.isFinite(sentAt) ? sentAt : undefined,
     deliveryCount: Number(attributes.ApproximateReceiveCount ?? 1),

@@ -1,158 +1,128 @@
-// The slice of Lambda's control-plane API that local mode serves: PublishVersion, ListVersionsByFunction,
-// CreateAlias, GetAlias, UpdateAlias — so `serval publish`/`serval alias` and the AWS CLI/SDKs work alike.
-import express, { type Request, type Router } from 'express';
-import { ALIAS_NAME, type AliasSpec, AliasSpecSchema } from '../../../../apis/alias.ts';
+// The control-plane API's one route table (reference §14.3: each operation keeps the API version date AWS
+// gives it). Handlers live with their resource; errors become the wire in error-middleware.ts.
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
-import type { GatewayConfig } from '../../config.ts';
-import { hashDirectory } from '../../registry/code.ts';
-import { type FunctionDefinition, functionArn } from '../../registry/function-definition.ts';
-import type { FunctionRegistry } from '../../registry/function-registry.ts';
-import type { AliasRecord, AliasStore } from '../../versions/alias-store.ts';
-import type { PublishedVersion, VersionStore } from '../../versions/version-store.ts';
 import { apiRouter } from '../api-router.ts';
-import { parseFunctionRef } from '../function-ref.ts';
+import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
+import { functionHandlers } from './function-handlers.ts';
+import { layerHandlers } from './layer-handlers.ts';
+import { recursionConfigHandlers } from './recursion-config.ts';
+import { settingHandlers } from './setting-handlers.ts';
+import { versionHandlers } from './version-handlers.ts';
 
-export interface ControlApiDeps {
-  config: GatewayConfig;
-  registry: FunctionRegistry;
-  versions: VersionStore;
-  aliases: AliasStore;
-}
+export type ControlApiDeps = FunctionChangeDeps;
 
-const BASE = '/2015-03-31/functions/:functionName';
+/** A base64 zip of up to 50 MB is about 70 MB of JSON; everything else is small. */
+const PACKAGE_BODY_LIMIT = 70 * 1024 * 1024;
+const SMALL_BODY_LIMIT = 256 * 1024;
 
 export function controlApiRoutes(deps: ControlApiDeps): Router {
-  const { config, registry, versions, aliases } = deps;
+  const changes = new FunctionChanges(deps);
+  const fns = functionHandlers(changes);
+  const settings = settingHandlers(changes);
+  const versions = versionHandlers(changes);
+  const layers = layerHandlers(deps.config, deps.layers);
   const router = apiRouter();
-  const json = express.json({ limit: '256kb', type: () => true });
-
-  const functionOf = (req: Request): FunctionDefinition => {
-    const ref = parseFunctionRef(
-      String(req.params.functionName),
-      undefined,
-      config.defaultNamespace,
-      config.region,
-    );
-    const fn = registry.get(ref.namespace, ref.name);
-    if (!fn) {
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `Function not found: ${functionArn(config.region, ref.namespace, ref.name)}`,
-      );
-    }
-    return fn;
-  };
-  const versionView = (fn: FunctionDefinition, v: PublishedVersion | undefined) => ({
-    FunctionName: fn.name,
-    FunctionArn: functionArn(config.region, fn.namespace, fn.name, v?.version ?? '$LATEST'),
-    Version: v?.version ?? '$LATEST',
-    Runtime: (v?.spec ?? fn.spec).runtime,
-    Handler: (v?.spec ?? fn.spec).handler,
-    MemorySize: (v?.spec ?? fn.spec).memoryMB,
-    Timeout: (v?.spec ?? fn.spec).timeoutSeconds,
-    CodeSha256: Buffer.from(v?.codeSha256 ?? fn.codeSha256, 'hex').toString('base64'),
-    Description: v?.description ?? fn.spec.description ?? '',
-    LastModified: v?.publishedAt ?? '',
-  });
-  const aliasView = (fn: FunctionDefinition, a: AliasRecord) => ({
-    AliasArn: functionArn(config.region, fn.namespace, fn.name, a.name),
-    Name: a.name,
-    FunctionVersion: a.spec.functionVersion,
-    Description: a.spec.description ?? '',
-    ...(a.spec.routingConfig
-      ? { RoutingConfig: { AdditionalVersionWeights: a.spec.routingConfig.additionalVersionWeights } }
-      : {}),
-    RevisionId: a.revisionId,
-  });
-  const aliasSpec = (
-    fn: FunctionDefinition,
-    body: Record<string, unknown>,
-    current?: AliasSpec,
-  ): AliasSpec => {
-    const routing = body.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined;
-    const parsed = AliasSpecSchema.safeParse({
-      functionName: fn.name,
-      functionVersion: body.FunctionVersion ?? current?.functionVersion,
-      description: body.Description ?? current?.description,
-      routingConfig: routing
-        ? { additionalVersionWeights: routing.AdditionalVersionWeights ?? {} }
-        : current?.routingConfig,
-    });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ApiError(
-        'InvalidParameterValueException',
-        `${issue.path.join('.') || 'alias'}: ${issue.message}`,
-      );
-    }
-    for (const v of [
-      parsed.data.functionVersion,
-      ...Object.keys(parsed.data.routingConfig?.additionalVersionWeights ?? {}),
-    ]) {
-      if (v !== '$LATEST' && !versions.get(fn.namespace, fn.name, v)) {
-        throw new ApiError(
-          'ResourceNotFoundException',
-          `Function not found: ${functionArn(config.region, fn.namespace, fn.name, v)}`,
-        );
+  const small = body(SMALL_BODY_LIMIT);
+  const pkg = body(PACKAGE_BODY_LIMIT);
+  const F = '/2015-03-31/functions';
+  const fn = `${F}/:functionName`;
+  const L = '/2018-10-31/layers';
+  const lv = `${L}/:layerName/versions/:version`;
+  const concurrency = '/2017-10-31/functions/:functionName/concurrency';
+  const url = '/2021-10-31/functions/:functionName/url';
+  const invokeConfig = '/2019-09-25/functions/:functionName/event-invoke-config';
+  const recursion = '/2024-08-31/functions/:functionName/recursion-config';
+  const loops = recursionConfigHandlers(changes);
+  type Handler = (req: Request, res: Response) => unknown;
+  const routes: Array<
+    [method: 'get' | 'post' | 'put' | 'delete', path: string, op: string, handler: Handler]
+  > = [
+    ['post', F, 'CreateFunction', fns.create],
+    ['get', F, 'ListFunctions', fns.list],
+    ['get', `${F}/`, 'ListFunctions', fns.list],
+    ['get', fn, 'GetFunction', fns.get],
+    ['delete', fn, 'DeleteFunction', fns.delete],
+    ['get', `${fn}/configuration`, 'GetFunctionConfiguration', fns.getConfiguration],
+    ['put', `${fn}/configuration`, 'UpdateFunctionConfiguration', fns.updateConfiguration],
+    ['put', `${fn}/code`, 'UpdateFunctionCode', fns.updateCode],
+    ['post', `${fn}/versions`, 'PublishVersion', versions.publish],
+    ['get', `${fn}/versions`, 'ListVersionsByFunction', versions.listVersions],
+    ['post', `${fn}/aliases`, 'CreateAlias', versions.createAlias],
+    ['get', `${fn}/aliases`, 'ListAliases', versions.listAliases],
+    ['get', `${fn}/aliases/:alias`, 'GetAlias', versions.getAlias],
+    ['put', `${fn}/aliases/:alias`, 'UpdateAlias', versions.updateAlias],
+    ['delete', `${fn}/aliases/:alias`, 'DeleteAlias', versions.deleteAlias],
+    ['post', `${fn}/policy`, 'AddPermission', settings.addPermission],
+    ['get', `${fn}/policy`, 'GetPolicy', settings.getPolicy],
+    ['delete', `${fn}/policy/:statementId`, 'RemovePermission', settings.removePermission],
+    ['put', concurrency, 'PutFunctionConcurrency', settings.putConcurrency],
+    ['delete', concurrency, 'DeleteFunctionConcurrency', settings.deleteConcurrency],
+    [
+      'get',
+      '/2019-09-30/functions/:functionName/concurrency',
+      'GetFunctionConcurrency',
+      settings.getConcurrency,
+    ],
+    ['post', url, 'CreateFunctionUrlConfig', settings.createUrl],
+    ['get', url, 'GetFunctionUrlConfig', settings.getUrl],
+    ['put', url, 'UpdateFunctionUrlConfig', settings.updateUrl],
+    ['delete', url, 'DeleteFunctionUrlConfig', settings.deleteUrl],
+    ['get', `${url}s`, 'ListFunctionUrlConfigs', settings.listUrls],
+    ['put', invokeConfig, 'PutFunctionEventInvokeConfig', settings.putEventInvokeConfig],
+    ['post', invokeConfig, 'UpdateFunctionEventInvokeConfig', settings.updateEventInvokeConfig],
+    ['get', invokeConfig, 'GetFunctionEventInvokeConfig', settings.getEventInvokeConfig],
+    ['delete', invokeConfig, 'DeleteFunctionEventInvokeConfig', settings.deleteEventInvokeConfig],
+    ['put', recursion, 'PutFunctionRecursionConfig', loops.put],
+    ['get', recursion, 'GetFunctionRecursionConfig', loops.get],
+    ['post', '/2017-03-31/tags/:arn', 'TagResource', settings.tag],
+    ['delete', '/2017-03-31/tags/:arn', 'UntagResource', settings.untag],
+    ['get', '/2017-03-31/tags/:arn', 'ListTags', settings.listTags],
+    ['get', '/2016-08-19/account-settings', 'GetAccountSettings', settings.accountSettings],
+    ['get', '/2016-08-19/account-settings/', 'GetAccountSettings', settings.accountSettings],
+    ['get', L, 'ListLayers', layers.list],
+    ['post', `${L}/:layerName/versions`, 'PublishLayerVersion', layers.publish],
+    ['get', `${L}/:layerName/versions`, 'ListLayerVersions', layers.listVersions],
+    ['get', lv, 'GetLayerVersion', layers.get],
+    ['delete', lv, 'DeleteLayerVersion', layers.delete],
+    ['post', `${lv}/policy`, 'AddLayerVersionPermission', layers.addPermission],
+    ['get', `${lv}/policy`, 'GetLayerVersionPolicy', layers.getPolicy],
+    ['delete', `${lv}/policy/:statementId`, 'RemoveLayerVersionPermission', layers.removePermission],
+  ];
+  const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
+  for (const [method, path, op, fullHandler] of routes) {
+    // A cluster keeps versions and aliases as resources (kubectl) and has no layers yet; what the API
+    // would change there is refused.
+    if (deps.cluster && (path.startsWith(L) || /Alias|Version/.test(op))) continue;
+    const handler = deps.cluster && method !== 'get' ? refuseInCluster : fullHandler;
+    router[method](path, named(op), packageOperations.has(op) ? pkg : small, async (req, res, next) => {
+      try {
+        await handler(req, res);
+      } catch (err) {
+        next(err);
       }
-    }
-    return parsed.data;
-  };
-
-  router.post(`${BASE}/versions`, json, (req, res) => {
-    const fn = functionOf(req);
-    const description = typeof req.body?.Description === 'string' ? req.body.Description : undefined;
-    // A version snapshots the code as it is now: code.path directories may have changed since start-up.
-    const { version } = versions.publish({ ...fn, codeSha256: hashDirectory(fn.codeDir) }, description);
-    res.status(201).json(versionView(fn, version));
-  });
-
-  router.get(`${BASE}/versions`, (req, res) => {
-    const fn = functionOf(req);
-    res.json({
-      Versions: [
-        versionView(fn, undefined),
-        ...versions.list(fn.namespace, fn.name).map((v) => versionView(fn, v)),
-      ],
     });
-  });
-
-  router.post(`${BASE}/aliases`, json, (req, res) => {
-    const fn = functionOf(req);
-    const name = String(req.body?.Name ?? '');
-    if (!ALIAS_NAME.test(name))
-      throw new ApiError('InvalidParameterValueException', `Name: invalid alias name "${name}"`);
-    if (aliases.get(fn.namespace, fn.name, name)) {
-      throw new ApiError(
-        'ResourceConflictException',
-        `Alias already exists: ${functionArn(config.region, fn.namespace, fn.name, name)}`,
-      );
-    }
-    res.status(201).json(aliasView(fn, aliases.put(fn.namespace, name, aliasSpec(fn, req.body ?? {}))));
-  });
-
-  router.get(`${BASE}/aliases/:alias`, (req, res) => {
-    const fn = functionOf(req);
-    const alias = aliases.get(fn.namespace, fn.name, String(req.params.alias));
-    if (!alias)
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `Alias not found: ${functionArn(config.region, fn.namespace, fn.name, String(req.params.alias))}`,
-      );
-    res.json(aliasView(fn, alias));
-  });
-
-  router.put(`${BASE}/aliases/:alias`, json, (req, res) => {
-    const fn = functionOf(req);
-    const name = String(req.params.alias);
-    const current = aliases.get(fn.namespace, fn.name, name);
-    if (!current)
-      throw new ApiError(
-        'ResourceNotFoundException',
-        `Alias not found: ${functionArn(config.region, fn.namespace, fn.name, name)}`,
-      );
-    res.json(aliasView(fn, aliases.put(fn.namespace, name, aliasSpec(fn, req.body ?? {}, current.spec))));
-  });
-
+  }
   return router;
+}
+
+function refuseInCluster(): never {
+  throw new ApiError(
+    'ResourceConflictException',
+    'In a cluster, functions are Function resources (serval.dev/v1alpha1): change them with kubectl apply; ' +
+      'this API reads them',
+  );
+}
+
+/** Any content type: the AWS CLI sends JSON bodies without one on some operations. */
+function body(limit: number): RequestHandler {
+  return express.json({ limit, type: () => true });
+}
+
+/** The operation's name, for the error middleware's messages (RequestTooLargeException names it). */
+function named(operation: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.lambdaOperation = operation;
+    next();
+  };
 }

@@ -4,6 +4,7 @@
 import express, { type Request, Router } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { sourceKind } from '../../../../apis/event-source-mapping.ts';
+import { MAPPING_TENANCY_CONFLICT } from '../../../../apis/function.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { MappingCatalog } from '../../event-sources/catalog.ts';
 import type { MappingDefinition } from '../../event-sources/mapping.ts';
@@ -43,9 +44,12 @@ export function eventSourceMappingRoutes(deps: MappingApiDeps): Router {
     } catch (err) {
       throw err instanceof ApiError ? invalid('FunctionName', err.message) : err;
     }
-    if (!registry.get(ref.namespace, ref.name)) {
+    const fn = registry.get(ref.namespace, ref.name);
+    if (!fn) {
       throw invalid('FunctionName', `function ${ref.namespace}/${ref.name} does not exist`);
     }
+    // A mapping invokes without a tenant id, which Lambda's tenant isolation mode refuses.
+    if (fn.spec.tenancy) throw invalid('FunctionName', MAPPING_TENANCY_CONFLICT);
     return ref;
   };
   const mappingOf = (req: Request): MappingDefinition => {

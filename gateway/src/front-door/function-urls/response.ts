@@ -25,32 +25,41 @@ export function functionUrlResponse(payload: Buffer): UrlResponse {
       body: Buffer.from(JSON.stringify(value)),
     };
   }
-  const r = value as {
-    statusCode: unknown;
-    headers?: unknown;
-    cookies?: unknown;
-    body?: unknown;
-    isBase64Encoded?: unknown;
-  };
-  const status = Number(r.statusCode);
-  if (!isFinalStatus(status)) return BAD_GATEWAY;
+  const r = value as ResponseHead & { body?: unknown; isBase64Encoded?: unknown };
+  const head = responseHead(r);
+  if (!head) return BAD_GATEWAY;
   if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') return BAD_GATEWAY;
+  const text = typeof r.body === 'string' ? r.body : '';
+  const body = r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
+  const { status, headers } = head;
+  if (!headers.some(([k]) => k === 'content-type') && body.length > 0)
+    headers.push(['content-type', 'application/json']);
+  return { status, headers, body };
+}
+
+/** What a function says of its HTTP answer: a buffered result's fields, or a streamed response's prelude. */
+export interface ResponseHead {
+  statusCode?: unknown;
+  headers?: unknown;
+  cookies?: unknown;
+}
+
+/** Status and headers (cookies as `set-cookie`), or undefined when HTTP cannot carry them. */
+export function responseHead(r: ResponseHead): Omit<UrlResponse, 'body'> | undefined {
+  const status = Number(r.statusCode);
+  if (!isFinalStatus(status)) return undefined;
   const headers: Array<[string, string]> = [];
   if (r.headers !== undefined && r.headers !== null) {
-    if (typeof r.headers !== 'object') return BAD_GATEWAY;
+    if (typeof r.headers !== 'object') return undefined;
     for (const [k, v] of Object.entries(r.headers as Record<string, unknown>)) {
       if (v === null || v === undefined) continue;
       headers.push([k.toLowerCase(), String(v)]);
     }
   }
   if (r.cookies !== undefined && r.cookies !== null) {
-    if (!Array.isArray(r.cookies)) return BAD_GATEWAY;
+    if (!Array.isArray(r.cookies)) return undefined;
     for (const c of r.cookies) headers.push(['set-cookie', String(c)]);
   }
-  const text = typeof r.body === 'string' ? r.body : '';
-  const body = r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
-  if (!headers.every(([k, v]) => isValidHeader(k, v))) return BAD_GATEWAY;
-  if (!headers.some(([k]) => k === 'content-type') && body.length > 0)
-    headers.push(['content-type', 'application/json']);
-  return { status, headers, body };
+  if (!headers.every(([k, v]) => isValidHeader(k, v))) return undefined;
+  return { status, headers };
 }

@@ -14,6 +14,7 @@ import { SYNC_PAYLOAD_LIMIT } from '../invoke-api/routes.ts';
 import { corsHeaders, mergeCors, preflight } from './cors.ts';
 import { functionUrlEvent } from './request-event.ts';
 import { BAD_GATEWAY, functionUrlResponse } from './response.ts';
+import { FunctionUrlStream } from './streaming-answer.ts';
 import { FunctionUrlTable } from './url-table.ts';
 
 export const PATH_FORM_PREFIX = '/lambda-url/';
@@ -87,17 +88,22 @@ export function functionUrlRoutes({
       requestId,
       now: new Date(),
     });
+    const withGatewayHeaders = <T extends { headers: Array<[string, string]> }>(answer: T): T => ({
+      ...answer,
+      headers: mergeCors(answer.headers, corsHeaders(url.cors, origin)),
+    });
+    res.set('x-amzn-requestid', requestId);
+    const stream =
+      url.invokeMode === 'RESPONSE_STREAM' ? new FunctionUrlStream(res, withGatewayHeaders) : undefined;
     const out = await invoker.invoke(resolved, Buffer.from(JSON.stringify(event)), {
       // The function's _X_AMZN_TRACE_ID is the trace header its event carries.
       traceHeader: (event.headers as Record<string, string>)['x-amzn-trace-id'],
       requestId,
+      sink: stream,
     });
+    if (stream?.finish(out)) return;
     const response = out.result.outcome === 'error' ? BAD_GATEWAY : functionUrlResponse(out.body);
-    res.set('x-amzn-requestid', requestId);
-    writeHttpAnswer(res, {
-      ...response,
-      headers: mergeCors(response.headers, corsHeaders(url.cors, origin)),
-    });
+    writeHttpAnswer(res, withGatewayHeaders(response));
   };
 
   return (req: Request, res: Response, next: NextFunction) => {

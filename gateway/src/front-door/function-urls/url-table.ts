@@ -26,6 +26,10 @@ export class FunctionUrlTable {
 
   constructor(registry: FunctionRegistry) {
     this.registry = registry;
+    // A function's URL can change without the number of functions changing (the control-plane API).
+    registry.onChange(() => {
+      this.size = -1;
+    });
   }
 
   lookup(id: string): FunctionUrlTarget | undefined {

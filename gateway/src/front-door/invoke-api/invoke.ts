@@ -7,6 +7,7 @@ import type { EventQueue } from '../../async/event-queue.ts';
 import { type Authorizer, callerOf } from '../../auth/authorizer.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker, InvokeTarget } from '../../invocation/invoker.ts';
+import { tenantIdFor } from '../../invocation/tenant-id.ts';
 import { parseFunctionRef } from '../function-ref.ts';
 import { isValidHeader } from '../http-answer.ts';
 
@@ -38,6 +39,7 @@ export function invokeHandler({
     if (!['RequestResponse', 'Event', 'DryRun'].includes(invocationType)) {
       throw new ApiError('InvalidParameterValueException', `Unsupported InvocationType: ${invocationType}`);
     }
+    const tenantId = tenantIdFor(target.fn, req.get('X-Amz-Tenant-Id'));
     const body = payload(req);
     if (invocationType === 'DryRun') {
       res.status(204).set('X-Amz-Executed-Version', target.version).end();
@@ -45,14 +47,14 @@ export function invokeHandler({
     }
     if (invocationType === 'Event') {
       const trace = carriedTraceHeader(req.get('X-Amzn-Trace-Id'));
-      const requestId = await acceptEvent(queue, target, body, trace);
+      const requestId = await acceptEvent(queue, target, body, trace, tenantId);
       res.status(202).set('X-Amzn-RequestId', requestId).end();
       return;
     }
     const out = await invoker.invoke(target, body, {
       traceHeader: req.get('X-Amzn-Trace-Id'),
       clientContext: clientContext(req.get('X-Amz-Client-Context')),
-      tenantId: req.get('X-Amz-Tenant-Id'),
+      tenantId,
     });
     res.status(200).set({
       // The runtime's Content-Type is passed through (reference §1.3) when HTTP can carry it.
@@ -105,7 +107,7 @@ export function payload(req: Request): Buffer {
  * X-Amz-Client-Context arrives base64-encoded; the runtime receives the decoded JSON (reference §1.2), in
  * its ASCII form: a header cannot carry raw CR/LF or characters above U+00FF, and escapes parse back the same.
  */
-function clientContext(encoded: string | undefined): string | undefined {
+export function clientContext(encoded: string | undefined): string | undefined {
   if (!encoded) return undefined;
   if (encoded.length > CLIENT_CONTEXT_MAX_BYTES) {
     throw new ApiError(
@@ -123,7 +125,7 @@ function clientContext(encoded: string | undefined): string | undefined {
   return json;
 }
 
-function queryString(req: Request, key: string): string | undefined {
+export function queryString(req: Request, key: string): string | undefined {
   const value = req.query[key];
   return typeof value === 'string' ? value : undefined;
 }

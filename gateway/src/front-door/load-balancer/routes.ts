@@ -1,10 +1,10 @@
 // ALB-style routes: requests matching a function's listener rules become ALB target events. Mounted after
 // the Lambda API routes, so `/2015-03-31/…` and `/lambda-url/…` always reach their own surfaces.
-import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import type { GatewayConfig } from '../../config.ts';
 import type { Invoker, SyncInvocation } from '../../invocation/invoker.ts';
+import { randomHex } from '../../observability/random-hex.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
 import { writeHttpAnswer } from '../http-answer.ts';
 import { BodyTooLargeError, readRawBody } from '../raw-body.ts';
@@ -32,9 +32,7 @@ export function loadBalancerRoutes({ config, registry, invoker, log }: LoadBalan
     headers['x-forwarded-for'] = [...(headers['x-forwarded-for'] ?? []), clientIp];
     headers['x-forwarded-proto'] = ['http'];
     headers['x-forwarded-port'] = [String(req.socket.localPort ?? '')];
-    headers['x-amzn-trace-id'] ??= [
-      `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`,
-    ];
+    headers['x-amzn-trace-id'] ??= [`Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomHex(12)}`];
     const event = albEvent({
       method: req.method,
       path,

@@ -98,6 +98,8 @@ export class LocalProvider implements EnvironmentProvider {
       SERVAL_RUNTIME_API_ADDRESS: this.sandboxed ? SANDBOX_RUNTIME_API : '127.0.0.1:0',
       SERVAL_TMP_DIR: this.sandboxed ? '/tmp' : envDir.tmpDir,
       SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
+      // Layers: /opt inside a sandbox; without one, the merged directory itself stands in for /opt.
+      SERVAL_OPT_DIR: this.sandboxed ? '/opt' : (spec.layersDir ?? '/opt'),
       // The agent itself starts faster with V8's compile cache.
       NODE_COMPILE_CACHE: seenCompileCache,
     };
@@ -121,6 +123,7 @@ export class LocalProvider implements EnvironmentProvider {
             tmpDir: envDir.tmpDir,
             codeDir: spec.codeDir,
             compileCacheDir: compileCache,
+            optDir: spec.layersDir,
             readOnly: [...this.sharedPaths, ...(python ? interpreterPaths(python.executable) : [])],
             shared: this.sharedDirs,
           },

@@ -69,6 +69,8 @@ export interface SandboxView {
    * Node resolves packages from, in a repository or monorepo).
    */
   codeDir: string;
+  /** The function's merged layers, read-only at /opt as in Lambda. */
+  optDir?: string | undefined;
   /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
   compileCacheDir: string;
   /** Host paths seen read-only at their own paths. */
@@ -109,6 +111,7 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
     ]),
     ...compact(view.shared).map((p) => ['rw', p, p]),
     ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
+    ...(view.optDir ? [['ro', view.optDir, '/opt']] : []),
   ];
   return {
     file: 'unshare',

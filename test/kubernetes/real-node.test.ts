@@ -1,0 +1,248 @@
+// Serval on a real node: containerd, runc, the CNI bridge and a kubelet (node/real-node.ts) run the function
+// pods the controller creates, from the runtime image the Dockerfile builds (node/images.sh). A Function is
+// applied, invoked cold and warm, changed, published, aliased and deleted; a running pod shows the security
+// settings and memory limit the controller asked for. Opt in with SERVAL_REAL_NODE=1 (docs/kubernetes.md).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployChartPods } from './node/chart-pods.ts';
+import { type RealNode, RUNTIME_IMAGE, realNodeMissing, SERVAL_IMAGE } from './node/real-node.ts';
+import {
+  aliasManifest,
+  functionManifest,
+  NODE,
+  rigAvailable,
+  type ServalRig,
+  startServalRig,
+} from './rig.ts';
+
+const NS = 'real';
+const CHARTED = 'charted';
+const wanted = process.env.SERVAL_REAL_NODE === '1';
+const missing = wanted ? realNodeMissing() : undefined;
+if (wanted && missing && process.env.CI) throw new Error(`SERVAL_REAL_NODE=1 but ${missing}`);
+
+describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a real node', () => {
+  let rig: ServalRig<RealNode>;
+  const kubectl = (args: string[], input?: string) => rig.kubectl(args, input);
+  const json = (args: string[]) => rig.json(args);
+  const invoke = (name: string, payload: unknown = {}) => rig.invoke(NS, name, payload);
+  const ready = (name: string) =>
+    rig.until(
+      `${name} Ready`,
+      async () =>
+        (await json(['get', 'function', name, '-n', NS])).status?.conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+        ),
+      120_000,
+    );
+  const publish = async (name: string, version: string) => {
+    await kubectl(['annotate', 'function', name, '-n', NS, `serval.dev/publish=${version}`, '--overwrite']);
+    await rig.until(
+      `version ${version}`,
+      async () => (await json(['get', 'function', name, '-n', NS])).status.latestVersion === version,
+    );
+  };
+  /** Pod logs and the rig's log, for a failure's message. */
+  const diagnose = async (fn: string) => {
+    const pods = await json(['get', 'pods', '-n', NS, '-l', `serval.dev/function=${fn}`]).catch(() => ({
+      items: [],
+    }));
+    return pods.items
+      .map(
+        (p: any) => `${p.metadata.name} ${JSON.stringify(p.status)}\n${rig.node.podLog(NS, p.metadata.name)}`,
+      )
+      .concat(rig.log.slice(-30))
+      .join('\n');
+  };
+
+  beforeAll(async () => {
+    rig = await startServalRig([NS, CHARTED], { realNode: true });
+  }, 900_000);
+
+  afterAll(async () => {
+    await rig?.stop();
+  }, 180_000);
+
+  it('runs a Function in a real pod: cold, warm, new code, versions, a weighted alias, delete', async () => {
+    await kubectl(
+      ['apply', '-f', '-'],
+      functionManifest(NS, 'hello', 'export const handler = async (e) => ({ v: "one", e })'),
+    );
+    await ready('hello');
+    const cold = await rig.until(
+      'hello answers',
+      async () => {
+        const r = await invoke('hello', { a: 1 });
+        return r.status === 404 ? undefined : r;
+      },
+      120_000,
+    );
+    expect(cold, await diagnose('hello')).toMatchObject({ status: 200, error: null });
+    expect(JSON.parse(cold.body)).toEqual({ v: 'one', e: { a: 1 } });
+    const warm = await invoke('hello', { a: 2 });
+    expect(JSON.parse(warm.body)).toEqual({ v: 'one', e: { a: 2 } });
+
+    // The pod is a container on the node: the runtime image from containerd, an address on the bridge.
+    const pods = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=hello']);
+    const pod = pods.items.find((p: any) => p.status.phase === 'Running');
+    expect(pod.spec.nodeName).toBe(NODE);
+    expect(pod.status.podIP.startsWith(rig.node.ip.replace(/\.1$/, '.'))).toBe(true);
+    expect(pod.status.containerStatuses[0]).toMatchObject({ image: RUNTIME_IMAGE, ready: true });
+    expect(pod.status.containerStatuses[0].containerID).toMatch(/^containerd:\/\//);
+    expect(await rig.node.ctr(['containers', 'ls', '-q'])).toContain(
+      pod.status.containerStatuses[0].containerID.replace('containerd://', ''),
+    );
+
+    await kubectl(
+      ['apply', '-f', '-'],
+      functionManifest(NS, 'hello', 'export const handler = async () => ({ v: "two" })'),
+    );
+    await rig.until('code two', async () => JSON.parse((await invoke('hello')).body).v === 'two', 120_000);
+    await publish('hello', '1');
+    await kubectl(
+      ['apply', '-f', '-'],
+      functionManifest(NS, 'hello', 'export const handler = async () => ({ v: "three" })'),
+    );
+    await rig.until(
+      'code three',
+      async () => JSON.parse((await invoke('hello')).body).v === 'three',
+      120_000,
+    );
+    await publish('hello', '2');
+    await kubectl(
+      ['apply', '-f', '-'],
+      aliasManifest(NS, 'hello-live', {
+        name: 'live',
+        functionName: 'hello',
+        functionVersion: '1',
+        routingConfig: { additionalVersionWeights: { '2': 0.5 } },
+      }),
+    );
+    // Both versions answer through the alias: each in a pod of its own version.
+    const seen = new Set<string>();
+    await rig.until(
+      'both versions through the alias',
+      async () => {
+        const r = await invoke('hello:live');
+        if (r.status === 200) seen.add(JSON.parse(r.body).v);
+        return seen.has('two') && seen.has('three');
+      },
+      180_000,
+    );
+    const versions = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=hello']);
+    const labels = new Set(versions.items.map((p: any) => p.metadata.labels['serval.dev/version']));
+    expect(labels.has('1') && labels.has('2')).toBe(true);
+
+    await kubectl(['delete', 'function', 'hello', '-n', NS, '--wait=true', '--timeout=120s']);
+    await rig.until(
+      'hello pods gone from the node',
+      async () =>
+        (await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=hello'])).items.length === 0,
+      120_000,
+    );
+    expect((await invoke('hello')).status).toBe(404);
+  }, 900_000);
+
+  it('runs the pod as asked: non-root, read-only root, no capabilities, seccomp, its memory limit', async () => {
+    const probe = [
+      "import { readFileSync, writeFileSync } from 'node:fs';",
+      'export const handler = async () => {',
+      "  const status = readFileSync('/proc/self/status', 'utf8');",
+      "  const field = (k) => status.split('\\n').find((l) => l.startsWith(k + ':')).slice(k.length + 1).trim();",
+      "  let rootWritable = true; try { writeFileSync('/opt/serval/x', 'x'); } catch (e) { rootWritable = e.code; }",
+      "  writeFileSync('/tmp/x', 'x');",
+      "  const limit = readFileSync('/sys/fs/cgroup/memory/memory.limit_in_bytes', 'utf8').trim();",
+      "  return { uid: field('Uid'), capEff: field('CapEff'), seccomp: field('Seccomp'), noNewPrivs: field('NoNewPrivs'), rootWritable, limit };",
+      '};',
+    ].join('\n');
+    await kubectl(['apply', '-f', '-'], functionManifest(NS, 'probe', probe, { memoryMB: 256 }));
+    await ready('probe');
+    const r = await rig.until(
+      'probe answers',
+      async () => {
+        const res = await invoke('probe');
+        return res.status === 200 ? res : undefined;
+      },
+      120_000,
+    );
+    expect(r.error, await diagnose('probe')).toBeNull();
+    const seen = JSON.parse(r.body);
+    expect(seen.uid.split(/\s+/)).toEqual(['10001', '10001', '10001', '10001']);
+    expect(seen.capEff).toBe('0000000000000000');
+    expect(seen.seccomp).toBe('2'); // filter mode: the runtime's default profile
+    expect(seen.noNewPrivs).toBe('1');
+    expect(seen.rootWritable).toBe('EROFS');
+    expect(Number(seen.limit)).toBe(256 * 1024 * 1024);
+  }, 300_000);
+
+  it("a handler that outgrows its memory limit gets Lambda's error, and the next call a new pod", async () => {
+    const hog = [
+      'const held = [];',
+      'export const handler = async (e) => {',
+      '  if (e.small) return "fine";',
+      '  for (;;) held.push(Buffer.alloc(8 << 20, 1));',
+      '};',
+    ].join('\n');
+    await kubectl(
+      ['apply', '-f', '-'],
+      functionManifest(NS, 'hog', hog, { memoryMB: 128, timeoutSeconds: 30 }),
+    );
+    await ready('hog');
+    await rig.until(
+      'hog answers',
+      async () => (await invoke('hog', { small: true })).status === 200,
+      120_000,
+    );
+    const r = await invoke('hog');
+    expect(r.status, await diagnose('hog')).toBe(200);
+    expect(r.error).toBe('Unhandled');
+    expect(JSON.parse(r.body).errorType).toBe('Runtime.OutOfMemory');
+    await rig.until(
+      'hog answers again',
+      async () => (await invoke('hog', { small: true })).status === 200,
+      120_000,
+    );
+  }, 300_000);
+
+  // Last: the host controller gives up its Lease to the chart's.
+  it("runs the chart's gateway and controller as pods from the serval image, and they run a Function", async () => {
+    await rig.controller.stop();
+    const chart = await deployChartPods(rig);
+    try {
+      for (const name of [chart.pods.gateway, chart.pods.controller]) {
+        const pod = await json(['get', 'pod', name, '-n', 'serval-system']);
+        expect(pod.status.containerStatuses[0]).toMatchObject({ image: SERVAL_IMAGE, ready: true });
+        expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true });
+        expect(pod.spec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+      }
+      await kubectl(
+        ['apply', '-f', '-'],
+        functionManifest(CHARTED, 'charted', 'export const handler = async (e) => ({ in: "a pod", e })'),
+      );
+      const invokeCharted = () =>
+        fetch(`${chart.gatewayUrl}/2015-03-31/functions/${CHARTED}:function:charted/invocations`, {
+          method: 'POST',
+          body: JSON.stringify({ n: 1 }),
+        });
+      const r = await rig.until(
+        'the chart gateway answers',
+        async () => {
+          const res = await invokeCharted();
+          return res.status === 200 ? res : undefined;
+        },
+        180_000,
+      );
+      expect(await r.json()).toEqual({ in: 'a pod', e: { n: 1 } });
+      // The function pod is the chart controller's, dialling the gateway pod across the bridge.
+      const fnPods = await json(['get', 'pods', '-n', CHARTED, '-l', 'serval.dev/function=charted']);
+      const link = fnPods.items[0].spec.containers[0].env.find(
+        (e: any) => e.name === 'SERVAL_LINK_URL',
+      ).value;
+      expect(new URL(link).hostname).toBe(new URL(chart.gatewayUrl).hostname);
+      const fn = await json(['get', 'function', 'charted', '-n', CHARTED]);
+      expect(fn.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    } finally {
+      await chart.stop();
+    }
+  }, 600_000);
+});
