@@ -263,16 +263,38 @@ describe('the Invoke API with auth on', () => {
     expect((await publish(await tokenOf(alice))).status).toBe(201); // admins: lambda:*
   });
 
-  it('keeps the operator API and unlisted Lambda API paths closed to callers without a grant', async () => {
+  it('keeps the operator API closed to callers without a grant', async () => {
     const get = async (path: string, token?: string) =>
       (await fetch(`${serval.url}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} }))
         .status;
     expect(await get('/serval/v1/async/stats')).toBe(401);
     expect(await get('/serval/v1/async/stats', await tokenOf(alice))).toBe(403); // lambda:* is not serval:*
-    expect(await get('/2015-03-31/functions/echo/configuration')).toBe(401);
-    expect(await get('/2015-03-31/functions/echo/configuration', await tokenOf(alice))).toBe(403);
-    // A grant of "*" passes the guard; the gateway then answers as it would without auth.
-    expect(await get('/2015-03-31/functions/echo/configuration', await tokenOf(erin))).toBe(200);
+    expect(await get('/serval/v1/async/stats', await tokenOf(erin))).toBe(200);
+  });
+
+  it('guards the lifecycle routes with their own Lambda actions, on the function ARN', async () => {
+    const call = async (method: string, path: string, token?: string) => {
+      const res = await fetch(`${serval.url}${path}`, {
+        method,
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+      });
+      return { status: res.status, body: (await res.json().catch(() => ({}))) as { Message?: string } };
+    };
+    expect((await call('GET', '/2015-03-31/functions/echo/configuration')).status).toBe(401);
+    // bob may invoke echo, nothing more: the message names the operation's own action.
+    const denied = await call('GET', '/2015-03-31/functions/echo/configuration', await tokenOf(bob));
+    expect(denied.status).toBe(403);
+    expect(denied.body.Message).toContain(`lambda:GetFunctionConfiguration on resource: ${ARN('echo')}`);
+    const deleting = await call('DELETE', '/2015-03-31/functions/echo', await tokenOf(bob));
+    expect(deleting.body.Message).toContain('lambda:DeleteFunction');
+    const listing = await call('GET', '/2015-03-31/functions', await tokenOf(bob));
+    expect(listing.body.Message).toContain('lambda:ListFunctions on resource: *');
+    // admins hold lambda:*, which covers every one of them.
+    expect((await call('GET', '/2015-03-31/functions/echo/configuration', await tokenOf(alice))).status).toBe(
+      200,
+    );
+    expect((await call('GET', '/2015-03-31/functions', await tokenOf(alice))).status).toBe(200);
+    expect((await call('GET', '/2016-08-19/account-settings', await tokenOf(alice))).status).toBe(200);
   });
 });
 

@@ -1,11 +1,12 @@
 // Authorization in front of the control plane: the version and alias operations (Lambda's own action
 // names, on the function or alias ARN), the operator API under /serval/v1/ (identity policies only), and
-// the event source mapping API (event-source-mapping-actions.ts), and every other Lambda API path, closed
-// unless a policy grants "*".
+// the event source mapping API (event-source-mapping-actions.ts), the function lifecycle, settings, tag and
+// layer routes (function-api-actions.ts), and every other Lambda API path, closed unless a policy grants "*".
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { parseFunctionRef } from '../front-door/function-ref.ts';
 import { type Authorizer, callerOf } from './authorizer.ts';
 import { eventSourceMappingOperation, mappingArn } from './event-source-mapping-actions.ts';
+import { functionApiOperation } from './function-api-actions.ts';
 
 const FUNCTION_OPERATION = /^\/2015-03-31\/functions\/([^/]+)\/(versions|aliases)(?:\/([^/]+))?\/?$/;
 export const OPERATOR_API = '/serval/v1/';
@@ -56,6 +57,23 @@ export function controlPlaneGuard(
         ? mappingArn(region, mappingNamespace(mapping.uuid) ?? defaultNamespace, mapping.uuid)
         : '*';
       authorizer.authorizeGatewayOperation(callerOf(req), mapping.action, resource).then(() => next(), next);
+      return;
+    }
+    const operation = functionApiOperation(req.method, path, region, defaultNamespace);
+    if (operation?.resource !== undefined) {
+      authorizer
+        .authorizeGatewayOperation(callerOf(req), operation.action, operation.resource)
+        .then(() => next(), next);
+      return;
+    }
+    if (operation?.functionName !== undefined) {
+      let target: ReturnType<typeof parseFunctionRef>;
+      try {
+        target = parseFunctionRef(decodeURIComponent(operation.functionName), undefined, defaultNamespace);
+      } catch (err) {
+        return next(err);
+      }
+      authorizer.authorizeFunction(callerOf(req), target, operation.action).then(() => next(), next);
       return;
     }
     const m = FUNCTION_OPERATION.exec(path);
