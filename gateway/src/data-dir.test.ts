@@ -1,7 +1,16 @@
 // The chart's gateway failed at start on a real node: its data directory is an emptyDir whose mount point is
 // root's (mode 2777 with the pod's fsGroup), and tightening it was EPERM for the gateway's user 10001.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +30,11 @@ describe.skipIf(!asRoot)('the private data directory', () => {
     writeFileSync(join(lax, 'old.log'), 'request ids', { mode: 0o644 });
     chownSync(lax, 10001, 10001);
     chownSync(join(lax, 'old.log'), 10001, 10001);
-    const module = new URL('./data-dir.ts', import.meta.url).pathname;
+    // User 10001 may not be able to read the checkout (a clone under /root is 0700): it imports a copy of
+    // the module, which needs only node's own modules.
+    const module = join(work, 'data-dir.ts');
+    copyFileSync(new URL('./data-dir.ts', import.meta.url), module);
+    chmodSync(module, 0o644);
     const child = spawnSync(
       process.execPath,
       [

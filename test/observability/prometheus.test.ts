@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { LineageKey, RECURSION_LIMIT } from '../../gateway/src/invocation/lineage.ts';
 import { freePort } from '../support/free-port.ts';
 import { fixture, REPO_ROOT, startServal, type TestServal } from '../support/serval.ts';
 import { serverAvailable } from '../support/servers.ts';
@@ -29,10 +30,15 @@ let prometheus: ChildProcess;
 let promUrl: string;
 let work: string;
 let prometheusLog = '';
+/** A trace header saying `ok` already ran RECURSION_LIMIT times in its chain: the next run is a loop. */
+let loopingTrace: string;
 
 beforeAll(async () => {
   if (!prometheusAvailable) return;
+  work = mkdtempSync(join(tmpdir(), 'serval-prometheus-'));
+  const dataDir = join(work, 'serval');
   serval = await startServal({
+    config: { dataDir },
     functions: [
       { name: 'ok', runtime: 'nodejs24.x', handler: 'index.handler', codePath: fixture('node', 'echo-esm') },
       { name: 'fails', runtime: 'nodejs24.x', handler: 'index.handler', codePath: fixture('node', 'throws') },
@@ -45,7 +51,9 @@ beforeAll(async () => {
       },
     ],
   });
-  work = mkdtempSync(join(tmpdir(), 'serval-prometheus-'));
+  // The gateway's own lineage key signs the count, as a chain of Serval's own calls would have carried it.
+  const lineage = LineageKey.open(dataDir, undefined).record(undefined, 'default/ok', RECURSION_LIMIT);
+  loopingTrace = `Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=${lineage}`;
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
   const target = new URL(serval.metricsUrl!).host;
@@ -103,6 +111,10 @@ async function generateLoad(): Promise<void> {
       // Six callers against a reservation of two: some are throttled every round.
       ...Array.from({ length: 6 }, () => serval.invoke('limited', { ms: 150 })),
     ];
+    // A recursive loop, stopped before it runs (serval_recursive_invocations_dropped_total).
+    const loop = await serval.invoke('ok', {}, { 'X-Amzn-Trace-Id': loopingTrace });
+    if (loop.status !== 400 || !loop.text.includes('Recursive invocation detected'))
+      throw new Error(`the looping call was not stopped: HTTP ${loop.status} ${loop.text}`);
     const results = await Promise.all(calls);
     sync += results.filter((r) => r.status === 200).length;
     const unexpected = results.filter((r) => r.status !== 200 && r.status !== 429);
@@ -229,7 +241,7 @@ describe.skipIf(!prometheusAvailable)('the alert rules', () => {
     },
   );
 
-  it('error rate and throttling alerts go off for the functions that fail and are throttled', async () => {
+  it('error rate, throttling and loop alerts go off for the functions that fail, are throttled and loop', async () => {
     await expect
       .poll(
         async () => {
@@ -241,7 +253,11 @@ describe.skipIf(!prometheusAvailable)('the alert rules', () => {
         },
         { timeout: 20_000, interval: 500 },
       )
-      .toEqual(['ServalFunctionErrorRateHigh fails', 'ServalFunctionThrottled limited']);
+      .toEqual([
+        'ServalFunctionErrorRateHigh fails',
+        'ServalFunctionThrottled limited',
+        'ServalRecursiveLoopStopped ok',
+      ]);
   });
 });
 
