@@ -70,8 +70,17 @@ export function controlPlaneGuard(
       let target: ReturnType<typeof parseFunctionRef>;
       try {
         target = parseFunctionRef(decodeURIComponent(operation.functionName), undefined, defaultNamespace);
-      } catch (err) {
-        return next(err);
+      } catch {
+        // Not a function name: the caller is still authenticated first (401 before 400), on the path itself;
+        // the route then says what is wrong with the name.
+        authorizer
+          .authorizeGatewayOperation(
+            callerOf(req),
+            operation.action,
+            `arn:serval:gateway:${region}::${path.slice(1)}`,
+          )
+          .then(() => next(), next);
+        return;
       }
       authorizer.authorizeFunction(callerOf(req), target, operation.action).then(() => next(), next);
       return;
