@@ -109,10 +109,12 @@ beforeAll(async () => {
     ],
     { stdio: 'ignore' },
   );
-  // The first schedule tick comes within a minute; the lag shows once the mapping has read its backlog.
-  await waitFor(() => hasData('serval_schedule_ticks_total{outcome="fired"} > 0'), 90_000);
+  // The first schedule tick comes within a minute. Wait until Prometheus has seen the counters rise, not
+  // just be above zero: a tick that fired before the first scrape is in every sample, so rate() over the
+  // range is 0 and the lateness quantile is NaN until the next tick, a minute later.
+  await waitFor(() => hasData('increase(serval_schedule_ticks_total{outcome="fired"}[5m]) > 0'), 150_000);
   await waitFor(() => hasData('serval_event_source_offset_lag > 0'), 60_000);
-}, 240_000);
+}, 330_000);
 
 afterAll(async () => {
   prometheus?.kill();
