@@ -64,11 +64,13 @@ export class PodConverger {
   }
 
   async converge(): Promise<void> {
-    if (!this.pods) throw new Error('PodConverger.converge before start');
-    await this.pods.synced;
+    // Held locally: leadership can be lost (stop() clears the field) while this pass awaits.
+    const informer = this.pods;
+    if (!informer) throw new Error('PodConverger.converge before start');
+    await informer.synced;
     const demand = await this.demand();
     const wanted = new Map(demand.map((d) => [d.environmentId, d]));
-    const pods = this.pods.list();
+    const pods = informer.list();
     const existing = new Set<string>();
     for (const pod of pods) {
       const id = pod.metadata?.labels?.[LABEL_ENVIRONMENT] ?? '';
