@@ -2,7 +2,6 @@
 import { Socket } from 'node:net';
 import WebSocket from 'ws';
 import {
-  type AgentMessage,
   decodeFrame,
   encodeFrame,
   type GatewayMessage,
