@@ -7,8 +7,11 @@
 // first bytes wait for nothing but the reads already under way), or at once when they reach FRAME_BYTES.
 import { type AgentMessage, STREAM_WINDOW_BYTES } from '../../apis/environment-link.ts';
 
-/** Sends one link message; the body may come in parts, which the frame joins with its one copy. */
-export type LinkSend = (message: AgentMessage, body?: Uint8Array | readonly Uint8Array[]) => void;
+/** A frame's body, whole or in parts (which the frame joins with its one copy). */
+export type LinkBody = Uint8Array | readonly Uint8Array[];
+
+/** Sends one link message. */
+export type LinkSend = (message: AgentMessage, body?: LinkBody) => void;
 
 /** The largest frame the relay builds: a quarter of the window, so credit keeps flowing while it travels. */
 export const FRAME_BYTES = STREAM_WINDOW_BYTES / 4;

@@ -2,13 +2,14 @@
 import { Socket } from 'node:net';
 import WebSocket from 'ws';
 import {
+  type AgentMessage,
   decodeFrame,
   encodeFrame,
   type GatewayMessage,
 } from '../../apis/environment-link.ts';
 import type { AgentConfig } from './config.ts';
 import { Environment } from './environment.ts';
-import { type LinkSend, StreamRelay } from './stream-relay.ts';
+import { type LinkBody, StreamRelay } from './stream-relay.ts';
 
 export interface UpstreamLink {
   /** Resolves when the link closes; the runtime has been stopped by then. */
@@ -23,7 +24,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     perMessageDeflate: false,
     maxPayload: 64 * 1024 * 1024,
     // An all-zero mask, which ws sends without masking and the gateway's ws reads without unmasking:
-    // masking every byte in JS was most of the agent's CPU on a streamed response (ADR-38).
+    // masking every byte in JS was half the agent's CPU on a streamed response (ADR-38).
     generateMask: (mask: Buffer) => mask.fill(0),
     // The same handshake and frames over the socket the provider passed in, where there is one.
     ...(linkFd !== undefined && {
@@ -34,7 +35,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   let queue = Promise.resolve();
   /** The streamed response under way, if any: credit and cancel for it must not queue behind its invoke. */
   let relay: StreamRelay | undefined;
-  const send: LinkSend = (message, body) => socket.send(encodeFrame(message, body));
+  const send = (message: AgentMessage, body?: LinkBody) => socket.send(encodeFrame(message, body));
 
   socket.on('message', (data: Buffer) => {
     const { header, body } = decodeFrame<GatewayMessage>(data);
