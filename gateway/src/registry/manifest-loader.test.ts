@@ -38,7 +38,7 @@ describe('loadManifestDirectory', () => {
           /broken\.yml \(document 4\): spec\.environment\.AWS_REGION: AWS_REGION is reserved/,
         ),
         expect.stringMatching(
-          /broken\.yml \(document 5\): spec\.code: exactly one of path, inline, configMap or url is required/,
+          /broken\.yml \(document 5\): spec\.code: exactly one of path, inline, configMap, url or image is required/,
         ),
         expect.stringMatching(
           /broken\.yml \(document 6\): spec\.code\.path: .*does-not-exist is not a directory/,
