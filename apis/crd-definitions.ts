@@ -15,9 +15,9 @@ import { EventSourceMappingSchema, SOURCE_KINDS } from './event-source-mapping.t
 import {
   API_VERSION,
   FunctionSchema,
-  RESERVED_ENV_KEYS,
   IMAGE_EXCLUDED_FIELDS,
   IMAGE_EXCLUDED_MESSAGE,
+  RESERVED_ENV_KEYS,
   TENANCY_EXCLUDED_FIELDS,
   tenancyConflict,
 } from './function.ts';

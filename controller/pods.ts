@@ -19,6 +19,7 @@ import { FUNCTION_ENV_PREFIX } from '../runtime-shims/agent/config.ts';
 import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
+import { asImagePod } from './image-pod.ts';
 
 export type PodAction = 'created' | 'deleted' | 'refused';
 
@@ -155,7 +156,7 @@ export class PodConverger {
       spec = revision.data.spec;
       codeConfigMap = revision.data.codeConfigMap;
     }
-    if (!codeConfigMap || fn.status?.codeSha256 === undefined) {
+    if ((!codeConfigMap && !spec.code.image) || fn.status?.codeSha256 === undefined) {
       // A function the controller refused (bad code, bad spec) fails its invocation now; one still being
       // prepared waits for the next pass.
       const ready = fn.status?.conditions?.find((c) => c.type === 'Ready');
@@ -167,12 +168,13 @@ export class PodConverger {
       }
       return;
     }
-    const files = await this.codeFiles(env.namespace, codeConfigMap);
+    // An image function's code is in its image: no ConfigMap.
+    const files = codeConfigMap ? await this.codeFiles(env.namespace, codeConfigMap) : [];
     await this.ensureNetworkPolicy(env.namespace);
     try {
       await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
         method: 'POST',
-        body: podFor(env, fn, spec, codeConfigMap, files, this.config),
+        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config),
       });
     } catch (err) {
       // Created on an earlier pass that the pod cache had not caught up with yet: the name is the environment's.
@@ -215,6 +217,18 @@ export class PodConverger {
 }
 
 export function podFor(
+  env: DemandedEnvironment,
+  fn: FunctionObject,
+  spec: FunctionSpec,
+  codeConfigMap: string,
+  files: string[],
+  config: ControllerConfig,
+): V1Pod {
+  const pod = zipPodFor(env, fn, spec, codeConfigMap, files, config);
+  return spec.code.image ? asImagePod(pod, env, spec) : pod;
+}
+
+function zipPodFor(
   env: DemandedEnvironment,
   fn: FunctionObject,
   spec: FunctionSpec,

@@ -21,7 +21,9 @@ try {
     });
   }
   await link.closed;
-  process.exit(0);
+  // A sidecar that exits is restarted by the kubelet and would link again: it waits for its pod to end.
+  if (config.attachedRuntime) setInterval(() => undefined, 60_000);
+  else process.exit(0);
 } catch (err) {
   process.stderr.write(`serval-agent: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
