@@ -279,6 +279,20 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
     const failed = await invoke('imaged', { fail: true });
     expect(failed).toMatchObject({ status: 200, error: 'Unhandled' });
     expect(JSON.parse(failed.body)).toEqual({ errorType: 'TypeError', errorMessage: 'asked to fail' });
+    // A runtime that exits ends its environment (the agent cannot start an image's ENTRYPOINT again): the
+    // call gets Runtime.ExitError, and the next one a new pod.
+    const exited = await invoke('imaged', { exit: true });
+    expect(exited, await diagnose('imaged')).toMatchObject({ status: 200, error: 'Unhandled' });
+    expect(JSON.parse(exited.body).errorType).toBe('Runtime.ExitError');
+    const after = await rig.until(
+      'a new environment answers',
+      async () => {
+        const r = await invoke('imaged', { n: 5 });
+        return r.status === 200 && r.error === null ? JSON.parse(r.body) : undefined;
+      },
+      180_000,
+    );
+    expect(after).toMatchObject({ handler: 'app.shout', calls: 1 });
 
     await kubectl(['delete', 'function', 'imaged', '-n', NS, '--wait=true', '--timeout=120s']);
   }, 600_000);

@@ -48,9 +48,13 @@ describe('loadManifestDirectory', () => {
         expect.stringMatching(
           /broken\.yml \(document 8\): spec\.functionVersion: .*an alias cannot point to an alias/,
         ),
+        // A container-image function: cluster mode's, said when the manifest loads.
+        expect.stringMatching(
+          /broken\.yml \(document 9\): spec\.code\.image: InvalidParameterValueException: .*PackageType Image.* cluster mode only/,
+        ),
       ]),
     );
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(9);
   });
 
   it('loads Alias documents', () => {

@@ -22,5 +22,6 @@ export const handler = async (event) => seen(event, 'app.handler');
 
 export const shout = async (event) => {
   if (event.fail) throw new TypeError('asked to fail');
+  if (event.exit) process.exit(3);
   return seen(event, 'app.shout');
 };
