@@ -8,7 +8,7 @@ import { readAgentConfig } from './config.ts';
 import { connectUpstream } from './upstream-link.ts';
 
 /** How long a sidecar agent told to stop may still report the invocation its runtime's exit failed. */
-const ATTACHED_STOP_GRACE_MS = 2000;
+const ATTACHED_STOP_GRACE_MS = 5000;
 
 const runtimeShimsDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
