@@ -224,22 +224,10 @@ export function podFor(
   files: string[],
   config: ControllerConfig,
 ): V1Pod {
-  const pod = zipPodFor(env, fn, spec, codeConfigMap, files, config);
-  return spec.code.image ? asImagePod(pod, env, spec) : pod;
-}
-
-function zipPodFor(
-  env: DemandedEnvironment,
-  fn: FunctionObject,
-  spec: FunctionSpec,
-  codeConfigMap: string,
-  files: string[],
-  config: ControllerConfig,
-): V1Pod {
   const memory = `${spec.memoryMB}Mi`;
   const cpu = `${Math.max(1, Math.round((spec.memoryMB / MB_PER_CPU) * 1000))}m`;
   const version = env.version === '$LATEST' ? 'latest' : env.version;
-  return {
+  const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
@@ -321,4 +309,6 @@ function zipPodFor(
       ],
     },
   };
+  // An image function: the same pod, with its image beside the agent (image-pod.ts).
+  return spec.code.image ? asImagePod(pod, env, spec) : pod;
 }
