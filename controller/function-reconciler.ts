@@ -85,7 +85,7 @@ export class FunctionReconciler {
     try {
       if (spec.code.image) {
         // An image carries its own code: nothing to store, and its reference stands for the code.
-        codeSha256 = digest(spec.code.image.uri);
+        codeSha256 = createHash('sha256').update(spec.code.image.uri).digest('hex');
         codeConfigMap = '';
       } else if (source !== undefined && known?.source === source) {
         ({ codeSha256, codeConfigMap } = known);
