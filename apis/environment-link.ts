@@ -5,6 +5,9 @@
 
 export const LINK_PATH_PREFIX = '/agent/v1/environments/';
 
+/** EnvironmentSpec.runtime of a container-image function (code.image), which has no runtime identifier. */
+export const IMAGE_RUNTIME = 'image';
+
 /** What an environment runs; fixed for its lifetime (one function version). */
 export interface EnvironmentSpec {
   environmentId: string;
@@ -12,6 +15,7 @@ export interface EnvironmentSpec {
   functionName: string;
   /** `$LATEST` or a version number; never an alias. */
   version: string;
+  /** The runtime identifier, or IMAGE_RUNTIME for a container-image function (its image is its runtime). */
   runtime: string;
   handler: string;
   /** Absolute path of the code directory inside the environment (LAMBDA_TASK_ROOT). */

@@ -210,6 +210,8 @@ function oomKillCount(text: string): number {
 /** Go's rendering of a process exit, which Lambda's messages use ("exit status 3", "signal: killed"). */
 export function describeExit(exit: RuntimeExit): string {
   if (exit.signal) return `signal: ${SIGNAL_WORDS[exit.signal] ?? exit.signal}`;
+  // A runtime the agent did not start (an image's own): only its container's status knows.
+  if (exit.code === null) return 'exit status unknown';
   return `exit status ${exit.code ?? 0}`;
 }
 

@@ -54,6 +54,10 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
             config.codeDir ? { ...header.spec, codeDir: config.codeDir } : header.spec,
             config,
             sink,
+            // An image's runtime that ended cannot be started again: after the result, so does the link.
+            () => {
+              queue = queue.then(() => socket.close(1000, 'the runtime ended'));
+            },
           );
           await environment.start();
           send({ type: 'ready' });
