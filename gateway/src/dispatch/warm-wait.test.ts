@@ -12,24 +12,26 @@ function started(wait: WarmWait, ms: number, readyMs = ms / 2) {
   wait.ran(fresh, ms - readyMs);
 }
 
+/** A policy that has seen one start of `startMs` and one run of `runMs`. */
+function seen(eagerEnvironments: number, maxWaitMs: number, startMs: number, runMs: number) {
+  const wait = new WarmWait({ eagerEnvironments, maxWaitMs });
+  started(wait, startMs);
+  wait.ran(env, runMs);
+  return wait;
+}
+
 describe('WarmWait', () => {
   it('waits while a busy environment is expected sooner than a start, up to the ceiling', () => {
-    const wait = new WarmWait({ eagerEnvironments: 8, maxWaitMs: 1000 });
-    started(wait, 700);
-    wait.ran(env, 15);
+    const wait = seen(8, 1000, 700, 15);
     // 56 calls ahead of 8 busy environments of 15 ms: about 105 ms, shorter than a 700 ms start.
     expect(wait.graceMs(pool(8), 55)).toBe(700);
     // ADR-36's fixed 100 ms bound started an environment for this call: the start storm at 64 callers.
-    const fixed = new WarmWait({ eagerEnvironments: 8, maxWaitMs: 100 });
-    started(fixed, 700);
-    fixed.ran(env, 15);
+    const fixed = seen(8, 100, 700, 15);
     expect(fixed.graceMs(pool(8), 55)).toBe(0);
   });
 
   it('starts at once when a start is quicker than the expected wait', () => {
-    const wait = new WarmWait({ eagerEnvironments: 2, maxWaitMs: 60_000 });
-    started(wait, 200);
-    wait.ran(env, 3000);
+    const wait = seen(2, 60_000, 200, 3000);
     // 3000 ms × 2 / 2 busy = 3 s for a busy one, against 200 ms for a new one.
     expect(wait.graceMs(pool(2), 1)).toBe(0);
   });
@@ -58,13 +60,7 @@ describe('WarmWait', () => {
   });
 
   it('never waits below the eager environments, or when waiting is off', () => {
-    const wait = new WarmWait({ eagerEnvironments: 8, maxWaitMs: 1000 });
-    started(wait, 700);
-    wait.ran(env, 1);
-    expect(wait.graceMs(pool(7), 0)).toBe(0);
-    const off = new WarmWait({ eagerEnvironments: 1, maxWaitMs: 0 });
-    started(off, 700);
-    off.ran(env, 1);
-    expect(off.graceMs(pool(4), 0)).toBe(0);
+    expect(seen(8, 1000, 700, 1).graceMs(pool(7), 0)).toBe(0);
+    expect(seen(1, 0, 700, 1).graceMs(pool(4), 0)).toBe(0);
   });
 });
