@@ -22,19 +22,45 @@ export class BatchAssembler<R extends SourceRecord> {
   private readonly poller: SourcePoller<R>;
   private readonly batching: Batching;
   private carried: R[] = [];
+  /** The next batch, being received while the caller invokes the current one (prefetch). */
+  private ahead: Promise<R[]> | undefined;
 
   constructor(poller: SourcePoller<R>, batching: Batching) {
     this.poller = poller;
     this.batching = batching;
   }
 
-  /** Records left over from an earlier batch; they go first into the next one. */
-  get pending(): readonly R[] {
-    return this.carried;
+  /** Whether records wait here for a next batch: left over from an earlier one, or received ahead. */
+  get holding(): boolean {
+    return this.carried.length > 0 || this.ahead !== undefined;
+  }
+
+  /**
+   * Starts receiving the next batch now, while the caller works on the current one: with a backlog, a
+   * loop's batches then follow each other without a receive round trip between them.
+   */
+  prefetch(signal: AbortSignal): void {
+    if (this.ahead) return;
+    this.ahead = this.assemble(signal);
+    // Awaited by next() or takeAhead(); a receive aborted meanwhile must not be an unhandled rejection.
+    this.ahead.catch(() => undefined);
   }
 
   /** The next batch; `[]` when nothing arrived within the idle wait. Throws when the source is lost. */
-  async next(signal: AbortSignal): Promise<R[]> {
+  next(signal: AbortSignal): Promise<R[]> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    return ahead ?? this.assemble(signal);
+  }
+
+  /** The batch received ahead, if any (a stopping loop still invokes it); `[]` when there is none or it failed. */
+  async takeAhead(): Promise<R[]> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    return ahead ? ahead.catch(() => []) : [];
+  }
+
+  private async assemble(signal: AbortSignal): Promise<R[]> {
     const { batchSize, windowMs, maxPerReceive } = this.batching;
     const batch: R[] = [];
     let bytes = ENVELOPE_BYTES;

@@ -127,6 +127,7 @@ export class MappingWorker {
       region: this.deps.region,
       credentials: () => this.deps.credentials(this.definition),
       log: this.deps.log,
+      brokerRequest: (operation) => this.deps.observer.brokerRequest(this.labels, operation),
     });
     this.poller = poller;
     const backlogTimer = setInterval(() => void this.readBacklog(poller), BACKLOG_EVERY_MS);
@@ -198,22 +199,31 @@ export class MappingWorker {
         return;
       }
       if (batch.length === 0) {
-        if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
+        if (this.loops > 1 && !assembler.holding) return; // idle: scale down
         continue;
       }
       const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
       this.deps.observer.polled(this.labels, batch.length, redelivered);
-      // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides).
+      // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides), and the next
+      // batch is received while this one is invoked, unless this loop is about to end.
       if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) {
         const target = this.scaler.backlogged(Date.now(), this.maxLoops());
         if (this.loops < target) spawn();
+        if (this.loops <= this.scaler.target) assembler.prefetch(signal);
       }
       await this.process(poller, batch, signal, Date.now());
       if (warm) this.scaler.finishedBatch(Date.now());
       else this.scaler.warmed(Date.now());
       warm = true;
       // A loop the scaler took back ends after its batch.
-      if (this.loops > this.scaler.target && assembler.pending.length === 0) return;
+      if (this.loops > this.scaler.target && !assembler.holding) return;
+    }
+    // A batch received ahead when the mapping stopped is invoked and settled like the one in flight (one
+    // received ahead of a lost connection could not be settled: the broker redelivers it).
+    const ahead = await assembler.takeAhead();
+    if (ahead.length > 0 && !this.lostSignal.signal.aborted) {
+      this.deps.observer.polled(this.labels, ahead.length, ahead.filter((r) => r.deliveryCount > 1).length);
+      await this.process(poller, ahead, this.controller.signal, Date.now());
     }
   }
 

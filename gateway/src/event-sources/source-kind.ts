@@ -89,6 +89,8 @@ export interface MappingContext {
    */
   credentials: () => Promise<Credentials>;
   log: (line: string) => void;
+  /** Counts one API call to the broker by its operation (SQS bills per request): the kind calls it. */
+  brokerRequest?: (operation: string) => void;
 }
 
 /** Credentials never live in manifest text: the runtime resolves them and hands them to the kind. */

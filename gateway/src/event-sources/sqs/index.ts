@@ -31,7 +31,7 @@ export const sqsKind: SourceKind<SqsRecord> = {
     return {
       async connect() {
         client?.destroy();
-        client = sqsClient(url, region, await context.credentials());
+        client = sqsClient(url, region, await context.credentials(), context.brokerRequest);
         queue = await describeQueue(client, url, region);
       },
       receive(max, waitMs, signal) {
