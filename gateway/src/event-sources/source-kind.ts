@@ -118,6 +118,11 @@ export interface SourcePoller<R extends SourceRecord = SourceRecord> {
   /** Lambda's event for a batch of this kind (`{Records:[…]}` for SQS, `rmqMessagesByQueue` for MQ, …). */
   buildEvent(records: readonly R[]): unknown;
   /**
+   * The same event as JSON, when the kind can join records it serialized already (record-json.ts); without
+   * it the runtime stringifies `buildEvent`'s result.
+   */
+  eventPayload?(records: readonly R[]): Buffer;
+  /**
    * Settles a batch after its outcome: ack what succeeded or was filtered, release what failed so the
    * broker redelivers it (or its own redrive policy dead-letters it). The kind decides how, and may ask for
    * a retry or discard records (SettleResult). Never called before the function's outcome is known.

@@ -1,5 +1,6 @@
 // The NATS JetStream source kind: a durable pull consumer per mapping, Serval's Kinesis-style event.
 import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
+import { recordsPayload } from '../record-json.ts';
 import type { SourceKind, SourcePoller } from '../source-kind.ts';
 import { consumerName, type NatsSource, openNats } from './connection.ts';
 import { type NatsRecord, natsRecord } from './event.ts';
@@ -50,6 +51,7 @@ export const natsKind: SourceKind<NatsRecord> = {
         return msgs.map((m) => natsRecord(m, arn, region));
       },
       buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
+      eventPayload: recordsPayload,
       settle: (records, outcome) => settleNats(live().source, records, outcome),
       async extendLease(records) {
         for (const r of records) r.msg.working();

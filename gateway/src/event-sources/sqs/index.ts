@@ -2,6 +2,7 @@
 
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
+import { recordsPayload } from '../record-json.ts';
 import type { SourceKind, SourcePoller } from '../source-kind.ts';
 import { describeQueue, type QueueInfo, queueArn, queueRegion, sqsClient } from './connection.ts';
 import type { SqsRecord } from './event.ts';
@@ -39,6 +40,7 @@ export const sqsKind: SourceKind<SqsRecord> = {
         return receiveSqs(c.client, c.queue, max, waitMs, signal);
       },
       buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
+      eventPayload: recordsPayload,
       async settle(records, outcome) {
         const c = connected();
         await settleSqs(c.client, c.queue, records, outcome);
