@@ -10,18 +10,17 @@ import type { Tracing } from '../observability/tracing.ts';
 import { functionArn } from '../registry/function-definition.ts';
 import { Backoff, pause } from './backoff.ts';
 import { BatchAssembler, GroupLocks, MAX_BATCH_PAYLOAD_BYTES } from './batch-assembler.ts';
-import { CredentialsError } from './credentials.ts';
 import { failureRecord } from './failure-record.ts';
 import { invokeBatch } from './invoke-batch.ts';
 import { LoopScaler } from './loop-scaler.ts';
 import {
   batchingOf,
-  type MappingCondition,
   type MappingDefinition,
   type MappingState,
   type MappingStatus,
   type StatusEvent,
 } from './mapping.ts';
+import { MappingStatusKeeper } from './mapping-status.ts';
 import type { EventSourceObserver, MappingLabels } from './observer.ts';
 import type {
   BatchOutcome,
@@ -64,7 +63,7 @@ export class MappingWorker {
   private readonly controller = new AbortController();
   private poller: SourcePoller | undefined;
   private running: Promise<void> | undefined;
-  private current: MappingStatus;
+  private readonly statusKeeper: MappingStatusKeeper;
   private loops = 0;
   private scaler = new LoopScaler(Date.now());
   private lost: unknown;
@@ -81,30 +80,34 @@ export class MappingWorker {
       kind: kind.kind,
     };
     this.filters = (definition.spec.filterCriteria?.filters ?? []).map((f) => FilterPattern.parse(f.pattern));
-    this.current = {
-      uuid: definition.uuid,
-      sourceKind: kind.kind as SourceKindName,
-      state: definition.spec.enabled ? 'Enabled' : 'Disabled',
-      stateTransitionReason: 'USER_INITIATED',
-      lastProcessingResult: 'No records processed',
-      conditions: [],
-      observedGeneration: definition.generation,
-    };
+    this.statusKeeper = new MappingStatusKeeper(
+      {
+        uuid: definition.uuid,
+        sourceKind: kind.kind as SourceKindName,
+        state: definition.spec.enabled ? 'Enabled' : 'Disabled',
+        stateTransitionReason: 'USER_INITIATED',
+        lastProcessingResult: 'No records processed',
+        conditions: [],
+        observedGeneration: definition.generation,
+      },
+      deps.onStatus,
+    );
   }
 
   get status(): MappingStatus {
-    return this.current;
+    return this.statusKeeper.status;
   }
 
   /** Starts polling when the mapping is enabled; a disabled one only reports its status. */
   start(previous?: MappingStatus): void {
-    if (previous) this.current = { ...previous, observedGeneration: this.definition.generation };
+    const status = this.statusKeeper;
+    if (previous) status.restore(previous, this.definition.generation);
     if (!this.definition.spec.enabled) {
-      this.setState('Disabled');
-      this.setCondition('Ready', 'False', 'Disabled', 'the mapping is disabled');
+      status.setState('Disabled');
+      status.setCondition('Ready', 'False', 'Disabled', 'the mapping is disabled');
       return;
     }
-    this.setState('Enabled');
+    status.setState('Enabled');
     this.running = this.run();
   }
 
@@ -113,7 +116,7 @@ export class MappingWorker {
     this.controller.abort();
     await this.running;
     await this.poller?.close().catch(() => undefined);
-    this.setState(state);
+    this.statusKeeper.setState(state);
   }
 
   private async run(): Promise<void> {
@@ -249,20 +252,10 @@ export class MappingWorker {
       problem = 'PROBLEM: Function not found';
     }
     if (problem === undefined) {
-      if (this.current.lastProcessingResult.startsWith('PROBLEM: Function')) {
-        this.setResult('No records processed');
-        this.setCondition('Ready', 'True', 'Polling', 'the mapping is polling its source');
-      }
+      this.statusKeeper.functionReady();
       return true;
     }
-    if (this.current.lastProcessingResult !== problem) {
-      this.setResult(problem);
-      this.setCondition('Ready', 'False', 'FunctionNotReady', problem.slice('PROBLEM: '.length), {
-        type: 'Warning',
-        reason: 'FunctionNotReady',
-        message: problem,
-      });
-    }
+    this.statusKeeper.functionProblem(problem);
     await pause(1_000, signal);
     return false;
   }
@@ -360,7 +353,7 @@ export class MappingWorker {
               ? result.outcome.failed.length
               : 0;
         if (failedCount > 0) this.deps.observer.failed(this.labels, failedCount);
-        this.setResult(processingResult(result.outcome));
+        this.statusKeeper.setResult(processingResult(result.outcome));
         const settled = await this.settle(poller, records, result.outcome, {
           statusCode: result.statusCode,
           executedVersion: result.executedVersion,
@@ -431,94 +424,21 @@ export class MappingWorker {
     }
   }
 
-  private connectionLost(err: unknown): void {
-    if (this.lost !== undefined) return;
-    this.lost = err ?? new Error('connection lost');
-    this.lostSignal.abort();
-  }
-
   private connected(): void {
     this.deps.observer.connected(this.labels, true);
-    const wasDown = this.current.conditions.find((c) => c.type === 'SourceConnected')?.status === 'False';
-    this.setCondition(
-      'SourceConnected',
-      'True',
-      'Connected',
-      `connected to the ${this.kind.kind} source`,
-      wasDown
-        ? {
-            type: 'Normal',
-            reason: 'SourceReconnected',
-            message: `reconnected to the ${this.kind.kind} source`,
-          }
-        : undefined,
-    );
-    this.setCondition('Ready', 'True', 'Polling', 'the mapping is polling its source');
-    if (this.current.lastProcessingResult.startsWith('PROBLEM: Connection'))
-      this.setResult('No records processed');
+    this.statusKeeper.connected();
   }
 
   private disconnected(err: unknown): void {
     this.deps.observer.connected(this.labels, false);
-    // Credentials that cannot be read (a missing Secret) are not an outage: the status says which Secret.
-    const credentials = err instanceof CredentialsError;
-    const reason = credentials ? 'CredentialsUnavailable' : 'SourceUnreachable';
-    const message = credentials
-      ? `the ${this.kind.kind} source's credentials could not be read: ${err.message}`
-      : `the ${this.kind.kind} source is unreachable: ${messageOf(err)}`;
-    const previous = this.current.conditions.find((c) => c.type === 'SourceConnected');
-    const already = previous?.status === 'False' && previous.reason === reason;
-    this.setResult(
-      credentials
-        ? 'PROBLEM: Connection error. The credentials of the event source could not be read.'
-        : 'PROBLEM: Connection error. The event source could not be reached.',
-    );
-    this.setCondition(
-      'SourceConnected',
-      'False',
-      reason,
-      message,
-      already ? undefined : { type: 'Warning', reason, message },
-    );
-    this.setCondition('Ready', 'False', reason, message);
-    if (!already) this.deps.log(`event source mapping ${this.definition.uuid}: ${message}; reconnecting`);
+    const news = this.statusKeeper.disconnected(err);
+    if (news) this.deps.log(`event source mapping ${this.definition.uuid}: ${news}; reconnecting`);
   }
 
-  private setState(state: MappingState): void {
-    if (this.current.state === state) return;
-    this.current = { ...this.current, state, stateTransitionReason: 'USER_INITIATED' };
-    this.deps.onStatus(this.current);
-  }
-
-  private setResult(result: string): void {
-    if (this.current.lastProcessingResult === result) return;
-    this.current = { ...this.current, lastProcessingResult: result };
-    this.deps.onStatus(this.current);
-  }
-
-  private setCondition(
-    type: MappingCondition['type'],
-    status: MappingCondition['status'],
-    reason: string,
-    message: string,
-    event?: StatusEvent,
-  ): void {
-    const existing = this.current.conditions.find((c) => c.type === type);
-    if (existing && existing.status === status && existing.reason === reason && existing.message === message)
-      return;
-    const condition: MappingCondition = {
-      type,
-      status,
-      reason,
-      message,
-      lastTransitionTime:
-        existing && existing.status === status ? existing.lastTransitionTime : new Date().toISOString(),
-    };
-    this.current = {
-      ...this.current,
-      conditions: [...this.current.conditions.filter((c) => c.type !== type), condition],
-    };
-    this.deps.onStatus(this.current, event);
+  private connectionLost(err: unknown): void {
+    if (this.lost !== undefined) return;
+    this.lost = err ?? new Error('connection lost');
+    this.lostSignal.abort();
   }
 }
 
