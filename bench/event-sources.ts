@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -308,7 +308,7 @@ async function measure(make: () => Promise<Source>, work: string): Promise<Row[]
         const result = await throughput(source, work, build);
         await source.fresh();
         const samples = await latency(source, work, build);
-        const label = build === ROOT ? 'this' : build;
+        const label = build === ROOT ? 'this' : basename(build);
         rows.push({
           kind: source.kind,
           build: label,
