@@ -309,14 +309,17 @@ async function measure(make: () => Promise<Source>, work: string): Promise<Row[]
         await source.fresh();
         const samples = await latency(source, work, build);
         const label = build === ROOT ? 'this' : basename(build);
-        rows.push({
+        const row: Row = {
           kind: source.kind,
           build: label,
           round,
           ...result,
           p50: pct(samples, 50),
           p99: pct(samples, 99),
-        });
+        };
+        rows.push(row);
+        // Each run as it ends: a long A/B on a busy machine shows its progress.
+        process.stderr.write(`bench/event-sources: ${JSON.stringify(row)}\n`);
       }
   } finally {
     await source.close();
