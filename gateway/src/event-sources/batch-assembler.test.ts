@@ -80,6 +80,22 @@ describe('BatchAssembler', () => {
     expect((await assembler.next(signal)).map((r) => r.id)).toHaveLength(5);
   });
 
+  it('drops a batch that waited ahead for half of its lease, and receives afresh', async () => {
+    const source = memorySource(Array.from({ length: 3 }, (_, i) => rec(`m${i}`)));
+    const assembler = new BatchAssembler(source, {
+      batchSize: 1,
+      windowMs: 0,
+      maxPerReceive: 10,
+      leaseMs: 40,
+    });
+    await assembler.next(signal);
+    assembler.prefetch(signal);
+    await new Promise((r) => setTimeout(r, 100)); // the caller's invocation outlasts half the lease
+    // m1 is dropped (the broker would deliver it again); m2 comes from a new receive.
+    expect((await assembler.next(signal)).map((r) => r.id)).toEqual(['m2']);
+    expect(source.calls).toBe(3);
+  });
+
   it('gives a stopping loop the batch received ahead, and nothing when a receive failed', async () => {
     const source = memorySource([rec('a'), rec('b')]);
     const assembler = new BatchAssembler(source, { batchSize: 1, windowMs: 0, maxPerReceive: 10 });

@@ -166,6 +166,7 @@ export class MappingWorker {
       windowMs,
       maxPerReceive: this.kind.maxPerReceive,
       wholeBatches: this.kind.assemblesBatches ?? false,
+      leaseMs: poller.leaseMs?.(),
     };
     const signal = AbortSignal.any([this.controller.signal, this.lostSignal.signal]);
     const loops = new Set<Promise<void>>();

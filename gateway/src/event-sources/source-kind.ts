@@ -128,6 +128,11 @@ export interface SourcePoller<R extends SourceRecord = SourceRecord> {
    * a retry or discard records (SettleResult). Never called before the function's outcome is known.
    */
   settle(records: readonly R[], outcome: BatchOutcome<R>): Promise<SettleResult<R> | undefined>;
+  /**
+   * How long a received record stays leased to the mapping (SQS visibility timeout, NATS ack wait). A batch
+   * received ahead that waited half of it is dropped rather than invoked (its records come back).
+   */
+  leaseMs?(): number;
   /** Keeps records leased while a throttled batch waits to be invoked (SQS visibility, NATS in-progress). */
   extendLease?(records: readonly R[]): Promise<void>;
   /**

@@ -46,6 +46,7 @@ export const sqsKind: SourceKind<SqsRecord> = {
         await settleSqs(c.client, c.queue, records, outcome);
         return undefined;
       },
+      leaseMs: () => connected().queue.visibilityTimeoutSeconds * 1000,
       async extendLease(records) {
         const c = connected();
         await extendSqs(c.client, c.queue, records);
