@@ -192,7 +192,10 @@ export class MappingWorker {
     spawn: () => void,
   ): Promise<void> {
     const { batchSize } = batchingOf(this.definition.spec, this.kind.defaults);
+    const leaseMs = poller.leaseMs?.();
     let warm = false;
+    /** How long this loop's last batch took, from invoke to settled. */
+    let lastBatchMs = Number.POSITIVE_INFINITY;
     while (!signal.aborted) {
       if (!(await this.functionCanRun(signal))) continue;
       let batch: SourceRecord[];
@@ -209,13 +212,16 @@ export class MappingWorker {
       const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
       this.deps.observer.polled(this.labels, batch.length, redelivered);
       // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides), and the next
-      // batch is received while this one is invoked, unless this loop is about to end.
+      // batch is received while this one is invoked (aheadPays says when).
       if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) {
         const target = this.scaler.backlogged(Date.now(), this.maxLoops());
         if (this.loops < target) spawn();
-        if (this.loops <= this.scaler.target) assembler.prefetch(signal);
+        if (this.loops <= this.scaler.target && aheadPays(batch, lastBatchMs, leaseMs))
+          assembler.prefetch(signal);
       }
-      await this.process(poller, batch, signal, Date.now());
+      const started = Date.now();
+      await this.process(poller, batch, signal, started);
+      lastBatchMs = Date.now() - started;
       if (warm) this.scaler.finishedBatch(Date.now());
       else this.scaler.warmed(Date.now());
       warm = true;
@@ -450,6 +456,21 @@ function processingResult(outcome: BatchOutcome): string {
   if (outcome.reason === 'invalid_response')
     return 'PROBLEM: Function response is not a valid batch response';
   return 'PROBLEM: Function could not be invoked';
+}
+
+/**
+ * Receiving ahead holds a batch leased while the current one runs, so only when that is cheap: batches of
+ * ordered groups (FIFO) are never received ahead (a batch dropped as stale would spend a receive of its
+ * group's messages, toward the queue's maxReceiveCount), nor while the last batch took a quarter of the
+ * lease or more (a slow function, or a short SQS visibility timeout).
+ */
+function aheadPays(
+  batch: readonly SourceRecord[],
+  lastBatchMs: number,
+  leaseMs: number | undefined,
+): boolean {
+  if (batch.some((r) => r.group !== undefined)) return false;
+  return leaseMs === undefined || lastBatchMs < leaseMs / 4;
 }
 
 function distinctGroups(records: readonly SourceRecord[]): string[] {
