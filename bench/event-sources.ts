@@ -3,7 +3,8 @@
 // window 0. Brokers are real and on this machine; the gateway runs as its own process.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -13,10 +14,16 @@ import { freePort } from '../test/support/free-port.ts';
 import { startNats } from '../test/support/nats.ts';
 import { functionManifest, testDataRoot } from '../test/support/serval.ts';
 import { SQS_CREDENTIALS, startSqsServer } from '../test/support/sqs-server.ts';
-import { startServalProcess } from './serval-process.ts';
+import { cpuByRole, cpuTree, type ProcessCpu } from './load-tools.ts';
+import { ROOT, startServalProcess } from './serval-process.ts';
 
 const MESSAGES = Number(process.env.BENCH_ESM_MESSAGES ?? 20000);
 const LATENCY_SAMPLES = Number(process.env.BENCH_ESM_LATENCY_SAMPLES ?? 300);
+/** Checkouts to run the gateway from, side by side in each round (an A/B against an older build). */
+const BUILDS = (process.env.BENCH_ESM_BUILDS ?? ROOT).split(',').map((b) => resolve(b));
+const ROUNDS = Number(process.env.BENCH_ESM_ROUNDS ?? 1);
+/** A directory to write the gateway's CPU profiles to (node --cpu-prof). */
+const CPU_PROF = process.env.BENCH_ESM_CPU_PROF;
 
 /** A no-op function; the latency one also appends each record's send-to-invoke time to a file. */
 const NOOP = 'export const handler = async () => ({});';
@@ -42,9 +49,22 @@ interface Source {
   close(): Promise<void>;
 }
 
-interface Row {
-  kind: string;
+interface Throughput {
   rate: number;
+  /** CPU ms per 1,000 messages delivered, by process: gateway, function environments, broker. */
+  cpu: { gateway: number; environments: number; broker: number };
+  /** API calls to the broker per 1,000 messages (SQS; NATS counts none). */
+  requests: number;
+  /** The most environments the function had at once. */
+  environments: number;
+  /** 1-minute load average at the start and the end of the run. */
+  load: [number, number];
+}
+
+interface Row extends Throughput {
+  kind: string;
+  build: string;
+  round: number;
   p50: number;
   p99: number;
 }
@@ -54,15 +74,32 @@ function pct(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function invokedCount(metricsUrl: string): Promise<number> {
+/** Messages invoked so far and the function's environments now, from the gateway's /metrics. */
+async function progress(
+  metricsUrl: string,
+): Promise<{ invoked: number; environments: number; requests: number }> {
   const text = await (await fetch(metricsUrl)).text();
   const m = /serval_event_source_messages_total\{[^}]*mapping="bench"[^}]*outcome="invoked"\} (\d+)/.exec(
     text,
   );
-  return Number(m?.[1] ?? 0);
+  let environments = 0;
+  for (const e of text.matchAll(/^serval_environments\{[^}]*function="sink"[^}]*\} (\d+)/gm))
+    environments += Number(e[1]);
+  let requests = 0;
+  for (const r of text.matchAll(
+    /^serval_event_source_broker_requests_total\{[^}]*mapping="bench"[^}]*\} (\d+)/gm,
+  ))
+    requests += Number(r[1]);
+  return { invoked: Number(m?.[1] ?? 0), environments, requests };
 }
 
-async function gatewayFor(source: Source, code: string, work: string, out: string) {
+function roleOf(p: ProcessCpu): string {
+  if (p.cmdline.includes('elasticmq') || p.cmdline.includes('nats-server')) return 'broker';
+  if (p.cmdline.includes('bin/serval.mjs')) return 'gateway';
+  return p.depth === 0 ? 'bench' : 'environments';
+}
+
+async function gatewayFor(source: Source, code: string, work: string, out: string, build = ROOT) {
   const dir = join(work, `manifests-${source.kind}-${Math.random().toString(36).slice(2)}`);
   mkdirSync(dir, { recursive: true });
   const fn = functionManifest({
@@ -89,14 +126,19 @@ async function gatewayFor(source: Source, code: string, work: string, out: strin
   };
   writeFileSync(join(dir, 'bench.yaml'), [fn, mapping].map((d) => stringify(d)).join('---\n'));
   const metricsPort = await freePort();
-  const { child } = await startServalProcess(dir, {
-    SERVAL_METRICS_PORT: String(metricsPort),
-    SERVAL_DATA_DIR: join(dir, 'data'),
-    // The function writes to a file of the test's on the host.
-    SERVAL_LOCAL_ISOLATION: 'off',
-    AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
-  });
+  const { child } = await startServalProcess(
+    dir,
+    {
+      SERVAL_METRICS_PORT: String(metricsPort),
+      SERVAL_DATA_DIR: join(dir, 'data'),
+      // The function writes to a file of the test's on the host.
+      SERVAL_LOCAL_ISOLATION: 'off',
+      AWS_ACCESS_KEY_ID: SQS_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
+      ...(CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF}` } : {}),
+    },
+    build,
+  );
   return { child, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
 }
 
@@ -108,17 +150,40 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Messages a second from the first invocation to the last, with a full backlog waiting. */
-async function throughput(source: Source, work: string): Promise<number> {
+/**
+ * Messages a second from the first invocation to the last, with a full backlog waiting, and the CPU the
+ * processes spent meanwhile (less noisy than the rate on a shared machine).
+ */
+async function throughput(source: Source, work: string, build: string): Promise<Throughput> {
   await source.fill(MESSAGES);
-  const { child, metricsUrl } = await gatewayFor(source, NOOP, work, join(work, 'unused'));
+  const loadStart = loadavg()[0]!;
+  const { child, metricsUrl } = await gatewayFor(source, NOOP, work, join(work, 'unused'), build);
   try {
-    let first: number | undefined;
+    let first: { at: number; invoked: number; requests: number; cpu: Map<number, ProcessCpu> } | undefined;
+    let environments = 0;
     const until = Date.now() + 600_000;
     for (;;) {
-      const n = await invokedCount(metricsUrl).catch(() => 0);
-      if (n > 0 && first === undefined) first = performance.now();
-      if (n >= MESSAGES) return MESSAGES / ((performance.now() - first!) / 1000);
+      const now = await progress(metricsUrl).catch(() => ({ invoked: 0, environments: 0, requests: 0 }));
+      const n = now.invoked;
+      environments = Math.max(environments, now.environments);
+      if (n > 0 && first === undefined)
+        first = { at: performance.now(), invoked: n, requests: now.requests, cpu: cpuTree(process.pid) };
+      if (first && n >= MESSAGES) {
+        const seconds = (performance.now() - first.at) / 1000;
+        const used = cpuByRole(first.cpu, cpuTree(process.pid), roleOf);
+        const perThousand = (role: string) => ((used.get(role) ?? 0) * 1e6) / (n - first!.invoked);
+        return {
+          rate: (n - first.invoked) / seconds,
+          cpu: {
+            gateway: perThousand('gateway'),
+            environments: perThousand('environments'),
+            broker: perThousand('broker'),
+          },
+          requests: ((now.requests - first.requests) * 1000) / (n - first.invoked),
+          environments,
+          load: [loadStart, loadavg()[0]!],
+        };
+      }
       if (Date.now() > until) throw new Error(`${source.kind}: only ${n} of ${MESSAGES} delivered in 10 min`);
       // Not more often: rendering /metrics costs the gateway CPU the mapping would otherwise use.
       await new Promise((r) => setTimeout(r, 250));
@@ -129,9 +194,9 @@ async function throughput(source: Source, work: string): Promise<number> {
 }
 
 /** Send-to-invoke times of messages sent one at a time to an idle mapping (window 0). */
-async function latency(source: Source, work: string): Promise<number[]> {
-  const out = join(work, `latency-${source.kind}.txt`);
-  const { child } = await gatewayFor(source, LATENCY, work, out);
+async function latency(source: Source, work: string, build: string): Promise<number[]> {
+  const out = join(work, `latency-${source.kind}-${Math.random().toString(36).slice(2)}.txt`);
+  const { child } = await gatewayFor(source, LATENCY, work, out, build);
   const read = () =>
     existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map(Number) : [];
   try {
@@ -153,7 +218,8 @@ async function latency(source: Source, work: string): Promise<number[]> {
 }
 
 async function sqsSource(): Promise<Source> {
-  const server = await startSqsServer();
+  // ElasticMQ keeps messages in memory unless BENCH_ESM_SQS_STORAGE=h2 (the tests' store, kept across restarts).
+  const server = await startSqsServer({ persistent: process.env.BENCH_ESM_SQS_STORAGE === 'h2' });
   const sqs: SQSClient = server.client();
   let n = 0;
   let queue = await createQueue(sqs, `bench-${n}`, { visibilitySeconds: 30 });
@@ -231,16 +297,34 @@ async function natsSource(): Promise<Source> {
   };
 }
 
-async function measure(make: () => Promise<Source>, work: string): Promise<Row> {
+/** Each round runs every build back to back against the same broker, each on a fresh queue or subject. */
+async function measure(make: () => Promise<Source>, work: string): Promise<Row[]> {
   const source = await make();
+  const rows: Row[] = [];
   try {
-    const rate = await throughput(source, work);
-    await source.fresh();
-    const samples = await latency(source, work);
-    return { kind: source.kind, rate, p50: pct(samples, 50), p99: pct(samples, 99) };
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const build of BUILDS) {
+        await source.fresh();
+        const result = await throughput(source, work, build);
+        await source.fresh();
+        const samples = await latency(source, work, build);
+        const label = build === ROOT ? 'this' : basename(build);
+        const row: Row = {
+          kind: source.kind,
+          build: label,
+          round,
+          ...result,
+          p50: pct(samples, 50),
+          p99: pct(samples, 99),
+        };
+        rows.push(row);
+        // Each run as it ends: a long A/B on a busy machine shows its progress.
+        process.stderr.write(`bench/event-sources: ${JSON.stringify(row)}\n`);
+      }
   } finally {
     await source.close();
   }
+  return rows;
 }
 
 export async function eventSourcesBench(): Promise<string> {
@@ -251,7 +335,7 @@ export async function eventSourcesBench(): Promise<string> {
     const only = process.env.BENCH_ESM_SOURCES?.split(',');
     const sources = { sqs: sqsSource, nats: natsSource };
     for (const [kind, make] of Object.entries(sources))
-      if (!only || only.includes(kind)) rows.push(await measure(make, work));
+      if (!only || only.includes(kind)) rows.push(...(await measure(make, work)));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -262,9 +346,9 @@ last, with the whole backlog waiting in the broker (ElasticMQ for SQS, nats-serv
 invoke" is ${LATENCY_SAMPLES} messages sent one at a time to an idle mapping at batching window 0, from the
 broker's timestamp to the function's clock.
 
-| Source | Delivered | Send to invoke p50 | p99 |
-|---|---|---|---|
-${rows.map((r) => `| ${r.kind} | ${r.rate.toFixed(0)}/s | ${r.p50.toFixed(0)} ms | ${r.p99.toFixed(0)} ms |`).join('\n')}
+| Source | Build | Round | Delivered | Send to invoke p50 | p99 | CPU ms / 1,000 msgs: gateway | environments | broker | Broker calls / 1,000 msgs | Environments | Load (1 min) |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.kind} | ${r.build} | ${r.round} | ${r.rate.toFixed(0)}/s | ${r.p50.toFixed(0)} ms | ${r.p99.toFixed(0)} ms | ${r.cpu.gateway.toFixed(0)} | ${r.cpu.environments.toFixed(0)} | ${r.cpu.broker.toFixed(0)} | ${r.requests.toFixed(0)} | ${r.environments} | ${r.load.map((l) => l.toFixed(1)).join('–')} |`).join('\n')}
 
 Targets: at least 2,000 messages/s at batch size 10, and send-to-invoke p50 under 50 ms at window 0.
 `;

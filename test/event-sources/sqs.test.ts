@@ -319,4 +319,19 @@ describe.skipIf(!sqsServerAvailable)('SQS event source mappings', () => {
     );
     expect(metrics).toMatch(/serval_event_source_up\{[^}]*mapping="standard"[^}]*\} 1/);
   });
+
+  it('counts its API calls to the queue by operation (SQS bills per request)', async () => {
+    // By now the standard mapping has received, deleted (in batches) and read its queue's attributes.
+    const text = await (await fetch(serval.metricsUrl!)).text();
+    const calls = (operation: string) =>
+      Number(
+        new RegExp(
+          `serval_event_source_broker_requests_total\\{[^}]*mapping="standard"[^}]*operation="${operation}"\\} (\\d+)`,
+        ).exec(text)?.[1] ?? 0,
+      );
+    expect(calls('ReceiveMessage')).toBeGreaterThan(0);
+    expect(calls('DeleteMessageBatch')).toBeGreaterThan(0);
+    expect(calls('GetQueueAttributes')).toBeGreaterThan(0);
+    expect(calls('DeleteMessage')).toBe(0);
+  });
 });

@@ -31,7 +31,8 @@ export interface TestSqsServer {
   close(): Promise<void>;
 }
 
-export async function startSqsServer(): Promise<TestSqsServer> {
+/** `persistent: false` keeps messages in memory (ElasticMQ's default), for a benchmark of the gateway's side. */
+export async function startSqsServer({ persistent = true } = {}): Promise<TestSqsServer> {
   const dir = mkdtempSync(join(testDataRoot(), 'elasticmq-'));
   const port = await freePort();
   const config = join(dir, 'elasticmq.conf');
@@ -42,9 +43,13 @@ node-address { protocol = http, host = "127.0.0.1", port = ${port}, context-path
 rest-sqs { enabled = true, bind-port = ${port}, bind-hostname = "127.0.0.1", sqs-limits = strict }
 rest-stats { enabled = false }
 aws { region = "local", accountId = "000000000000" }
-messages-storage { enabled = true, uri = "jdbc:h2:${join(dir, 'messages')}" }
+${
+  persistent
+    ? `messages-storage { enabled = true, uri = "jdbc:h2:${join(dir, 'messages')}" }
 queues-storage { enabled = true, path = "${join(dir, 'queues.conf')}" }
-`,
+`
+    : ''
+}`,
   );
   const endpoint = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;

@@ -65,6 +65,50 @@ describe('BatchAssembler', () => {
       ['y', 1],
     ]);
   });
+
+  it('receives the next batch ahead while the caller works on this one, and hands it out next', async () => {
+    const source = memorySource(Array.from({ length: 25 }, (_, i) => rec(`m${i}`)));
+    const assembler = new BatchAssembler(source, { batchSize: 10, windowMs: 0, maxPerReceive: 10 });
+    expect((await assembler.next(signal)).map((r) => r.id)[0]).toBe('m0');
+    assembler.prefetch(signal);
+    assembler.prefetch(signal); // one batch ahead at most
+    expect(source.calls).toBe(2);
+    expect(assembler.holding).toBe(true);
+    expect((await assembler.next(signal)).map((r) => r.id)[0]).toBe('m10');
+    expect(source.calls).toBe(2);
+    expect(assembler.holding).toBe(false);
+    expect((await assembler.next(signal)).map((r) => r.id)).toHaveLength(5);
+  });
+
+  it('drops a batch that waited ahead for half of its lease, and receives afresh', async () => {
+    const source = memorySource(Array.from({ length: 3 }, (_, i) => rec(`m${i}`)));
+    const assembler = new BatchAssembler(source, {
+      batchSize: 1,
+      windowMs: 0,
+      maxPerReceive: 10,
+      leaseMs: 40,
+    });
+    await assembler.next(signal);
+    assembler.prefetch(signal);
+    await new Promise((r) => setTimeout(r, 100)); // the caller's invocation outlasts half the lease
+    // m1 is dropped (the broker would deliver it again); m2 comes from a new receive.
+    expect((await assembler.next(signal)).map((r) => r.id)).toEqual(['m2']);
+    expect(source.calls).toBe(3);
+  });
+
+  it('gives a stopping loop the batch received ahead, and nothing when a receive failed', async () => {
+    const source = memorySource([rec('a'), rec('b')]);
+    const assembler = new BatchAssembler(source, { batchSize: 1, windowMs: 0, maxPerReceive: 10 });
+    await assembler.next(signal);
+    assembler.prefetch(signal);
+    expect((await assembler.takeAhead()).map((r) => r.id)).toEqual(['b']);
+    expect(await assembler.takeAhead()).toEqual([]);
+    source.receive = async () => {
+      throw new Error('connection lost');
+    };
+    assembler.prefetch(signal);
+    expect(await assembler.takeAhead()).toEqual([]);
+  });
 });
 
 describe('GroupLocks', () => {

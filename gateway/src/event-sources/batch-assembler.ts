@@ -16,25 +16,64 @@ export interface Batching {
   maxPerReceive: number;
   /** The source's receive returns whole batches (SourceKind.assemblesBatches). */
   wholeBatches?: boolean;
+  /** How long a received record stays leased (SourcePoller.leaseMs), for a batch received ahead. */
+  leaseMs?: number | undefined;
 }
 
 export class BatchAssembler<R extends SourceRecord> {
   private readonly poller: SourcePoller<R>;
   private readonly batching: Batching;
   private carried: R[] = [];
+  /** The next batch, being received while the caller invokes the current one (prefetch), and when it came. */
+  private ahead: Promise<{ records: R[]; at: number }> | undefined;
 
   constructor(poller: SourcePoller<R>, batching: Batching) {
     this.poller = poller;
     this.batching = batching;
   }
 
-  /** Records left over from an earlier batch; they go first into the next one. */
-  get pending(): readonly R[] {
-    return this.carried;
+  /** Whether records wait here for a next batch: left over from an earlier one, or received ahead. */
+  get holding(): boolean {
+    return this.carried.length > 0 || this.ahead !== undefined;
+  }
+
+  /**
+   * Starts receiving the next batch now, while the caller works on the current one: with a backlog, a
+   * loop's batches then follow each other without a receive round trip between them.
+   */
+  prefetch(signal: AbortSignal): void {
+    if (this.ahead) return;
+    this.ahead = this.assemble(signal).then((records) => ({ records, at: Date.now() }));
+    // Awaited by next() or takeAhead(); a receive aborted meanwhile must not be an unhandled rejection.
+    this.ahead.catch(() => undefined);
   }
 
   /** The next batch; `[]` when nothing arrived within the idle wait. Throws when the source is lost. */
   async next(signal: AbortSignal): Promise<R[]> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (!ahead) return this.assemble(signal);
+    const fresh = this.fresh(await ahead);
+    return fresh.length > 0 ? fresh : this.assemble(signal);
+  }
+
+  /** The batch received ahead, if any (a stopping loop still invokes it); `[]` when there is none or it failed. */
+  async takeAhead(): Promise<R[]> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    return ahead ? ahead.then((a) => this.fresh(a)).catch(() => []) : [];
+  }
+
+  /**
+   * A batch that waited ahead for half of its lease (the current invocation was slow) is dropped, not
+   * invoked: its records may already be another loop's, and they come back by themselves.
+   */
+  private fresh(ahead: { records: R[]; at: number }): R[] {
+    const lease = this.batching.leaseMs;
+    return lease !== undefined && Date.now() - ahead.at > lease / 2 ? [] : ahead.records;
+  }
+
+  private async assemble(signal: AbortSignal): Promise<R[]> {
     const { batchSize, windowMs, maxPerReceive } = this.batching;
     const batch: R[] = [];
     let bytes = ENVELOPE_BYTES;

@@ -34,7 +34,8 @@ export async function invokeBatch<R extends SourceRecord>(
   call: BatchCall<R>,
   records: readonly R[],
 ): Promise<BatchResult<R>> {
-  const payload = Buffer.from(JSON.stringify(call.poller.buildEvent(records)));
+  const payload =
+    call.poller.eventPayload?.(records) ?? Buffer.from(JSON.stringify(call.poller.buildEvent(records)));
   const backoff = new Backoff(THROTTLE_BACKOFF.baseMs, THROTTLE_BACKOFF.maxMs);
   let leaseRenewedAt = Date.now();
   for (;;) {

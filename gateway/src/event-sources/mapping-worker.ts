@@ -10,18 +10,17 @@ import type { Tracing } from '../observability/tracing.ts';
 import { functionArn } from '../registry/function-definition.ts';
 import { Backoff, pause } from './backoff.ts';
 import { BatchAssembler, GroupLocks, MAX_BATCH_PAYLOAD_BYTES } from './batch-assembler.ts';
-import { CredentialsError } from './credentials.ts';
 import { failureRecord } from './failure-record.ts';
 import { invokeBatch } from './invoke-batch.ts';
 import { LoopScaler } from './loop-scaler.ts';
 import {
   batchingOf,
-  type MappingCondition,
   type MappingDefinition,
   type MappingState,
   type MappingStatus,
   type StatusEvent,
 } from './mapping.ts';
+import { MappingStatusKeeper } from './mapping-status.ts';
 import type { EventSourceObserver, MappingLabels } from './observer.ts';
 import type {
   BatchOutcome,
@@ -64,7 +63,7 @@ export class MappingWorker {
   private readonly controller = new AbortController();
   private poller: SourcePoller | undefined;
   private running: Promise<void> | undefined;
-  private current: MappingStatus;
+  private readonly statusKeeper: MappingStatusKeeper;
   private loops = 0;
   private scaler = new LoopScaler(Date.now());
   private lost: unknown;
@@ -81,30 +80,34 @@ export class MappingWorker {
       kind: kind.kind,
     };
     this.filters = (definition.spec.filterCriteria?.filters ?? []).map((f) => FilterPattern.parse(f.pattern));
-    this.current = {
-      uuid: definition.uuid,
-      sourceKind: kind.kind as SourceKindName,
-      state: definition.spec.enabled ? 'Enabled' : 'Disabled',
-      stateTransitionReason: 'USER_INITIATED',
-      lastProcessingResult: 'No records processed',
-      conditions: [],
-      observedGeneration: definition.generation,
-    };
+    this.statusKeeper = new MappingStatusKeeper(
+      {
+        uuid: definition.uuid,
+        sourceKind: kind.kind as SourceKindName,
+        state: definition.spec.enabled ? 'Enabled' : 'Disabled',
+        stateTransitionReason: 'USER_INITIATED',
+        lastProcessingResult: 'No records processed',
+        conditions: [],
+        observedGeneration: definition.generation,
+      },
+      deps.onStatus,
+    );
   }
 
   get status(): MappingStatus {
-    return this.current;
+    return this.statusKeeper.status;
   }
 
   /** Starts polling when the mapping is enabled; a disabled one only reports its status. */
   start(previous?: MappingStatus): void {
-    if (previous) this.current = { ...previous, observedGeneration: this.definition.generation };
+    const status = this.statusKeeper;
+    if (previous) status.restore(previous, this.definition.generation);
     if (!this.definition.spec.enabled) {
-      this.setState('Disabled');
-      this.setCondition('Ready', 'False', 'Disabled', 'the mapping is disabled');
+      status.setState('Disabled');
+      status.setCondition('Ready', 'False', 'Disabled', 'the mapping is disabled');
       return;
     }
-    this.setState('Enabled');
+    status.setState('Enabled');
     this.running = this.run();
   }
 
@@ -113,7 +116,7 @@ export class MappingWorker {
     this.controller.abort();
     await this.running;
     await this.poller?.close().catch(() => undefined);
-    this.setState(state);
+    this.statusKeeper.setState(state);
   }
 
   private async run(): Promise<void> {
@@ -127,6 +130,7 @@ export class MappingWorker {
       region: this.deps.region,
       credentials: () => this.deps.credentials(this.definition),
       log: this.deps.log,
+      brokerRequest: (operation) => this.deps.observer.brokerRequest(this.labels, operation),
     });
     this.poller = poller;
     const backlogTimer = setInterval(() => void this.readBacklog(poller), BACKLOG_EVERY_MS);
@@ -162,6 +166,7 @@ export class MappingWorker {
       windowMs,
       maxPerReceive: this.kind.maxPerReceive,
       wholeBatches: this.kind.assemblesBatches ?? false,
+      leaseMs: poller.leaseMs?.(),
     };
     const signal = AbortSignal.any([this.controller.signal, this.lostSignal.signal]);
     const loops = new Set<Promise<void>>();
@@ -187,7 +192,10 @@ export class MappingWorker {
     spawn: () => void,
   ): Promise<void> {
     const { batchSize } = batchingOf(this.definition.spec, this.kind.defaults);
+    const leaseMs = poller.leaseMs?.();
     let warm = false;
+    /** How long this loop's last batch took, from invoke to settled. */
+    let lastBatchMs = Number.POSITIVE_INFINITY;
     while (!signal.aborted) {
       if (!(await this.functionCanRun(signal))) continue;
       let batch: SourceRecord[];
@@ -198,22 +206,34 @@ export class MappingWorker {
         return;
       }
       if (batch.length === 0) {
-        if (this.loops > 1 && assembler.pending.length === 0) return; // idle: scale down
+        if (this.loops > 1 && !assembler.holding) return; // idle: scale down
         continue;
       }
       const redelivered = batch.filter((r) => r.deliveryCount > 1).length;
       this.deps.observer.polled(this.labels, batch.length, redelivered);
-      // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides).
+      // A full batch means more is waiting: perhaps one more loop (loop-scaler.ts decides), and the next
+      // batch is received while this one is invoked (aheadPays says when).
       if (batch.length >= Math.min(this.kind.maxPerReceive, batchSize)) {
         const target = this.scaler.backlogged(Date.now(), this.maxLoops());
         if (this.loops < target) spawn();
+        if (this.loops <= this.scaler.target && aheadPays(batch, lastBatchMs, leaseMs))
+          assembler.prefetch(signal);
       }
-      await this.process(poller, batch, signal, Date.now());
+      const started = Date.now();
+      await this.process(poller, batch, signal, started);
+      lastBatchMs = Date.now() - started;
       if (warm) this.scaler.finishedBatch(Date.now());
       else this.scaler.warmed(Date.now());
       warm = true;
       // A loop the scaler took back ends after its batch.
-      if (this.loops > this.scaler.target && assembler.pending.length === 0) return;
+      if (this.loops > this.scaler.target && !assembler.holding) return;
+    }
+    // A batch received ahead when the mapping stopped is invoked and settled like the one in flight (one
+    // received ahead of a lost connection could not be settled: the broker redelivers it).
+    const ahead = await assembler.takeAhead();
+    if (ahead.length > 0 && !this.lostSignal.signal.aborted) {
+      this.deps.observer.polled(this.labels, ahead.length, ahead.filter((r) => r.deliveryCount > 1).length);
+      await this.process(poller, ahead, this.controller.signal, Date.now());
     }
   }
 
@@ -239,20 +259,10 @@ export class MappingWorker {
       problem = 'PROBLEM: Function not found';
     }
     if (problem === undefined) {
-      if (this.current.lastProcessingResult.startsWith('PROBLEM: Function')) {
-        this.setResult('No records processed');
-        this.setCondition('Ready', 'True', 'Polling', 'the mapping is polling its source');
-      }
+      this.statusKeeper.functionReady();
       return true;
     }
-    if (this.current.lastProcessingResult !== problem) {
-      this.setResult(problem);
-      this.setCondition('Ready', 'False', 'FunctionNotReady', problem.slice('PROBLEM: '.length), {
-        type: 'Warning',
-        reason: 'FunctionNotReady',
-        message: problem,
-      });
-    }
+    this.statusKeeper.functionProblem(problem);
     await pause(1_000, signal);
     return false;
   }
@@ -350,7 +360,7 @@ export class MappingWorker {
               ? result.outcome.failed.length
               : 0;
         if (failedCount > 0) this.deps.observer.failed(this.labels, failedCount);
-        this.setResult(processingResult(result.outcome));
+        this.statusKeeper.setResult(processingResult(result.outcome));
         const settled = await this.settle(poller, records, result.outcome, {
           statusCode: result.statusCode,
           executedVersion: result.executedVersion,
@@ -421,94 +431,21 @@ export class MappingWorker {
     }
   }
 
-  private connectionLost(err: unknown): void {
-    if (this.lost !== undefined) return;
-    this.lost = err ?? new Error('connection lost');
-    this.lostSignal.abort();
-  }
-
   private connected(): void {
     this.deps.observer.connected(this.labels, true);
-    const wasDown = this.current.conditions.find((c) => c.type === 'SourceConnected')?.status === 'False';
-    this.setCondition(
-      'SourceConnected',
-      'True',
-      'Connected',
-      `connected to the ${this.kind.kind} source`,
-      wasDown
-        ? {
-            type: 'Normal',
-            reason: 'SourceReconnected',
-            message: `reconnected to the ${this.kind.kind} source`,
-          }
-        : undefined,
-    );
-    this.setCondition('Ready', 'True', 'Polling', 'the mapping is polling its source');
-    if (this.current.lastProcessingResult.startsWith('PROBLEM: Connection'))
-      this.setResult('No records processed');
+    this.statusKeeper.connected();
   }
 
   private disconnected(err: unknown): void {
     this.deps.observer.connected(this.labels, false);
-    // Credentials that cannot be read (a missing Secret) are not an outage: the status says which Secret.
-    const credentials = err instanceof CredentialsError;
-    const reason = credentials ? 'CredentialsUnavailable' : 'SourceUnreachable';
-    const message = credentials
-      ? `the ${this.kind.kind} source's credentials could not be read: ${err.message}`
-      : `the ${this.kind.kind} source is unreachable: ${messageOf(err)}`;
-    const previous = this.current.conditions.find((c) => c.type === 'SourceConnected');
-    const already = previous?.status === 'False' && previous.reason === reason;
-    this.setResult(
-      credentials
-        ? 'PROBLEM: Connection error. The credentials of the event source could not be read.'
-        : 'PROBLEM: Connection error. The event source could not be reached.',
-    );
-    this.setCondition(
-      'SourceConnected',
-      'False',
-      reason,
-      message,
-      already ? undefined : { type: 'Warning', reason, message },
-    );
-    this.setCondition('Ready', 'False', reason, message);
-    if (!already) this.deps.log(`event source mapping ${this.definition.uuid}: ${message}; reconnecting`);
+    const news = this.statusKeeper.disconnected(err);
+    if (news) this.deps.log(`event source mapping ${this.definition.uuid}: ${news}; reconnecting`);
   }
 
-  private setState(state: MappingState): void {
-    if (this.current.state === state) return;
-    this.current = { ...this.current, state, stateTransitionReason: 'USER_INITIATED' };
-    this.deps.onStatus(this.current);
-  }
-
-  private setResult(result: string): void {
-    if (this.current.lastProcessingResult === result) return;
-    this.current = { ...this.current, lastProcessingResult: result };
-    this.deps.onStatus(this.current);
-  }
-
-  private setCondition(
-    type: MappingCondition['type'],
-    status: MappingCondition['status'],
-    reason: string,
-    message: string,
-    event?: StatusEvent,
-  ): void {
-    const existing = this.current.conditions.find((c) => c.type === type);
-    if (existing && existing.status === status && existing.reason === reason && existing.message === message)
-      return;
-    const condition: MappingCondition = {
-      type,
-      status,
-      reason,
-      message,
-      lastTransitionTime:
-        existing && existing.status === status ? existing.lastTransitionTime : new Date().toISOString(),
-    };
-    this.current = {
-      ...this.current,
-      conditions: [...this.current.conditions.filter((c) => c.type !== type), condition],
-    };
-    this.deps.onStatus(this.current, event);
+  private connectionLost(err: unknown): void {
+    if (this.lost !== undefined) return;
+    this.lost = err ?? new Error('connection lost');
+    this.lostSignal.abort();
   }
 }
 
@@ -519,6 +456,21 @@ function processingResult(outcome: BatchOutcome): string {
   if (outcome.reason === 'invalid_response')
     return 'PROBLEM: Function response is not a valid batch response';
   return 'PROBLEM: Function could not be invoked';
+}
+
+/**
+ * Receiving ahead holds a batch leased while the current one runs, so only when that is cheap: batches of
+ * ordered groups (FIFO) are never received ahead (a batch dropped as stale would spend a receive of its
+ * group's messages, toward the queue's maxReceiveCount), nor while the last batch took a quarter of the
+ * lease or more (a slow function, or a short SQS visibility timeout).
+ */
+function aheadPays(
+  batch: readonly SourceRecord[],
+  lastBatchMs: number,
+  leaseMs: number | undefined,
+): boolean {
+  if (batch.some((r) => r.group !== undefined)) return false;
+  return leaseMs === undefined || lastBatchMs < leaseMs / 4;
 }
 
 function distinctGroups(records: readonly SourceRecord[]): string[] {

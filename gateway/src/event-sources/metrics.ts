@@ -64,7 +64,14 @@ export function eventSourceMetrics(registry: Registry): EventSourceObserver {
     labelNames: [...LABELS, 'partition'],
     registers,
   });
+  const requests = new Counter({
+    name: 'serval_event_source_broker_requests_total',
+    help: "API calls a mapping made to its broker, by operation (SQS's ReceiveMessage, DeleteMessageBatch, …).",
+    labelNames: [...LABELS, 'operation'],
+    registers,
+  });
   const partitionsOf = new Map<string, Set<string>>();
+  const operationsOf = new Map<string, Set<string>>();
   const all = [redelivered, throttles, batchSize, sendToInvoke, up, backlog, oldest];
   const label = (l: MappingLabels) => ({
     namespace: l.namespace,
@@ -101,11 +108,20 @@ export function eventSourceMetrics(registry: Registry): EventSourceObserver {
         partitionsOf.set(key, new Set(Object.keys(b.partitions)));
       }
     },
+    brokerRequest(l, operation) {
+      requests.inc({ ...label(l), operation });
+      const key = JSON.stringify(label(l));
+      const known = operationsOf.get(key) ?? new Set<string>();
+      known.add(operation);
+      operationsOf.set(key, known);
+    },
     removed(l) {
       for (const metric of all) metric.remove(label(l));
       const key = JSON.stringify(label(l));
       for (const partition of partitionsOf.get(key) ?? []) offsetLag.remove({ ...label(l), partition });
       partitionsOf.delete(key);
+      for (const operation of operationsOf.get(key) ?? []) requests.remove({ ...label(l), operation });
+      operationsOf.delete(key);
       for (const outcome of ['polled', 'filtered', 'invoked', 'failed', 'dropped'])
         messages.remove({ ...label(l), outcome });
     },

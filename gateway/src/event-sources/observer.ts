@@ -26,6 +26,8 @@ export interface EventSourceObserver {
   /** The broker was reachable (1) or not (0). */
   connected(labels: MappingLabels, up: boolean): void;
   backlog(labels: MappingLabels, backlog: Backlog): void;
+  /** One API call to the broker (e.g. SQS ReceiveMessage, DeleteMessageBatch). */
+  brokerRequest(labels: MappingLabels, operation: string): void;
   /** The mapping is gone: its series are removed. */
   removed(labels: MappingLabels): void;
 }
@@ -39,5 +41,6 @@ export const NO_OBSERVER: EventSourceObserver = {
   throttled() {},
   connected() {},
   backlog() {},
+  brokerRequest() {},
   removed() {},
 };

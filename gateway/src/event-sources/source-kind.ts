@@ -89,6 +89,8 @@ export interface MappingContext {
    */
   credentials: () => Promise<Credentials>;
   log: (line: string) => void;
+  /** Counts one API call to the broker by its operation (SQS bills per request): the kind calls it. */
+  brokerRequest?: (operation: string) => void;
 }
 
 /** Credentials never live in manifest text: the runtime resolves them and hands them to the kind. */
@@ -116,11 +118,21 @@ export interface SourcePoller<R extends SourceRecord = SourceRecord> {
   /** Lambda's event for a batch of this kind (`{Records:[…]}` for SQS, `rmqMessagesByQueue` for MQ, …). */
   buildEvent(records: readonly R[]): unknown;
   /**
+   * The same event as JSON, when the kind can join records it serialized already (record-json.ts); without
+   * it the runtime stringifies `buildEvent`'s result.
+   */
+  eventPayload?(records: readonly R[]): Buffer;
+  /**
    * Settles a batch after its outcome: ack what succeeded or was filtered, release what failed so the
    * broker redelivers it (or its own redrive policy dead-letters it). The kind decides how, and may ask for
    * a retry or discard records (SettleResult). Never called before the function's outcome is known.
    */
   settle(records: readonly R[], outcome: BatchOutcome<R>): Promise<SettleResult<R> | undefined>;
+  /**
+   * How long a received record stays leased to the mapping (SQS visibility timeout, NATS ack wait). A batch
+   * received ahead that waited half of it is dropped rather than invoked (its records come back).
+   */
+  leaseMs?(): number;
   /** Keeps records leased while a throttled batch waits to be invoked (SQS visibility, NATS in-progress). */
   extendLease?(records: readonly R[]): Promise<void>;
   /**

@@ -3,6 +3,7 @@
 // itemIdentifier.
 import type { JsMsg } from '@nats-io/jetstream';
 import { binaryPayloadView } from '../../../../apis/event-filter.ts';
+import { lazyFilterView } from '../record-json.ts';
 import type { SourceRecord } from '../source-kind.ts';
 
 export interface NatsEventRecord {
@@ -27,6 +28,8 @@ export interface NatsEventRecord {
 export interface NatsRecord extends SourceRecord {
   readonly msg: JsMsg;
   readonly event: NatsEventRecord;
+  /** `event` as JSON, serialized once. */
+  readonly eventJson: string;
 }
 
 export function natsRecord(msg: JsMsg, arn: string, region: string): NatsRecord {
@@ -50,14 +53,18 @@ export function natsRecord(msg: JsMsg, arn: string, region: string): NatsRecord 
     eventSourceARN: arn,
     awsRegion: region,
   };
-  const { data: _data, ...metadata } = event.nats;
-  return {
+  const eventJson = JSON.stringify(event);
+  const record = {
     id: String(msg.info.streamSequence),
     msg,
     event,
-    filterView: { ...metadata, eventSource: event.eventSource, data: binaryPayloadView(msg.data) },
-    eventBytes: Buffer.byteLength(JSON.stringify(event)),
+    eventJson,
+    eventBytes: Buffer.byteLength(eventJson),
     sentAt: timestamp,
     deliveryCount: msg.info.deliveryCount,
   };
+  return lazyFilterView(record, () => {
+    const { data: _data, ...metadata } = event.nats;
+    return { ...metadata, eventSource: event.eventSource, data: binaryPayloadView(msg.data) };
+  });
 }

@@ -1,7 +1,8 @@
 // The NATS JetStream source kind: a durable pull consumer per mapping, Serval's Kinesis-style event.
 import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
+import { recordsPayload } from '../record-json.ts';
 import type { SourceKind, SourcePoller } from '../source-kind.ts';
-import { consumerName, type NatsSource, openNats } from './connection.ts';
+import { ACK_WAIT_MS, consumerName, type NatsSource, openNats } from './connection.ts';
 import { type NatsRecord, natsRecord } from './event.ts';
 import { NatsReceiver } from './receive.ts';
 import { settleNats } from './settle.ts';
@@ -50,7 +51,9 @@ export const natsKind: SourceKind<NatsRecord> = {
         return msgs.map((m) => natsRecord(m, arn, region));
       },
       buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
+      eventPayload: recordsPayload,
       settle: (records, outcome) => settleNats(live().source, records, outcome),
+      leaseMs: () => ACK_WAIT_MS,
       async extendLease(records) {
         for (const r of records) r.msg.working();
       },

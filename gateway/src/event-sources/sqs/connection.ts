@@ -1,5 +1,7 @@
 // The SQS client for one mapping's queue: the endpoint is the queue URL's origin (AWS or any SQS-compatible
 // server), the region AWS's from the host name or the gateway's, and credentials the runtime resolved.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Credentials } from '../source-kind.ts';
 
@@ -22,18 +24,38 @@ export function queueArn(queueUrl: string, region: string): string {
   return `arn:aws:sqs:${region}:${account}:${name}`;
 }
 
-export function sqsClient(queueUrl: string, region: string, credentials: Credentials): SQSClient {
+/** `onRequest` hears of every API call by its operation name (`ReceiveMessage`, …), for the request metric. */
+export function sqsClient(
+  queueUrl: string,
+  region: string,
+  credentials: Credentials,
+  onRequest?: (operation: string) => void,
+): SQSClient {
   const keys =
     credentials.accessKeyId && credentials.secretAccessKey
       ? { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }
       : undefined;
-  return new SQSClient({
+  // Kept-alive sockets without the SDK's cap of 50: every loop may hold a long poll and a delete at once,
+  // and a delete queued behind 20 s long polls would stall its loop. The loops bound the sockets.
+  const agent = { keepAlive: true, maxSockets: Number.POSITIVE_INFINITY };
+  const client = new SQSClient({
     endpoint: new URL(queueUrl).origin,
     region,
     ...(keys ? { credentials: keys } : {}),
     // The runtime owns retries and backoff; the SDK's own would hide a lost broker for seconds.
     maxAttempts: 1,
+    requestHandler: { httpAgent: new HttpAgent(agent), httpsAgent: new HttpsAgent(agent) },
   });
+  if (onRequest) {
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        onRequest(String(context.commandName ?? 'unknown').replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'initialize', name: 'servalBrokerRequests' },
+    );
+  }
+  return client;
 }
 
 /** Checks the queue exists and reads what settling needs (FIFO, visibility timeout). */

@@ -1,6 +1,7 @@
 // Lambda's `aws:sqs` record, field for field (reference §10.4), and what filters see of it.
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { textPayloadView } from '../../../../apis/event-filter.ts';
+import { lazyFilterView } from '../record-json.ts';
 import type { SourceRecord } from '../source-kind.ts';
 import type { QueueInfo } from './connection.ts';
 
@@ -28,6 +29,8 @@ interface LambdaMessageAttribute {
 export interface SqsRecord extends SourceRecord {
   readonly receiptHandle: string;
   readonly event: SqsEventRecord;
+  /** `event` as JSON, serialized once. */
+  readonly eventJson: string;
 }
 
 /** Lambda's order of the system attributes; FIFO queues add the last three. */
@@ -65,17 +68,19 @@ export function sqsRecord(message: Message, queue: QueueInfo): SqsRecord {
     awsRegion: queue.region,
   };
   const sentAt = Number(attributes.SentTimestamp);
-  return {
+  const eventJson = JSON.stringify(event);
+  const record = {
     id: event.messageId,
     receiptHandle: event.receiptHandle,
     event,
-    filterView: { ...event, body: textPayloadView(event.body) },
-    eventBytes: Buffer.byteLength(JSON.stringify(event)),
+    eventJson,
+    eventBytes: Buffer.byteLength(eventJson),
     traceHeader: attributes.AWSTraceHeader,
     group: attributes.MessageGroupId,
     sentAt: Number.isFinite(sentAt) ? sentAt : undefined,
     deliveryCount: Number(attributes.ApproximateReceiveCount ?? 1),
   };
+  return lazyFilterView(record, () => ({ ...event, body: textPayloadView(event.body) }));
 }
 
 function attribute(value: MessageAttributeValue): LambdaMessageAttribute {

@@ -2,6 +2,7 @@
 
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
+import { recordsPayload } from '../record-json.ts';
 import type { SourceKind, SourcePoller } from '../source-kind.ts';
 import { describeQueue, type QueueInfo, queueArn, queueRegion, sqsClient } from './connection.ts';
 import type { SqsRecord } from './event.ts';
@@ -31,7 +32,7 @@ export const sqsKind: SourceKind<SqsRecord> = {
     return {
       async connect() {
         client?.destroy();
-        client = sqsClient(url, region, await context.credentials());
+        client = sqsClient(url, region, await context.credentials(), context.brokerRequest);
         queue = await describeQueue(client, url, region);
       },
       receive(max, waitMs, signal) {
@@ -39,11 +40,13 @@ export const sqsKind: SourceKind<SqsRecord> = {
         return receiveSqs(c.client, c.queue, max, waitMs, signal);
       },
       buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
+      eventPayload: recordsPayload,
       async settle(records, outcome) {
         const c = connected();
         await settleSqs(c.client, c.queue, records, outcome);
         return undefined;
       },
+      leaseMs: () => connected().queue.visibilityTimeoutSeconds * 1000,
       async extendLease(records) {
         const c = connected();
         await extendSqs(c.client, c.queue, records);
