@@ -173,7 +173,11 @@ describe('calls past every environment’s slots', () => {
 });
 
 // The official PyPI client's multi-concurrent mode (one forked worker process per slot), unmodified.
-const ric = join(process.env.SERVAL_CACHE ?? join(homedir(), '.cache/serval'), 'official-clients', 'python-ric');
+const ric = join(
+  process.env.SERVAL_CACHE ?? join(homedir(), '.cache/serval'),
+  'official-clients',
+  'python-ric',
+);
 const pythonPrepared = existsSync(ric);
 if (!pythonPrepared && process.env.CI)
   throw new Error(`official clients missing under ${ric}: run test/official-clients/prepare.sh`);
