@@ -65,7 +65,7 @@ describe('multi-concurrent Runtime API', () => {
     expect(initError!.status).toBe(403);
     expect(initError!.body.errorType).toBe('InvalidStateTransition');
     const report = await serval.invoke('concurrent-probe', { scenario: 'report' });
-    const [{ first, again }] = report.json() as Array<Record<string, { status: number; body: unknown }>>;
+    const [{ first, again }] = report.json() as [Record<string, { status: number; body: unknown }>];
     expect(first!.status).toBe(202);
     expect(again).toEqual({
       status: 400,
