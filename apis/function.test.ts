@@ -53,7 +53,10 @@ describe('FunctionSchema', () => {
     ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 0 })],
     ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 1601 })],
     ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 2.5 })],
-    ['spec.environment.AWS_LAMBDA_MAX_CONCURRENCY', withSpec({ environment: { AWS_LAMBDA_MAX_CONCURRENCY: '4' } })],
+    [
+      'spec.environment.AWS_LAMBDA_MAX_CONCURRENCY',
+      withSpec({ environment: { AWS_LAMBDA_MAX_CONCURRENCY: '4' } }),
+    ],
     ['spec.url.qualifier', withSpec({ url: { qualifier: '3' } })],
     ['spec.url.invokeMode', withSpec({ url: { invokeMode: 'STREAMING' } })],
     ['spec.alb.rules.0', withSpec({ alb: { rules: [{ priority: 1 }] } })],

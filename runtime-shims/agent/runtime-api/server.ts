@@ -87,7 +87,10 @@ export class RuntimeApiServer {
 
   /** Hands an invocation to the runtime now if it waits on /next, else on its next /next. */
   enqueue(request: InvocationRequest, body: Buffer): void {
-    if (this.concurrent) return this.concurrent.enqueue(request, body);
+    if (this.concurrent) {
+      this.concurrent.enqueue(request, body);
+      return;
+    }
     this.queued = { request, body };
     if (this.waitingNext && this.machine.state === 'Ready') this.deliver(this.waitingNext);
   }
@@ -127,8 +130,8 @@ export class RuntimeApiServer {
     if (this.concurrent) {
       const polled = this.concurrent.poll(res);
       if (polled instanceof StateTransitionError)
-        return errorReply(res, 403, 'InvalidStateTransition', polled.message);
-      if (polled.first) this.listener.initComplete();
+        errorReply(res, 403, 'InvalidStateTransition', polled.message);
+      else if (polled.first) this.listener.initComplete();
       return;
     }
     const from = this.machine.state;
