@@ -3,6 +3,7 @@
 // to the invocation its request id names whichever worker sends it, and ids never handed out are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
+import { until } from '../support/until.ts';
 
 let serval: TestServal;
 beforeAll(async () => {
@@ -20,14 +21,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => serval.stop());
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('multi-concurrent Runtime API', () => {
   it('matches each answer to its invocation by request id, whichever worker sends it', async () => {

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, inlineNode, startServal, type TestServal } from '../support/serval.ts';
+import { until } from '../support/until.ts';
 
 // `barrier: n` waits until n invocations are inside this process at once (never, unless they run side by
 // side); `hold` waits until the test creates the `release` file in the code directory. Sandboxed
@@ -62,15 +63,6 @@ function codeDir(s: TestServal, name: string): string {
   const fn = s.loaded.functions.find((f) => f.name === name);
   if (!fn) throw new Error(`no function ${name}`);
   return fn.codeDir;
-}
-
-/** Polls until `predicate` holds; the machine may be loaded, so the bound is generous. */
-async function until(predicate: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function arrivals(s: TestServal, name: string): number {
