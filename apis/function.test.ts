@@ -54,6 +54,10 @@ describe('FunctionSchema', () => {
     ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 1601 })],
     ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 2.5 })],
     [
+      'spec.maxConcurrencyPerEnvironment',
+      withSpec({ runtime: 'python3.13', handler: 'app.handler', maxConcurrencyPerEnvironment: 4 }),
+    ],
+    [
       'spec.environment.AWS_LAMBDA_MAX_CONCURRENCY',
       withSpec({ environment: { AWS_LAMBDA_MAX_CONCURRENCY: '4' } }),
     ],

@@ -352,6 +352,13 @@ export const FunctionSpecSchema = z
     message: 'is required for managed runtimes',
   })
   .superRefine((s, ctx) => {
+    // Serval's Python runtime polls from one worker; a custom runtime (such as the official clients) decides.
+    if (s.maxConcurrencyPerEnvironment !== undefined && s.runtime.startsWith('python'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxConcurrencyPerEnvironment'],
+        message: `is not supported for runtime ${s.runtime} (Serval's Python runtime runs one invocation at a time; the official awslambdaric on a provided runtime supports it)`,
+      });
     if (!s.tenancy) return;
     for (const [field, feature] of Object.entries(TENANCY_EXCLUDED_FIELDS)) {
       if (s[field as keyof typeof TENANCY_EXCLUDED_FIELDS] === undefined) continue;
