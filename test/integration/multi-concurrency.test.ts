@@ -10,20 +10,25 @@ import { fixture, inlineNode, startServal, type TestServal } from '../support/se
 import { until } from '../support/until.ts';
 
 // `barrier: n` waits until n invocations are inside this process at once (never, unless they run side by
-// side); `hold` waits until the test creates the `release` file in the code directory. Sandboxed
-// environments all see themselves as pid 1, so each process also names itself.
+// side); `hold: name` waits until the test creates the file `release-<name>` in the code directory
+// (shared by the functions here, whose inline source is the same). Sandboxed environments all see
+// themselves as pid 1, so each process also names itself.
 const SOURCE = `import { existsSync } from 'node:fs';
 const processId = crypto.randomUUID();
-const release = process.env.LAMBDA_TASK_ROOT + '/release';
+const released = (name) => existsSync(process.env.LAMBDA_TASK_ROOT + '/release-' + name);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let inside = 0;
 let most = 0;
 export const handler = async (event, context) => {
+  if (event.crash) {
+    setTimeout(() => { throw new Error('crash on purpose'); });
+    return new Promise(() => {});
+  }
   inside++;
   most = Math.max(most, inside);
-  const releasedOnArrival = existsSync(release);
+  const releasedOnArrival = Boolean(event.hold) && released(event.hold);
   console.log('arrived', context.awsRequestId);
-  while (event.barrier ? most < event.barrier : event.hold && !existsSync(release)) await sleep(5);
+  while (event.barrier ? most < event.barrier : event.hold && !released(event.hold)) await sleep(5);
   // Interleave with the others before reading per-invocation state.
   for (let i = 0; i < 3; i++) {
     await sleep(1);
@@ -49,6 +54,7 @@ beforeAll(async () => {
   serval = await startServal({
     functions: [
       inlineNode('four', SOURCE, { timeoutSeconds: 60, spec: { maxConcurrencyPerEnvironment: 4 } }),
+      inlineNode('crashy', SOURCE, { timeoutSeconds: 60, spec: { maxConcurrencyPerEnvironment: 2 } }),
       inlineNode('capped', SOURCE, {
         timeoutSeconds: 60,
         spec: { maxConcurrencyPerEnvironment: 2, reservedConcurrency: 2 },
@@ -108,13 +114,13 @@ describe('a multi-concurrency environment', () => {
   }, 120_000);
 
   it('throttles the call past a capped function’s reserved concurrency while N run', async () => {
-    const release = join(codeDir(serval, 'capped'), 'release');
+    const release = join(codeDir(serval, 'capped'), 'release-capped');
     rmSync(release, { force: true });
-    const held = [serval.invoke('capped', { hold: true }), serval.invoke('capped', { hold: true })];
+    const held = [serval.invoke('capped', { hold: 'capped' }), serval.invoke('capped', { hold: 'capped' })];
     try {
       await until(() => arrivals(serval, 'capped') === 2, 'both held calls to run');
       // Both units are held by invocations on one environment: the third is throttled, not queued.
-      const third = await serval.invoke('capped', { hold: true });
+      const third = await serval.invoke('capped', { hold: 'capped' });
       expect(third.status).toBe(429);
       expect(third.headers.get('x-amzn-errortype')).toBe('TooManyRequestsException');
       expect(third.json()).toMatchObject({ Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
@@ -127,7 +133,26 @@ describe('a multi-concurrency environment', () => {
     });
     expect(replies[0]!.processId).toBe(replies[1]!.processId);
     // The units came back: the next call runs.
-    expect((await serval.invoke('capped', { hold: true })).status).toBe(200);
+    expect((await serval.invoke('capped', { hold: 'capped' })).status).toBe(200);
+  }, 120_000);
+});
+
+describe('a crash in a multi-concurrency environment', () => {
+  it('fails every invocation the process ran with Runtime.ExitError; the next call gets a fresh runtime', async () => {
+    const release = join(codeDir(serval, 'crashy'), 'release-crashy');
+    rmSync(release, { force: true });
+    const held = serval.invoke('crashy', { hold: 'crashy' });
+    await until(() => arrivals(serval, 'crashy') === 1, 'the held call to run');
+    const crashed = await serval.invoke('crashy', { crash: true });
+    for (const res of [crashed, await held]) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-amz-function-error'), res.text).toBe('Unhandled');
+      expect(res.json()).toMatchObject({ errorType: 'Runtime.ExitError' });
+    }
+    writeFileSync(release, '');
+    const after = await serval.invoke('crashy', { hold: 'crashy' });
+    expect(after.status, after.text).toBe(200);
+    expect(after.headers.get('x-amz-function-error')).toBeNull();
   }, 120_000);
 });
 
@@ -144,11 +169,11 @@ describe('calls past every environment’s slots', () => {
   afterAll(() => local?.stop());
 
   it('wait for a slot on the environment (they are admitted, not throttled)', async () => {
-    const release = join(codeDir(local, 'queued'), 'release');
+    const release = join(codeDir(local, 'queued'), 'release-queued');
     rmSync(release, { force: true });
-    const held = [local.invoke('queued', { hold: true }), local.invoke('queued', { hold: true })];
+    const held = [local.invoke('queued', { hold: 'queued' }), local.invoke('queued', { hold: 'queued' })];
     await until(() => arrivals(local, 'queued') === 2, 'both held calls to run');
-    const third = local.invoke('queued', { hold: true });
+    const third = local.invoke('queued', { hold: 'queued' });
     await until(async () => {
       const text = await (await fetch(local.metricsUrl!)).text();
       return /serval_invocations_waiting_for_environment\{[^}]*function="queued"[^}]*\} 1\b/.test(text);
