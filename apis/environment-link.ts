@@ -30,6 +30,11 @@ export interface EnvironmentSpec {
   systemLogLevel?: string | undefined;
   initializationType: 'on-demand' | 'provisioned-concurrency';
   environment: Record<string, string>;
+  /**
+   * Invocations the environment runs at once (multi-concurrency, Lambda Managed Instances): its runtime
+   * sees AWS_LAMBDA_MAX_CONCURRENCY and polls /next from several workers. Unset: one at a time.
+   */
+  maxConcurrency?: number | undefined;
 }
 
 export interface InvocationRequest {

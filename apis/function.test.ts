@@ -22,6 +22,17 @@ describe('FunctionSchema', () => {
     expect(parsed.metadata.namespace).toBe('default');
   });
 
+  it('takes maxConcurrencyPerEnvironment from 1 to 1,600, and says the bound it broke', () => {
+    expect(FunctionSchema.parse(withSpec({ maxConcurrencyPerEnvironment: 1600 })).spec).toMatchObject({
+      maxConcurrencyPerEnvironment: 1600,
+    });
+    expect(FunctionSchema.parse(base).spec.maxConcurrencyPerEnvironment).toBeUndefined();
+    const low = FunctionSchema.safeParse(withSpec({ maxConcurrencyPerEnvironment: 0 }));
+    expect(low.error?.issues[0]?.message).toBe('Member must have value greater than or equal to 1');
+    const high = FunctionSchema.safeParse(withSpec({ maxConcurrencyPerEnvironment: 1601 }));
+    expect(high.error?.issues[0]?.message).toBe('Member must have value less than or equal to 1600');
+  });
+
   it.each([
     ['metadata.name', { ...base, metadata: { name: 'Has_Upper' } }],
     ['metadata.name', { ...base, metadata: { name: 'x'.repeat(65) } }],
@@ -39,6 +50,17 @@ describe('FunctionSchema', () => {
     ['spec.code', withSpec({ code: { path: '.', inline: { 'a.js': '' } } })],
     ['spec.code.inline.../escape.js', withSpec({ code: { inline: { '../escape.js': '' } } })],
     ['spec.reservedConcurrency', withSpec({ reservedConcurrency: -1 })],
+    ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 0 })],
+    ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 1601 })],
+    ['spec.maxConcurrencyPerEnvironment', withSpec({ maxConcurrencyPerEnvironment: 2.5 })],
+    [
+      'spec.maxConcurrencyPerEnvironment',
+      withSpec({ runtime: 'python3.13', handler: 'app.handler', maxConcurrencyPerEnvironment: 4 }),
+    ],
+    [
+      'spec.environment.AWS_LAMBDA_MAX_CONCURRENCY',
+      withSpec({ environment: { AWS_LAMBDA_MAX_CONCURRENCY: '4' } }),
+    ],
     ['spec.url.qualifier', withSpec({ url: { qualifier: '3' } })],
     ['spec.url.invokeMode', withSpec({ url: { invokeMode: 'STREAMING' } })],
     ['spec.alb.rules.0', withSpec({ alb: { rules: [{ priority: 1 }] } })],

@@ -39,7 +39,11 @@ export const RESERVED_ENV_KEYS = [
   'AWS_LAMBDA_RUNTIME_API',
   'LAMBDA_TASK_ROOT',
   'LAMBDA_RUNTIME_DIR',
+  'AWS_LAMBDA_MAX_CONCURRENCY',
 ] as const;
+
+/** Lambda Managed Instances' bounds on PerExecutionEnvironmentMaxConcurrency (reference §14.6). */
+export const MAX_CONCURRENCY_PER_ENVIRONMENT = 1600;
 
 const ENV_KEY = /^[a-zA-Z][a-zA-Z0-9_]+$/;
 const ENV_TOTAL_BYTES = 4096;
@@ -334,6 +338,19 @@ export const FunctionSpecSchema = z
     ephemeralStorageMB: z.number().int().min(512).max(10240).default(512),
     environment: environment.default({}),
     reservedConcurrency: z.number().int().min(0).optional(),
+    /**
+     * Opt-in multi-concurrency (Lambda Managed Instances): one environment takes up to this many invocations
+     * at once and its runtime sees AWS_LAMBDA_MAX_CONCURRENCY. Unset: one invocation per environment.
+     */
+    maxConcurrencyPerEnvironment: z
+      .number()
+      .int('Member must be an integer')
+      .min(1, 'Member must have value greater than or equal to 1')
+      .max(
+        MAX_CONCURRENCY_PER_ENVIRONMENT,
+        `Member must have value less than or equal to ${MAX_CONCURRENCY_PER_ENVIRONMENT}`,
+      )
+      .optional(),
     /** The execution role: the ServiceAccount its pods run as (cluster mode). */
     serviceAccountName: z.string().regex(FUNCTION_NAME).max(253).optional(),
     /** Secrets whose keys become environment variables (cluster mode): the "encrypted environment" story. */
@@ -383,6 +400,13 @@ export const FunctionSpecSchema = z
     }
   })
   .superRefine((s, ctx) => {
+    // Serval's Python runtime polls from one worker; a custom runtime (such as the official clients) decides.
+    if (s.maxConcurrencyPerEnvironment !== undefined && s.runtime?.startsWith('python'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxConcurrencyPerEnvironment'],
+        message: `is not supported for runtime ${s.runtime} (Serval's Python runtime runs one invocation at a time; the official awslambdaric on a provided runtime supports it)`,
+      });
     if (!s.tenancy) return;
     for (const [field, feature] of Object.entries(TENANCY_EXCLUDED_FIELDS)) {
       if (s[field as keyof typeof TENANCY_EXCLUDED_FIELDS] === undefined) continue;

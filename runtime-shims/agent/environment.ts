@@ -1,5 +1,6 @@
-// One execution environment: initialises its runtime on demand, runs one invocation at a time, enforces
-// the init limit and the function timeout, and turns every way a runtime can fail into Lambda's error.
+// One execution environment: initialises its runtime on demand, runs one invocation at a time (or up to
+// `maxConcurrency` at once in a multi-concurrency environment), enforces the init limit and the function
+// timeout, and turns every way a runtime can fail into Lambda's error.
 import type { EnvironmentSpec, InvocationRequest, InvocationResult } from '../../apis/environment-link.ts';
 import { AttachedRuntime } from './attached-runtime.ts';
 import type { AgentConfig } from './config.ts';
@@ -22,6 +23,11 @@ const INIT_ERROR_EXIT_GRACE_MS = 500;
 type Runtime = RuntimeProcess | AttachedRuntime;
 
 type InitResult = { ok: true; durationMs: number } | { ok: false; durationMs: number; failure: Failure };
+/** An init phase's result; `retriedAt` is when a timed-out init was retried inside the invoke phase. */
+interface InitPhase {
+  init: InitResult;
+  retriedAt: number | undefined;
+}
 interface Failure {
   errorType: string;
   body: Buffer;
@@ -58,7 +64,12 @@ export class Environment implements RuntimeApiListener {
   private readonly ended: () => void;
   private initialised = false;
   private pendingInit: PendingInit | undefined;
-  private active: ActiveInvocation | undefined;
+  /** The init phase under way, which invocations arriving meanwhile (multi-concurrency) wait for. */
+  private initialising: Promise<InitPhase> | undefined;
+  /** Invocations handed to the runtime, by request id: at most one unless multi-concurrent. */
+  private readonly active = new Map<string, ActiveInvocation>();
+  /** Runs several invocations at once (the spec sets maxConcurrency). */
+  readonly concurrent: boolean;
   private readonly streamName: string;
 
   constructor(
@@ -71,7 +82,8 @@ export class Environment implements RuntimeApiListener {
     this.ended = ended;
     this.config = config;
     this.log = new LogStream(spec, sink);
-    this.api = new RuntimeApiServer(this);
+    this.concurrent = spec.maxConcurrency !== undefined;
+    this.api = new RuntimeApiServer(this, { concurrent: this.concurrent });
     this.streamName = logStreamName(spec.version, spec.environmentId, new Date());
   }
 
@@ -94,38 +106,54 @@ export class Environment implements RuntimeApiListener {
     relay: StreamRelay,
   ): Promise<{ result: InvocationResult; body: Buffer }> {
     const { requestId } = request;
+    // Another invocation's init is under way (multi-concurrency): this one waits for it, not a second one.
+    const joining = this.initialised ? undefined : this.initialising;
     // As in Lambda, the init phase's record comes before the invocation's.
-    if (!this.initialised) this.log.initStart();
+    if (!this.initialised && !joining) this.log.initStart();
     this.log.start(requestId, request.traceId);
     let initDurationMs: number | undefined;
     let invokePhaseStart: number | undefined;
-    if (!this.initialised) {
-      this.firstRequestId = requestId;
-      let init = await (this.startedInit ?? this.init(INIT_LIMIT_MS, requestId));
-      this.startedInit = undefined;
-      if (!init.ok && init.failure.status === 'timeout' && this.config.attachedRuntime) {
-        init.failure = platformError(
-          'Sandbox.Timedout',
-          `RequestId: ${requestId} Error: the function's image did not call the Runtime API within ${(INIT_LIMIT_MS + ATTACHED_START_MS) / 1000} seconds of its environment's start`,
-        );
-      } else if (!init.ok && init.failure.status === 'timeout') {
-        // Lambda retries a timed-out init inside the invoke phase, bounded by the function timeout.
-        this.log.initReport(init.durationMs, 'timeout');
-        this.log.initStart('invoke');
-        invokePhaseStart = performance.now();
-        init = await this.init(this.spec.timeoutSeconds * 1000, requestId);
-        if (!init.ok && init.failure.status === 'timeout') init.failure = this.timeout(requestId);
-      }
+    if (joining) {
+      const { init } = await joining;
+      if (!init.ok) return this.finish(requestId, init.failure, performance.now(), undefined, relay);
+    } else if (!this.initialised) {
+      const phase = this.initPhase(requestId);
+      this.initialising = phase;
+      const { init, retriedAt } = await phase.finally(() => {
+        if (this.initialising === phase) this.initialising = undefined;
+      });
+      invokePhaseStart = retriedAt;
       initDurationMs = init.durationMs;
-      if (!init.ok) {
-        if (init.failure.status !== 'timeout')
-          this.log.initReport(init.durationMs, 'error', init.failure.errorType);
-        return this.finish(requestId, init.failure, performance.now(), initDurationMs, relay);
-      }
+      if (!init.ok) return this.finish(requestId, init.failure, performance.now(), initDurationMs, relay);
     }
     const startedAt = invokePhaseStart ?? performance.now();
     const outcome = await this.run(request, body, startedAt, relay);
     return this.finish(requestId, outcome, startedAt, initDurationMs, relay);
+  }
+
+  /** Init for the invocation `requestId`; a timed-out init is retried inside the invoke phase, as Lambda does. */
+  private async initPhase(requestId: string): Promise<InitPhase> {
+    this.firstRequestId = requestId;
+    let retriedAt: number | undefined;
+    // An image's runtime began its init with the container (start()); a zip's begins now.
+    let init = await (this.startedInit ?? this.init(INIT_LIMIT_MS, requestId));
+    this.startedInit = undefined;
+    if (!init.ok && init.failure.status === 'timeout' && this.config.attachedRuntime) {
+      init.failure = platformError(
+        'Sandbox.Timedout',
+        `RequestId: ${requestId} Error: the function's image did not call the Runtime API within ${(INIT_LIMIT_MS + ATTACHED_START_MS) / 1000} seconds of its environment's start`,
+      );
+    } else if (!init.ok && init.failure.status === 'timeout') {
+      // The retry is bounded by the function timeout.
+      this.log.initReport(init.durationMs, 'timeout');
+      this.log.initStart('invoke');
+      retriedAt = performance.now();
+      init = await this.init(this.spec.timeoutSeconds * 1000, requestId);
+      if (!init.ok && init.failure.status === 'timeout') init.failure = this.timeout(requestId);
+    }
+    if (!init.ok && init.failure.status !== 'timeout')
+      this.log.initReport(init.durationMs, 'error', init.failure.errorType);
+    return { init, retriedAt };
   }
 
   // --- Runtime API events ---------------------------------------------------------------------------
@@ -147,16 +175,16 @@ export class Environment implements RuntimeApiListener {
   }
 
   delivered(requestId: string): number {
-    return this.active?.requestId === requestId ? this.active.deadlineMs : Date.now();
+    return this.active.get(requestId)?.deadlineMs ?? Date.now();
   }
 
   outcome(requestId: string, outcome: RuntimeOutcome): void {
-    if (this.active?.requestId === requestId) this.active.resolve(outcome);
+    this.active.get(requestId)?.resolve(outcome);
   }
 
   responseStream(requestId: string): StreamRelay {
-    const active = this.active;
-    if (active?.requestId === requestId) return active.relay;
+    const active = this.active.get(requestId);
+    if (active) return active.relay;
     // Not the active invocation (it ended meanwhile): the body is read and nothing is relayed.
     const orphan = new StreamRelay(requestId, () => {});
     orphan.close();
@@ -264,32 +292,36 @@ export class Environment implements RuntimeApiListener {
       const timer = setTimeout(() => settle(this.timeout(request.requestId)), deadlineMs - Date.now());
       const settle = (o: RuntimeOutcome | Failure) => {
         clearTimeout(timer);
-        if (this.active?.resolve === settle) this.active = undefined;
-        if ('status' in o && o.status !== 'error') this.reset(runtime);
+        if (this.active.get(request.requestId)?.resolve === settle) this.active.delete(request.requestId);
+        // A timeout resets the environment; with several invocations at once the others keep running, and
+        // the late answer of the timed-out one is refused as an unknown request id (ADR-42).
+        if ('status' in o && o.status !== 'error' && !this.concurrent) this.reset(runtime);
         resolve(o);
       };
-      this.active = {
+      this.active.set(request.requestId, {
         requestId: request.requestId,
         deadlineMs: Math.round(deadlineMs),
         startedAt,
         relay,
         resolve: settle,
-      };
+      });
       this.api.enqueue(request, body);
     });
   }
 
-  /** A runtime that exits mid-invocation fails it with Runtime.ExitError (after a grace for its last words). */
+  /** A runtime that exits mid-invocation fails each it ran with Runtime.ExitError (after a grace for its last words). */
   private async failActiveOnExit(runtime: Runtime, exit: RuntimeExit): Promise<void> {
-    const active = this.active;
-    if (!active) return;
+    const ended = [...this.active.values()];
+    if (ended.length === 0) return;
     await new Promise((r) => setTimeout(r, EXIT_GRACE_MS));
-    if (this.active !== active) return;
     const reason =
       exit.code === 0 && !exit.signal
         ? 'Runtime exited without providing a reason'
         : `Runtime exited with error: ${describeExit(exit)}`;
-    active.resolve({ ...exitFailure(runtime, active.requestId, reason), status: 'error' });
+    for (const active of ended) {
+      if (this.active.get(active.requestId) !== active) continue;
+      active.resolve({ ...exitFailure(runtime, active.requestId, reason), status: 'error' });
+    }
   }
 
   private timeout(requestId: string): Failure {

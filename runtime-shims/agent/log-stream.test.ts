@@ -33,6 +33,30 @@ describe('LogStream (Text)', () => {
   });
 });
 
+describe('LogStream with several invocations at once', () => {
+  it('gives each invocation the lines that name it, and lines naming none to no tail', () => {
+    const out: string[] = [];
+    const log = new LogStream(spec, (l) => out.push(l));
+    log.start('id-a');
+    log.start('id-b');
+    log.runtimeOutput('2026-12-01T00:00:00.000Z\tid-b\tINFO\tfrom b\n');
+    log.runtimeOutput('2026-12-01T00:00:00.000Z\tid-a\tINFO\tfrom a\nstray line\n');
+    const a = Buffer.from(log.end('id-a', 'success', metrics), 'base64').toString();
+    log.runtimeOutput('2026-12-01T00:00:00.000Z\tid-b\tINFO\tb again\n');
+    const b = Buffer.from(log.end('id-b', 'success', metrics), 'base64').toString();
+    expect(a).toMatch(
+      /^START RequestId: id-a .*\n.*\tid-a\tINFO\tfrom a\nEND RequestId: id-a\nREPORT RequestId: id-a\t/,
+    );
+    expect(a).not.toContain('id-b');
+    expect(b).toMatch(
+      /^START RequestId: id-b .*\n.*\tINFO\tfrom b\n.*\tINFO\tb again\nEND RequestId: id-b\n/,
+    );
+    expect(b).not.toContain('id-a');
+    // Every line still reaches the stream.
+    expect(out).toContain('stray line');
+  });
+});
+
 describe('LogStream (JSON)', () => {
   it('writes platform.start, platform.runtimeDone and platform.report records', () => {
     const out: string[] = [];

@@ -21,14 +21,23 @@ interface Traced {
 }
 export type ReportStatus = 'success' | 'error' | 'timeout';
 
-/** Writes records to `sink` and keeps the current invocation's lines for X-Amz-Log-Result. */
+/** The lines of one invocation under way, for its X-Amz-Log-Result. */
+interface Invocation {
+  tail: string[];
+  tailBytes: number;
+  traced: Traced | undefined;
+}
+
+/**
+ * Writes records to `sink` and keeps each running invocation's lines for X-Amz-Log-Result. With one
+ * invocation at a time every line is its own; when several run at once (multi-concurrency) a runtime line
+ * belongs to the invocation whose request id it carries, as the runtimes' log records all do.
+ */
 export class LogStream {
   private readonly sink: (line: string) => void;
   private readonly spec: EnvironmentSpec;
-  private tail: string[] = [];
-  private tailBytes = 0;
+  private readonly running = new Map<string, Invocation>();
   private partial = '';
-  private traced: Traced | undefined;
 
   constructor(spec: EnvironmentSpec, sink: (line: string) => void) {
     this.spec = spec;
@@ -50,13 +59,16 @@ export class LogStream {
 
   /** `traceId` is the invocation's X-Amzn-Trace-Id (Lambda-Runtime-Trace-Id). */
   start(requestId: string, traceId?: string): void {
-    this.tail = [];
-    this.tailBytes = 0;
-    this.traced = sampled(traceId);
+    const invocation: Invocation = { tail: [], tailBytes: 0, traced: sampled(traceId) };
+    this.running.set(requestId, invocation);
     if (this.json) {
-      this.platform('platform.start', { requestId, version: this.spec.version, ...this.tracing() });
+      this.platform(
+        'platform.start',
+        { requestId, version: this.spec.version, ...tracing(invocation) },
+        requestId,
+      );
     } else {
-      this.line(`START RequestId: ${requestId} Version: ${this.spec.version}`);
+      this.line(`START RequestId: ${requestId} Version: ${this.spec.version}`, requestId);
     }
   }
 
@@ -76,7 +88,10 @@ export class LogStream {
   }
 
   timedOut(requestId: string, seconds: number): void {
-    this.line(`${new Date().toISOString()} ${requestId} Task timed out after ${seconds.toFixed(2)} seconds`);
+    this.line(
+      `${new Date().toISOString()} ${requestId} Task timed out after ${seconds.toFixed(2)} seconds`,
+      requestId,
+    );
   }
 
   initReport(durationMs: number, status: 'error' | 'timeout', errorType?: string): void {
@@ -99,30 +114,41 @@ export class LogStream {
   /** Ends the invocation; returns base64 of its last 4 KB of log. */
   end(requestId: string, status: ReportStatus, metrics: ReportMetrics, errorType?: string): string {
     this.flushPartial();
+    const invocation = this.running.get(requestId);
     const failure = errorType && status !== 'success' ? { errorType } : {};
     if (this.json) {
-      this.platform('platform.runtimeDone', {
-        requestId,
-        status,
-        ...failure,
-        metrics: { durationMs: round2(metrics.durationMs), producedBytes: metrics.producedBytes ?? 0 },
-        ...this.tracing(),
-      });
-      this.platform('platform.report', {
-        requestId,
-        status,
-        ...failure,
-        ...this.tracing(),
-        metrics: {
-          durationMs: round2(metrics.durationMs),
-          billedDurationMs: metrics.billedDurationMs,
-          memorySizeMB: metrics.memorySizeMB,
-          maxMemoryUsedMB: metrics.maxMemoryUsedMB,
-          ...(metrics.initDurationMs !== undefined ? { initDurationMs: round2(metrics.initDurationMs) } : {}),
+      this.platform(
+        'platform.runtimeDone',
+        {
+          requestId,
+          status,
+          ...failure,
+          metrics: { durationMs: round2(metrics.durationMs), producedBytes: metrics.producedBytes ?? 0 },
+          ...tracing(invocation),
         },
-      });
+        requestId,
+      );
+      this.platform(
+        'platform.report',
+        {
+          requestId,
+          status,
+          ...failure,
+          ...tracing(invocation),
+          metrics: {
+            durationMs: round2(metrics.durationMs),
+            billedDurationMs: metrics.billedDurationMs,
+            memorySizeMB: metrics.memorySizeMB,
+            maxMemoryUsedMB: metrics.maxMemoryUsedMB,
+            ...(metrics.initDurationMs !== undefined
+              ? { initDurationMs: round2(metrics.initDurationMs) }
+              : {}),
+          },
+        },
+        requestId,
+      );
     } else {
-      this.line(`END RequestId: ${requestId}`);
+      this.line(`END RequestId: ${requestId}`, requestId);
       const init =
         metrics.initDurationMs !== undefined
           ? `Init Duration: ${metrics.initDurationMs.toFixed(2)} ms\t`
@@ -131,38 +157,52 @@ export class LogStream {
         `REPORT RequestId: ${requestId}\tDuration: ${metrics.durationMs.toFixed(2)} ms\t` +
           `Billed Duration: ${metrics.billedDurationMs} ms\tMemory Size: ${metrics.memorySizeMB} MB\t` +
           `Max Memory Used: ${metrics.maxMemoryUsedMB} MB\t${init}`,
+        requestId,
       );
-      if (this.traced)
-        this.line(`XRAY TraceId: ${this.traced.root}\tSegmentId: ${this.traced.parent}\tSampled: true`);
+      const traced = invocation?.traced;
+      if (traced)
+        this.line(`XRAY TraceId: ${traced.root}\tSegmentId: ${traced.parent}\tSampled: true`, requestId);
     }
-    const tail = Buffer.from(this.tail.join(''));
-    this.tail = [];
-    this.tailBytes = 0;
+    this.running.delete(requestId);
+    const tail = Buffer.from(invocation?.tail.join('') ?? '');
     return tail.subarray(Math.max(0, tail.length - TAIL_BYTES)).toString('base64');
-  }
-
-  private tracing(): { tracing?: { spanId: string; type: 'X-Amzn-Trace-Id'; value: string } } {
-    if (!this.traced) return {};
-    return { tracing: { spanId: this.traced.parent, type: 'X-Amzn-Trace-Id', value: this.traced.header } };
   }
 
   private get json(): boolean {
     return this.spec.logFormat === 'JSON';
   }
 
-  private platform(type: string, record: Record<string, unknown>): void {
-    this.line(JSON.stringify({ time: new Date().toISOString(), type, record }));
+  private platform(type: string, record: Record<string, unknown>, requestId?: string): void {
+    this.line(JSON.stringify({ time: new Date().toISOString(), type, record }), requestId);
   }
 
-  private line(line: string): void {
+  private line(line: string, requestId?: string): void {
     this.sink(line);
+    const invocation = this.owner(line, requestId);
+    if (!invocation) return;
     const entry = `${line}\n`;
-    this.tail.push(entry);
-    this.tailBytes += entry.length;
+    invocation.tail.push(entry);
+    invocation.tailBytes += entry.length;
     // Keep a little more than the tail needs, so trimming is rare.
-    while (this.tailBytes > TAIL_BYTES * 2 && this.tail.length > 1)
-      this.tailBytes -= this.tail.shift()!.length;
+    while (invocation.tailBytes > TAIL_BYTES * 2 && invocation.tail.length > 1)
+      invocation.tailBytes -= invocation.tail.shift()!.length;
   }
+
+  /** Whose tail a line joins: the one running invocation, or among several the one the line names. */
+  private owner(line: string, requestId: string | undefined): Invocation | undefined {
+    if (requestId !== undefined) return this.running.get(requestId);
+    if (this.running.size <= 1) return this.running.values().next().value;
+    for (const [id, invocation] of this.running) if (line.includes(id)) return invocation;
+    return undefined;
+  }
+}
+
+function tracing(invocation: Invocation | undefined): {
+  tracing?: { spanId: string; type: 'X-Amzn-Trace-Id'; value: string };
+} {
+  const traced = invocation?.traced;
+  if (!traced) return {};
+  return { tracing: { spanId: traced.parent, type: 'X-Amzn-Trace-Id', value: traced.header } };
 }
 
 /** Reads Root, Parent and Sampled from an X-Amzn-Trace-Id (reference §13.1); only sampled traces count. */

@@ -42,6 +42,8 @@ export function runtimeEnvironment(inputs: RuntimeEnvironmentInputs): Record<str
     TMPDIR: inputs.tmpDir,
   };
   if (spec.applicationLogLevel) env.AWS_LAMBDA_LOG_LEVEL = spec.applicationLogLevel;
+  // Its presence is what switches the official clients to their multi-concurrent mode, so only when opted in.
+  if (spec.maxConcurrency !== undefined) env.AWS_LAMBDA_MAX_CONCURRENCY = String(spec.maxConcurrency);
   // Custom runtimes get no AWS_EXECUTION_ENV (reference §2.1).
   if (!spec.runtime.startsWith('provided')) env.AWS_EXECUTION_ENV = `AWS_Lambda_${spec.runtime}`;
   // Layer search paths as Lambda sets them (reference §2.2): a function's own values win.

@@ -1,4 +1,5 @@
-// The agent's side of the link to the gateway: authenticates, receives its spec, serves invocations one at a time.
+// The agent's side of the link to the gateway: authenticates, receives its spec, serves invocations one at a
+// time, or several at once in a multi-concurrency environment.
 import { Socket } from 'node:net';
 import WebSocket from 'ws';
 import {
@@ -6,6 +7,7 @@ import {
   decodeFrame,
   encodeFrame,
   type GatewayMessage,
+  type InvocationRequest,
 } from '../../apis/environment-link.ts';
 import type { AgentConfig } from './config.ts';
 import { Environment } from './environment.ts';
@@ -33,19 +35,41 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   });
   let environment: Environment | undefined;
   let queue = Promise.resolve();
-  /** The streamed response under way, if any: credit and cancel for it must not queue behind its invoke. */
-  let relay: StreamRelay | undefined;
+  /** Streamed responses under way, by request id: credit and cancel for one must not queue behind its invoke. */
+  const relays = new Map<string, StreamRelay>();
   const send = (message: AgentMessage, body?: LinkBody) => socket.send(encodeFrame(message, body));
+  const fail = (err: unknown) => {
+    process.stderr.write(`serval-agent: ${String(err)}\n`);
+    socket.close(1011, 'agent failure');
+  };
+  const invoke = async (invocation: InvocationRequest, body: Buffer) => {
+    if (!environment) throw new Error('invoke before configure');
+    const relay = new StreamRelay(invocation.requestId, send);
+    relays.set(invocation.requestId, relay);
+    try {
+      const outcome = await environment.invoke(invocation, body, relay);
+      send({ type: 'result', result: outcome.result }, outcome.body);
+    } finally {
+      relays.delete(invocation.requestId);
+    }
+  };
 
   socket.on('message', (data: Buffer) => {
     const { header, body } = decodeFrame<GatewayMessage>(data);
     if (header.type === 'stream-credit' || header.type === 'stream-cancel') {
-      if (relay?.requestId !== header.requestId) return; // for a stream already over
+      const relay = relays.get(header.requestId);
+      if (!relay) return; // for a stream already over
       if (header.type === 'stream-credit') relay.grant(header.bytes);
       else relay.cancel();
       return;
     }
-    // Invocations are served strictly one after another, in arrival order.
+    // A multi-concurrency environment runs its invocations side by side once it is configured; the gateway
+    // sends no more at once than the environment takes.
+    if (header.type === 'invoke' && environment?.concurrent) {
+      invoke(header.invocation, body).catch(fail);
+      return;
+    }
+    // Otherwise messages are served strictly one after another, in arrival order.
     queue = queue.then(async () => {
       switch (header.type) {
         case 'configure':
@@ -62,23 +86,15 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
           await environment.start();
           send({ type: 'ready' });
           break;
-        case 'invoke': {
-          if (!environment) throw new Error('invoke before configure');
-          relay = new StreamRelay(header.invocation.requestId, send);
-          const outcome = await environment.invoke(header.invocation, body, relay);
-          relay = undefined;
-          send({ type: 'result', result: outcome.result }, outcome.body);
+        case 'invoke':
+          await invoke(header.invocation, body);
           break;
-        }
         case 'shutdown':
           socket.close(1000, header.reason);
           break;
       }
     });
-    queue = queue.catch((err: unknown) => {
-      process.stderr.write(`serval-agent: ${String(err)}\n`);
-      socket.close(1011, 'agent failure');
-    });
+    queue = queue.catch(fail);
   });
 
   const closed = new Promise<void>((resolve, reject) => {

@@ -2,8 +2,10 @@
 // serves invocations from the Runtime API until the environment goes away.
 import { defineGlobalAwsLambda } from './awslambda-global.ts';
 import { BeforeExitHook } from './before-exit.ts';
+import { ConcurrentInvokeLoop } from './concurrent-invoke-loop.ts';
 import { type RuntimeConfig, readConfig } from './config.ts';
 import { type LoadedHandler, loadHandler } from './handler-loader.ts';
+import { InvocationScope } from './invocation-scope.ts';
 import { InvokeLoop } from './invoke-loop.ts';
 import { RuntimeLog } from './log-patch.ts';
 import { EXIT_UNCAUGHT_EXCEPTION, FaultReporter } from './process-faults.ts';
@@ -17,13 +19,16 @@ const CALLBACK_WARNING =
   'To disable this warning, set the AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING environment variable.';
 
 async function start(config: RuntimeConfig): Promise<void> {
+  // Several invocations at once (multi-concurrency): each one's logs and trace id follow its own code.
+  const scope = config.maxConcurrency === undefined ? undefined : new InvocationScope();
   // Before the handler loads, so code that keeps a reference to process.env sees every invocation's trace.
-  process.env = withTraceIdOverlay(process.env);
+  process.env = withTraceIdOverlay(process.env, scope);
   // Stdout is the function's log: the agent reads it line by line.
   const log = new RuntimeLog({
     format: config.logFormat,
     level: config.logLevel,
     write: (record) => process.stdout.write(record),
+    scope,
   });
   log.patch(console);
 
@@ -52,7 +57,9 @@ async function start(config: RuntimeConfig): Promise<void> {
   if (config.warnOnCallbackHandler && handler.argsNum === 3 && !handler.isAsync && !handler.streaming) {
     console.warn(CALLBACK_WARNING);
   }
-  new InvokeLoop({ client, handler, log, exitHook, faults, fn: config.function, env: process.env }).start();
+  const deps = { client, handler, log, exitHook, faults, fn: config.function, env: process.env };
+  if (scope) new ConcurrentInvokeLoop(deps, scope, config.maxConcurrency ?? 1).start();
+  else new InvokeLoop(deps).start();
 }
 
 /**

@@ -26,6 +26,8 @@ export interface RuntimeConfig {
   defineGlobalAwsLambda: boolean;
   /** Whether to print the official client's deprecation warning for callback-style handlers. */
   warnOnCallbackHandler: boolean;
+  /** AWS_LAMBDA_MAX_CONCURRENCY: invocations to run at once (multi-concurrency); unset runs one at a time. */
+  maxConcurrency: number | undefined;
 }
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
@@ -39,6 +41,9 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): RuntimeConfig {
   const logFormat: LogFormat = env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON' ? 'JSON' : 'Text';
   const level = env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase();
   const noGlobal = env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+  const maxConcurrency = env.AWS_LAMBDA_MAX_CONCURRENCY;
+  if (maxConcurrency !== undefined && !/^[1-9][0-9]{0,3}$/.test(maxConcurrency))
+    throw new ConfigError(`AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got ${maxConcurrency}`);
   return {
     runtimeApi,
     // An empty handler fails later as Runtime.MalformedHandlerName, which is what Lambda reports.
@@ -55,5 +60,6 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): RuntimeConfig {
     logLevel: logFormat === 'JSON' ? (LEVELS.find((l) => l === level) ?? 'TRACE') : 'TRACE',
     defineGlobalAwsLambda: noGlobal !== '1' && noGlobal !== 'true',
     warnOnCallbackHandler: env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined,
+    maxConcurrency: maxConcurrency === undefined ? undefined : Number(maxConcurrency),
   };
 }

@@ -2,6 +2,7 @@
 import { format } from 'node:util';
 import type { LogFormat, LogLevel } from './config.ts';
 import { intoError, toFormattedError } from './errors.ts';
+import type { InvocationScope } from './invocation-scope.ts';
 
 const PRIORITY: Record<LogLevel, number> = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
 
@@ -22,6 +23,8 @@ export interface RuntimeLogOptions {
   /** Receives whole records, each ending in one newline. */
   write: (record: string) => void;
   now?: () => Date;
+  /** Several invocations at once: a record names the invocation of the code that wrote it. */
+  scope?: InvocationScope | undefined;
 }
 
 /** The function's application log: console records plus the runtime's own error records. */
@@ -60,10 +63,11 @@ export class RuntimeLog {
   /** One record as a single line: newlines inside the message become carriage returns. */
   render(level: LogLevel, params: readonly unknown[]): string {
     const time = this.now().toISOString();
+    const { requestId, tenantId } = this.options.scope?.current() ?? this;
     const line =
       this.options.format === 'JSON'
-        ? renderJson(time, level, this.requestId, this.tenantId, params)
-        : `${time}\t${this.requestId}\t${level}\t${format(...params)}`;
+        ? renderJson(time, level, requestId, tenantId, params)
+        : `${time}\t${requestId}\t${level}\t${format(...params)}`;
     return line.replace(/\n/g, '\r');
   }
 

@@ -21,6 +21,7 @@ export class FaultReporter {
   /** The invocation a fault is charged to; none yet means the fault belongs to init. */
   private requestId: string | undefined;
   private exiting = false;
+  private concurrent = false;
 
   constructor(sink: FaultSink, log: RuntimeLog, exit: (code: number) => void) {
     this.sink = sink;
@@ -31,6 +32,14 @@ export class FaultReporter {
   /** From now on faults are reported as this invocation's error. */
   invoking(requestId: string): void {
     this.requestId = requestId;
+  }
+
+  /**
+   * Init is over and invocations run several at once: a fault cannot be charged to one of them, so the
+   * process just exits and the agent fails every invocation it was running with Runtime.ExitError.
+   */
+  servingConcurrently(): void {
+    this.concurrent = true;
   }
 
   uncaughtException(error: unknown): void {
@@ -59,6 +68,10 @@ export class FaultReporter {
     // A second fault while the first is being reported would only race it to the same exit.
     if (this.exiting) return;
     this.exiting = true;
+    if (this.concurrent) {
+      this.exit(code);
+      return;
+    }
     const posted =
       this.requestId === undefined
         ? this.sink.postInitError(error)

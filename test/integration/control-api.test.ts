@@ -102,12 +102,34 @@ describe('CreateFunction', () => {
     ['no role', { Role: undefined }, /^Role: /],
     ['an image package', { PackageType: 'Image' }, /^PackageType: /],
     ['an upper-case name', { FunctionName: 'Upper' }, /^FunctionName: /],
+    [
+      'a per-environment concurrency over 1,600',
+      {
+        CapacityProviderConfig: {
+          LambdaManagedInstancesCapacityProviderConfig: { PerExecutionEnvironmentMaxConcurrency: 1601 },
+        },
+      },
+      /^CapacityProviderConfig\.LambdaManagedInstancesCapacityProviderConfig\.PerExecutionEnvironmentMaxConcurrency: Member must have value less than or equal to 1600$/,
+    ],
   ])('refuses %s, naming the field', async (_label, more, message) => {
     const res = await create('refused', makeZip({ 'index.mjs': NODE_HANDLER }), more);
     expect(res.status).toBe(400);
     expect(res.type).toBe('InvalidParameterValueException');
     expect(res.body.message).toMatch(message);
     expect((await api('GET', '/2015-03-31/functions/refused')).type).toBe('ResourceNotFoundException');
+  });
+
+  it('takes a per-environment concurrency (Lambda Managed Instances) and reports it back', async () => {
+    const managed = {
+      LambdaManagedInstancesCapacityProviderConfig: { PerExecutionEnvironmentMaxConcurrency: 8 },
+    };
+    const created = await create('multi-concurrent', makeZip({ 'index.mjs': NODE_HANDLER }), {
+      CapacityProviderConfig: managed,
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.CapacityProviderConfig).toEqual(managed);
+    const read = await api('GET', '/2015-03-31/functions/multi-concurrent/configuration');
+    expect(read.body.CapacityProviderConfig).toEqual(managed);
   });
 
   it.each([

@@ -182,6 +182,7 @@ function environmentSpec(
     systemLogLevel: spec.logging.systemLogLevel,
     initializationType: 'on-demand',
     environment: spec.environment,
+    maxConcurrency: spec.maxConcurrencyPerEnvironment,
   };
 }
 

@@ -1,5 +1,6 @@
 // The environments of one function version: hands each invocation to an idle one, starts one when none is
-// idle, and reaps those idle too long. An environment is idle exactly while it sits in `idle`.
+// idle, and reaps those idle too long. `idle` holds free slots: one per idle environment, or for a
+// multi-concurrency environment one per invocation it can still take (ADR-42).
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
 import { type DispatchObserver, dispatchObserver } from '../observability/dispatch-observer.ts';
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
@@ -48,6 +49,10 @@ export class EnvironmentPool {
   private readonly observer: DispatchObserver;
   /** Most recently used last: reuse takes the warmest, reaping takes the coldest. */
   private idle: Array<{ conn: AgentConnection; since: number }> = [];
+  /** Invocations an environment takes at once (the spec's maxConcurrency, else 1). */
+  private readonly slots: number;
+  /** Invocations running, by environment (multi-concurrency: several on one). */
+  private readonly running = new Map<AgentConnection, number>();
   private readonly waiters: Waiter[] = [];
   private readonly environments = new Map<string, StartedEnvironment>();
   private starting = 0;
@@ -65,15 +70,19 @@ export class EnvironmentPool {
     this.options = options;
     this.observer = options.observer ?? dispatchObserver(undefined);
     this.warmWait = options.warmWait && new WarmWait(options.warmWait);
+    this.slots = spec.maxConcurrency ?? 1;
   }
 
+  /** Environments by state: one running any invocation is busy, even with slots to spare. */
   stats(): PoolStats {
-    return { idle: this.idle.length, busy: this.busy, starting: this.starting, waiting: this.waiters.length };
+    const idle = new Set(this.idle.map((e) => e.conn).filter((c) => !this.running.has(c))).size;
+    return { idle, busy: this.running.size, starting: this.starting, waiting: this.waiters.length };
   }
 
   async invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
     const conn = await this.acquire();
     this.busy++;
+    this.running.set(conn, (this.running.get(conn) ?? 0) + 1);
     const began = performance.now();
     try {
       return await this.observer.runtime(invocation, conn.environmentId, (traced) =>
@@ -81,17 +90,22 @@ export class EnvironmentPool {
       );
     } finally {
       this.busy--;
+      const left = (this.running.get(conn) ?? 1) - 1;
+      if (left > 0) this.running.set(conn, left);
+      else this.running.delete(conn);
       this.warmWait?.ran(conn, performance.now() - began);
       this.release(conn);
     }
   }
 
-  /** Ends environments idle since before `now - ttlMs`. */
+  /** Ends environments idle since before `now - ttlMs`: none of their slots used since, none running. */
   reap(now: number, ttlMs: number): void {
-    const stale = this.idle.filter((e) => now - e.since >= ttlMs);
-    if (stale.length === 0) return;
-    this.idle = this.idle.filter((e) => now - e.since < ttlMs);
-    for (const { conn } of stale) this.stopEnvironment(conn.environmentId, 'idle timeout');
+    const fresh = new Set<AgentConnection>();
+    for (const e of this.idle) if (now - e.since < ttlMs || this.running.has(e.conn)) fresh.add(e.conn);
+    const stale = new Set(this.idle.filter((e) => !fresh.has(e.conn)).map((e) => e.conn));
+    if (stale.size === 0) return;
+    this.idle = this.idle.filter((e) => fresh.has(e.conn));
+    for (const conn of stale) this.stopEnvironment(conn.environmentId, 'idle timeout');
   }
 
   close(): void {
@@ -143,7 +157,8 @@ export class EnvironmentPool {
   private release(conn: AgentConnection): void {
     if (conn.closed) return;
     if (this.retired && this.waiters.length === 0) {
-      this.stopEnvironment(conn.environmentId, 'function changed');
+      // A multi-concurrency environment ends with the last invocation it runs.
+      if (!this.running.has(conn)) this.stopEnvironment(conn.environmentId, 'function changed');
       return;
     }
     const waiter = this.waiters.shift();
@@ -173,7 +188,8 @@ export class EnvironmentPool {
       }, nextDue - now);
       this.deferredScaleUp.unref();
     }
-    while (this.starting < due && this.environments.size < this.options.maxEnvironments) {
+    // Each environment on its way takes `slots` of the waiters.
+    while (this.starting * this.slots < due && this.environments.size < this.options.maxEnvironments) {
       this.starting++;
       const startedAt = performance.now();
       const started = this.start(this.spec);
@@ -194,7 +210,7 @@ export class EnvironmentPool {
             startEnded('ready');
             this.warmWait?.ready(conn, performance.now() - startedAt);
             this.starting--;
-            this.release(conn);
+            for (let slot = 0; slot < this.slots && !conn.closed; slot++) this.release(conn);
           });
         },
         (err: Error) => {
@@ -206,11 +222,10 @@ export class EnvironmentPool {
     }
   }
 
-  /** The oldest waiter caused this start; it learns why rather than waiting out its bound. */
+  /** The oldest waiters (as many as the environment would have taken) learn why, rather than waiting out their bound. */
   private startFailed(reason: string, outOfCapacity = false): void {
     this.starting--;
-    const waiter = this.waiters.shift();
-    if (waiter) {
+    for (const waiter of this.waiters.splice(0, this.slots)) {
       clearTimeout(waiter.timer);
       waiter.reject(new EnvironmentStartError(reason, outOfCapacity));
     }
@@ -218,6 +233,7 @@ export class EnvironmentPool {
 
   private forget(conn: AgentConnection): void {
     this.idle = this.idle.filter((e) => e.conn !== conn);
+    this.running.delete(conn);
     this.stopEnvironment(conn.environmentId, 'link closed');
   }
 

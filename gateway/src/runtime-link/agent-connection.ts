@@ -18,27 +18,31 @@ export interface InvocationOutput {
 /** The link closed while an invocation was in flight: the environment died under it. */
 export class EnvironmentLostError extends Error {}
 
+interface InFlight {
+  requestId: string;
+  resolve: (o: InvocationOutput) => void;
+  reject: (e: Error) => void;
+  /** Where a streamed response goes; without one the connection collects it. */
+  sink: ResponseSink | undefined;
+  collector: CollectingSink | undefined;
+  /** Bytes passed on to the client and not yet returned to the agent as credit. */
+  credit: number;
+}
+
 export class AgentConnection {
   readonly environmentId: string;
+  /** Invocations the environment runs at once: 1, or its maxConcurrency when multi-concurrent. */
+  readonly capacity: number;
   private readonly socket: WebSocket;
-  private inFlight:
-    | {
-        requestId: string;
-        resolve: (o: InvocationOutput) => void;
-        reject: (e: Error) => void;
-        /** Where a streamed response goes; without one the connection collects it. */
-        sink: ResponseSink | undefined;
-        collector: CollectingSink | undefined;
-        /** Bytes passed on to the client and not yet returned to the agent as credit. */
-        credit: number;
-      }
-    | undefined;
+  /** By request id: results and stream frames are matched to their invocation by it. */
+  private readonly inFlight = new Map<string, InFlight>();
   private closedFlag = false;
   private readonly readyListeners: Array<() => void> = [];
   private readonly closeListeners: Array<() => void> = [];
 
-  constructor(environmentId: string, socket: WebSocket) {
+  constructor(environmentId: string, socket: WebSocket, capacity = 1) {
     this.environmentId = environmentId;
+    this.capacity = capacity;
     this.socket = socket;
     socket.on('message', (data: Buffer) => this.receive(data));
     socket.on('close', () => this.lost());
@@ -66,17 +70,18 @@ export class AgentConnection {
    * says `streamedBytes`); without a sink it is collected into the output's body, as a buffered one.
    */
   invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
-    if (this.inFlight) return Promise.reject(new Error(`environment ${this.environmentId} is busy`));
+    if (this.inFlight.size >= this.capacity || this.inFlight.has(invocation.requestId))
+      return Promise.reject(new Error(`environment ${this.environmentId} is busy`));
     if (this.closedFlag) return Promise.reject(new EnvironmentLostError('environment link is closed'));
     return new Promise((resolve, reject) => {
-      this.inFlight = {
+      this.inFlight.set(invocation.requestId, {
         requestId: invocation.requestId,
         resolve,
         reject,
         sink,
         collector: undefined,
         credit: 0,
-      };
+      });
       this.send({ type: 'invoke', invocation }, body);
     });
   }
@@ -92,9 +97,9 @@ export class AgentConnection {
     if (header.type === 'ready') {
       for (const l of this.readyListeners) l();
     } else if (header.type === 'result') {
-      const pending = this.inFlight;
-      if (!pending || pending.requestId !== header.result.requestId) return; // a stale or foreign result
-      this.inFlight = undefined;
+      const pending = this.inFlight.get(header.result.requestId);
+      if (!pending) return; // a stale or foreign result
+      this.inFlight.delete(pending.requestId);
       pending.resolve(
         pending.collector ? pending.collector.finish(header.result, body) : { result: header.result, body },
       );
@@ -107,13 +112,14 @@ export class AgentConnection {
     header: Extract<AgentMessage, { type: 'stream-start' | 'stream-chunk' }>,
     body: Buffer,
   ): void {
-    const pending = this.inFlight;
-    if (!pending || pending.requestId !== header.requestId) return;
+    const pending = this.inFlight.get(header.requestId);
+    if (!pending) return;
     const { requestId } = header;
     if (header.type === 'stream-start') {
       if (!pending.sink) pending.sink = pending.collector = new CollectingSink();
       pending.sink.start(header.contentType, () => {
-        if (this.inFlight === pending && !this.closedFlag) this.send({ type: 'stream-cancel', requestId });
+        if (this.inFlight.get(requestId) === pending && !this.closedFlag)
+          this.send({ type: 'stream-cancel', requestId });
       });
       return;
     }
@@ -121,14 +127,14 @@ export class AgentConnection {
   }
 
   /** Credit passed on in one message per turn of the event loop, not one per chunk. */
-  private credit(pending: NonNullable<AgentConnection['inFlight']>, bytes: number): void {
+  private credit(pending: InFlight, bytes: number): void {
     const first = pending.credit === 0;
     pending.credit += bytes;
     if (!first) return;
     setImmediate(() => {
       const granted = pending.credit;
       pending.credit = 0;
-      if (this.inFlight === pending && !this.closedFlag)
+      if (this.inFlight.get(pending.requestId) === pending && !this.closedFlag)
         this.send({ type: 'stream-credit', requestId: pending.requestId, bytes: granted });
     });
   }
@@ -136,9 +142,9 @@ export class AgentConnection {
   private lost(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    const pending = this.inFlight;
-    this.inFlight = undefined;
-    pending?.reject(new EnvironmentLostError(`environment ${this.environmentId} was lost`));
+    const pending = [...this.inFlight.values()];
+    this.inFlight.clear();
+    for (const p of pending) p.reject(new EnvironmentLostError(`environment ${this.environmentId} was lost`));
     for (const l of this.closeListeners) l();
   }
 }

@@ -59,7 +59,7 @@ export class LinkServer {
     }
     this.expected.delete(match![1]!);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new AgentConnection(expected.spec.environmentId, ws);
+      const conn = new AgentConnection(expected.spec.environmentId, ws, expected.spec.maxConcurrency ?? 1);
       conn.send({ type: 'configure', spec: expected.spec });
       expected.connected(conn);
     });

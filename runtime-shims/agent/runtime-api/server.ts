@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { headerSafeJson } from '../../../apis/ascii-json.ts';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { readCappedBody } from './body.ts';
+import { ConcurrentInvocations } from './concurrent-invocations.ts';
 import { accepted, errorReply, invalidRequestId } from './replies.ts';
 import { RuntimeStateMachine, StateTransitionError } from './state.ts';
 import { MAX_STREAMED_BYTES, type ResponseRelay, relayStreamedBody } from './streamed-body.ts';
@@ -37,13 +38,21 @@ export class RuntimeApiServer {
   private waitingNext: ServerResponse | undefined;
   private queued: { request: InvocationRequest; body: Buffer } | undefined;
   private readonly routes: Array<[string, RegExp, Handler]>;
+  /** Set for a multi-concurrency environment: several workers poll /next at once (replaces `machine`). */
+  private readonly concurrent: ConcurrentInvocations | undefined;
 
   /** Lambda's 200 MB for a streamed response; smaller only where a test needs to cross it cheaply. */
   private readonly maxStreamedBytes: number;
 
-  constructor(listener: RuntimeApiListener, limits: { maxStreamedBytes?: number } = {}) {
+  constructor(
+    listener: RuntimeApiListener,
+    limits: { maxStreamedBytes?: number; concurrent?: boolean } = {},
+  ) {
     this.listener = listener;
     this.maxStreamedBytes = limits.maxStreamedBytes ?? MAX_STREAMED_BYTES;
+    this.concurrent = limits.concurrent
+      ? new ConcurrentInvocations((res, request, body) => this.send(res, request, body))
+      : undefined;
     this.routes = [
       ['GET', /^\/runtime\/invocation\/next$/, (q, s) => this.next(q, s)],
       ['POST', /^\/runtime\/invocation\/([^/]+)\/response$/, (q, s, id) => this.response(q, s, id)],
@@ -73,10 +82,15 @@ export class RuntimeApiServer {
     this.machine = new RuntimeStateMachine();
     this.waitingNext = undefined;
     this.queued = undefined;
+    this.concurrent?.reset();
   }
 
   /** Hands an invocation to the runtime now if it waits on /next, else on its next /next. */
   enqueue(request: InvocationRequest, body: Buffer): void {
+    if (this.concurrent) {
+      this.concurrent.enqueue(request, body);
+      return;
+    }
     this.queued = { request, body };
     if (this.waitingNext && this.machine.state === 'Ready') this.deliver(this.waitingNext);
   }
@@ -113,6 +127,13 @@ export class RuntimeApiServer {
   }
 
   private next(_req: IncomingMessage, res: ServerResponse): void {
+    if (this.concurrent) {
+      const polled = this.concurrent.poll(res);
+      if (polled instanceof StateTransitionError)
+        errorReply(res, 403, 'InvalidStateTransition', polled.message);
+      else if (polled.first) this.listener.initComplete();
+      return;
+    }
     const from = this.machine.state;
     if (!this.tryTransition(res, 'Ready')) return;
     if (from === 'Started') this.listener.initComplete();
@@ -128,8 +149,12 @@ export class RuntimeApiServer {
     this.queued = undefined;
     this.waitingNext = undefined;
     this.machine.transition('Running');
+    this.machine.current = { request, body, deadlineMs: this.send(res, request, body) };
+  }
+
+  /** Writes one invocation as the answer to a /next; returns the deadline it carried. */
+  private send(res: ServerResponse, request: InvocationRequest, body: Buffer): number {
     const deadlineMs = this.listener.delivered(request.requestId);
-    this.machine.current = { request, body, deadlineMs };
     const headers: Record<string, string | number> = {
       'Content-Type':
         request.contentType && HEADER_VALUE.test(request.contentType)
@@ -152,11 +177,11 @@ export class RuntimeApiServer {
     optional('Lambda-Runtime-Aws-Tenant-Id', request.tenantId);
     res.writeHead(200, headers);
     res.end(body);
+    return deadlineMs;
   }
 
   private async response(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    if (!this.canTransition(res, 'InvocationResponse')) return;
-    if (!this.machine.isActive(requestId)) return invalidRequestId(res);
+    if (!this.startAnswer(res, requestId, 'InvocationResponse')) return;
     const mode = header(req, 'lambda-runtime-function-response-mode');
     if (mode !== undefined && mode !== 'streaming') {
       this.finish(requestId, 'InvocationResponse', {
@@ -167,7 +192,7 @@ export class RuntimeApiServer {
       });
       return errorReply(res, 400, 'InvalidFunctionResponseMode', 'Invalid function response mode');
     }
-    this.machine.transition('InvocationResponse');
+    if (!this.concurrent) this.machine.transition('InvocationResponse');
     if (isStreamedUpload(req, mode)) return this.streamedResponse(req, res, requestId);
     const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
     if (read.kind === 'too-large') {
@@ -225,9 +250,8 @@ export class RuntimeApiServer {
   }
 
   private async invocationError(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    if (!this.canTransition(res, 'InvocationErrorResponse')) return;
-    if (!this.machine.isActive(requestId)) return invalidRequestId(res);
-    this.machine.transition('InvocationErrorResponse');
+    if (!this.startAnswer(res, requestId, 'InvocationErrorResponse')) return;
+    if (!this.concurrent) this.machine.transition('InvocationErrorResponse');
     const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
     const body = read.kind === 'ok' ? read.body : Buffer.alloc(0);
     this.complete(requestId, {
@@ -240,7 +264,9 @@ export class RuntimeApiServer {
   }
 
   private async initError(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.tryTransition(res, 'InitError')) return;
+    const refused = this.concurrent?.initError();
+    if (refused) return errorReply(res, 403, 'InvalidStateTransition', refused.message);
+    if (!this.concurrent && !this.tryTransition(res, 'InitError')) return;
     const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
     const body = read.kind === 'ok' ? read.body : Buffer.alloc(0);
     accepted(res);
@@ -252,14 +278,36 @@ export class RuntimeApiServer {
   }
 
   private finish(requestId: string, via: 'InvocationResponse', outcome: RuntimeOutcome): void {
-    this.machine.transition(via);
+    if (!this.concurrent) this.machine.transition(via);
     this.complete(requestId, outcome);
   }
 
   private complete(requestId: string, outcome: RuntimeOutcome): void {
-    this.machine.transition('ResponseSent');
-    this.machine.current = undefined;
+    if (this.concurrent) this.concurrent.complete(requestId);
+    else {
+      this.machine.transition('ResponseSent');
+      this.machine.current = undefined;
+    }
     this.listener.outcome(requestId, outcome);
+  }
+
+  /** Checked before any state change: the runtime may answer now, and `requestId` is one it was given. */
+  private startAnswer(
+    res: ServerResponse,
+    requestId: string,
+    to: 'InvocationResponse' | 'InvocationErrorResponse',
+  ): boolean {
+    if (!this.concurrent) {
+      if (!this.canTransition(res, to)) return false;
+      if (this.machine.isActive(requestId)) return true;
+      invalidRequestId(res);
+      return false;
+    }
+    const refused = this.concurrent.answer(requestId, to);
+    if (refused === undefined) return true;
+    if (refused === 'invalid-request-id') invalidRequestId(res);
+    else errorReply(res, 403, 'InvalidStateTransition', refused.message);
+    return false;
   }
 
   private canTransition(res: ServerResponse, to: 'InvocationResponse' | 'InvocationErrorResponse'): boolean {

@@ -67,6 +67,15 @@ export function functionConfiguration(
     EphemeralStorage: { Size: spec.ephemeralStorageMB },
     SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
     ...(spec.tenancy ? { TenancyConfig: { TenantIsolationMode: spec.tenancy.mode } } : {}),
+    ...(spec.maxConcurrencyPerEnvironment !== undefined
+      ? {
+          CapacityProviderConfig: {
+            LambdaManagedInstancesCapacityProviderConfig: {
+              PerExecutionEnvironmentMaxConcurrency: spec.maxConcurrencyPerEnvironment,
+            },
+          },
+        }
+      : {}),
     LoggingConfig: {
       LogFormat: spec.logging.format,
       ...(spec.logging.applicationLogLevel ? { ApplicationLogLevel: spec.logging.applicationLogLevel } : {}),
@@ -129,6 +138,11 @@ export function specFromRequest(
   if (body.Layers !== undefined && !Array.isArray(body.Layers))
     throw new ApiError('InvalidParameterValueException', 'Layers: must be a list of layer version ARNs');
   if (Array.isArray(body.Layers) && body.Layers.length === 0) delete candidate.layers;
+  // Multi-concurrency (Lambda Managed Instances); Serval has no capacity providers, so only the concurrency counts.
+  const managed = (body.CapacityProviderConfig as Record<string, unknown> | undefined)
+    ?.LambdaManagedInstancesCapacityProviderConfig as Record<string, unknown> | undefined;
+  if (managed?.PerExecutionEnvironmentMaxConcurrency !== undefined)
+    candidate.maxConcurrencyPerEnvironment = managed.PerExecutionEnvironmentMaxConcurrency;
   const tenancy = body.TenancyConfig as { TenantIsolationMode?: unknown } | undefined;
   if (tenancy !== undefined && tenancy !== null) candidate.tenancy = { mode: tenancy.TenantIsolationMode };
   // Chosen at creation and immutable, as in Lambda (docs/tenancy.md).
@@ -206,6 +220,8 @@ function requestField(path: PropertyKey[]): string {
       return `LoggingConfig${rest[0] === 'format' ? '.LogFormat' : rest[0] === 'applicationLogLevel' ? '.ApplicationLogLevel' : rest[0] === 'systemLogLevel' ? '.SystemLogLevel' : ''}`;
     case 'reservedConcurrency':
       return 'ReservedConcurrentExecutions';
+    case 'maxConcurrencyPerEnvironment':
+      return 'CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.PerExecutionEnvironmentMaxConcurrency';
     case 'url':
       return rest.map(pascal).join('.') || 'FunctionUrlConfig';
     case 'async':
