@@ -57,8 +57,14 @@ describe('multi-concurrent Runtime API', () => {
     });
     expect(initError!.status).toBe(403);
     expect(initError!.body.errorType).toBe('InvalidStateTransition');
-    const report = await serval.invoke('concurrent-probe', { scenario: 'report' });
-    const [{ first, again }] = report.json() as [Record<string, { status: number; body: unknown }>];
+    // The runtime records what its second answer got after the first one has gone back to the caller.
+    let reports: Array<Record<string, { status: number; body: unknown }>> = [];
+    await until(async () => {
+      const report = await serval.invoke('concurrent-probe', { scenario: 'report' });
+      reports = report.json() as typeof reports;
+      return reports.length > 0;
+    }, 'the runtime to record its second answer');
+    const [{ first, again }] = reports as [Record<string, { status: number; body: unknown }>];
     expect(first!.status).toBe(202);
     expect(again).toEqual({
       status: 400,
