@@ -7,6 +7,7 @@ import { isApiFunction } from '../../registry/api-functions.ts';
 import { hashDirectory } from '../../registry/code.ts';
 import { type FunctionDefinition, functionArn } from '../../registry/function-definition.ts';
 import type { AliasRecord } from '../../versions/alias-store.ts';
+import type { VersionSource } from '../../versions/sources.ts';
 import type { FunctionChanges } from './function-changes.ts';
 import { functionConfiguration } from './function-configuration.ts';
 import { query } from './function-handlers.ts';
@@ -21,50 +22,9 @@ export function versionHandlers(changes: FunctionChanges) {
   const functionOf = (req: Request): FunctionDefinition => changes.find(String(req.params.functionName)).fn;
   const versionView = (fn: FunctionDefinition, v: ReturnType<typeof versions.get>) =>
     functionConfiguration(ctx, fn, isApiFunction(fn) ? store.get(fn.namespace, fn.name) : undefined, v);
-  const aliasView = (fn: FunctionDefinition, a: AliasRecord) => ({
-    AliasArn: functionArn(config.region, fn.namespace, fn.name, a.name),
-    Name: a.name,
-    FunctionVersion: a.spec.functionVersion,
-    Description: a.spec.description ?? '',
-    ...(a.spec.routingConfig
-      ? { RoutingConfig: { AdditionalVersionWeights: a.spec.routingConfig.additionalVersionWeights } }
-      : {}),
-    RevisionId: a.revisionId,
-  });
-  const aliasSpec = (
-    fn: FunctionDefinition,
-    body: Record<string, unknown>,
-    current?: AliasSpec,
-  ): AliasSpec => {
-    const routing = body.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined;
-    const parsed = AliasSpecSchema.safeParse({
-      functionName: fn.name,
-      functionVersion: body.FunctionVersion ?? current?.functionVersion,
-      description: body.Description ?? current?.description,
-      routingConfig: routing
-        ? { additionalVersionWeights: routing.AdditionalVersionWeights ?? {} }
-        : current?.routingConfig,
-    });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ApiError(
-        'InvalidParameterValueException',
-        `${issue.path.join('.') || 'alias'}: ${issue.message}`,
-      );
-    }
-    for (const v of [
-      parsed.data.functionVersion,
-      ...Object.keys(parsed.data.routingConfig?.additionalVersionWeights ?? {}),
-    ]) {
-      if (v !== '$LATEST' && !versions.get(fn.namespace, fn.name, v)) {
-        throw new ApiError(
-          'ResourceNotFoundException',
-          `Function not found: ${functionArn(config.region, fn.namespace, fn.name, v)}`,
-        );
-      }
-    }
-    return parsed.data;
-  };
+  const aliasView = (fn: FunctionDefinition, a: AliasRecord) => aliasViewOf(config.region, fn, a);
+  const aliasSpec = (fn: FunctionDefinition, body: Record<string, unknown>, current?: AliasSpec) =>
+    aliasSpecOf(config.region, versions, fn, body, current);
 
   return {
     publish(req: Request, res: Response) {
@@ -152,4 +112,55 @@ export function versionHandlers(changes: FunctionChanges) {
       res.status(204).end();
     },
   };
+}
+
+export function aliasViewOf(region: string, fn: FunctionDefinition, a: AliasRecord) {
+  return {
+    AliasArn: functionArn(region, fn.namespace, fn.name, a.name),
+    Name: a.name,
+    FunctionVersion: a.spec.functionVersion,
+    Description: a.spec.description ?? '',
+    ...(a.spec.routingConfig
+      ? { RoutingConfig: { AdditionalVersionWeights: a.spec.routingConfig.additionalVersionWeights } }
+      : {}),
+    RevisionId: a.revisionId,
+  };
+}
+
+/** The Alias spec a CreateAlias/UpdateAlias body asks for, over `current`; every version it names exists. */
+export function aliasSpecOf(
+  region: string,
+  versions: Pick<VersionSource, 'get'>,
+  fn: FunctionDefinition,
+  body: Record<string, unknown>,
+  current?: AliasSpec,
+): AliasSpec {
+  const routing = body.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined;
+  const parsed = AliasSpecSchema.safeParse({
+    functionName: fn.name,
+    functionVersion: body.FunctionVersion ?? current?.functionVersion,
+    description: body.Description ?? current?.description,
+    routingConfig: routing
+      ? { additionalVersionWeights: routing.AdditionalVersionWeights ?? {} }
+      : current?.routingConfig,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ApiError(
+      'InvalidParameterValueException',
+      `${issue.path.join('.') || 'alias'}: ${issue.message}`,
+    );
+  }
+  for (const v of [
+    parsed.data.functionVersion,
+    ...Object.keys(parsed.data.routingConfig?.additionalVersionWeights ?? {}),
+  ]) {
+    if (v !== '$LATEST' && !versions.get(fn.namespace, fn.name, v)) {
+      throw new ApiError(
+        'ResourceNotFoundException',
+        `Function not found: ${functionArn(region, fn.namespace, fn.name, v)}`,
+      );
+    }
+  }
+  return parsed.data;
 }
