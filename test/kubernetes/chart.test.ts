@@ -449,12 +449,17 @@ describe.skipIf(!clusterAvailable || !helmAvailable)('charts/serval on a real ku
     expect(await controller('update', 'pods', '-n', 'media')).toBe('no');
     expect(await controller('create', 'deployments.apps', '-n', 'media')).toBe('no');
     expect(await controller('create', 'clusterroles.rbac.authorization.k8s.io')).toBe('no');
-    // The gateway reads.
+    // The gateway reads, and writes what the Lambda API changes (ADR-39): Functions, Aliases, code.
     expect(await gateway('watch', 'functions.serval.dev', '-n', 'media')).toBe('yes');
     expect(await gateway('list', 'controllerrevisions.apps', '-n', 'media')).toBe('yes');
     expect(await gateway('get', 'configmaps', '-n', 'media')).toBe('yes');
+    expect(await gateway('update', 'functions.serval.dev', '-n', 'media')).toBe('yes');
+    expect(await gateway('create', 'aliases.serval.dev', '-n', 'media')).toBe('yes');
+    expect(await gateway('create', 'configmaps', '-n', 'media')).toBe('yes');
+    // … but never pods, versions or the controller's status.
     expect(await gateway('create', 'pods', '-n', 'media')).toBe('no');
-    expect(await gateway('update', 'functions.serval.dev', '-n', 'media')).toBe('no');
+    expect(await gateway('create', 'controllerrevisions.apps', '-n', 'media')).toBe('no');
+    expect(await gateway('patch', 'functions.serval.dev', '--subresource=status', '-n', 'media')).toBe('no');
     expect(await gateway('get', 'secrets', '-n', NS)).toBe('no');
     expect(await gateway('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('no');
   });
