@@ -93,6 +93,8 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     expect(cm.metadata.ownerReferences[0]).toMatchObject({ kind: 'Function', uid: fn.metadata.uid });
     const got = await api('GET', '/2015-03-31/functions/from-api');
     expect(got.body.Tags).toEqual({ team: 'orders' });
+    const tags = await api('GET', `/2017-03-31/tags/${encodeURIComponent(created.body.FunctionArn)}`);
+    expect(tags.body).toEqual({ Tags: { team: 'orders' } });
     expect(got.body.Configuration.RevisionId).toBe(created.body.RevisionId);
     const out = await rig.until('the pod to answer', async () => {
       const r = await rig.invoke(NS, 'from-api', { who: 'kube' });
