@@ -12,9 +12,8 @@ import type { AliasRecord } from '../../versions/alias-store.ts';
 import { clusterRecord } from './cluster-code.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import { functionConfiguration } from './function-configuration.ts';
-import { objectBody, query } from './function-handlers.ts';
-import { pageOf } from './paging.ts';
-import { aliasSpecOf, aliasViewOf } from './version-handlers.ts';
+import { objectBody } from './function-handlers.ts';
+import { aliasPage, aliasSpecOf, aliasViewOf } from './version-handlers.ts';
 
 export function clusterAliasHandlers(changes: FunctionChanges, writes: KubernetesWrites) {
   const { config } = changes.deps;
@@ -100,17 +99,7 @@ export function clusterAliasHandlers(changes: FunctionChanges, writes: Kubernete
 
     listAliases(req: Request, res: Response) {
       const fn = functionOf(req);
-      const wanted = query(req, 'FunctionVersion');
-      const all = catalog
-        .aliasesOf(fn.namespace, fn.name)
-        .filter((a) => wanted === undefined || a.spec.functionVersion === wanted)
-        .map((a) => ({ key: a.name, a }))
-        .sort((x, y) => (x.key < y.key ? -1 : 1));
-      const page = pageOf(all, query(req, 'Marker'), query(req, 'MaxItems'));
-      res.json({
-        Aliases: page.items.map((i) => view(fn, i.a)),
-        ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
-      });
+      res.json(aliasPage(req, catalog.aliasesOf(fn.namespace, fn.name), (a) => view(fn, a)));
     },
 
     async deleteAlias(req: Request, res: Response) {

@@ -21,7 +21,7 @@ import { clusterAliasHandlers } from './cluster-alias-handlers.ts';
 import { clusterRecord, clusterRevisionId, type ZipContent, zipContent } from './cluster-code.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import { functionConfiguration, roleAndArchitectures, specFromRequest } from './function-configuration.ts';
-import { functionNameOf, objectBody, query, tagsOf, zipOf } from './function-handlers.ts';
+import { createRequest, objectBody, query, zipOf } from './function-handlers.ts';
 
 /** How long PublishVersion waits for the controller to publish (it acts within a reconcile). */
 const PUBLISH_WAIT_MS = 30_000;
@@ -94,12 +94,7 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
   return {
     async create(req: Request, res: Response) {
       const body = objectBody(req);
-      const name = functionNameOf(body);
-      const namespace = config.defaultNamespace;
-      changes.checkNameFree(namespace, name);
-      const zip = zipOf(body.Code, 'Code.ZipFile');
-      const { role, architectures } = roleAndArchitectures(body);
-      const tags = tagsOf(body.Tags);
+      const { name, namespace, zip, role, architectures, tags } = createRequest(changes, body);
       const spec = clusterSpec(specFromRequest(body, {}, POD_CODE_DIR));
       const content = await upload(zip);
       const configMap = await writes.putCode(namespace, name, content.sha256, content.files);

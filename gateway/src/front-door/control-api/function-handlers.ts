@@ -44,12 +44,7 @@ export function functionHandlers(changes: FunctionChanges) {
   return {
     async create(req: Request, res: Response) {
       const body = objectBody(req);
-      const name = functionNameOf(body);
-      const namespace = config.defaultNamespace;
-      changes.checkNameFree(namespace, name);
-      const zip = zipOf(body.Code, 'Code.ZipFile');
-      const { role, architectures } = roleAndArchitectures(body);
-      const tags = tagsOf(body.Tags);
+      const { name, namespace, zip, role, architectures, tags } = createRequest(changes, body);
       // Validated before anything is written: the package's directory is known from its hash.
       specFromRequest(body, {}, store.packageDir(zip));
       checkStorage(changes, zip);
@@ -172,6 +167,15 @@ export function functionHandlers(changes: FunctionChanges) {
       res.status(204).end();
     },
   };
+}
+
+/** What a CreateFunction body names besides the spec, checked; the name must be free. */
+export function createRequest(changes: FunctionChanges, body: Record<string, unknown>) {
+  const name = functionNameOf(body);
+  const namespace = changes.deps.config.defaultNamespace;
+  changes.checkNameFree(namespace, name);
+  const zip = zipOf(body.Code, 'Code.ZipFile');
+  return { name, namespace, zip, ...roleAndArchitectures(body), tags: tagsOf(body.Tags) };
 }
 
 /** CreateFunction's FunctionName, which must also be a Kubernetes object name. */

@@ -92,17 +92,7 @@ export function versionHandlers(changes: FunctionChanges) {
 
     listAliases(req: Request, res: Response) {
       const fn = functionOf(req);
-      const wanted = query(req, 'FunctionVersion');
-      const all = aliases
-        .list(fn.namespace, fn.name)
-        .filter((a) => wanted === undefined || a.spec.functionVersion === wanted)
-        .map((a) => ({ key: a.name, a }))
-        .sort((x, y) => (x.key < y.key ? -1 : 1));
-      const page = pageOf(all, query(req, 'Marker'), query(req, 'MaxItems'));
-      res.json({
-        Aliases: page.items.map((i) => aliasView(fn, i.a)),
-        ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
-      });
+      res.json(aliasPage(req, aliases.list(fn.namespace, fn.name), (a) => aliasView(fn, a)));
     },
 
     deleteAlias(req: Request, res: Response) {
@@ -163,4 +153,18 @@ export function aliasSpecOf(
     }
   }
   return parsed.data;
+}
+
+/** ListAliases' answer: the aliases (of `FunctionVersion`, if given) by name, a page at a time. */
+export function aliasPage(req: Request, aliases: AliasRecord[], view: (a: AliasRecord) => unknown) {
+  const wanted = query(req, 'FunctionVersion');
+  const all = aliases
+    .filter((a) => wanted === undefined || a.spec.functionVersion === wanted)
+    .map((a) => ({ key: a.name, a }))
+    .sort((x, y) => (x.key < y.key ? -1 : 1));
+  const page = pageOf(all, query(req, 'Marker'), query(req, 'MaxItems'));
+  return {
+    Aliases: page.items.map((i) => view(i.a)),
+    ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
+  };
 }
