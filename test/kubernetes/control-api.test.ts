@@ -96,10 +96,14 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     const tags = await api('GET', `/2017-03-31/tags/${encodeURIComponent(created.body.FunctionArn)}`);
     expect(tags.body).toEqual({ Tags: { team: 'orders' } });
     expect(got.body.Configuration.RevisionId).toBe(created.body.RevisionId);
-    const out = await rig.until('the pod to answer', async () => {
-      const r = await rig.invoke(NS, 'from-api', { who: 'kube' });
-      return r.status === 200 ? r : undefined;
-    });
+    const out = await rig.until(
+      'the pod to answer',
+      async () => {
+        const r = await rig.invoke(NS, 'from-api', { who: 'kube' });
+        return r.status === 200 ? r : undefined;
+      },
+      120_000,
+    );
     expect(JSON.parse(out.body)).toBe('hello kube from v1');
     const again = await api('POST', '/2015-03-31/functions', {
       FunctionName: 'from-api',
@@ -136,14 +140,18 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     const code = await api('PUT', '/2015-03-31/functions/from-api/code', { ZipFile: zip.toString('base64') });
     expect(code.status).toBe(200);
     expect(code.body.CodeSha256).toBe(createHash('sha256').update(zip).digest('base64'));
-    const out = await rig.until('the new code to answer', async () => {
-      const r = await rig.invoke(NS, 'from-api');
-      return r.status === 200 && r.body.startsWith('"v2 ') ? r : undefined;
-    });
+    const out = await rig.until(
+      'the new code to answer',
+      async () => {
+        const r = await rig.invoke(NS, 'from-api');
+        return r.status === 200 && r.body.startsWith('"v2 ') ? r : undefined;
+      },
+      120_000,
+    );
     expect(JSON.parse(out.body)).toBe('v2 v2');
     const gone = await rig.cluster.kubectl(['get', 'configmap', oldConfigMap, '-n', NS]);
     expect(gone.stderr).toMatch(/NotFound/);
-  }, 180_000);
+  }, 240_000);
 
   it('maps a write over a changed resourceVersion to ResourceConflictException', async () => {
     const admin = new KubeConfig();
@@ -176,10 +184,14 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     });
     const resource = await rig.json(['get', 'alias', 'from-api-live', '-n', NS]);
     expect(resource.spec).toMatchObject({ functionName: 'from-api', functionVersion: '1', name: 'live' });
-    const viaAlias = await rig.until('the alias to answer', async () => {
-      const r = await rig.invoke(NS, 'from-api:live');
-      return r.status === 200 ? r : undefined;
-    });
+    const viaAlias = await rig.until(
+      'the alias to answer',
+      async () => {
+        const r = await rig.invoke(NS, 'from-api:live');
+        return r.status === 200 ? r : undefined;
+      },
+      120_000,
+    );
     expect(JSON.parse(viaAlias.body)).toBe('v2 v2');
     const stale = await api('PUT', '/2015-03-31/functions/from-api/aliases/live', {
       Description: 'x',
@@ -198,7 +210,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     expect((await rig.cluster.kubectl(['get', 'alias', 'from-api-live', '-n', NS])).stderr).toMatch(
       /NotFound/,
     );
-  }, 120_000);
+  }, 240_000);
 
   it('still refuses the settings kubectl owns, and a zip too large for a ConfigMap', async () => {
     const concurrency = await api('PUT', '/2017-10-31/functions/applied/concurrency', {
@@ -224,13 +236,17 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     const deleted = await api('DELETE', '/2015-03-31/functions/from-api');
     expect(deleted.status).toBe(204);
     expect((await api('GET', '/2015-03-31/functions/from-api')).type).toBe('ResourceNotFoundException');
-    await rig.until('the Function to be gone', async () => {
-      const r = await rig.cluster.kubectl(['get', 'function', 'from-api', '-n', NS]);
-      return /NotFound/.test(r.stderr) || undefined;
-    });
+    await rig.until(
+      'the Function to be gone',
+      async () => {
+        const r = await rig.cluster.kubectl(['get', 'function', 'from-api', '-n', NS]);
+        return /NotFound/.test(r.stderr) || undefined;
+      },
+      120_000,
+    );
     const left = await rig.json(['get', 'configmaps', '-n', NS, '-l', 'serval.dev/api-code=from-api']);
     expect(left.items).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 
   it('refuses spec.layers in a cluster on the Function status rather than running without them', async () => {
     await rig.kubectl(

@@ -24,7 +24,7 @@ import { functionConfiguration, roleAndArchitectures, specFromRequest } from './
 import { createRequest, objectBody, query, zipOf } from './function-handlers.ts';
 
 /** How long PublishVersion waits for the controller to publish (it acts within a reconcile). */
-const PUBLISH_WAIT_MS = 30_000;
+const PUBLISH_WAIT_MS = 50_000;
 
 export function clusterFunctionHandlers(changes: FunctionChanges, writes: KubernetesWrites) {
   const { config, registry } = changes.deps;
