@@ -164,7 +164,7 @@ beforeAll(async () => {
   serval = await start();
   deployer = await createKey('--identity', 'deployer', '--description', 'ci deploys');
   reader = await createKey('--identity', 'reader', '--group', 'readers');
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
