@@ -29,6 +29,17 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     };
   };
 
+  /** The function's first 200 answer whose body `accept`s, while its pod starts. */
+  const answer = (name: string, payload: unknown = {}, accept = (_body: string) => true) =>
+    rig.until(
+      `${name} to answer`,
+      async () => {
+        const r = await rig.invoke(NS, name, payload);
+        return r.status === 200 && accept(r.body) ? r : undefined;
+      },
+      120_000,
+    );
+
   beforeAll(async () => {
     rig = await startServalRig([]);
   }, 180_000);
@@ -96,14 +107,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     const tags = await api('GET', `/2017-03-31/tags/${encodeURIComponent(created.body.FunctionArn)}`);
     expect(tags.body).toEqual({ Tags: { team: 'orders' } });
     expect(got.body.Configuration.RevisionId).toBe(created.body.RevisionId);
-    const out = await rig.until(
-      'the pod to answer',
-      async () => {
-        const r = await rig.invoke(NS, 'from-api', { who: 'kube' });
-        return r.status === 200 ? r : undefined;
-      },
-      120_000,
-    );
+    const out = await answer('from-api', { who: 'kube' });
     expect(JSON.parse(out.body)).toBe('hello kube from v1');
     const again = await api('POST', '/2015-03-31/functions', {
       FunctionName: 'from-api',
@@ -140,14 +144,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     const code = await api('PUT', '/2015-03-31/functions/from-api/code', { ZipFile: zip.toString('base64') });
     expect(code.status).toBe(200);
     expect(code.body.CodeSha256).toBe(createHash('sha256').update(zip).digest('base64'));
-    const out = await rig.until(
-      'the new code to answer',
-      async () => {
-        const r = await rig.invoke(NS, 'from-api');
-        return r.status === 200 && r.body.startsWith('"v2 ') ? r : undefined;
-      },
-      120_000,
-    );
+    const out = await answer('from-api', {}, (body) => body.startsWith('"v2 '));
     expect(JSON.parse(out.body)).toBe('v2 v2');
     const gone = await rig.cluster.kubectl(['get', 'configmap', oldConfigMap, '-n', NS]);
     expect(gone.stderr).toMatch(/NotFound/);
@@ -184,14 +181,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     });
     const resource = await rig.json(['get', 'alias', 'from-api-live', '-n', NS]);
     expect(resource.spec).toMatchObject({ functionName: 'from-api', functionVersion: '1', name: 'live' });
-    const viaAlias = await rig.until(
-      'the alias to answer',
-      async () => {
-        const r = await rig.invoke(NS, 'from-api:live');
-        return r.status === 200 ? r : undefined;
-      },
-      120_000,
-    );
+    const viaAlias = await answer('from-api:live');
     expect(JSON.parse(viaAlias.body)).toBe('v2 v2');
     const stale = await api('PUT', '/2015-03-31/functions/from-api/aliases/live', {
       Description: 'x',

@@ -17,6 +17,7 @@ import {
   MANAGER,
   VERSION,
 } from '../../../kube/resources.ts';
+import type { ApiFunctionRecord } from './api-functions.ts';
 import type { KubernetesCatalog } from './kubernetes-catalog.ts';
 
 /** What Lambda keeps about a function that a Function spec has no field for (JSON in one annotation). */
@@ -24,18 +25,14 @@ export const ANNOTATION_LAMBDA = 'serval.dev/lambda-api';
 /** Marks the ConfigMaps holding uploaded code, by function name (several per function while updating). */
 export const LABEL_API_CODE = 'serval.dev/api-code';
 
-export interface LambdaAnnotation {
-  role: string;
-  architectures: string[];
-  tags: Record<string, string>;
-  /** Hex SHA-256 of the zip as uploaded (AWS shows it base64). */
-  codeSha256: string;
-  codeSize: number;
-  unzippedSize: number;
-  /** The code ConfigMap the zip went to: the hash holds while `spec.code.configMap` still names it. */
+/** The record's fields a Function spec has no place for, and the ConfigMap the zip went to. */
+export type LambdaAnnotation = Pick<
+  ApiFunctionRecord,
+  'role' | 'architectures' | 'tags' | 'codeSha256' | 'codeSize' | 'unzippedSize' | 'lastModified'
+> & {
+  /** The code ConfigMap of the zip: its hash holds while `spec.code.configMap` still names it. */
   configMap: string;
-  lastModified: string;
-}
+};
 
 export function lambdaAnnotation(o: FunctionObject): LambdaAnnotation | undefined {
   const raw = o.metadata?.annotations?.[ANNOTATION_LAMBDA];
