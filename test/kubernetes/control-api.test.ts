@@ -79,7 +79,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
         "import { greet } from './lib/greet.mjs';\nexport const handler = async (e) => greet(e.who);",
       'lib/greet.mjs': "export const greet = (who) => 'hello ' + who + ' from ' + process.env.STAGE;",
     });
-    const created = await api('POST', '/2015-03-31/functions', {
+    const request = {
       FunctionName: 'from-api',
       Runtime: 'nodejs24.x',
       Role: 'arn:aws:iam::123456789012:role/lambda',
@@ -87,7 +87,8 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
       Code: { ZipFile: zip.toString('base64') },
       Environment: { Variables: { STAGE: 'v1' } },
       Tags: { team: 'orders' },
-    });
+    };
+    const created = await api('POST', '/2015-03-31/functions', request);
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       FunctionName: 'from-api',
@@ -109,13 +110,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     expect(got.body.Configuration.RevisionId).toBe(created.body.RevisionId);
     const out = await answer('from-api', { who: 'kube' });
     expect(JSON.parse(out.body)).toBe('hello kube from v1');
-    const again = await api('POST', '/2015-03-31/functions', {
-      FunctionName: 'from-api',
-      Runtime: 'nodejs24.x',
-      Role: 'arn:aws:iam::123456789012:role/lambda',
-      Handler: 'index.handler',
-      Code: { ZipFile: zip.toString('base64') },
-    });
+    const again = await api('POST', '/2015-03-31/functions', request);
     expect(again.type).toBe('ResourceConflictException');
   }, 180_000);
 
