@@ -15,6 +15,8 @@ import { EventSourceMappingSchema, SOURCE_KINDS } from './event-source-mapping.t
 import {
   API_VERSION,
   FunctionSchema,
+  IMAGE_EXCLUDED_FIELDS,
+  IMAGE_EXCLUDED_MESSAGE,
   RESERVED_ENV_KEYS,
   TENANCY_EXCLUDED_FIELDS,
   tenancyConflict,
@@ -65,15 +67,33 @@ export const FUNCTION_CRD: CrdDefinition = {
     {
       path: 'spec',
       why:
-        'FunctionSpecSchema: handler is required unless the runtime is provided*; tenancy excludes the ' +
+        'FunctionSpecSchema: handler is required unless the runtime is provided*; an image function has no ' +
+        'runtime, handler or layers; tenancy excludes the ' +
         'features that invoke without a tenant id; and tenancy is immutable (a transition rule, which zod ' +
         'cannot state: the gateway checks reloads itself)',
       rules: [
         {
-          rule: "has(self.handler) || self.runtime.startsWith('provided')",
+          rule: "has(self.code.image) || has(self.handler) || (has(self.runtime) && self.runtime.startsWith('provided'))",
           message: 'handler is required for managed runtimes',
           fieldPath: '.handler',
           reason: 'FieldValueRequired',
+        },
+        {
+          rule: 'has(self.code.image) || has(self.runtime)',
+          message: 'runtime is required unless code.image is set',
+          fieldPath: '.runtime',
+          reason: 'FieldValueRequired',
+        },
+        ...IMAGE_EXCLUDED_FIELDS.map((field) => ({
+          rule: `!has(self.code.image) || !has(self.${field})`,
+          message: IMAGE_EXCLUDED_MESSAGE,
+          fieldPath: `.${field}`,
+        })),
+        {
+          rule: 'has(self.code.image) || !has(self.imageConfig)',
+          message:
+            'InvalidParameterValueException: ImageConfig is only supported for PackageType Image (code.image)',
+          fieldPath: '.imageConfig',
         },
         ...Object.entries(TENANCY_EXCLUDED_FIELDS).map(([field, feature]) => ({
           rule: `!has(self.tenancy) || !has(self.${field})`,

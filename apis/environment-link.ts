@@ -5,6 +5,9 @@
 
 export const LINK_PATH_PREFIX = '/agent/v1/environments/';
 
+/** EnvironmentSpec.runtime of a container-image function (code.image), which has no runtime identifier. */
+export const IMAGE_RUNTIME = 'image';
+
 /** What an environment runs; fixed for its lifetime (one function version). */
 export interface EnvironmentSpec {
   environmentId: string;
@@ -12,6 +15,7 @@ export interface EnvironmentSpec {
   functionName: string;
   /** `$LATEST` or a version number; never an alias. */
   version: string;
+  /** The runtime identifier, or IMAGE_RUNTIME for a container-image function (its image is its runtime). */
   runtime: string;
   handler: string;
   /** Absolute path of the code directory inside the environment (LAMBDA_TASK_ROOT). */
@@ -83,11 +87,24 @@ export type AgentMessage =
  */
 export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
-export function encodeFrame(header: GatewayMessage | AgentMessage, body?: Uint8Array): Buffer {
+/** A frame of `header` and a body given whole or in parts (a streamed response's coalesced chunks): one copy. */
+export function encodeFrame(
+  header: GatewayMessage | AgentMessage,
+  body?: Uint8Array | readonly Uint8Array[],
+): Buffer {
   const json = Buffer.from(JSON.stringify(header));
-  const prefix = Buffer.allocUnsafe(4);
-  prefix.writeUInt32BE(json.length, 0);
-  return body && body.length > 0 ? Buffer.concat([prefix, json, body]) : Buffer.concat([prefix, json]);
+  const parts = body === undefined ? [] : body instanceof Uint8Array ? [body] : body;
+  let size = 4 + json.length;
+  for (const part of parts) size += part.length;
+  const frame = Buffer.allocUnsafe(size);
+  frame.writeUInt32BE(json.length, 0);
+  frame.set(json, 4);
+  let at = 4 + json.length;
+  for (const part of parts) {
+    frame.set(part, at);
+    at += part.length;
+  }
+  return frame;
 }
 
 export function decodeFrame<T>(frame: Buffer): { header: T; body: Buffer } {

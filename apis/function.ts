@@ -90,11 +90,36 @@ const code = z
       })
       .strict()
       .optional(),
+    /**
+     * A container image (Lambda's PackageType Image, cluster mode): it brings its own runtime interface
+     * client, which finds the Runtime API at AWS_LAMBDA_RUNTIME_API (docs/kubernetes.md, ADR-40).
+     */
+    image: z
+      .object({
+        /** An image reference the nodes can run (pulled if absent, by the usual Kubernetes rules). */
+        uri: z
+          .string()
+          .min(1)
+          .max(512)
+          .regex(/^[a-z0-9][^\s]*$/, 'must be an image reference (registry/name:tag or @sha256:…)'),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((c) => [c.path, c.inline, c.configMap, c.url].filter((x) => x !== undefined).length === 1, {
-    message: 'exactly one of path, inline, configMap or url is required',
-  });
+  .refine(
+    (c) => [c.path, c.inline, c.configMap, c.url, c.image].filter((x) => x !== undefined).length === 1,
+    { message: 'exactly one of path, inline, configMap, url or image is required' },
+  );
+
+/** Lambda's ImageConfig: overrides of the image's ENTRYPOINT, CMD and WORKDIR. */
+const imageConfig = z
+  .object({
+    entryPoint: z.array(z.string().min(1).max(1024)).min(1).max(1500).optional(),
+    command: z.array(z.string().max(1024)).max(1500).optional(),
+    workingDirectory: z.string().regex(/^\//, 'must be an absolute path').max(1000).optional(),
+  })
+  .strict();
 
 const logging = z
   .object({
@@ -288,9 +313,15 @@ function isCidr(value: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** Lambda's refusal of a runtime, handler or layers on an image function (CreateFunction, PackageType Image). */
+export const IMAGE_EXCLUDED_FIELDS = ['runtime', 'handler', 'layers'] as const;
+export const IMAGE_EXCLUDED_MESSAGE =
+  "InvalidParameterValueException: Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.";
+
 export const FunctionSpecSchema = z
   .object({
-    runtime: z.enum(RUNTIMES),
+    /** Required, except for an image function, which has none (its image is its runtime). */
+    runtime: z.enum(RUNTIMES).optional(),
     handler: z
       .string()
       .max(128)
@@ -328,11 +359,28 @@ export const FunctionSpecSchema = z
     codeSigning: CodeSigningSchema.optional(),
     tenancy: tenancy.optional(),
     recursiveLoop: z.enum(RECURSIVE_LOOP).default('Terminate'),
+    /** ENTRYPOINT, CMD and WORKDIR overrides of an image function (Lambda's ImageConfig). */
+    imageConfig: imageConfig.optional(),
   })
   .strict()
-  .refine((s) => s.handler !== undefined || s.runtime.startsWith('provided'), {
-    path: ['handler'],
-    message: 'is required for managed runtimes',
+  .superRefine((s, ctx) => {
+    if (s.code.image) {
+      for (const field of IMAGE_EXCLUDED_FIELDS) {
+        if (s[field] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: IMAGE_EXCLUDED_MESSAGE });
+      }
+      return;
+    }
+    if (s.imageConfig) {
+      const message =
+        'InvalidParameterValueException: ImageConfig is only supported for PackageType Image (code.image)';
+      ctx.addIssue({ code: 'custom', path: ['imageConfig'], message });
+    }
+    if (s.runtime === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['runtime'], message: 'is required unless code.image is set' });
+    } else if (s.handler === undefined && !s.runtime.startsWith('provided')) {
+      ctx.addIssue({ code: 'custom', path: ['handler'], message: 'is required for managed runtimes' });
+    }
   })
   .superRefine((s, ctx) => {
     if (!s.tenancy) return;

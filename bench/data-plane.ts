@@ -36,6 +36,8 @@ interface Row {
   load: WrkResult;
   /** CPU µs per invocation by role, where the system has that role. */
   cpu: { front?: number; agent?: number; runtime?: number };
+  /** Serval's environments (agents) at the end of the row: a start storm shows here (ADR-43). */
+  environments?: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -89,11 +91,18 @@ async function measured(url: string, concurrency: number, root?: number, roleOf 
   const before = root ? cpuTree(root) : undefined;
   const load = await wrk(url, concurrency, SECONDS);
   const cpu: Row['cpu'] = {};
+  let environments: number | undefined;
   if (before && root) {
-    for (const [role, seconds] of cpuByRole(before, cpuTree(root), roleOf))
+    const after = cpuTree(root);
+    for (const [role, seconds] of cpuByRole(before, after, roleOf))
       cpu[role as keyof Row['cpu']] = (seconds * 1e6) / Math.max(1, load.requests);
+    // The agent process itself, not the sandbox's unshare wrapper that names it too.
+    const agents = [...after.values()].filter(
+      (p) => roleOf(p) === 'agent' && !p.cmdline.startsWith('unshare'),
+    ).length;
+    environments = agents || undefined;
   }
-  return { load, cpu };
+  return { load, cpu, environments };
 }
 
 async function startFloor(): Promise<{ url: string; child: ChildProcess }> {
@@ -258,7 +267,7 @@ function report(
   const table = rows
     .map(
       (x) =>
-        `| ${x.system} | ${x.concurrency} | ${f(x.load.rate, 0)}/s | ${f(x.load.p50)} ms | ${f(x.load.p99)} ms | ${x.load.failures} | ${us(x.cpu.front)} | ${us(x.cpu.agent)} | ${us(x.cpu.runtime)} | ${wrkShare(x)} |`,
+        `| ${x.system} | ${x.concurrency} | ${f(x.load.rate, 0)}/s | ${f(x.load.p50)} ms | ${f(x.load.p99)} ms | ${x.load.failures} | ${us(x.cpu.front)} | ${us(x.cpu.agent)} | ${us(x.cpu.runtime)} | ${x.environments ?? '–'} | ${wrkShare(x)} |`,
     )
     .join('\n');
   const target = (name: string, value: string, goal: string, met: boolean) =>
@@ -321,10 +330,11 @@ function report(
   call at a time, so it has a concurrency-1 row only. serverless-offline is not part of this run.
 - CPU columns are µs of CPU per invocation from /proc/<pid>/stat: "front" is the process that takes the
   HTTP call (Serval's gateway; RIE itself), "agent" Serval's in-environment agents, "runtime" the Node
-  runtime processes. "wrk CPU" is wrk's share of the machine's CPU during the row.
+  runtime processes. "environments" counts Serval's agents at the end of the row. "wrk CPU" is wrk's
+  share of the machine's CPU during the row.
 
-| System | Concurrency | Invocations/s | p50 | p99 | failed | front µs | agent µs | runtime µs | wrk CPU |
-|---|---|---|---|---|---|---|---|---|---|
+| System | Concurrency | Invocations/s | p50 | p99 | failed | front µs | agent µs | runtime µs | environments | wrk CPU |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${table}
 
 Floors: process start (\`node -e 0\`, p50 of ${COLD}) ${f(r.nodeStart, 1)} ms; cold start (first call of a

@@ -8,9 +8,11 @@ export const ROOT = join(import.meta.dirname, '..');
 export async function startServalProcess(
   manifests: string,
   env: Record<string, string> = {},
+  /** Another checkout's serval, for a before/after comparison in one run. */
+  root: string = ROOT,
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['bin/serval.mjs', 'dev', manifests], {
-    cwd: ROOT,
+    cwd: root,
     env: { ...process.env, SERVAL_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -21,15 +21,16 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   // A declared Python version this machine lacks is said at load time, or refused (interpreters.ts).
   const warned = new Set<string>();
   const checkFunction = (fn: FunctionDefinition) => {
-    if (!fn.spec.runtime.startsWith('python')) return undefined;
-    const python = resolvePython(fn.spec.runtime, process.env);
+    const { runtime } = fn.spec;
+    if (!runtime?.startsWith('python')) return undefined;
+    const python = resolvePython(runtime, process.env);
     if (!python.ok) return python.message;
-    if (!python.mismatch || warned.has(`${fn.name} ${fn.spec.runtime}`)) return undefined;
+    if (!python.mismatch || warned.has(`${fn.name} ${runtime}`)) return undefined;
     if (config.pythonMismatch === 'refuse') return `${python.mismatch} (SERVAL_PYTHON_MISMATCH=refuse)`;
-    warned.add(`${fn.name} ${fn.spec.runtime}`);
+    warned.add(`${fn.name} ${runtime}`);
     process.stderr.write(
-      `serval: warning: ${fn.name} declares ${fn.spec.runtime}, but ${python.mismatch}; it runs on Python ` +
-        `${python.version} (${python.executable}) instead. Install Python ${fn.spec.runtime.slice(6)} for ` +
+      `serval: warning: ${fn.name} declares ${runtime}, but ${python.mismatch}; it runs on Python ` +
+        `${python.version} (${python.executable}) instead. Install Python ${runtime.slice(6)} for ` +
         'parity with Lambda, or set SERVAL_PYTHON_MISMATCH=refuse to refuse such functions\n',
     );
     return undefined;
@@ -60,7 +61,7 @@ export async function dev(dir: string, config: GatewayConfig): Promise<void> {
   });
   process.stdout.write(`Serval is listening on ${gateway.url} (data in ${config.dataDir})\n`);
   const endpoints = (fn: FunctionDefinition): string => {
-    let lines = `  ${fn.name.padEnd(24)} ${fn.spec.runtime.padEnd(12)} POST ${gateway.url}/2015-03-31/functions/${fn.name}/invocations\n`;
+    let lines = `  ${fn.name.padEnd(24)} ${(fn.spec.runtime ?? 'image').padEnd(12)} POST ${gateway.url}/2015-03-31/functions/${fn.name}/invocations\n`;
     if (fn.spec.url) {
       // The path form works with every client; `*.localhost` names resolve in curl and browsers only.
       const id = functionUrlId(fn.namespace, fn.name, fn.spec.url.qualifier ?? '$LATEST');

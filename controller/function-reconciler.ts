@@ -83,7 +83,11 @@ export class FunctionReconciler {
     const source = spec.code.configMap ? undefined : digest(JSON.stringify(spec.code));
     const known = this.stored.get(meta.uid!);
     try {
-      if (source !== undefined && known?.source === source) {
+      if (spec.code.image) {
+        // An image carries its own code: nothing to store, and its reference stands for the code.
+        codeSha256 = createHash('sha256').update(spec.code.image.uri).digest('hex');
+        codeConfigMap = '';
+      } else if (source !== undefined && known?.source === source) {
         ({ codeSha256, codeConfigMap } = known);
       } else {
         const code = await resolveCode(this.kc, namespace, spec);
@@ -102,7 +106,8 @@ export class FunctionReconciler {
       return;
     }
     status.codeSha256 = codeSha256;
-    status.codeConfigMap = codeConfigMap;
+    if (codeConfigMap) status.codeConfigMap = codeConfigMap;
+    else delete status.codeConfigMap;
 
     const revisions = await this.revisions(namespace, name);
     const publishRequest = meta.annotations?.[ANNOTATION_PUBLISH];

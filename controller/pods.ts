@@ -19,6 +19,7 @@ import { FUNCTION_ENV_PREFIX } from '../runtime-shims/agent/config.ts';
 import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
+import { asImagePod } from './image-pod.ts';
 
 export type PodAction = 'created' | 'deleted' | 'refused';
 
@@ -64,11 +65,13 @@ export class PodConverger {
   }
 
   async converge(): Promise<void> {
-    if (!this.pods) throw new Error('PodConverger.converge before start');
-    await this.pods.synced;
+    // Held locally: leadership can be lost (stop() clears the field) while this pass awaits.
+    const informer = this.pods;
+    if (!informer) throw new Error('PodConverger.converge before start');
+    await informer.synced;
     const demand = await this.demand();
     const wanted = new Map(demand.map((d) => [d.environmentId, d]));
-    const pods = this.pods.list();
+    const pods = informer.list();
     const existing = new Set<string>();
     for (const pod of pods) {
       const id = pod.metadata?.labels?.[LABEL_ENVIRONMENT] ?? '';
@@ -155,7 +158,7 @@ export class PodConverger {
       spec = revision.data.spec;
       codeConfigMap = revision.data.codeConfigMap;
     }
-    if (!codeConfigMap || fn.status?.codeSha256 === undefined) {
+    if ((!codeConfigMap && !spec.code.image) || fn.status?.codeSha256 === undefined) {
       // A function the controller refused (bad code, bad spec) fails its invocation now; one still being
       // prepared waits for the next pass.
       const ready = fn.status?.conditions?.find((c) => c.type === 'Ready');
@@ -167,12 +170,13 @@ export class PodConverger {
       }
       return;
     }
-    const files = await this.codeFiles(env.namespace, codeConfigMap);
+    // An image function's code is in its image: no ConfigMap.
+    const files = codeConfigMap ? await this.codeFiles(env.namespace, codeConfigMap) : [];
     await this.ensureNetworkPolicy(env.namespace);
     try {
       await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
         method: 'POST',
-        body: podFor(env, fn, spec, codeConfigMap, files, this.config),
+        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config),
       });
     } catch (err) {
       // Created on an earlier pass that the pod cache had not caught up with yet: the name is the environment's.
@@ -225,7 +229,7 @@ export function podFor(
   const memory = `${spec.memoryMB}Mi`;
   const cpu = `${Math.max(1, Math.round((spec.memoryMB / MB_PER_CPU) * 1000))}m`;
   const version = env.version === '$LATEST' ? 'latest' : env.version;
-  return {
+  const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
@@ -307,4 +311,6 @@ export function podFor(
       ],
     },
   };
+  // An image function: the same pod, with its image beside the agent (image-pod.ts).
+  return spec.code.image ? asImagePod(pod, env, spec) : pod;
 }

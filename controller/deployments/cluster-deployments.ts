@@ -71,7 +71,15 @@ export class ClusterDeployments {
       return;
     }
     if (!wanted) return;
-    const status = alias.status?.deployment ?? {};
+    // The informer's copy can predate the last status write, this controller's own before it lost and
+    // regained the lease or the previous leader's: resuming from it would run a hook or a step twice, or
+    // start a deployment that has already ended. The status is read fresh from the API server.
+    const fresh = (await requestJson(this.kc, aliasPath(alias)).catch((err) => {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    })) as AliasObject | undefined;
+    if (!fresh) return;
+    const status = fresh.status?.deployment ?? {};
     this.statuses.set(key, status);
     const current = status.current;
     if (current && !isFinished(current.phase)) {

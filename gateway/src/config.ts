@@ -124,7 +124,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
       1,
       100_000,
     ),
-    warmWaitMs: int(env, 'SERVAL_WARM_WAIT_MS', 100, 0, 10_000),
+    warmWaitMs: int(env, 'SERVAL_WARM_WAIT_MS', 1000, 0, 10_000),
     accountConcurrencyLimit: int(env, 'SERVAL_ACCOUNT_CONCURRENCY_LIMIT', 1000, 100, 1_000_000),
     codeStorageLimitBytes: int(env, 'SERVAL_CODE_STORAGE_LIMIT_BYTES', 75 * 1024 ** 3, 1, 2 ** 50),
     asyncConcurrency: int(env, 'SERVAL_ASYNC_CONCURRENCY', 16, 0, 10_000),

@@ -30,6 +30,11 @@ export interface AgentConfig {
   memoryCgroup: { procs: number; peak: number; events: number } | undefined;
   /** In a pod: the file that counts the container's OOM kills, the first of SERVAL_CONTAINER_MEMORY_EVENTS that exists. */
   containerMemoryEvents: string | undefined;
+  /**
+   * The runtime is not the agent's to start: a container-image function's own ENTRYPOINT runs in the pod's
+   * other container and dials the Runtime API (SERVAL_ATTACHED_RUNTIME=1, ADR-40).
+   */
+  attachedRuntime: boolean;
   /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
   passthroughEnv: Record<string, string>;
 }
@@ -80,6 +85,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
       .split(':')
       .find((path) => path !== '' && existsSync(path)),
     passthroughEnv,
+    attachedRuntime: env.SERVAL_ATTACHED_RUNTIME === '1',
   };
 }
 

@@ -1,6 +1,7 @@
 // One execution environment: initialises its runtime on demand, runs one invocation at a time, enforces
 // the init limit and the function timeout, and turns every way a runtime can fail into Lambda's error.
 import type { EnvironmentSpec, InvocationRequest, InvocationResult } from '../../apis/environment-link.ts';
+import { AttachedRuntime } from './attached-runtime.ts';
 import type { AgentConfig } from './config.ts';
 import { LogStream, type ReportStatus } from './log-stream.ts';
 import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from './runtime-api/server.ts';
@@ -10,10 +11,15 @@ import { describeExit, type RuntimeExit, RuntimeProcess } from './runtime-proces
 import { StreamRelay } from './stream-relay.ts';
 
 const INIT_LIMIT_MS = 10_000;
+/** An attached runtime's init starts with the agent; its container starts after the agent is up. */
+const ATTACHED_START_MS = 20_000;
 /** After a runtime exits mid-invocation, requests it sent just before may still be in flight. */
 const EXIT_GRACE_MS = 20;
 /** How long a runtime that reported an init error may take to exit by itself. */
 const INIT_ERROR_EXIT_GRACE_MS = 500;
+
+/** What the environment needs of a runtime: one it spawned, or an image's own (AttachedRuntime). */
+type Runtime = RuntimeProcess | AttachedRuntime;
 
 type InitResult = { ok: true; durationMs: number } | { ok: false; durationMs: number; failure: Failure };
 interface Failure {
@@ -41,16 +47,28 @@ export class Environment implements RuntimeApiListener {
   private readonly api: RuntimeApiServer;
   private readonly log: LogStream;
   private runtimeApiAddress = '';
-  private runtime: RuntimeProcess | undefined;
+  private runtime: Runtime | undefined;
   /** The runtime that ran last, kept after a reset: its peak memory is what the REPORT shows. */
-  private lastRuntime: RuntimeProcess | undefined;
+  private lastRuntime: Runtime | undefined;
+  /** An attached runtime's init, under way since start(); the first invocation waits for it. */
+  private startedInit: Promise<InitResult> | undefined;
+  /** The request an attached runtime's init failure is reported for: the first one to arrive. */
+  private firstRequestId = '';
+  /** An attached runtime cannot be started again: once it is reset, the environment has ended. */
+  private readonly ended: () => void;
   private initialised = false;
   private pendingInit: PendingInit | undefined;
   private active: ActiveInvocation | undefined;
   private readonly streamName: string;
 
-  constructor(spec: EnvironmentSpec, config: AgentConfig, sink: (line: string) => void) {
+  constructor(
+    spec: EnvironmentSpec,
+    config: AgentConfig,
+    sink: (line: string) => void,
+    ended: () => void = () => undefined,
+  ) {
     this.spec = spec;
+    this.ended = ended;
     this.config = config;
     this.log = new LogStream(spec, sink);
     this.api = new RuntimeApiServer(this);
@@ -60,6 +78,8 @@ export class Environment implements RuntimeApiListener {
   async start(): Promise<void> {
     const port = await this.api.listen(this.config.runtimeApiHost, this.config.runtimeApiPort);
     this.runtimeApiAddress = `${this.config.runtimeApiHost}:${port}`;
+    // The image's runtime starts with its container, as soon as the Runtime API is there.
+    if (this.config.attachedRuntime) this.startedInit = this.init(INIT_LIMIT_MS + ATTACHED_START_MS, '');
   }
 
   stop(): void {
@@ -80,8 +100,15 @@ export class Environment implements RuntimeApiListener {
     let initDurationMs: number | undefined;
     let invokePhaseStart: number | undefined;
     if (!this.initialised) {
-      let init = await this.init(INIT_LIMIT_MS, requestId);
-      if (!init.ok && init.failure.status === 'timeout') {
+      this.firstRequestId = requestId;
+      let init = await (this.startedInit ?? this.init(INIT_LIMIT_MS, requestId));
+      this.startedInit = undefined;
+      if (!init.ok && init.failure.status === 'timeout' && this.config.attachedRuntime) {
+        init.failure = platformError(
+          'Sandbox.Timedout',
+          `RequestId: ${requestId} Error: the function's image did not call the Runtime API within ${(INIT_LIMIT_MS + ATTACHED_START_MS) / 1000} seconds of its environment's start`,
+        );
+      } else if (!init.ok && init.failure.status === 'timeout') {
         // Lambda retries a timed-out init inside the invoke phase, bounded by the function timeout.
         this.log.initReport(init.durationMs, 'timeout');
         this.log.initStart('invoke');
@@ -141,6 +168,8 @@ export class Environment implements RuntimeApiListener {
   private init(limitMs: number, requestId: string): Promise<InitResult> {
     this.api.resetForNewRuntime();
     const startedAt = performance.now();
+    if (this.config.attachedRuntime)
+      return this.awaitInit(new AttachedRuntime(), startedAt, limitMs, requestId);
     const command = runtimeCommand(
       this.spec,
       this.config.runtimeDir,
@@ -176,6 +205,16 @@ export class Environment implements RuntimeApiListener {
         containerMemoryEvents: this.config.containerMemoryEvents,
       },
     );
+    return this.awaitInit(runtime, startedAt, limitMs, requestId);
+  }
+
+  /** Waits for the runtime's first /next (init done), an init error, its exit or the limit. */
+  private awaitInit(
+    runtime: Runtime,
+    startedAt: number,
+    limitMs: number,
+    requestId: string,
+  ): Promise<InitResult> {
     this.runtime = runtime;
     this.lastRuntime = runtime;
     return new Promise<InitResult>((resolve) => {
@@ -203,7 +242,11 @@ export class Environment implements RuntimeApiListener {
               body: pending.error.body,
               status: 'error' as const,
             }
-          : exitFailure(runtime, requestId, `Runtime exited with error: ${describeExit(exit)}`);
+          : exitFailure(
+              runtime,
+              requestId || this.firstRequestId,
+              `Runtime exited with error: ${describeExit(exit)}`,
+            );
         settle({ ok: false, durationMs, failure });
       });
     });
@@ -237,7 +280,7 @@ export class Environment implements RuntimeApiListener {
   }
 
   /** A runtime that exits mid-invocation fails it with Runtime.ExitError (after a grace for its last words). */
-  private async failActiveOnExit(runtime: RuntimeProcess, exit: RuntimeExit): Promise<void> {
+  private async failActiveOnExit(runtime: Runtime, exit: RuntimeExit): Promise<void> {
     const active = this.active;
     if (!active) return;
     await new Promise((r) => setTimeout(r, EXIT_GRACE_MS));
@@ -305,16 +348,17 @@ export class Environment implements RuntimeApiListener {
     };
   }
 
-  private onRuntimeExit(runtime: RuntimeProcess): void {
+  private onRuntimeExit(runtime: Runtime): void {
     if (this.runtime === runtime) this.reset(runtime);
   }
 
   /** After a crash, timeout or failed init the next invocation starts a fresh runtime; /tmp stays. */
-  private reset(runtime: RuntimeProcess): void {
+  private reset(runtime: Runtime): void {
     runtime.kill();
     if (this.runtime === runtime) {
       this.runtime = undefined;
       this.initialised = false;
+      if (this.config.attachedRuntime) this.ended();
     }
   }
 }
@@ -324,7 +368,7 @@ function platformError(errorType: string, errorMessage: string, status: ReportSt
 }
 
 /** Over its memory the runtime is killed, and Lambda says so: Runtime.OutOfMemory, not Runtime.ExitError. */
-function exitFailure(runtime: RuntimeProcess, requestId: string, reason: string): Failure {
+function exitFailure(runtime: Runtime, requestId: string, reason: string): Failure {
   const errorType = runtime.killedForMemory ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
   return platformError(errorType, `RequestId: ${requestId} Error: ${reason}`);
 }

@@ -58,3 +58,35 @@ describe('a runtime killed in its container', () => {
     expect(readAgentConfig(env, '/opt').containerMemoryEvents).toBeUndefined();
   });
 });
+
+// Without a cgroup (SERVAL_LOCAL_ISOLATION=off, or no per-runtime cgroup) the agent samples resident memory:
+// the runtime's own every sample, its children's when it walks the tree (once a second).
+describe('the resident-memory watch', () => {
+  const hog = `const b = Buffer.alloc(200 * 1024 * 1024, 1); setInterval(() => b[0]++, 1000);`;
+  const limits = { memoryMB: 64, cgroup: undefined };
+  const env = { PATH: process.env.PATH ?? '' };
+
+  it('kills a runtime that outgrows its memory', async () => {
+    const runtime = new RuntimeProcess(process.execPath, ['-e', hog], tmpdir(), env, () => undefined, limits);
+    const exit = await runtime.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    expect(runtime.killedForMemory).toBe(true);
+    expect(runtime.maxMemoryUsedMB()).toBeGreaterThan(64);
+  }, 60_000);
+
+  it('kills a runtime whose child outgrows it', async () => {
+    const script = `"${process.execPath}" -e '${hog}'; sleep 60`;
+    const runtime = new RuntimeProcess('/bin/sh', ['-c', script], tmpdir(), env, () => undefined, limits);
+    await runtime.exited;
+    expect(runtime.killedForMemory).toBe(true);
+  }, 60_000);
+
+  it('leaves a runtime within its memory alone', async () => {
+    const runtime = new RuntimeProcess('sleep', ['30'], tmpdir(), env, () => undefined, limits);
+    await new Promise((r) => setTimeout(r, 1500)); // past a tree walk
+    expect(runtime.killedForMemory).toBe(false);
+    runtime.kill();
+    await runtime.exited;
+    expect(runtime.killedForMemory).toBe(false);
+  });
+});

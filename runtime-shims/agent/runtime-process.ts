@@ -103,12 +103,30 @@ export class RuntimeProcess {
     }
   }
 
-  /** Samples the tree's resident memory: the last sample is the peak a killed runtime leaves. */
+  /**
+   * Samples the tree's resident memory: the last sample is the peak a killed runtime leaves. The whole
+   * tree costs a read per thread and process, so it is walked once a second; in between, the runtime's own
+   * resident memory is read through the held status descriptor (one read) and its children's taken as last
+   * walked: 44–60 µs of CPU per walk of a 7-thread Node runtime against 8–9 µs per held read, ten times a
+   * second in every environment without a cgroup, idle or not.
+   */
   private watchMemory(limitMB: number): void {
     const pid = this.child.pid;
     if (pid === undefined || process.platform !== 'linux') return;
+    let childrenKb = 0;
+    let lastWalk = Number.NEGATIVE_INFINITY;
     const timer = setInterval(() => {
-      const residentMB = Math.ceil(treePids(pid).reduce((sum, p) => sum + statusKb(p, 'VmRSS'), 0) / 1024);
+      const now = performance.now();
+      let kb: number;
+      if (this.status && now - lastWalk < TREE_WALK_INTERVAL_MS) {
+        kb = this.status.kb('VmRSS') + childrenKb;
+      } else {
+        lastWalk = now;
+        const [own = 0, ...children] = treePids(pid).map((p) => statusKb(p, 'VmRSS'));
+        childrenKb = children.reduce((sum, c) => sum + c, 0);
+        kb = own + childrenKb;
+      }
+      const residentMB = Math.ceil(kb / 1024);
       this.peakMB = Math.max(this.peakMB, residentMB);
       if (residentMB > limitMB && !this.overLimit) {
         this.overLimit = true;
@@ -210,6 +228,8 @@ function oomKillCount(text: string): number {
 /** Go's rendering of a process exit, which Lambda's messages use ("exit status 3", "signal: killed"). */
 export function describeExit(exit: RuntimeExit): string {
   if (exit.signal) return `signal: ${SIGNAL_WORDS[exit.signal] ?? exit.signal}`;
+  // A runtime the agent did not start (an image's own): only its container's status knows.
+  if (exit.code === null) return 'exit status unknown';
   return `exit status ${exit.code ?? 0}`;
 }
 

@@ -1,20 +1,38 @@
 // Relays one streamed response from the runtime to the gateway over the link, within the credit the
 // gateway grants: at most STREAM_WINDOW_BYTES are in flight, so neither side ever holds the whole body.
+//
+// The runtime's upload arrives in pieces of a socket read or less (often two per chunk it wrote); each
+// piece as its own link frame cost a frame, a message and a client write apiece. So the pieces that
+// arrive in one turn of the event loop go out as one frame at its end (setImmediate: no timer, so the
+// first bytes wait for nothing but the reads already under way), or at once when they reach FRAME_BYTES.
 import { type AgentMessage, STREAM_WINDOW_BYTES } from '../../apis/environment-link.ts';
+
+/** A frame's body, whole or in parts (which the frame joins with its one copy). */
+export type LinkBody = Uint8Array | readonly Uint8Array[];
+
+/** Sends one link message. */
+export type LinkSend = (message: AgentMessage, body?: LinkBody) => void;
+
+/** The largest frame the relay builds: a quarter of the window, so credit keeps flowing while it travels. */
+export const FRAME_BYTES = STREAM_WINDOW_BYTES / 4;
 
 export class StreamRelay {
   readonly requestId: string;
-  private readonly send: (message: AgentMessage, body?: Buffer) => void;
+  private readonly send: LinkSend;
   private credit = STREAM_WINDOW_BYTES;
   private waiter: (() => void) | undefined;
   private started = false;
   private relayed = 0;
+  /** Chunks taken from the runtime and not yet framed; they count against the credit already. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private flushQueued = false;
   /** The client went away: the rest is read from the runtime and dropped, so the handler can finish. */
   private cancelled = false;
   /** The invocation's result went out: nothing more may follow it on the link. */
   private closed = false;
 
-  constructor(requestId: string, send: (message: AgentMessage, body?: Buffer) => void) {
+  constructor(requestId: string, send: LinkSend) {
     this.requestId = requestId;
     this.send = send;
   }
@@ -23,7 +41,7 @@ export class StreamRelay {
     return this.started;
   }
 
-  /** Bytes sent to the gateway so far. */
+  /** Bytes taken for the gateway so far (all of them sent once the relay is flushed or closed). */
   get relayedBytes(): number {
     return this.relayed;
   }
@@ -34,13 +52,32 @@ export class StreamRelay {
     this.send({ type: 'stream-start', requestId: this.requestId, contentType });
   }
 
-  /** Sends one chunk; false when the window is spent, and the caller waits for `writable()`. */
+  /** Takes one chunk; false when the window is spent, and the caller waits for `writable()`. */
   chunk(data: Buffer): boolean {
     if (this.cancelled || this.closed || data.length === 0) return true;
     this.credit -= data.length;
     this.relayed += data.length;
-    this.send({ type: 'stream-chunk', requestId: this.requestId }, data);
+    this.held.push(data);
+    this.heldBytes += data.length;
+    if (this.heldBytes >= FRAME_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+    }
     return this.credit > 0;
+  }
+
+  /** Sends what is held as one frame; the end of the upload calls it so nothing waits for the next turn. */
+  flush(): void {
+    if (this.heldBytes === 0) return;
+    const parts = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    if (!this.cancelled && !this.closed)
+      this.send({ type: 'stream-chunk', requestId: this.requestId }, parts);
   }
 
   /** Resolves once the gateway granted credit again, or the stream no longer needs it. */
@@ -59,12 +96,21 @@ export class StreamRelay {
 
   cancel(): void {
     this.cancelled = true;
+    this.drop();
     this.wake();
   }
 
+  /** The result follows: what is held goes first, then nothing more. */
   close(): void {
+    this.flush();
     this.closed = true;
     this.wake();
+  }
+
+  private drop(): void {
+    this.relayed -= this.heldBytes; // never sent
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   private wake(): void {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { ApiError } from '../../apis/errors.ts';
 import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
@@ -246,5 +247,39 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     });
     expect(ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(ready.message).toMatch(/^spec\.layers: /);
+  }, 120_000);
+
+  it('describes an image function as PackageType Image with its ImageConfig, Ready with no code ConfigMap', async () => {
+    const uri = 'localhost/thumbs:1';
+    await rig.kubectl(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'serval.dev/v1alpha1',
+        kind: 'Function',
+        metadata: { name: 'imaged', namespace: NS },
+        spec: {
+          code: { image: { uri } },
+          imageConfig: { command: ['app.handler'], workingDirectory: '/srv' },
+        },
+      }),
+    );
+    const got = await rig.until('GetFunction to find the image function', async () => {
+      const res = await api('GET', '/2015-03-31/functions/imaged');
+      return res.status === 200 && res.body.Configuration.CodeSha256 !== '' ? res : undefined;
+    });
+    expect(got.body.Configuration).toMatchObject({
+      FunctionName: 'imaged',
+      PackageType: 'Image',
+      ImageConfigResponse: { ImageConfig: { Command: ['app.handler'], WorkingDirectory: '/srv' } },
+      CodeSha256: createHash('sha256').update(uri).digest('base64'),
+    });
+    expect(got.body.Configuration.Runtime).toBeUndefined();
+    const fn = await rig.until('the image function Ready', async () => {
+      const o = await rig.json(['get', 'function', 'imaged', '-n', NS]);
+      return o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')
+        ? o
+        : undefined;
+    });
+    expect(fn.status.codeConfigMap).toBeUndefined();
   }, 120_000);
 });

@@ -47,7 +47,49 @@ export interface InvalidCase {
   message: string;
 }
 
+/** An image function: no runtime, no handler (Lambda's PackageType Image). */
+const imageFn = (spec: Doc = {}, name = 'under-test'): Doc => {
+  const doc = fn({ code: { image: { uri: 'localhost/thumbs:1' } }, ...spec }, name);
+  for (const key of ['runtime', 'handler'] as const) if (!(key in spec)) delete doc.spec[key];
+  return doc;
+};
+
 export const INVALID: InvalidCase[] = [
+  // Function: an image function has no runtime, handler or layers; ImageConfig is an image function's.
+  {
+    name: 'a runtime on an image function',
+    doc: imageFn({ runtime: 'nodejs24.x' }),
+    field: 'spec.runtime',
+    message: "Please don't provide Handler or Runtime or Layer",
+  },
+  {
+    name: 'a handler on an image function',
+    doc: imageFn({ handler: 'app.handler' }),
+    field: 'spec.handler',
+    message: "Please don't provide Handler or Runtime or Layer",
+  },
+  {
+    name: 'ImageConfig on a zip function',
+    doc: fn({ imageConfig: { command: ['app.handler'] } }),
+    field: 'spec.imageConfig',
+    message: 'only supported for PackageType Image',
+  },
+  {
+    name: 'no runtime on a zip function',
+    doc: (() => {
+      const doc = fn({});
+      delete doc.spec.runtime;
+      return doc;
+    })(),
+    field: 'spec.runtime',
+    message: 'unless code.image',
+  },
+  {
+    name: 'a relative ImageConfig working directory',
+    doc: imageFn({ imageConfig: { workingDirectory: 'var/task' } }),
+    field: 'spec.imageConfig.workingDirectory',
+    message: 'should match',
+  },
   // Function: tenant isolation refuses the features that cannot pass a tenant id.
   {
     name: 'function URL on a PER_TENANT function',
@@ -452,6 +494,17 @@ export const INVALID: InvalidCase[] = [
 
 /** Manifests both must accept, beside examples/: every source kind, aliases, the optional Function features. */
 export const VALID: Doc[] = [
+  imageFn({}, 'image-plain'),
+  imageFn(
+    {
+      imageConfig: {
+        entryPoint: ['/lambda-entrypoint.sh'],
+        command: ['app.handler'],
+        workingDirectory: '/var/task',
+      },
+    },
+    'image-configured',
+  ),
   alias({ name: 'live', functionVersion: '3' }),
   fn(
     {

@@ -96,7 +96,7 @@ describe('CRD generation', () => {
       additionalProperties: { type: 'string' },
     });
     expect(spec.properties!.code!.properties!.path).toEqual({ type: 'string', minLength: 1 });
-    expect(spec.required).toEqual(['runtime', 'code']);
+    expect(spec.required).toEqual(['code']);
   });
 
   describe('the converter', () => {

@@ -3,10 +3,18 @@
 // applied, invoked cold and warm, changed, published, aliased and deleted; a running pod shows the security
 // settings and memory limit the controller asked for. Opt in with SERVAL_REAL_NODE=1 (docs/kubernetes.md).
 
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { makeZip } from '../support/zip.ts';
 import { deployChartPods } from './node/chart-pods.ts';
-import { type RealNode, RUNTIME_IMAGE, realNodeMissing, SERVAL_IMAGE } from './node/real-node.ts';
+import {
+  buildFunctionImage,
+  type RealNode,
+  RUNTIME_IMAGE,
+  realNodeMissing,
+  SERVAL_IMAGE,
+} from './node/real-node.ts';
 import {
   aliasManifest,
   functionManifest,
@@ -235,6 +243,91 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       120_000,
     );
   }, 300_000);
+
+  it('runs a container-image function built from its own Dockerfile: its ENTRYPOINT and CMD, then ImageConfig', async () => {
+    const tag = 'localhost/serval-test-image-fn:1';
+    const archive = buildFunctionImage(join(import.meta.dirname, 'node/image-function'), tag);
+    await rig.node.ctr(['images', 'import', archive]);
+    const manifest = (spec: Record<string, unknown>) =>
+      stringify({
+        apiVersion: 'serval.dev/v1alpha1',
+        kind: 'Function',
+        metadata: { name: 'imaged', namespace: NS },
+        spec: { code: { image: { uri: tag } }, environment: { GREETING: 'hi' }, memoryMB: 256, ...spec },
+      });
+    await kubectl(['apply', '-f', '-'], manifest({}));
+    await ready('imaged');
+    const cold = await rig.until(
+      'imaged answers',
+      async () => {
+        const r = await invoke('imaged', { n: 1 });
+        return r.status === 404 ? undefined : r;
+      },
+      180_000,
+    );
+    expect(cold, await diagnose('imaged')).toMatchObject({ status: 200, error: null });
+    const first = JSON.parse(cold.body);
+    // The image's own ENTRYPOINT and CMD ran, in its WORKDIR, as the pod's user, with Lambda's variables.
+    expect(first).toMatchObject({
+      handler: 'app.handler',
+      event: { n: 1 },
+      calls: 1,
+      cwd: '/var/task',
+      uid: 10001,
+      argv: ['app.handler'],
+      env: {
+        AWS_LAMBDA_FUNCTION_NAME: 'imaged',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+        LAMBDA_TASK_ROOT: '/var/task',
+        GREETING: 'hi',
+      },
+    });
+    const warm = JSON.parse((await invoke('imaged', { n: 2 })).body);
+    expect(warm).toMatchObject({ event: { n: 2 }, calls: 2, pid: first.pid });
+
+    const pods = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=imaged']);
+    const pod = pods.items.find((p: any) => p.status.phase === 'Running');
+    expect(pod.status.containerStatuses[0]).toMatchObject({ name: 'function', image: tag, ready: true });
+    expect(pod.status.initContainerStatuses[0]).toMatchObject({ name: 'agent', image: RUNTIME_IMAGE });
+    expect(pod.spec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+
+    // ImageConfig overrides CMD and WORKDIR (a new configuration, so new environments).
+    await kubectl(
+      ['apply', '-f', '-'],
+      manifest({ imageConfig: { command: ['app.shout'], workingDirectory: '/tmp' } }),
+    );
+    const shouted = await rig.until(
+      'the new CMD answers',
+      async () => {
+        const r = await invoke('imaged', { n: 3 });
+        return r.status === 200 && JSON.parse(r.body).handler === 'app.shout'
+          ? JSON.parse(r.body)
+          : undefined;
+      },
+      180_000,
+    );
+    expect(shouted).toMatchObject({ cwd: '/tmp', argv: ['app.shout'], env: { _HANDLER: 'app.shout' } });
+    // A handler's error comes back in Lambda's shape, from the image's own client.
+    const failed = await invoke('imaged', { fail: true });
+    expect(failed).toMatchObject({ status: 200, error: 'Unhandled' });
+    expect(JSON.parse(failed.body)).toEqual({ errorType: 'TypeError', errorMessage: 'asked to fail' });
+    // A runtime that exits ends its environment (the agent cannot start an image's ENTRYPOINT again): the
+    // call gets Runtime.ExitError, and the next one a new pod.
+    const exited = await invoke('imaged', { exit: true });
+    expect(exited, await diagnose('imaged')).toMatchObject({ status: 200, error: 'Unhandled' });
+    expect(JSON.parse(exited.body).errorType).toBe('Runtime.ExitError');
+    const after = await rig.until(
+      'a new environment answers',
+      async () => {
+        const r = await invoke('imaged', { n: 5 });
+        return r.status === 200 && r.error === null ? JSON.parse(r.body) : undefined;
+      },
+      180_000,
+    );
+    expect(after).toMatchObject({ handler: 'app.shout', calls: 1 });
+
+    await kubectl(['delete', 'function', 'imaged', '-n', NS, '--wait=true', '--timeout=120s']);
+  }, 600_000);
 
   // Last: the host controller gives up its Lease to the chart's.
   it("runs the chart's gateway and controller as pods from the serval image, and they run a Function", async () => {

@@ -1,6 +1,10 @@
 // Routes an invocation to the environment pool of its function version and turns environment loss into
 // Lambda's error result.
-import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
+import {
+  type EnvironmentSpec,
+  IMAGE_RUNTIME,
+  type InvocationRequest,
+} from '../../../apis/environment-link.ts';
 import { ApiError } from '../../../apis/errors.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { DispatchObserver } from '../observability/dispatch-observer.ts';
@@ -166,7 +170,7 @@ function environmentSpec(
     namespace: fn.namespace,
     functionName: fn.name,
     version,
-    runtime: spec.runtime,
+    runtime: spec.runtime ?? IMAGE_RUNTIME,
     handler: spec.handler ?? '',
     codeDir: fn.codeDir,
     layersDir: fn.layersDir,

@@ -81,7 +81,7 @@ export class EnvironmentPool {
       );
     } finally {
       this.busy--;
-      this.warmWait?.ran(performance.now() - began);
+      this.warmWait?.ran(conn, performance.now() - began);
       this.release(conn);
     }
   }
@@ -175,6 +175,7 @@ export class EnvironmentPool {
     }
     while (this.starting < due && this.environments.size < this.options.maxEnvironments) {
       this.starting++;
+      const startedAt = performance.now();
       const started = this.start(this.spec);
       const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);
       this.environments.set(started.environmentId, started);
@@ -191,6 +192,7 @@ export class EnvironmentPool {
           conn.onReady(() => {
             ready = true;
             startEnded('ready');
+            this.warmWait?.ready(conn, performance.now() - startedAt);
             this.starting--;
             this.release(conn);
           });

@@ -38,7 +38,7 @@ describe('loadManifestDirectory', () => {
           /broken\.yml \(document 4\): spec\.environment\.AWS_REGION: AWS_REGION is reserved/,
         ),
         expect.stringMatching(
-          /broken\.yml \(document 5\): spec\.code: exactly one of path, inline, configMap or url is required/,
+          /broken\.yml \(document 5\): spec\.code: exactly one of path, inline, configMap, url or image is required/,
         ),
         expect.stringMatching(
           /broken\.yml \(document 6\): spec\.code\.path: .*does-not-exist is not a directory/,
@@ -48,9 +48,13 @@ describe('loadManifestDirectory', () => {
         expect.stringMatching(
           /broken\.yml \(document 8\): spec\.functionVersion: .*an alias cannot point to an alias/,
         ),
+        // A container-image function: cluster mode's, said when the manifest loads.
+        expect.stringMatching(
+          /broken\.yml \(document 9\): spec\.code\.image: InvalidParameterValueException: .*PackageType Image.* cluster mode only/,
+        ),
       ]),
     );
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(9);
   });
 
   it('loads Alias documents', () => {

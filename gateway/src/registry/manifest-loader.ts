@@ -175,6 +175,11 @@ function readDocument(value: unknown, baseDir: string, dataDir: string, source: 
   if (!parsed.success) return { problems: parsed.error.issues.map((i) => [fieldPath(i), i.message]) };
   const { metadata, spec } = parsed.data;
   let code: { dir: string; sha256: string };
+  if (spec.code.image) {
+    const message =
+      'InvalidParameterValueException: container-image functions (PackageType Image) run in cluster mode only; locally use path or inline';
+    return { problems: [['spec.code.image', message]] };
+  }
   if (spec.code.configMap || spec.code.url) {
     const kind = spec.code.configMap ? 'configMap' : 'url';
     return {

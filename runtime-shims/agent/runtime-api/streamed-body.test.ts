@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentMessage, STREAM_WINDOW_BYTES } from '../../../apis/environment-link.ts';
+import { STREAM_WINDOW_BYTES } from '../../../apis/environment-link.ts';
 import { StreamRelay } from '../stream-relay.ts';
 import { relayStreamedBody, type StreamedRead } from './streamed-body.ts';
 
@@ -18,10 +18,11 @@ function stingyGateway() {
   const sent: Buffer[] = [];
   let outstanding = 0;
   let maxOutstanding = 0;
-  const relay = new StreamRelay('req-1', (message: AgentMessage, body?: Buffer) => {
+  const relay = new StreamRelay('req-1', (message, body) => {
     if (message.type !== 'stream-chunk') return;
-    sent.push(body!);
-    outstanding += body!.length;
+    const frame = Buffer.concat(body instanceof Uint8Array ? [body] : body!);
+    sent.push(frame);
+    outstanding += frame.length;
     maxOutstanding = Math.max(maxOutstanding, outstanding);
   });
   const writable = relay.writable.bind(relay);

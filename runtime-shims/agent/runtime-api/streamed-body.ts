@@ -11,6 +11,8 @@ export interface ResponseRelay {
   /** False when the caller must wait for `writable()` before the next chunk. */
   chunk(data: Buffer): boolean;
   writable(): Promise<void>;
+  /** The upload is over: send what the relay still holds now, ahead of the outcome. */
+  flush(): void;
 }
 
 export type StreamedRead =
@@ -31,6 +33,7 @@ export function relayStreamedBody(
       if (settled) return;
       settled = true;
       req.off('data', onData);
+      relay.flush();
       resolve(read);
     };
     const onData = (chunk: Buffer) => {

@@ -7,7 +7,8 @@
 #   runtime   the Dockerfile's `runtime` target
 # Each is saved as a docker-archive under $SERVAL_CACHE/k8s-images, keyed by the hash of its inputs, so a
 # warm run only hashes; the rig imports the archives into its containerd (ctr images import). Prints the
-# directory that holds {pause,serval,runtime}.tar.
+# directory that holds {pause,serval,runtime}.tar. `images.sh function <dir> <tag>` builds a test's own
+# function image from <dir>/Dockerfile instead (below).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../../.." && pwd)"
 cache="${SERVAL_CACHE:-$HOME/.cache/serval}/k8s-images"
@@ -72,6 +73,24 @@ if [ ! -s "$base_tar" ]; then
   log "built $base_tar"
 fi
 podman image exists "$base_image" || podman load -q -i "$base_tar" >/dev/null
+
+# `images.sh function <dir> <tag>`: a test's own function image, FROM the base (build-arg BASE_IMAGE), cached
+# by the hash of the base and the directory's files. Prints the archive's path.
+if [ "${1:-}" = function ]; then
+  dir="$(cd "$2" && pwd)"; tag="$3"
+  fn_key="$( { echo "$base_key $tag"; cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16)"
+  name="function-$(echo "$tag" | tr -c 'a-z0-9\n' '-')"
+  fn_tar="$cache/$name-$fn_key.tar"
+  if [ ! -s "$fn_tar" ]; then
+    podman build -q --network=host --build-arg "BASE_IMAGE=$base_image" -t "$tag" "$dir" >/dev/null
+    podman save -q --format docker-archive -o "$fn_tar.tmp" "$tag"
+    rm -f "$cache/$name"-*.tar
+    mv "$fn_tar.tmp" "$fn_tar"
+    log "built $fn_tar"
+  fi
+  echo "$fn_tar"
+  exit 0
+fi
 
 # The two images, keyed by everything the Dockerfile copies (.dockerignore keeps tests' state out).
 images_key="$(

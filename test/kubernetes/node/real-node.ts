@@ -241,6 +241,15 @@ export function buildImages(): string {
   }).trim();
 }
 
+/** Builds (or finds cached) a test's own function image from `dir`/Dockerfile FROM the base; its archive's path. */
+export function buildFunctionImage(dir: string, tag: string): string {
+  return execFileSync('bash', [join(REPO_ROOT, 'test/kubernetes/node/images.sh'), 'function', dir, tag], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  }).trim();
+}
+
 export interface RealNodePlan {
   id: string;
   subnet: number;

@@ -20,7 +20,12 @@ import type { PublishedVersion } from '../../versions/version-store.ts';
 import { clusterAliasHandlers } from './cluster-alias-handlers.ts';
 import { clusterRecord, clusterRevisionId, type ZipContent, zipContent } from './cluster-code.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
-import { functionConfiguration, roleAndArchitectures, specFromRequest } from './function-configuration.ts';
+import {
+  checkedSpec,
+  functionConfiguration,
+  roleAndArchitectures,
+  specFromRequest,
+} from './function-configuration.ts';
 import { createRequest, objectBody, query, zipOf } from './function-handlers.ts';
 
 /** How long PublishVersion waits for the controller to publish (it acts within a reconcile). */
@@ -134,6 +139,11 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
       const body = objectBody(req);
       const o = await current(req);
       revisionAsked(body, o);
+      if (o.spec.code.image)
+        throw new ApiError(
+          'InvalidParameterValueException',
+          'ZipFile: this is an image function (PackageType Image); change its image with kubectl',
+        );
       const zip = zipOf(
         { ZipFile: body.ZipFile, S3Bucket: body.S3Bucket, ImageUri: body.ImageUri },
         'ZipFile',
@@ -152,7 +162,7 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
       }
       const namespace = o.metadata!.namespace!;
       const configMap = await writes.putCode(namespace, fn.name, content.sha256, content.files);
-      o.spec = { ...o.spec, code: { configMap: { name: configMap } } };
+      o.spec = checkedSpec({ ...o.spec, code: { configMap: { name: configMap } } });
       const token = publishToken(body);
       annotate(o, { ...lambdaOf(record), architectures, ...zipFields(content, configMap) }, token);
       const replaced = await writes.replaceFunction(o);

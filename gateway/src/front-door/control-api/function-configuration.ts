@@ -53,7 +53,16 @@ export function functionConfiguration(
       : {}),
     State: 'Active',
     LastUpdateStatus: 'Successful',
-    PackageType: 'Zip',
+    PackageType: spec.code.image ? 'Image' : 'Zip',
+    ...(spec.imageConfig && {
+      ImageConfigResponse: {
+        ImageConfig: {
+          EntryPoint: spec.imageConfig.entryPoint,
+          Command: spec.imageConfig.command,
+          WorkingDirectory: spec.imageConfig.workingDirectory,
+        },
+      },
+    }),
     Architectures: record?.architectures ?? ['x86_64'],
     EphemeralStorage: { Size: spec.ephemeralStorageMB },
     SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },

@@ -13,6 +13,8 @@ export interface DemandedEnvironment {
   version: string;
   runtime: string;
   memoryMB: number;
+  /** AWS_REGION: an image function's pod is given Lambda's variables by the controller, not by its agent. */
+  region: string;
   /** Path on the gateway's link listener; the controller prefixes the listener's in-cluster URL. */
   linkPath: string;
   token: string;
@@ -81,6 +83,7 @@ function demanded(spec: EnvironmentSpec, token: string, linkUrl: string): Demand
     version: spec.version,
     runtime: spec.runtime,
     memoryMB: spec.memoryMB,
+    region: spec.region,
     linkPath: new URL(linkUrl).pathname,
     token,
     requestedAt: new Date().toISOString(),
