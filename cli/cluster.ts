@@ -9,6 +9,7 @@ import { startGateway } from '../gateway/src/gateway.ts';
 import { DemandProvider } from '../gateway/src/providers/kubernetes/demand-provider.ts';
 import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../gateway/src/registry/kubernetes-catalog.ts';
+import { KubernetesWrites } from '../gateway/src/registry/kubernetes-writes.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 
 export class ClusterConfigError extends Error {}
@@ -36,6 +37,7 @@ export async function clusterGateway(config: GatewayConfig, env: NodeJS.ProcessE
       demand,
       linkKey,
       eventSourceMappings: mappings,
+      functions: new KubernetesWrites(kc, catalog),
     },
   });
   process.stdout.write(`Serval gateway (cluster mode) is listening on ${gateway.url}\n`);

@@ -45,6 +45,7 @@ import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
 import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
+import type { KubernetesWrites } from './registry/kubernetes-writes.ts';
 import { LayerStore } from './registry/layer-store.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
 import { type InternalHandler, internalRoutes } from './runtime-link/internal-routes.ts';
@@ -74,6 +75,8 @@ export interface GatewayDeps {
     linkKey: string;
     /** EventSourceMapping resources; the catalog also writes their status and Events. */
     eventSourceMappings?: MappingCatalog;
+    /** Writes Function and Alias resources for the control-plane API (ADR-39); absent, it only reads. */
+    functions?: KubernetesWrites;
   };
   /** An in-memory span exporter or a caller-held metrics instance (tests, benchmarks). */
   observability?: ObservabilityOverrides;
@@ -242,8 +245,8 @@ export async function startGateway({
       (uuid) => eventSources.catalog.get(uuid)?.namespace,
     ),
   );
-  // In a cluster, functions, versions and aliases are Kubernetes resources (kubectl), not gateway state:
-  // the API reads them there and refuses to change them.
+  // In a cluster, functions, versions and aliases are Kubernetes resources, not gateway state: the API
+  // reads and writes them there (ADR-39).
   app.use(
     controlApiRoutes({
       config,
@@ -255,6 +258,7 @@ export async function startGateway({
       store: apiFunctions,
       read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
       cluster: cluster !== undefined,
+      kube: cluster?.functions,
       deploymentOf: (namespace, functionName, alias) =>
         deployments?.runningOn({ namespace, functionName, alias }),
     }),

@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aws, awsCliAvailable } from '../support/aws-cli.ts';
-import { boto3Available, runBoto3 } from '../support/boto3.ts';
-import { REPO_ROOT, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
+import { boto3Available } from '../support/boto3.ts';
+import { runBoto3Flow } from '../support/boto3-flow.ts';
+import { startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 import { makeZip } from '../support/zip.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
@@ -197,32 +198,7 @@ describe.skipIf(!awsCliAvailable)('the AWS CLI v1', () => {
 
 describe.skipIf(!boto3Available)('boto3', () => {
   it('runs a deployment script whose every response matches the shape in AWS’s Lambda model', async () => {
-    const nodeZip = file(
-      'boto-node.zip',
-      makeZip({
-        'index.mjs': `export const handler = async (event) => ({ greeting: process.env.GREETING, event });\n`,
-      }),
-    );
-    const pythonZip = file(
-      'boto-python.zip',
-      makeZip({
-        'app.py': `def handler(event, context):\n    return {'python': event}\n`,
-        'layered.py': `import greeter\n\ndef handler(event, context):\n    return greeter.greet('python')\n`,
-      }),
-    );
-    const layerZip = file(
-      'boto-layer.zip',
-      makeZip({
-        'python/greeter.py': `def greet(name):\n    return 'hello ' + name + ' from a layer'\n`,
-      }),
-    );
-    const script = readFileSync(join(REPO_ROOT, 'test/fixtures/control-api/boto3_flow.py'), 'utf8');
-    const res = await runBoto3(script, {
-      ENDPOINT: serval.url,
-      NODE_ZIP: nodeZip,
-      PYTHON_ZIP: pythonZip,
-      LAYER_ZIP: layerZip,
-    });
+    const res = await runBoto3Flow(serval.url, work);
     expect(res.stderr + res.stdout).toMatch(/^ok: \d+ operations, every response in AWS shape$/m);
     expect(res.code).toBe(0);
   }, 480_000);

@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presignUrl, signHeaders } from '../auth/sigv4-kit.ts';
 import { JwksServer, mint, type SigningKey, signingKey, testIssuer } from '../auth/token-kit.ts';
 import { aws, awsCliAvailable } from '../support/aws-cli.ts';
+import { boto3Available, runBoto3 } from '../support/boto3.ts';
+import { runBoto3Flow } from '../support/boto3-flow.ts';
 import { REPO_ROOT, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 import { makeZip } from '../support/zip.ts';
 
@@ -162,7 +164,7 @@ beforeAll(async () => {
   serval = await start();
   deployer = await createKey('--identity', 'deployer', '--description', 'ci deploys');
   reader = await createKey('--identity', 'reader', '--group', 'readers');
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
@@ -422,6 +424,24 @@ describe.skipIf(!awsCliAvailable)('the unmodified AWS CLI v1 signing with a Serv
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(/InvalidSignatureException/);
   });
+});
+
+describe.skipIf(!boto3Available)('boto3 signing with a Serval-issued key', () => {
+  it('runs the whole deployment script (every response in AWS shape) with auth on', async () => {
+    const res = await runBoto3Flow(serval.url, mkdtempSync(join(dir, 'boto3-')), signingAs(BOOTSTRAP));
+    expect(res.stderr + res.stdout).toMatch(/^ok: \d+ operations, every response in AWS shape$/m);
+    expect(res.code).toBe(0);
+  }, 480_000);
+
+  it('is refused with an altered signature, a stale timestamp or an unknown key', async () => {
+    const script = readFileSync(join(REPO_ROOT, 'test/fixtures/control-api/boto3_refusals.py'), 'utf8');
+    const res = await runBoto3(script, { ENDPOINT: serval.url, FUNCTION: 'echo', ...signingAs(BOOTSTRAP) });
+    expect(res.stderr + res.stdout).toContain('altered signature: InvalidSignatureException');
+    expect(res.stdout).toContain('stale timestamp: InvalidSignatureException');
+    expect(res.stdout).toContain('unknown key: UnrecognizedClientException');
+    expect(res.stdout).toMatch(/^ok: refused altered, stale and unknown; signed properly, accepted$/m);
+    expect(res.code).toBe(0);
+  }, 120_000);
 });
 
 describe('revocation and restarts', () => {

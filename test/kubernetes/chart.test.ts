@@ -254,7 +254,7 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
     expect(Buffer.from(secret.data['link-key'], 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
   });
 
-  it('grants least privilege: no wildcards, no cluster-admin, no Secrets, a gateway that writes only mappings', async () => {
+  it('grants least privilege: no wildcards, no cluster-admin, no Secrets, a gateway that writes only mappings and what the Lambda API changes', async () => {
     const objs = await render(...ALL_FEATURES);
     const roles = objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
     expect(roles.length).toBe(3);
@@ -275,13 +275,21 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       }
     }
     // The gateway reads; it writes only what the event source mappings it runs need (the mapping API,
-    // their status and Events).
+    // their status and Events) and what the Lambda API changes (Functions, Aliases, uploaded code), never
+    // the controller's pods, versions or status.
     const gatewayRules = find(objs, 'ClusterRole', 'serval-gateway').rules as Obj[];
     const writes = gatewayRules.filter((r) =>
       r.verbs.some((v: string) => !['get', 'list', 'watch'].includes(v)),
     );
     expect(new Set(writes.flatMap((r) => r.resources))).toEqual(
-      new Set(['eventsourcemappings', 'eventsourcemappings/status', 'events']),
+      new Set([
+        'eventsourcemappings',
+        'eventsourcemappings/status',
+        'events',
+        'functions',
+        'aliases',
+        'configmaps',
+      ]),
     );
     const lease = find(objs, 'Role', 'serval-leader-election');
     expect(lease.rules).toEqual([
@@ -441,12 +449,17 @@ describe.skipIf(!clusterAvailable || !helmAvailable)('charts/serval on a real ku
     expect(await controller('update', 'pods', '-n', 'media')).toBe('no');
     expect(await controller('create', 'deployments.apps', '-n', 'media')).toBe('no');
     expect(await controller('create', 'clusterroles.rbac.authorization.k8s.io')).toBe('no');
-    // The gateway reads.
+    // The gateway reads, and writes what the Lambda API changes (ADR-39): Functions, Aliases, code.
     expect(await gateway('watch', 'functions.serval.dev', '-n', 'media')).toBe('yes');
     expect(await gateway('list', 'controllerrevisions.apps', '-n', 'media')).toBe('yes');
     expect(await gateway('get', 'configmaps', '-n', 'media')).toBe('yes');
+    expect(await gateway('update', 'functions.serval.dev', '-n', 'media')).toBe('yes');
+    expect(await gateway('create', 'aliases.serval.dev', '-n', 'media')).toBe('yes');
+    expect(await gateway('create', 'configmaps', '-n', 'media')).toBe('yes');
+    // … but never pods, versions or the controller's status.
     expect(await gateway('create', 'pods', '-n', 'media')).toBe('no');
-    expect(await gateway('update', 'functions.serval.dev', '-n', 'media')).toBe('no');
+    expect(await gateway('create', 'controllerrevisions.apps', '-n', 'media')).toBe('no');
+    expect(await gateway('patch', 'functions.serval.dev', '--subresource=status', '-n', 'media')).toBe('no');
     expect(await gateway('get', 'secrets', '-n', NS)).toBe('no');
     expect(await gateway('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('no');
   });

@@ -136,7 +136,8 @@ describe.skipIf(!rigAvailable || !rabbitmqAvailable)('event source mappings on K
     await kubectl(['apply', '-f', '-'], mapping('late', 'late', 'late-credentials'));
     const waiting = await rig.until('the missing Secret on the status', async () => {
       const o = await json(['get', 'esm', 'late', '-n', NS]);
-      return condition(o, 'SourceConnected')?.status === 'False' ? o : undefined;
+      // Both conditions: a status written between the two (under load) holds only the first.
+      return condition(o, 'SourceConnected')?.status === 'False' && condition(o, 'Ready') ? o : undefined;
     });
     expect(condition(waiting, 'SourceConnected')).toMatchObject({
       reason: 'CredentialsUnavailable',

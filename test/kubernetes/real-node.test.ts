@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { makeZip } from '../support/zip.ts';
 import { deployChartPods } from './node/chart-pods.ts';
 import {
   buildFunctionImage,
@@ -150,6 +151,37 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
     );
     expect((await invoke('hello')).status).toBe(404);
   }, 900_000);
+
+  it('runs a function created through the Lambda API from a zip in a real pod (ADR-39)', async () => {
+    const zip = makeZip({
+      'index.mjs': "import { who } from './lib/who.mjs';\nexport const handler = async () => who();",
+      'lib/who.mjs': "export const who = () => 'api zip in ' + process.env.LAMBDA_TASK_ROOT;",
+    });
+    const res = await fetch(`${rig.gateway.url}/2015-03-31/functions`, {
+      method: 'POST',
+      body: JSON.stringify({
+        FunctionName: 'from-api',
+        Runtime: 'nodejs24.x',
+        Role: 'arn:aws:iam::123456789012:role/lambda',
+        Handler: 'index.handler',
+        Code: { ZipFile: zip.toString('base64') },
+      }),
+    });
+    expect(res.status).toBe(201);
+    const fn = await json(['get', 'function', 'from-api', '-n', 'default']);
+    expect(fn.spec.code.configMap.name).toMatch(/^from-api-zip-[0-9a-f]{12}$/);
+    const out = await rig.until(
+      'the API function to answer from a pod',
+      async () => {
+        const r = await rig.invoke('default', 'from-api');
+        return r.status === 200 ? r : undefined;
+      },
+      300_000,
+    );
+    expect(JSON.parse(out.body)).toBe('api zip in /var/task');
+    const deleted = await fetch(`${rig.gateway.url}/2015-03-31/functions/from-api`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+  }, 600_000);
 
   it('runs the pod as asked: non-root, read-only root, no capabilities, seccomp, its memory limit', async () => {
     const probe = [

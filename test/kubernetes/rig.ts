@@ -15,6 +15,7 @@ import { type RunningGateway, startGateway } from '../../gateway/src/gateway.ts'
 import { DemandProvider } from '../../gateway/src/providers/kubernetes/demand-provider.ts';
 import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
+import { KubernetesWrites } from '../../gateway/src/registry/kubernetes-writes.ts';
 import { freePort } from '../support/free-port.ts';
 import { REPO_ROOT, testDataRoot } from '../support/serval.ts';
 import { binaries, type Cluster, clusterAvailable, startCluster } from './cluster.ts';
@@ -163,11 +164,8 @@ async function assembleRig(
 
   const internalPort = await freePort();
   const registry = new FunctionRegistry();
-  const catalog = new KubernetesCatalog(
-    await asAccount(accounts.find((n) => n.includes('gateway'))!),
-    registry,
-    (l) => log.push(`gateway: ${l}`),
-  );
+  const gatewayKc = await asAccount(accounts.find((n) => n.includes('gateway'))!);
+  const catalog = new KubernetesCatalog(gatewayKc, registry, (l) => log.push(`gateway: ${l}`));
   await catalog.start(5000);
   const mappings = new KubernetesMappingCatalog(
     await asAccount(accounts.find((n) => n.includes('gateway'))!),
@@ -189,6 +187,7 @@ async function assembleRig(
       demand,
       linkKey: LINK_KEY,
       eventSourceMappings: mappings,
+      functions: new KubernetesWrites(gatewayKc, catalog),
     },
   });
   const controllerKc = await asAccount(accounts.find((n) => n.includes('controller'))!);

@@ -33,7 +33,9 @@ export class KubernetesCatalog implements VersionSource {
   private readonly registry: FunctionRegistry;
   private readonly log: (line: string) => void;
   private readonly versions = new Map<string, Map<string, PublishedVersion>>();
-  private readonly aliases = new Map<string, AliasRecord>();
+  private readonly aliases = new Map<string, AliasRecord & { objectName: string }>();
+  /** The Function resources as last seen, for the control-plane API's view (annotations, uid, generation). */
+  private readonly objects = new Map<string, FunctionObject>();
   private informers: RunningInformer<never>[] = [];
 
   constructor(kc: KubeConfig, registry: FunctionRegistry, log: (line: string) => void) {
@@ -48,7 +50,7 @@ export class KubernetesCatalog implements VersionSource {
     const functions = startInformer<FunctionObject>(
       this.kc,
       functionsPath(),
-      { upsert: (o) => this.putFunction(o), remove: (o) => this.registry.delete(ns(o), name(o)) },
+      { upsert: (o) => this.observeFunction(o), remove: (o) => this.forgetFunction(ns(o), name(o)) },
       options,
     );
     const revisions = startInformer<ControllerRevision & { metadata: object }>(
@@ -61,8 +63,8 @@ export class KubernetesCatalog implements VersionSource {
       this.kc,
       aliasesPath(),
       {
-        upsert: (o) => this.putAlias(o),
-        remove: (o) => this.aliases.delete(aliasKey(ns(o), o.spec.functionName, o.spec.name ?? name(o))),
+        upsert: (o) => this.observeAlias(o),
+        remove: (o) => this.forgetAlias(ns(o), o.spec.functionName, o.spec.name ?? name(o)),
       },
       options,
     );
@@ -97,7 +99,27 @@ export class KubernetesCatalog implements VersionSource {
     return { get: (namespace, functionName, name) => this.alias(namespace, functionName, name) };
   }
 
-  private putFunction(o: FunctionObject): void {
+  /** The Function resource as last seen (informer or the API's own write). */
+  functionObject(namespace: string, functionName: string): FunctionObject | undefined {
+    return this.objects.get(`${namespace}/${functionName}`);
+  }
+
+  /** A function's aliases with their resource names, for the control-plane API. */
+  aliasesOf(namespace: string, functionName: string): Array<AliasRecord & { objectName: string }> {
+    const prefix = `${namespace}/${functionName}/`;
+    return [...this.aliases.entries()].filter(([k]) => k.startsWith(prefix)).map(([, a]) => a);
+  }
+
+  /**
+   * Serves a Function resource as seen: from the informer, or at once from the control-plane API's own
+   * write, so a GetFunction right after CreateFunction finds it. A Function being deleted is not served.
+   */
+  observeFunction(o: FunctionObject): void {
+    if (o.metadata?.deletionTimestamp) {
+      this.forgetFunction(ns(o), name(o));
+      return;
+    }
+    this.objects.set(`${ns(o)}/${name(o)}`, o);
     const parsed = FunctionSpecSchema.safeParse(o.spec);
     if (!parsed.success) {
       // The controller reports why on the Function's status; the gateway just does not serve it.
@@ -113,6 +135,11 @@ export class KubernetesCatalog implements VersionSource {
       source: `kubernetes:${ns(o)}/${name(o)}`,
       revision: `${o.metadata?.generation ?? 0}/${o.status?.codeSha256 ?? ''}`,
     });
+  }
+
+  forgetFunction(namespace: string, functionName: string): void {
+    this.objects.delete(`${namespace}/${functionName}`);
+    this.registry.delete(namespace, functionName);
   }
 
   private putRevision(o: ControllerRevision): void {
@@ -140,11 +167,17 @@ export class KubernetesCatalog implements VersionSource {
     if (fn && o.data?.version) this.versions.get(`${o.metadata?.namespace}/${fn}`)?.delete(o.data.version);
   }
 
-  private putAlias(o: AliasObject): void {
+  forgetAlias(namespace: string, functionName: string, alias: string): void {
+    this.aliases.delete(aliasKey(namespace, functionName, alias));
+  }
+
+  /** Serves an Alias resource as seen (informer, or the control-plane API's own write). */
+  observeAlias(o: AliasObject): void {
     const parsed = AliasSpecSchema.safeParse(o.spec);
     if (!parsed.success) return;
     const aliasName = parsed.data.name ?? name(o);
     this.aliases.set(aliasKey(ns(o), parsed.data.functionName, aliasName), {
+      objectName: name(o),
       name: aliasName,
       spec: parsed.data,
       revisionId: o.metadata?.resourceVersion ?? '',

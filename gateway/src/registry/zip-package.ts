@@ -14,6 +14,8 @@ export const UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024;
 
 /** A package that cannot be unpacked; the message is safe to show the caller. */
 export class BadPackageError extends Error {}
+/** The package unpacks to more than the limit it was given. */
+export class PackageTooLargeError extends BadPackageError {}
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -103,7 +105,7 @@ async function readEntry(zipfile: ZipFile, entry: Entry, remaining: number): Pro
 }
 
 function tooLarge(): BadPackageError {
-  return new BadPackageError(`Unzipped size must be smaller than ${UNZIPPED_LIMIT_BYTES} bytes`);
+  return new PackageTooLargeError(`Unzipped size must be smaller than ${UNZIPPED_LIMIT_BYTES} bytes`);
 }
 
 /** Whether an existing directory on the way from root to path is a symbolic link. */

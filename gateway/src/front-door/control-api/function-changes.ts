@@ -14,6 +14,7 @@ import {
 } from '../../registry/api-functions.ts';
 import { type FunctionDefinition, functionArn } from '../../registry/function-definition.ts';
 import type { FunctionRegistry } from '../../registry/function-registry.ts';
+import type { KubernetesWrites } from '../../registry/kubernetes-writes.ts';
 import type { LayerStore } from '../../registry/layer-store.ts';
 import { UNZIPPED_LIMIT_BYTES } from '../../registry/zip-package.ts';
 import type { AliasStore } from '../../versions/alias-store.ts';
@@ -32,8 +33,10 @@ export interface FunctionChangeDeps {
   layers: LayerStore;
   /** Where versions and aliases are read: the local stores, or in a cluster the API server's resources. */
   read: { versions: VersionSource; aliases: AliasSource };
-  /** Cluster mode: functions are Function resources, which the API reads but does not write yet. */
+  /** Cluster mode: functions are Function resources. */
   cluster: boolean;
+  /** Cluster mode: writes Function and Alias resources (absent, the API only reads them). */
+  kube?: KubernetesWrites | undefined;
   /** The id of a deployment moving the alias's traffic now, if any: UpdateAlias would fight it. */
   deploymentOf?: ((namespace: string, functionName: string, alias: string) => string | undefined) | undefined;
 }

@@ -27,7 +27,7 @@ export function functionConfiguration(
 ): Record<string, unknown> {
   const spec = version?.spec ?? fn.spec;
   const qualifier = version?.version ?? '$LATEST';
-  const codeSha256 = version?.codeSha256 ?? fn.codeSha256;
+  const codeSha256 = version?.codeSha256 ?? record?.codeSha256 ?? fn.codeSha256;
   const lastModified = version?.publishedAt ?? record?.lastModified;
   const variables = spec.environment;
   return {
@@ -86,12 +86,12 @@ export function functionConfiguration(
 }
 
 /** A manifest function's execution role: its ServiceAccount, written as an IAM role ARN. */
-function roleOf(namespace: string, spec: FunctionSpec): string {
+export function roleOf(namespace: string, spec: FunctionSpec): string {
   return `arn:serval:iam::${namespace}:role/${spec.serviceAccountName ?? 'default'}`;
 }
 
 /** A stable UUID-shaped id derived from text (revision ids of things that have no stored one). */
-function uuidOf(text: string): string {
+export function uuidOf(text: string): string {
   const h = createHash('sha256').update(text).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

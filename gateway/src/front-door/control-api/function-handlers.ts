@@ -14,6 +14,7 @@ import {
   ZIPPED_LIMIT_BYTES,
 } from '../../registry/zip-package.ts';
 import type { PublishedVersion } from '../../versions/version-store.ts';
+import { clusterRecord } from './cluster-code.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import { functionConfiguration, roleAndArchitectures, specFromRequest } from './function-configuration.ts';
 import { pageOf } from './paging.ts';
@@ -27,8 +28,11 @@ export function functionHandlers(changes: FunctionChanges) {
     region: config.region,
     layerSize: (arn: string) => layers.byArn(arn, config.region)?.unzippedSize,
   };
-  const recordFor = (fn: FunctionDefinition) =>
-    isApiFunction(fn) ? store.get(fn.namespace, fn.name) : undefined;
+  const recordFor = (fn: FunctionDefinition) => {
+    const resource = changes.deps.kube?.catalog.functionObject(fn.namespace, fn.name);
+    if (resource) return clusterRecord(resource, fn);
+    return isApiFunction(fn) ? store.get(fn.namespace, fn.name) : undefined;
+  };
   const view = (fn: FunctionDefinition, version?: PublishedVersion) =>
     functionConfiguration(ctx, fn, recordFor(fn), version);
   const publishIfAsked = (record: ApiFunctionRecord, publish: unknown) => {
@@ -40,18 +44,7 @@ export function functionHandlers(changes: FunctionChanges) {
   return {
     async create(req: Request, res: Response) {
       const body = objectBody(req);
-      const name = body.FunctionName;
-      if (typeof name !== 'string' || name.length > 64 || !FUNCTION_NAME.test(name)) {
-        throw new ApiError(
-          'InvalidParameterValueException',
-          'FunctionName: must be 1-64 lower-case letters, digits and "-" (Serval functions are Kubernetes objects)',
-        );
-      }
-      const namespace = config.defaultNamespace;
-      changes.checkNameFree(namespace, name);
-      const zip = zipOf(body.Code, 'Code.ZipFile');
-      const { role, architectures } = roleAndArchitectures(body);
-      const tags = tagsOf(body.Tags);
+      const { name, namespace, zip, role, architectures, tags } = createRequest(changes, body);
       // Validated before anything is written: the package's directory is known from its hash.
       specFromRequest(body, {}, store.packageDir(zip));
       checkStorage(changes, zip);
@@ -174,6 +167,27 @@ export function functionHandlers(changes: FunctionChanges) {
       res.status(204).end();
     },
   };
+}
+
+/** What a CreateFunction body names besides the spec, checked; the name must be free. */
+export function createRequest(changes: FunctionChanges, body: Record<string, unknown>) {
+  const name = functionNameOf(body);
+  const namespace = changes.deps.config.defaultNamespace;
+  changes.checkNameFree(namespace, name);
+  const zip = zipOf(body.Code, 'Code.ZipFile');
+  return { name, namespace, zip, ...roleAndArchitectures(body), tags: tagsOf(body.Tags) };
+}
+
+/** CreateFunction's FunctionName, which must also be a Kubernetes object name. */
+export function functionNameOf(body: Record<string, unknown>): string {
+  const name = body.FunctionName;
+  if (typeof name !== 'string' || name.length > 64 || !FUNCTION_NAME.test(name)) {
+    throw new ApiError(
+      'InvalidParameterValueException',
+      'FunctionName: must be 1-64 lower-case letters, digits and "-" (Serval functions are Kubernetes objects)',
+    );
+  }
+  return name;
 }
 
 export function objectBody(req: Request): Record<string, unknown> {

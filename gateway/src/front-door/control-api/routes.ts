@@ -3,6 +3,7 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { apiRouter } from '../api-router.ts';
+import { clusterOperations } from './cluster-function-handlers.ts';
 import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
 import { functionHandlers } from './function-handlers.ts';
 import { layerHandlers } from './layer-handlers.ts';
@@ -90,11 +91,16 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     ['delete', `${lv}/policy/:statementId`, 'RemoveLayerVersionPermission', layers.removePermission],
   ];
   const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
+  const inCluster = deps.kube ? clusterOperations(changes, deps.kube) : {};
   for (const [method, path, op, fullHandler] of routes) {
-    // A cluster keeps versions and aliases as resources (kubectl) and has no layers yet; what the API
-    // would change there is refused.
-    if (deps.cluster && (path.startsWith(L) || /Alias|Version/.test(op))) continue;
-    const handler = deps.cluster && method !== 'get' ? refuseInCluster : fullHandler;
+    // A cluster has no layers yet; functions, versions and aliases are resources the cluster handlers
+    // write (ADR-39), and the other changes are refused there.
+    if (deps.cluster && path.startsWith(L)) continue;
+    const clusterHandler = inCluster[op];
+    if (deps.cluster && !clusterHandler && /Alias|Version/.test(op)) continue;
+    const handler = !deps.cluster
+      ? fullHandler
+      : (clusterHandler ?? (method === 'get' ? fullHandler : refuseInCluster));
     router[method](path, named(op), packageOperations.has(op) ? pkg : small, async (req, res, next) => {
       try {
         await handler(req, res);
@@ -109,8 +115,8 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
 function refuseInCluster(): never {
   throw new ApiError(
     'ResourceConflictException',
-    'In a cluster, functions are Function resources (serval.dev/v1alpha1): change them with kubectl apply; ' +
-      'this API reads them',
+    'In a cluster, this setting of a Function resource (serval.dev/v1alpha1) is changed with kubectl apply; ' +
+      'this API reads it',
   );
 }
 

@@ -6,6 +6,7 @@ import { ApiError } from '../../../../apis/errors.ts';
 import { type PolicyStatement, PolicyStatementSchema } from '../../../../apis/function.ts';
 import { isApiFunction } from '../../registry/api-functions.ts';
 import { type FunctionDefinition, functionArn } from '../../registry/function-definition.ts';
+import { lambdaAnnotation } from '../../registry/kubernetes-writes.ts';
 import { UNZIPPED_LIMIT_BYTES, ZIPPED_LIMIT_BYTES } from '../../registry/zip-package.ts';
 import { functionUrlId } from '../function-urls/url-table.ts';
 import type { FunctionChanges } from './function-changes.ts';
@@ -207,7 +208,10 @@ export function settingHandlers(changes: FunctionChanges) {
     },
     listTags(req: Request, res: Response) {
       const fn = fnOfArn(req);
-      res.json({ Tags: store.get(fn.namespace, fn.name)?.tags ?? {} });
+      // In a cluster the tags given at creation live on the Function's annotation (ADR-39).
+      const resource = changes.deps.kube?.catalog.functionObject(fn.namespace, fn.name);
+      const tags = resource ? lambdaAnnotation(resource)?.tags : store.get(fn.namespace, fn.name)?.tags;
+      res.json({ Tags: tags ?? {} });
     },
 
     accountSettings(_req: Request, res: Response) {

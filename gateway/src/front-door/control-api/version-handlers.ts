@@ -7,6 +7,7 @@ import { isApiFunction } from '../../registry/api-functions.ts';
 import { hashDirectory } from '../../registry/code.ts';
 import { type FunctionDefinition, functionArn } from '../../registry/function-definition.ts';
 import type { AliasRecord } from '../../versions/alias-store.ts';
+import type { VersionSource } from '../../versions/sources.ts';
 import type { FunctionChanges } from './function-changes.ts';
 import { functionConfiguration } from './function-configuration.ts';
 import { query } from './function-handlers.ts';
@@ -21,50 +22,9 @@ export function versionHandlers(changes: FunctionChanges) {
   const functionOf = (req: Request): FunctionDefinition => changes.find(String(req.params.functionName)).fn;
   const versionView = (fn: FunctionDefinition, v: ReturnType<typeof versions.get>) =>
     functionConfiguration(ctx, fn, isApiFunction(fn) ? store.get(fn.namespace, fn.name) : undefined, v);
-  const aliasView = (fn: FunctionDefinition, a: AliasRecord) => ({
-    AliasArn: functionArn(config.region, fn.namespace, fn.name, a.name),
-    Name: a.name,
-    FunctionVersion: a.spec.functionVersion,
-    Description: a.spec.description ?? '',
-    ...(a.spec.routingConfig
-      ? { RoutingConfig: { AdditionalVersionWeights: a.spec.routingConfig.additionalVersionWeights } }
-      : {}),
-    RevisionId: a.revisionId,
-  });
-  const aliasSpec = (
-    fn: FunctionDefinition,
-    body: Record<string, unknown>,
-    current?: AliasSpec,
-  ): AliasSpec => {
-    const routing = body.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined;
-    const parsed = AliasSpecSchema.safeParse({
-      functionName: fn.name,
-      functionVersion: body.FunctionVersion ?? current?.functionVersion,
-      description: body.Description ?? current?.description,
-      routingConfig: routing
-        ? { additionalVersionWeights: routing.AdditionalVersionWeights ?? {} }
-        : current?.routingConfig,
-    });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ApiError(
-        'InvalidParameterValueException',
-        `${issue.path.join('.') || 'alias'}: ${issue.message}`,
-      );
-    }
-    for (const v of [
-      parsed.data.functionVersion,
-      ...Object.keys(parsed.data.routingConfig?.additionalVersionWeights ?? {}),
-    ]) {
-      if (v !== '$LATEST' && !versions.get(fn.namespace, fn.name, v)) {
-        throw new ApiError(
-          'ResourceNotFoundException',
-          `Function not found: ${functionArn(config.region, fn.namespace, fn.name, v)}`,
-        );
-      }
-    }
-    return parsed.data;
-  };
+  const aliasView = (fn: FunctionDefinition, a: AliasRecord) => aliasViewOf(config.region, fn, a);
+  const aliasSpec = (fn: FunctionDefinition, body: Record<string, unknown>, current?: AliasSpec) =>
+    aliasSpecOf(config.region, versions, fn, body, current);
 
   return {
     publish(req: Request, res: Response) {
@@ -132,17 +92,7 @@ export function versionHandlers(changes: FunctionChanges) {
 
     listAliases(req: Request, res: Response) {
       const fn = functionOf(req);
-      const wanted = query(req, 'FunctionVersion');
-      const all = aliases
-        .list(fn.namespace, fn.name)
-        .filter((a) => wanted === undefined || a.spec.functionVersion === wanted)
-        .map((a) => ({ key: a.name, a }))
-        .sort((x, y) => (x.key < y.key ? -1 : 1));
-      const page = pageOf(all, query(req, 'Marker'), query(req, 'MaxItems'));
-      res.json({
-        Aliases: page.items.map((i) => aliasView(fn, i.a)),
-        ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
-      });
+      res.json(aliasPage(req, aliases.list(fn.namespace, fn.name), (a) => aliasView(fn, a)));
     },
 
     deleteAlias(req: Request, res: Response) {
@@ -151,5 +101,70 @@ export function versionHandlers(changes: FunctionChanges) {
       aliases.delete(fn.namespace, fn.name, String(req.params.alias));
       res.status(204).end();
     },
+  };
+}
+
+export function aliasViewOf(region: string, fn: FunctionDefinition, a: AliasRecord) {
+  return {
+    AliasArn: functionArn(region, fn.namespace, fn.name, a.name),
+    Name: a.name,
+    FunctionVersion: a.spec.functionVersion,
+    Description: a.spec.description ?? '',
+    ...(a.spec.routingConfig
+      ? { RoutingConfig: { AdditionalVersionWeights: a.spec.routingConfig.additionalVersionWeights } }
+      : {}),
+    RevisionId: a.revisionId,
+  };
+}
+
+/** The Alias spec a CreateAlias/UpdateAlias body asks for, over `current`; every version it names exists. */
+export function aliasSpecOf(
+  region: string,
+  versions: Pick<VersionSource, 'get'>,
+  fn: FunctionDefinition,
+  body: Record<string, unknown>,
+  current?: AliasSpec,
+): AliasSpec {
+  const routing = body.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined;
+  const parsed = AliasSpecSchema.safeParse({
+    functionName: fn.name,
+    functionVersion: body.FunctionVersion ?? current?.functionVersion,
+    description: body.Description ?? current?.description,
+    routingConfig: routing
+      ? { additionalVersionWeights: routing.AdditionalVersionWeights ?? {} }
+      : current?.routingConfig,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ApiError(
+      'InvalidParameterValueException',
+      `${issue.path.join('.') || 'alias'}: ${issue.message}`,
+    );
+  }
+  for (const v of [
+    parsed.data.functionVersion,
+    ...Object.keys(parsed.data.routingConfig?.additionalVersionWeights ?? {}),
+  ]) {
+    if (v !== '$LATEST' && !versions.get(fn.namespace, fn.name, v)) {
+      throw new ApiError(
+        'ResourceNotFoundException',
+        `Function not found: ${functionArn(region, fn.namespace, fn.name, v)}`,
+      );
+    }
+  }
+  return parsed.data;
+}
+
+/** ListAliases' answer: the aliases (of `FunctionVersion`, if given) by name, a page at a time. */
+export function aliasPage(req: Request, aliases: AliasRecord[], view: (a: AliasRecord) => unknown) {
+  const wanted = query(req, 'FunctionVersion');
+  const all = aliases
+    .filter((a) => wanted === undefined || a.spec.functionVersion === wanted)
+    .map((a) => ({ key: a.name, a }))
+    .sort((x, y) => (x.key < y.key ? -1 : 1));
+  const page = pageOf(all, query(req, 'Marker'), query(req, 'MaxItems'));
+  return {
+    Aliases: page.items.map((i) => view(i.a)),
+    ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
   };
 }
