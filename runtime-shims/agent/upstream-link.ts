@@ -17,6 +17,17 @@ export interface UpstreamLink {
   stop(): void;
 }
 
+/** The link's close code when a provisioned environment's init failed (4000-4999: application codes). */
+const CLOSE_INIT_FAILED = 4001;
+/** A WebSocket close reason holds at most 123 bytes of UTF-8. */
+const CLOSE_REASON_BYTES = 123;
+
+function closeReason(text: string): string {
+  let reason = text;
+  while (Buffer.byteLength(reason) > CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return reason;
+}
+
 export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
   const { linkFd } = config;
   const socket = new WebSocket(config.linkUrl, {
@@ -29,6 +40,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     }),
   });
   let environment: Environment | undefined;
+  let provisioned = false;
   let queue = Promise.resolve();
   /** The streamed response under way, if any: credit and cancel for it must not queue behind its invoke. */
   let relay: StreamRelay | undefined;
@@ -53,6 +65,15 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
             sink,
           );
           await environment.start();
+          provisioned = header.spec.initializationType === 'provisioned-concurrency';
+          if (provisioned) {
+            const failure = await environment.initAhead();
+            // The gateway reads the close reason as the provisioned config's StatusReason.
+            if (failure) {
+              socket.close(CLOSE_INIT_FAILED, closeReason(failure));
+              break;
+            }
+          }
           send({ type: 'ready' });
           break;
         case 'invoke': {
@@ -61,6 +82,9 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
           const outcome = await environment.invoke(header.invocation, body, relay);
           relay = undefined;
           send({ type: 'result', result: outcome.result }, outcome.body);
+          // A provisioned environment whose runtime crashed or timed out ends, to be replaced by one
+          // initialised ahead, rather than re-initialise inside the next call as an on-demand one does.
+          if (provisioned && !environment.isInitialised) socket.close(1000, 'runtime reset');
           break;
         }
         case 'shutdown':

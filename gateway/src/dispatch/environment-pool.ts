@@ -1,5 +1,7 @@
 // The environments of one function version: hands each invocation to an idle one, starts one when none is
-// idle, and reaps those idle too long. An environment is idle exactly while it sits in `idle`.
+// idle, and reaps those idle too long. An environment is idle exactly while it sits in `idle`. A provisioned
+// pool (`keepWarm`) instead starts its environments ahead of any call, never reaps them, replaces those that
+// end, and never starts one for a call: calls take one that is idle (`claim`) or go elsewhere.
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
 import { type DispatchObserver, dispatchObserver } from '../observability/dispatch-observer.ts';
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
@@ -32,6 +34,8 @@ export interface PoolOptions {
   observer?: DispatchObserver | undefined;
   /** Wait briefly for a busy environment before starting another (ADR-36); without it, never wait. */
   warmWait?: WarmWaitOptions | undefined;
+  /** Provisioned: this many environments are kept initialised, whatever the calls (ADR-41). */
+  keepWarm?: number | undefined;
 }
 
 export interface PoolStats {
@@ -54,6 +58,11 @@ export class EnvironmentPool {
   private busy = 0;
 
   private retired = false;
+  private keepWarm: number | undefined;
+  /** Environments that became ready and have not ended. */
+  private ready = 0;
+  /** Why a provisioned environment failed to start; no more are started then (its init would fail again). */
+  private failure: string | undefined;
   private readonly warmWait: WarmWait | undefined;
   /** Starts environments for the waiters whose grace runs out next. */
   private deferredScaleUp: NodeJS.Timeout | undefined;
@@ -65,14 +74,46 @@ export class EnvironmentPool {
     this.options = options;
     this.observer = options.observer ?? dispatchObserver(undefined);
     this.warmWait = options.warmWait && new WarmWait(options.warmWait);
+    this.keepWarm = options.keepWarm;
+    this.fill();
+  }
+
+  /** A provisioned pool: environments ready (idle or busy) and why starting one failed, if it did. */
+  allocation(): { allocated: number; busy: number; failure: string | undefined } {
+    return { allocated: this.ready, busy: this.busy, failure: this.failure };
+  }
+
+  /** A provisioned pool's new size: more start now (a failure is tried again), idle ones beyond it end. */
+  resize(keepWarm: number): void {
+    this.keepWarm = keepWarm;
+    this.failure = undefined;
+    while (this.environments.size > keepWarm && this.idle.length > 0)
+      this.stopEnvironment(this.idle.shift()!.conn.environmentId, 'provisioned concurrency reduced');
+    this.fill();
+  }
+
+  /** An idle environment for a call, or none: the call then runs elsewhere (provisioned spill-over). */
+  claim(): AgentConnection | undefined {
+    return this.idle.pop()?.conn;
+  }
+
+  /** Hands back a claimed environment that ran nothing. */
+  unclaim(conn: AgentConnection): void {
+    this.release(conn);
   }
 
   stats(): PoolStats {
     return { idle: this.idle.length, busy: this.busy, starting: this.starting, waiting: this.waiters.length };
   }
 
-  async invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
-    const conn = await this.acquire();
+  /** Runs an invocation on `claimed` if given (see claim), else on the next environment free. */
+  async invoke(
+    invocation: InvocationRequest,
+    body: Buffer,
+    sink?: ResponseSink,
+    claimed?: AgentConnection,
+  ): Promise<InvocationOutput> {
+    const conn = claimed ?? (await this.acquire());
     this.busy++;
     const began = performance.now();
     try {
@@ -88,6 +129,7 @@ export class EnvironmentPool {
 
   /** Ends environments idle since before `now - ttlMs`. */
   reap(now: number, ttlMs: number): void {
+    if (this.keepWarm !== undefined && !this.retired) return;
     const stale = this.idle.filter((e) => now - e.since >= ttlMs);
     if (stale.length === 0) return;
     this.idle = this.idle.filter((e) => now - e.since < ttlMs);
@@ -95,6 +137,7 @@ export class EnvironmentPool {
   }
 
   close(): void {
+    this.retired = true;
     clearTimeout(this.deferredScaleUp);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
@@ -146,6 +189,10 @@ export class EnvironmentPool {
       this.stopEnvironment(conn.environmentId, 'function changed');
       return;
     }
+    if (this.keepWarm !== undefined && this.environments.size > this.keepWarm) {
+      this.stopEnvironment(conn.environmentId, 'provisioned concurrency reduced');
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
@@ -153,6 +200,13 @@ export class EnvironmentPool {
     } else {
       this.idle.push({ conn, since: Date.now() });
     }
+  }
+
+  /** A provisioned pool starts environments until it has its `keepWarm`, unless one failed to start. */
+  private fill(): void {
+    const target = this.keepWarm;
+    if (target === undefined) return;
+    while (!this.retired && this.failure === undefined && this.environments.size < target) this.startOne();
   }
 
   /** Starts environments until every waiter past its grace has one coming, within the cap. */
@@ -173,40 +227,49 @@ export class EnvironmentPool {
       }, nextDue - now);
       this.deferredScaleUp.unref();
     }
-    while (this.starting < due && this.environments.size < this.options.maxEnvironments) {
-      this.starting++;
-      const started = this.start(this.spec);
-      const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);
-      this.environments.set(started.environmentId, started);
-      void started.launched.exited.then(() => this.environments.delete(started.environmentId));
-      started.connection.then(
-        (conn) => {
-          let ready = false;
-          conn.onClose(() => {
-            this.forget(conn);
-            if (ready) return;
-            startEnded('failed', 'the environment ended before it was ready');
-            this.startFailed('the environment ended before it was ready');
-          });
-          conn.onReady(() => {
-            ready = true;
-            startEnded('ready');
-            this.starting--;
-            this.release(conn);
-          });
-        },
-        (err: Error) => {
-          this.environments.delete(started.environmentId);
-          startEnded('failed', err.message);
-          this.startFailed(err.message, started.launched.outOfCapacity?.() === true);
-        },
-      );
-    }
+    while (this.starting < due && this.environments.size < this.options.maxEnvironments) this.startOne();
+  }
+
+  private startOne(): void {
+    this.starting++;
+    const started = this.start(this.spec);
+    const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);
+    this.environments.set(started.environmentId, started);
+    void started.launched.exited.then(() => this.environments.delete(started.environmentId));
+    started.connection.then(
+      (conn) => {
+        let ready = false;
+        conn.onClose(() => {
+          this.forget(conn);
+          if (ready) {
+            this.ready--;
+            this.fill(); // a provisioned environment that died is replaced
+            return;
+          }
+          const reason = conn.closeReason ?? 'the environment ended before it was ready';
+          startEnded('failed', reason);
+          this.startFailed(reason);
+        });
+        conn.onReady(() => {
+          ready = true;
+          this.ready++;
+          startEnded('ready');
+          this.starting--;
+          this.release(conn);
+        });
+      },
+      (err: Error) => {
+        this.environments.delete(started.environmentId);
+        startEnded('failed', err.message);
+        this.startFailed(err.message, started.launched.outOfCapacity?.() === true);
+      },
+    );
   }
 
   /** The oldest waiter caused this start; it learns why rather than waiting out its bound. */
   private startFailed(reason: string, outOfCapacity = false): void {
     this.starting--;
+    if (this.keepWarm !== undefined) this.failure = reason;
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
