@@ -159,8 +159,11 @@ export async function startGateway({
         limits,
         log,
       });
-  for (const alias of manifestAliases ?? [])
-    applyManifestProvisioning(alias, registry, aliases, provisioned, log);
+  const declared = (manifestAliases ?? []).filter((a) => a.spec.provisionedConcurrency !== undefined);
+  provisioned?.dropUndeclared(
+    new Set(declared.map((a) => `${a.namespace}/${a.spec.functionName}/${a.name}`)),
+  );
+  for (const alias of declared) applyManifestProvisioning(alias, registry, aliases, provisioned, log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
       limits.setReservation(deleted.namespace, deleted.name, undefined);
@@ -403,7 +406,7 @@ function applyManifestProvisioning(
     return;
   }
   try {
-    provisioned.put(fn, name, spec.provisionedConcurrency);
+    provisioned.put(fn, name, spec.provisionedConcurrency, source);
   } catch (err) {
     log(
       `skipped ${source}: alias ${spec.functionName}:${name}: spec.provisionedConcurrency: ${(err as Error).message}`,

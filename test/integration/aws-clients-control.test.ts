@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aws, awsCliAvailable } from '../support/aws-cli.ts';
-import { boto3Available, runBoto3 } from '../support/boto3.ts';
-import { REPO_ROOT, startServal, type TestServal, testDataRoot } from '../support/serval.ts';
+import { boto3Available, runBoto3, shapeCheckedScript } from '../support/boto3.ts';
+import { startServal, type TestServal, testDataRoot } from '../support/serval.ts';
 import { makeZip } from '../support/zip.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/lambda-role';
@@ -216,8 +216,7 @@ describe.skipIf(!boto3Available)('boto3', () => {
         'python/greeter.py': `def greet(name):\n    return 'hello ' + name + ' from a layer'\n`,
       }),
     );
-    const script = readFileSync(join(REPO_ROOT, 'test/fixtures/control-api/boto3_flow.py'), 'utf8');
-    const res = await runBoto3(script, {
+    const res = await runBoto3(shapeCheckedScript('boto3_flow.py'), {
       ENDPOINT: serval.url,
       NODE_ZIP: nodeZip,
       PYTHON_ZIP: pythonZip,

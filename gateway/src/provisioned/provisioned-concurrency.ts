@@ -51,7 +51,12 @@ export class ProvisionedConcurrency {
   }
 
   /** PutProvisionedConcurrencyConfig: checks, stores and starts allocating; returns the new state. */
-  put(fn: FunctionDefinition, qualifier: string | undefined, requested: unknown): ProvisionedState {
+  put(
+    fn: FunctionDefinition,
+    qualifier: string | undefined,
+    requested: unknown,
+    declaredIn?: string,
+  ): ProvisionedState {
     if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < 1)
       throw invalid('ProvisionedConcurrentExecutions: must be an integer of at least 1');
     const q = checkedQualifier(qualifier);
@@ -82,9 +87,19 @@ export class ProvisionedConcurrency {
       qualifier: q,
       requested,
       lastModified: Date.now(),
+      declaredIn,
     });
     this.reconcile();
     return this.stateOf(fn, q);
+  }
+
+  /** At start-up: a manifest that no longer declares its alias's provisioned concurrency removes it. */
+  dropUndeclared(declared: ReadonlySet<string>): void {
+    for (const c of [...this.deps.store.all()]) {
+      if (c.declaredIn !== undefined && !declared.has(`${c.namespace}/${c.functionName}/${c.qualifier}`))
+        this.deps.store.delete(c.namespace, c.functionName, c.qualifier);
+    }
+    this.reconcile();
   }
 
   /** GetProvisionedConcurrencyConfig. */

@@ -11,6 +11,8 @@ export interface ProvisionedConfig {
   requested: number;
   /** Epoch ms of the last Put. */
   lastModified: number;
+  /** The manifest that declares it (an Alias's `provisionedConcurrency`); absent when the API put it. */
+  declaredIn?: string | undefined;
 }
 
 export class ProvisionedConfigStore {
