@@ -82,9 +82,12 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
           const outcome = await environment.invoke(header.invocation, body, relay);
           relay = undefined;
           send({ type: 'result', result: outcome.result }, outcome.body);
-          // A provisioned environment whose runtime crashed or timed out ends, to be replaced by one
-          // initialised ahead, rather than re-initialise inside the next call as an on-demand one does.
-          if (provisioned && !environment.isInitialised) socket.close(1000, 'runtime reset');
+          // A provisioned environment whose runtime crashed or timed out initialises a new one now, ahead of
+          // the next call (which waits in the queue), rather than inside it as an on-demand one does.
+          if (provisioned && !environment.isInitialised) {
+            const failure = await environment.initAhead();
+            if (failure) socket.close(CLOSE_INIT_FAILED, closeReason(failure));
+          }
           break;
         }
         case 'shutdown':

@@ -27,7 +27,7 @@ export const handler = async (event) => {
   const calledAt = Date.now();
   if (event.crash) process.exit(3);
   if (event.hold) {
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 50_000;
     while (!existsSync(event.hold) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   }
   return { type: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, initAt, calledAt, environment };
@@ -57,7 +57,7 @@ async function invoke(name: string, payload: unknown = {}): Promise<Answer> {
 }
 
 async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 90_000;
   let last: T | undefined;
   while (Date.now() < deadline) {
     last = await read();
@@ -116,7 +116,8 @@ beforeAll(async () => {
   shared = mkdtempSync(join(testDataRoot(), 'provisioned-shared-'));
   serval = await startServal({
     functions: [
-      inlineNode('warm', HANDLER),
+      // Held calls must outlast a slow, loaded machine: the function timeout is not what ends them.
+      inlineNode('warm', HANDLER, { timeoutSeconds: 60 }),
       inlineNode('capped', HANDLER, { spec: { reservedConcurrency: 2 } }),
       inlineNode('short', HANDLER),
       inlineNode('broken', BROKEN),
@@ -124,7 +125,7 @@ beforeAll(async () => {
     config: { localSharedDirs: [shared], idleTimeoutSeconds: 1 },
   });
   lambda = servalLambdaClient(serval.url);
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   lambda?.destroy();
   await serval?.stop();
@@ -162,7 +163,11 @@ describe('provisioned concurrency', () => {
 
     // Two calls hold both provisioned environments; the third spills over to an on-demand one.
     const hold = holdFile();
-    const held = [invoke('warm:live', { hold: hold.path }), invoke('warm:live', { hold: hold.path })];
+    const held = Promise.all([
+      invoke('warm:live', { hold: hold.path }),
+      invoke('warm:live', { hold: hold.path }),
+    ]);
+    held.catch(() => undefined); // awaited below; a failure must not surface as unhandled meanwhile
     const q = { function: 'warm', qualifier: 'live' };
     await eventually(
       () => metric('serval_provisioned_concurrent_executions', q),
@@ -176,7 +181,7 @@ describe('provisioned concurrency', () => {
       await metric('serval_provisioned_concurrency_spillover_invocations_total', q),
     ).toBeGreaterThanOrEqual(1);
     hold.release();
-    const answers = await Promise.all(held);
+    const answers = await held;
     expect(answers.map((a) => a.type)).toEqual(['provisioned-concurrency', 'provisioned-concurrency']);
     expect(new Set(answers.map((a) => a.environment)).size).toBe(2);
 
@@ -190,20 +195,30 @@ describe('provisioned concurrency', () => {
     expect(after.type).toBe('provisioned-concurrency');
     expect(answers.map((a) => a.environment)).toContain(after.environment);
     expect((await config('warm', 'live')).AllocatedProvisionedConcurrentExecutions).toBe(2);
-  }, 120_000);
+  }, 240_000);
 
-  it('replaces a provisioned environment whose runtime died with one initialised ahead', async () => {
+  it('initialises a new runtime ahead when a provisioned environment’s runtime died', async () => {
+    // Both provisioned environments idle, so the crashing call runs on one of them.
+    const q = { function: 'warm', qualifier: 'live' };
+    await ready('warm', 'live');
+    await eventually(
+      () => metric('serval_provisioned_concurrent_executions', q),
+      (n) => n === 0,
+      'both idle',
+    );
+    const spilled = await metric('serval_provisioned_concurrency_spillover_invocations_total', q);
     const crashedAt = Date.now();
     await invoke('warm:live', { crash: true }).catch(() => undefined);
+    expect(await metric('serval_provisioned_concurrency_spillover_invocations_total', q)).toBe(spilled);
     const fresh = await eventually(
       () => invoke('warm:live').catch(() => undefined),
       (a) => a !== undefined && a.initAt > crashedAt,
-      'a replacement environment',
+      'a runtime initialised after the crash',
     );
     expect(fresh?.type).toBe('provisioned-concurrency');
     expect(fresh!.initAt).toBeLessThan(fresh!.calledAt);
     await ready('warm', 'live');
-  }, 120_000);
+  }, 240_000);
 
   it('answers in Lambda’s vocabulary: $LATEST, one configuration per version, not found, List', async () => {
     const latest = await errorOf(
@@ -244,7 +259,7 @@ describe('provisioned concurrency', () => {
         Status: 'READY',
       }),
     ]);
-  }, 60_000);
+  }, 180_000);
 
   it('counts against reserved concurrency: never above it, and filling it throttles on-demand calls', async () => {
     await publishWithAlias('capped');
@@ -270,7 +285,7 @@ describe('provisioned concurrency', () => {
     expect((await invoke('capped:1')).type).toBe('provisioned-concurrency');
     const throttled = await errorOf(invoke('capped'));
     expect(throttled).toMatchObject({ name: 'TooManyRequestsException', status: 429 });
-  }, 60_000);
+  }, 180_000);
 
   it('reports FAILED with the reason when the function’s init fails', async () => {
     await publishWithAlias('broken');
@@ -288,9 +303,9 @@ describe('provisioned concurrency', () => {
     );
     expect(failed.AllocatedProvisionedConcurrentExecutions).toBe(0);
     expect(failed.StatusReason).toMatch(/init blew up on purpose/);
-  }, 60_000);
+  }, 180_000);
 
-  it('ends the provisioned environments when the configuration is deleted', async () => {
+  it('resizes, and ends the provisioned environments when the configuration is deleted', async () => {
     await publishWithAlias('short');
     await lambda.send(
       new PutProvisionedConcurrencyConfigCommand({
@@ -301,6 +316,24 @@ describe('provisioned concurrency', () => {
     );
     await ready('short', '1');
     expect(await metric('serval_environments', { function: 'short', version: '1' })).toBe(2);
+    // A new size resizes the pool: down ends idle environments, up starts more.
+    const resize = (n: number) =>
+      lambda.send(
+        new PutProvisionedConcurrencyConfigCommand({
+          FunctionName: 'short',
+          Qualifier: '1',
+          ProvisionedConcurrentExecutions: n,
+        }),
+      );
+    await resize(1);
+    await eventually(
+      () => metric('serval_environments', { function: 'short', version: '1' }),
+      (n) => n === 1,
+      'one provisioned environment',
+    );
+    await resize(3);
+    expect((await ready('short', '1')).AllocatedProvisionedConcurrentExecutions).toBe(3);
+    expect(await metric('serval_environments', { function: 'short', version: '1' })).toBe(3);
     const deleted = await lambda.send(
       new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'short', Qualifier: '1' }),
     );
@@ -316,5 +349,5 @@ describe('provisioned concurrency', () => {
     expect(existsSync(shared)).toBe(true);
     // Calls to the version now start on-demand environments.
     expect((await invoke('short:1')).type).toBe('on-demand');
-  }, 60_000);
+  }, 180_000);
 });
