@@ -35,6 +35,11 @@ export const AliasSpecSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Environments kept initialised ahead for calls through this alias (PutProvisionedConcurrencyConfig;
+     * docs/provisioned-concurrency.md). Needs a published functionVersion. Local mode only for now.
+     */
+    provisionedConcurrency: z.number().int().min(1).optional(),
     /** Shift the alias's traffic to `targetVersion` on a CodeDeploy schedule (docs/deployments.md). */
     deployment: DeploymentSpecSchema.optional(),
   })
@@ -42,6 +47,10 @@ export const AliasSpecSchema = z
   .refine((s) => !s.routingConfig || !(s.functionVersion in s.routingConfig.additionalVersionWeights), {
     path: ['routingConfig', 'additionalVersionWeights'],
     message: 'the additional version must differ from functionVersion',
+  })
+  .refine((s) => s.provisionedConcurrency === undefined || s.functionVersion !== '$LATEST', {
+    path: ['provisionedConcurrency'],
+    message: 'provisioned concurrency needs a published functionVersion, not $LATEST',
   })
   .refine(
     (s) =>

@@ -14,6 +14,7 @@ export const API_EXCEPTIONS = {
   IncompleteSignatureException: { status: 403, messageKey: 'message' },
   ResourceNotFoundException: { status: 404, messageKey: 'Message' },
   ResourceConflictException: { status: 409, messageKey: 'message' },
+  ProvisionedConcurrencyConfigNotFoundException: { status: 404, messageKey: 'message' },
   /** Control plane: a stale RevisionId, and the account's code storage full (reference §14.3). */
   PreconditionFailedException: { status: 412, messageKey: 'message' },
   CodeStorageExceededException: { status: 400, messageKey: 'message' },

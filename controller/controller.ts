@@ -144,13 +144,24 @@ async function reconcileAlias(
     else if (missing.length > 0)
       message = `spec: version(s) ${missing.join(', ')} of ${parsed.data.functionName} are not published`;
   }
-  const conditions = setCondition(alias.status?.conditions, {
+  let conditions = setCondition(alias.status?.conditions, {
     type: 'Ready',
     status: message ? 'False' : 'True',
     reason: message ? 'InvalidTarget' : 'Ready',
     message: message || 'routing',
     observedGeneration: alias.metadata?.generation,
   });
+  // Provisioned concurrency is served by the local gateway only (ADR-41): say so rather than ignore it.
+  if (parsed.success && parsed.data.provisionedConcurrency !== undefined) {
+    conditions = setCondition(conditions, {
+      type: 'ProvisionedConcurrency',
+      status: 'False',
+      reason: 'NotSupportedInCluster',
+      message:
+        'spec.provisionedConcurrency is not served in a cluster yet (local mode only): calls run on demand',
+      observedGeneration: alias.metadata?.generation,
+    });
+  } else conditions = conditions.filter((c) => c.type !== 'ProvisionedConcurrency');
   if (JSON.stringify(conditions) !== JSON.stringify(alias.status?.conditions)) {
     await requestJson(kc, `${path}/status`, {
       method: 'PATCH',

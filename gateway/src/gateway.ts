@@ -41,8 +41,11 @@ import { LineageKey } from './invocation/lineage.ts';
 import { asyncMetricsObserver } from './observability/async-observer.ts';
 import { frontDoorSpan } from './observability/front-door-span.ts';
 import { createObservability, type ObservabilityOverrides } from './observability/observability.ts';
+import { provisionedGauges } from './observability/provisioned-gauges.ts';
 import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
+import { ProvisionedConcurrency } from './provisioned/provisioned-concurrency.ts';
+import { ProvisionedConfigStore } from './provisioned/provisioned-store.ts';
 import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
 import type { FunctionRegistry } from './registry/function-registry.ts';
 import type { KubernetesWrites } from './registry/kubernetes-writes.ts';
@@ -146,6 +149,24 @@ export async function startGateway({
   if (!cluster) loadApiFunctions(apiFunctions, layers, config.region, registry, log);
   const limits = admitReservations(config, registry, log);
   const codeSigning = new CodeSigningGate(codeSigningConfigs ?? [], log);
+  // Provisioned concurrency is local-only for now (ADR-41): a cluster's API says so.
+  const provisioned = cluster
+    ? undefined
+    : new ProvisionedConcurrency({
+        region: config.region,
+        store: new ProvisionedConfigStore(config.dataDir),
+        registry,
+        versions,
+        aliases,
+        dispatcher,
+        limits,
+        log,
+      });
+  const declared = (manifestAliases ?? []).filter((a) => a.spec.provisionedConcurrency !== undefined);
+  provisioned?.dropUndeclared(
+    new Set(declared.map((a) => `${a.namespace}/${a.spec.functionName}/${a.name}`)),
+  );
+  for (const alias of declared) applyManifestProvisioning(alias, registry, aliases, provisioned, log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
       limits.setReservation(deleted.namespace, deleted.name, undefined);
@@ -168,6 +189,7 @@ export async function startGateway({
     observer: observability.invocations,
     codeCheck: (fn) => codeSigning.check(fn),
     lineage: LineageKey.open(config.dataDir, cluster?.linkKey),
+    provisioned,
   });
   // Local mode drives alias deployments itself; in a cluster the controller does, asking the gateway to run
   // hooks and report counters over the internal listener (docs/deployments.md).
@@ -203,6 +225,7 @@ export async function startGateway({
   });
   worker.start();
   observability.watch({ limits, dispatcher, queue, registry });
+  if (provisioned && observability.metrics) provisionedGauges(observability.metrics.registry, provisioned);
   const eventSources = createEventSources({
     config,
     invoker,
@@ -259,6 +282,7 @@ export async function startGateway({
       read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
       cluster: cluster !== undefined,
       kube: cluster?.functions,
+      provisioned,
       deploymentOf: (namespace, functionName, alias) =>
         deployments?.runningOn({ namespace, functionName, alias }),
     }),
@@ -283,6 +307,7 @@ export async function startGateway({
     await worker.stop();
     await queue.close();
     await nats.close();
+    provisioned?.close();
     dispatcher.close();
     await provider.close();
     links.close();
@@ -364,6 +389,33 @@ function applyManifestAlias(
       `${source}: alias ${spec.functionName}:${name}: spec.deployment is driven by the controller in a cluster; locally use serval deploy`,
     );
   aliases.put(namespace, name, spec);
+}
+
+/** An alias manifest's `provisionedConcurrency`, put as PutProvisionedConcurrencyConfig would be. */
+function applyManifestProvisioning(
+  alias: LoadedAlias,
+  registry: FunctionRegistry,
+  aliases: AliasStore,
+  provisioned: ProvisionedConcurrency | undefined,
+  log: (line: string) => void,
+): void {
+  const { namespace, name, spec, source } = alias;
+  const fn = registry.get(namespace, spec.functionName);
+  if (spec.provisionedConcurrency === undefined || !fn || !aliases.get(namespace, spec.functionName, name))
+    return;
+  if (!provisioned) {
+    log(
+      `${source}: alias ${spec.functionName}:${name}: spec.provisionedConcurrency is served locally only, not in a cluster yet`,
+    );
+    return;
+  }
+  try {
+    provisioned.put(fn, name, spec.provisionedConcurrency, source);
+  } catch (err) {
+    log(
+      `skipped ${source}: alias ${spec.functionName}:${name}: spec.provisionedConcurrency: ${(err as Error).message}`,
+    );
+  }
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

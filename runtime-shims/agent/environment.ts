@@ -94,6 +94,35 @@ export class Environment implements RuntimeApiListener {
     if (this.config.attachedRuntime) this.startedInit = this.init(INIT_LIMIT_MS + ATTACHED_START_MS, '');
   }
 
+  /**
+   * Provisioned concurrency: runs the init phase now, before any invocation, as Lambda does for a
+   * provisioned environment. Resolves with why it failed (`errorType: message`), or undefined.
+   */
+  async initAhead(): Promise<string | undefined> {
+    this.log.initStart();
+    const init = await this.init(INIT_LIMIT_MS, 'provisioned-concurrency');
+    if (init.ok) return undefined;
+    this.log.initReport(
+      init.durationMs,
+      init.failure.status === 'timeout' ? 'timeout' : 'error',
+      init.failure.errorType,
+    );
+    const { errorType, body } = init.failure;
+    if (init.failure.status === 'timeout')
+      return `${errorType}: the init phase did not complete within ${INIT_LIMIT_MS / 1000} s`;
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { errorMessage?: unknown };
+      return `${errorType}: ${String(parsed.errorMessage ?? '')}`;
+    } catch {
+      return errorType;
+    }
+  }
+
+  /** Whether the runtime has finished its init and is still the one that did (no crash or reset since). */
+  get isInitialised(): boolean {
+    return this.initialised;
+  }
+
   stop(): void {
     this.runtime?.kill();
     this.api.close();

@@ -19,6 +19,17 @@ export interface UpstreamLink {
   stop(): void;
 }
 
+/** The link's close code when a provisioned environment's init failed (4000-4999: application codes). */
+const CLOSE_INIT_FAILED = 4001;
+/** A WebSocket close reason holds at most 123 bytes of UTF-8. */
+const CLOSE_REASON_BYTES = 123;
+
+function closeReason(text: string): string {
+  let reason = text;
+  while (Buffer.byteLength(reason) > CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+  return reason;
+}
+
 export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
   const { linkFd } = config;
   const socket = new WebSocket(config.linkUrl, {
@@ -34,6 +45,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     }),
   });
   let environment: Environment | undefined;
+  let provisioned = false;
   let queue = Promise.resolve();
   /** Streamed responses under way, by request id: credit and cancel for one must not queue behind its invoke. */
   const relays = new Map<string, StreamRelay>();
@@ -84,11 +96,27 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
             },
           );
           await environment.start();
+          provisioned = header.spec.initializationType === 'provisioned-concurrency';
+          if (provisioned) {
+            const failure = await environment.initAhead();
+            // The gateway reads the close reason as the provisioned config's StatusReason.
+            if (failure) {
+              socket.close(CLOSE_INIT_FAILED, closeReason(failure));
+              break;
+            }
+          }
           send({ type: 'ready' });
           break;
-        case 'invoke':
+        case 'invoke': {
           await invoke(header.invocation, body);
+          // A provisioned environment whose runtime crashed or timed out initialises a new one now, ahead of
+          // the next call (which waits in the queue), rather than inside it as an on-demand one does.
+          if (provisioned && environment && !environment.isInitialised) {
+            const failure = await environment.initAhead();
+            if (failure) socket.close(CLOSE_INIT_FAILED, closeReason(failure));
+          }
           break;
+        }
         case 'shutdown':
           socket.close(1000, header.reason);
           break;

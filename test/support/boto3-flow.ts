@@ -1,9 +1,8 @@
 // The boto3 deployment script of test/fixtures/control-api/boto3_flow.py with its zips, run against a gateway:
 // shared by the test without auth and the one that signs with a Serval-issued key.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBoto3 } from './boto3.ts';
-import { REPO_ROOT } from './serval.ts';
+import { runBoto3, shapeCheckedScript } from './boto3.ts';
 import { makeZip } from './zip.ts';
 
 /** Writes the script's zips under `work` and runs it; resolves with its exit code and output. */
@@ -32,8 +31,8 @@ export function runBoto3Flow(endpoint: string, work: string, env: NodeJS.Process
       'python/greeter.py': `def greet(name):\n    return 'hello ' + name + ' from a layer'\n`,
     }),
   );
-  const script = readFileSync(join(REPO_ROOT, 'test/fixtures/control-api/boto3_flow.py'), 'utf8');
-  return runBoto3(script, {
+  // Each response is checked against botocore's model by the helpers of aws_shapes.py.
+  return runBoto3(shapeCheckedScript('boto3_flow.py'), {
     ENDPOINT: endpoint,
     NODE_ZIP: nodeZip,
     PYTHON_ZIP: pythonZip,

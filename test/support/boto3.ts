@@ -1,7 +1,7 @@
 // boto3 (PyPI), which .ci/run and scripts/test-servers.sh install under $SERVAL_CACHE/boto3; one importable
 // by python3 does too. Outside CI a missing boto3 skips the tests that need it; in CI it fails them.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { runToEnd } from './run-process.ts';
@@ -32,4 +32,13 @@ export function runBoto3(
     AWS_DEFAULT_REGION: 'local',
     ...env,
   });
+}
+
+/**
+ * A boto3 script of test/fixtures/control-api with the response-shape check (aws_shapes.py) before it:
+ * every raw response body is checked against botocore's model of the Lambda API.
+ */
+export function shapeCheckedScript(name: string): string {
+  const dir = join(import.meta.dirname, '../fixtures/control-api');
+  return `${readFileSync(join(dir, 'aws_shapes.py'), 'utf8')}\n${readFileSync(join(dir, name), 'utf8')}`;
 }

@@ -46,3 +46,39 @@ describe('ConcurrencyLimits', () => {
     expect(() => limits.setReservation('ns', 'c', 200)).toThrow(/minimum value of \[100\]/);
   });
 });
+
+describe('ConcurrencyLimits with provisioned concurrency', () => {
+  it('sets provisioned concurrency aside from the reservation: on-demand calls get the rest', () => {
+    const limits = new ConcurrencyLimits(1000);
+    limits.setReservation('ns', 'f', 3);
+    expect(limits.checkProvisioned('ns', 'f', 4)).toMatch(
+      /should not be greater than the reservedConcurrentExecution/,
+    );
+    expect(limits.checkProvisioned('ns', 'f', 2)).toBeUndefined();
+    limits.setProvisioned('ns', 'f', 2);
+    lease(limits.tryAcquire('ns', 'f'));
+    expect(limits.tryAcquire('ns', 'f')).toBe('ReservedFunctionConcurrentInvocationLimitExceeded');
+    // The reservation cannot drop below what is provisioned.
+    expect(limits.checkReservation('ns', 'f', 1)).toMatch(
+      /less than the function's provisioned concurrency \[2\]/,
+    );
+  });
+
+  it('throttles every on-demand call when provisioned concurrency fills the reservation', () => {
+    const limits = new ConcurrencyLimits(1000);
+    limits.setReservation('ns', 'f', 2);
+    limits.setProvisioned('ns', 'f', 2);
+    expect(limits.tryAcquire('ns', 'f')).toBe('ReservedFunctionConcurrentInvocationLimitExceeded');
+  });
+
+  it('takes an unreserved function’s provisioned concurrency from the unreserved pool, keeping its minimum', () => {
+    const limits = new ConcurrencyLimits(150);
+    expect(limits.checkProvisioned('ns', 'f', 51)).toMatch(/below its minimum value of \[100\]/);
+    limits.setProvisioned('ns', 'f', 50);
+    expect(limits.snapshot()[0]?.unreservedLimit).toBe(100);
+    // A reservation elsewhere may not eat into what is provisioned either.
+    expect(limits.checkReservation('ns', 'g', 1)).toMatch(/below its minimum value/);
+    limits.setProvisioned('ns', 'f', 0);
+    expect(limits.checkReservation('ns', 'g', 50)).toBeUndefined();
+  });
+});

@@ -1,6 +1,8 @@
 // Lambda's concurrency model per namespace (reference §8): reserved pools per function, and an account
 // limit whose unreserved remainder never drops below 100. Admission is exact: a unit is held from
-// admission until the environment is released.
+// admission until the environment is released. Provisioned concurrency is set aside from the function's
+// reservation, or else from the unreserved pool: calls served by a provisioned environment hold no unit
+// (there are only as many of those environments as were set aside), on-demand calls share what is left.
 
 /** Lambda keeps at least this much of the account limit unreserved. */
 export const UNRESERVED_MINIMUM = 100;
@@ -15,6 +17,8 @@ export interface Lease {
 
 interface NamespaceState {
   reserved: Map<string, number>;
+  /** Provisioned concurrency per function, all its versions and aliases together. */
+  provisioned: Map<string, number>;
   /** In-flight invocations of functions with a reservation, by function. */
   reservedInUse: Map<string, number>;
   /** In-flight invocations drawing on the unreserved pool. */
@@ -35,10 +39,18 @@ export class ConcurrencyLimits {
    */
   checkReservation(namespace: string, name: string, reserved: number | undefined): string | undefined {
     if (reserved === undefined) return undefined;
-    const others = [...this.state(namespace).reserved]
-      .filter(([n]) => n !== name)
-      .reduce((a, [, r]) => a + r, 0);
-    if (this.accountLimit - others - reserved < UNRESERVED_MINIMUM) {
+    const state = this.state(namespace);
+    const provisioned = state.provisioned.get(name) ?? 0;
+    if (reserved < provisioned) {
+      return (
+        `Specified ReservedConcurrentExecutions for function is less than the function's provisioned ` +
+        `concurrency [${provisioned}]; reduce the provisioned concurrency first.`
+      );
+    }
+    const others = [...state.reserved].filter(([n]) => n !== name).reduce((a, [, r]) => a + r, 0);
+    const unreservedProvisioned =
+      this.unreservedProvisioned(state) - (state.reserved.has(name) ? 0 : (state.provisioned.get(name) ?? 0));
+    if (this.accountLimit - others - unreservedProvisioned - reserved < UNRESERVED_MINIMUM) {
       return (
         `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution ` +
         `below its minimum value of [${UNRESERVED_MINIMUM}].`
@@ -55,13 +67,42 @@ export class ConcurrencyLimits {
     else state.reserved.set(name, reserved);
   }
 
-  /** A lease, or why the invocation is throttled. */
+  /**
+   * Checks a function's provisioned concurrency (all its versions and aliases together) against its
+   * reservation, or else against the unreserved pool; returns Lambda's message when it does not fit.
+   */
+  checkProvisioned(namespace: string, name: string, provisioned: number): string | undefined {
+    const state = this.state(namespace);
+    const reserved = state.reserved.get(name);
+    if (reserved !== undefined) {
+      return provisioned > reserved
+        ? 'Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function'
+        : undefined;
+    }
+    const others = this.unreservedProvisioned(state) - (state.provisioned.get(name) ?? 0);
+    if (this.accountLimit - this.reservedTotal(state) - others - provisioned < UNRESERVED_MINIMUM) {
+      return (
+        `Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution ` +
+        `below its minimum value of [${UNRESERVED_MINIMUM}].`
+      );
+    }
+    return undefined;
+  }
+
+  setProvisioned(namespace: string, name: string, provisioned: number): void {
+    const state = this.state(namespace);
+    if (provisioned > 0) state.provisioned.set(name, provisioned);
+    else state.provisioned.delete(name);
+  }
+
+  /** A lease for an on-demand environment, or why the invocation is throttled. */
   tryAcquire(namespace: string, name: string): Lease | ThrottleReason {
     const state = this.state(namespace);
     const reserved = state.reserved.get(name);
     if (reserved !== undefined) {
       const inUse = state.reservedInUse.get(name) ?? 0;
-      if (inUse >= reserved) return 'ReservedFunctionConcurrentInvocationLimitExceeded';
+      if (inUse >= reserved - (state.provisioned.get(name) ?? 0))
+        return 'ReservedFunctionConcurrentInvocationLimitExceeded';
       state.reservedInUse.set(name, inUse + 1);
       return once(() => state.reservedInUse.set(name, (state.reservedInUse.get(name) ?? 1) - 1));
     }
@@ -99,16 +140,28 @@ export class ConcurrencyLimits {
     }));
   }
 
+  /** What on-demand calls of unreserved functions share: the account limit less everything set aside. */
   private unreservedPool(state: NamespaceState): number {
-    let reservedTotal = 0;
-    for (const r of state.reserved.values()) reservedTotal += r;
-    return this.accountLimit - reservedTotal;
+    return this.accountLimit - this.reservedTotal(state) - this.unreservedProvisioned(state);
+  }
+
+  private reservedTotal(state: NamespaceState): number {
+    let total = 0;
+    for (const r of state.reserved.values()) total += r;
+    return total;
+  }
+
+  /** Provisioned concurrency of functions without a reservation, which the unreserved pool gives up. */
+  private unreservedProvisioned(state: NamespaceState): number {
+    let total = 0;
+    for (const [fn, p] of state.provisioned) if (!state.reserved.has(fn)) total += p;
+    return total;
   }
 
   private state(namespace: string): NamespaceState {
     let state = this.namespaces.get(namespace);
     if (!state) {
-      state = { reserved: new Map(), reservedInUse: new Map(), unreservedInUse: 0 };
+      state = { reserved: new Map(), provisioned: new Map(), reservedInUse: new Map(), unreservedInUse: 0 };
       this.namespaces.set(namespace, state);
     }
     return state;

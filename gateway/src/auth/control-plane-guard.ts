@@ -59,7 +59,7 @@ export function controlPlaneGuard(
       authorizer.authorizeGatewayOperation(callerOf(req), mapping.action, resource).then(() => next(), next);
       return;
     }
-    const operation = functionApiOperation(req.method, path, region, defaultNamespace);
+    const operation = functionApiOperation(req.method, path, region, defaultNamespace, req.query);
     if (operation?.resource !== undefined) {
       authorizer
         .authorizeGatewayOperation(callerOf(req), operation.action, operation.resource)

@@ -30,8 +30,19 @@ describe('functionApiOperation', () => {
     ['PUT', '/2019-09-25/functions/f/event-invoke-config', 'PutFunctionEventInvokeConfig'],
     ['POST', '/2019-09-25/functions/f/event-invoke-config', 'UpdateFunctionEventInvokeConfig'],
     ['PUT', '/2024-08-31/functions/f/recursion-config', 'PutFunctionRecursionConfig'],
+    ['PUT', '/2019-09-30/functions/f/provisioned-concurrency', 'PutProvisionedConcurrencyConfig'],
+    ['GET', '/2019-09-30/functions/f/provisioned-concurrency', 'GetProvisionedConcurrencyConfig'],
+    ['DELETE', '/2019-09-30/functions/f/provisioned-concurrency', 'DeleteProvisionedConcurrencyConfig'],
   ])('%s %s is lambda:%s on the function', (method, path, action) => {
     expect(op(method, path)).toEqual({ action: `lambda:${action}`, functionName: 'f' });
+  });
+
+  it('tells ListProvisionedConcurrencyConfigs (List=ALL) from the Get on the same path', () => {
+    const path = '/2019-09-30/functions/f/provisioned-concurrency';
+    expect(functionApiOperation('GET', path, 'local', 'default', { List: 'ALL' })).toEqual({
+      action: 'lambda:ListProvisionedConcurrencyConfigs',
+      functionName: 'f',
+    });
   });
 
   it('acts on the ARN in the path for tags, and on the layer ARN for layers', () => {

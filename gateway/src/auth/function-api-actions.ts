@@ -35,6 +35,9 @@ const PER_FUNCTION: Record<string, string> = {
   'DELETE event-invoke-config': 'DeleteFunctionEventInvokeConfig',
   'PUT recursion-config': 'PutFunctionRecursionConfig',
   'GET recursion-config': 'GetFunctionRecursionConfig',
+  'PUT provisioned-concurrency': 'PutProvisionedConcurrencyConfig',
+  'GET provisioned-concurrency': 'GetProvisionedConcurrencyConfig',
+  'DELETE provisioned-concurrency': 'DeleteProvisionedConcurrencyConfig',
 };
 
 const FUNCTION_PATH = /^\/\d{4}-\d{2}-\d{2}\/functions\/([^/]+)(?:\/([^/]+)(\/[^/]+)?)?\/?$/;
@@ -52,6 +55,8 @@ export function functionApiOperation(
   path: string,
   region: string,
   namespace: string,
+  /** The request's query: ListProvisionedConcurrencyConfigs is the Get route with `List=ALL`. */
+  query: Record<string, unknown> = {},
 ): FunctionApiOperation | undefined {
   if (FUNCTIONS.test(path)) {
     if (method === 'POST') return { action: 'lambda:CreateFunction', resource: '*' };
@@ -70,8 +75,10 @@ export function functionApiOperation(
   if (!fn) return undefined;
   const sub = fn[2] ?? '';
   if (sub === 'versions' || sub === 'aliases') return undefined;
-  const action = PER_FUNCTION[`${method} ${sub}${fn[3] && sub === 'policy' ? '/' : ''}`];
+  let action = PER_FUNCTION[`${method} ${sub}${fn[3] && sub === 'policy' ? '/' : ''}`];
   if (!action || (fn[3] && sub !== 'policy')) return undefined;
+  if (action === 'GetProvisionedConcurrencyConfig' && query.List === 'ALL')
+    action = 'ListProvisionedConcurrencyConfigs';
   return { action: `lambda:${action}`, functionName: fn[1]! };
 }
 

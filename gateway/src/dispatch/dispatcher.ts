@@ -1,5 +1,6 @@
 // Routes an invocation to the environment pool of its function version and turns environment loss into
-// Lambda's error result.
+// Lambda's error result. Provisioned concurrency (ADR-41) adds a pool per provisioned alias or version,
+// kept initialised; a call claims one of its idle environments before it is admitted on demand.
 import {
   type EnvironmentSpec,
   IMAGE_RUNTIME,
@@ -10,14 +11,43 @@ import type { GatewayConfig } from '../config.ts';
 import type { DispatchObserver } from '../observability/dispatch-observer.ts';
 import type { EnvironmentSnapshot } from '../observability/metrics.ts';
 import type { FunctionDefinition } from '../registry/function-definition.ts';
-import { EnvironmentLostError, type InvocationOutput } from '../runtime-link/agent-connection.ts';
+import {
+  type AgentConnection,
+  EnvironmentLostError,
+  type InvocationOutput,
+} from '../runtime-link/agent-connection.ts';
 import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import type { StartEnvironment } from './environment-launcher.ts';
 import { EnvironmentPool, EnvironmentStartError, type PoolStats } from './environment-pool.ts';
 
+/** An idle provisioned environment held for one call; releasing an unused claim hands it back. */
+export interface ProvisionedClaim {
+  release(): void;
+}
+
+class Claim implements ProvisionedClaim {
+  readonly pool: EnvironmentPool;
+  readonly conn: AgentConnection;
+  used = false;
+  constructor(pool: EnvironmentPool, conn: AgentConnection) {
+    this.pool = pool;
+    this.conn = conn;
+  }
+  release(): void {
+    if (this.used) return;
+    this.used = true;
+    this.pool.unclaim(this.conn);
+  }
+}
+
 export class Dispatcher {
   private readonly pools = new Map<string, EnvironmentPool>();
   private readonly revisions = new Map<string, string>();
+  /** Provisioned pools by namespace/function/qualifier, and the revision and size each was made for. */
+  private readonly provisioned = new Map<
+    string,
+    { pool: EnvironmentPool; revision: string; count: number }
+  >();
   private readonly config: GatewayConfig;
   private readonly start: StartEnvironment;
   private readonly reaper: NodeJS.Timeout;
@@ -47,10 +77,14 @@ export class Dispatcher {
     invocation: InvocationRequest,
     body: Buffer,
     sink?: ResponseSink,
+    claim?: ProvisionedClaim,
   ): Promise<InvocationOutput> {
-    const pool = this.poolFor(fn, version, invocation.tenantId);
     try {
-      return await pool.invoke(invocation, body, sink);
+      if (claim instanceof Claim && !claim.used) {
+        claim.used = true;
+        return await claim.pool.invoke(invocation, body, sink, claim.conn);
+      }
+      return await this.poolFor(fn, version, invocation.tenantId).invoke(invocation, body, sink);
     } catch (err) {
       if (err instanceof EnvironmentLostError) return environmentLost(invocation.requestId);
       if (err instanceof EnvironmentStartError && err.outOfCapacity) {
@@ -76,7 +110,8 @@ export class Dispatcher {
    */
   environmentStats(): EnvironmentSnapshot[] {
     const byVersion = new Map<string, EnvironmentSnapshot>();
-    for (const pool of this.pools.values()) {
+    const provisioned = [...this.provisioned.values()].map((p) => p.pool);
+    for (const pool of [...this.pools.values(), ...provisioned]) {
       const { namespace, functionName, version } = pool.spec;
       const key = `${namespace}/${functionName}/${version}`;
       const stats = pool.stats();
@@ -98,6 +133,14 @@ export class Dispatcher {
    * deleted, its `$LATEST` ones when its definition changed to `fn`. Busy ones finish their invocation first.
    */
   retire(namespace: string, name: string, changed?: FunctionDefinition): void {
+    // Provisioned pools run published versions, which never change: only a deleted function ends them.
+    if (!changed) {
+      for (const [key, { pool }] of this.provisioned) {
+        if (pool.spec.namespace !== namespace || pool.spec.functionName !== name) continue;
+        pool.retire();
+        this.provisioned.delete(key);
+      }
+    }
     for (const [key, pool] of this.pools) {
       if (pool.spec.namespace !== namespace || pool.spec.functionName !== name) continue;
       if (changed && (pool.spec.version !== '$LATEST' || this.revisions.get(key) === revisionOf(changed)))
@@ -118,6 +161,61 @@ export class Dispatcher {
     clearInterval(this.reaper);
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
+    for (const { pool } of this.provisioned.values()) pool.close();
+    this.provisioned.clear();
+  }
+
+  /**
+   * Keeps `count` environments of `fn` as published `version` runs it initialised ahead for the calls that
+   * name `qualifier` (an alias or that version); 0 ends them. A new version or size replaces or resizes
+   * the pool; the same one leaves it alone, so a failed allocation is not retried on every reconcile.
+   */
+  provision(fn: FunctionDefinition, version: string, qualifier: string, count: number): void {
+    const key = provisionedKey(fn.namespace, fn.name, qualifier);
+    const revision = `${version}/${revisionOf(fn)}`;
+    const current = this.provisioned.get(key);
+    if (current && (current.revision !== revision || count === 0)) {
+      current.pool.retire();
+      this.provisioned.delete(key);
+    } else if (current) {
+      if (current.count !== count) current.pool.resize(count);
+      current.count = count;
+      return;
+    }
+    if (count === 0) return;
+    const spec = {
+      ...environmentSpec(this.config, fn, version),
+      initializationType: 'provisioned-concurrency' as const,
+    };
+    const pool = new EnvironmentPool(spec, this.start, {
+      maxEnvironments: count,
+      waitTimeoutMs: this.config.environmentStartTimeoutSeconds * 1000,
+      observer: this.observer,
+      keepWarm: count,
+    });
+    this.provisioned.set(key, { pool, revision, count });
+  }
+
+  /** What a provisioned alias or version has: environments ready, busy, and why allocation failed. */
+  provisionedAllocation(namespace: string, name: string, qualifier: string) {
+    return this.provisioned.get(provisionedKey(namespace, name, qualifier))?.pool.allocation();
+  }
+
+  /**
+   * An idle provisioned environment for a call that named `qualifier` and runs `version`, if one is free;
+   * undefined sends the call on demand (spill-over). A tenant-isolated call never shares one.
+   */
+  claimProvisioned(
+    fn: FunctionDefinition,
+    version: string,
+    qualifier: string | undefined,
+    tenantId: string | undefined,
+  ): ProvisionedClaim | undefined {
+    if (qualifier === undefined || tenantId !== undefined) return undefined;
+    const entry = this.provisioned.get(provisionedKey(fn.namespace, fn.name, qualifier));
+    if (!entry || entry.pool.spec.version !== version) return undefined;
+    const conn = entry.pool.claim();
+    return conn && new Claim(entry.pool, conn);
   }
 
   /** A function in tenant isolation mode has a pool per tenant, so no environment serves two tenants. */
@@ -147,6 +245,10 @@ export class Dispatcher {
     }
     return pool;
   }
+}
+
+function provisionedKey(namespace: string, name: string, qualifier: string): string {
+  return `${namespace}/${name}/${qualifier}`;
 }
 
 /** Not in Lambda's tenant id alphabet, nor in names and versions: keys of different tenants never meet. */

@@ -1,6 +1,8 @@
 // The environments of one function version: hands each invocation to an idle one, starts one when none is
 // idle, and reaps those idle too long. `idle` holds free slots: one per idle environment, or for a
-// multi-concurrency environment one per invocation it can still take (ADR-42).
+// multi-concurrency environment one per invocation it can still take (ADR-42). A provisioned pool
+// (`keepWarm`, ADR-41) instead starts its environments ahead of any call, never reaps them, replaces those
+// that end, and never starts one for a call: calls take a free slot (`claim`) or go elsewhere.
 import type { EnvironmentSpec, InvocationRequest } from '../../../apis/environment-link.ts';
 import { type DispatchObserver, dispatchObserver } from '../observability/dispatch-observer.ts';
 import type { AgentConnection, InvocationOutput } from '../runtime-link/agent-connection.ts';
@@ -33,6 +35,8 @@ export interface PoolOptions {
   observer?: DispatchObserver | undefined;
   /** Wait briefly for a busy environment before starting another (ADR-36); without it, never wait. */
   warmWait?: WarmWaitOptions | undefined;
+  /** Provisioned: this many environments are kept initialised, whatever the calls (ADR-41). */
+  keepWarm?: number | undefined;
 }
 
 export interface PoolStats {
@@ -59,6 +63,11 @@ export class EnvironmentPool {
   private busy = 0;
 
   private retired = false;
+  private keepWarm: number | undefined;
+  /** Environments that became ready and have not ended. */
+  private ready = 0;
+  /** Why a provisioned environment failed to start; no more are started then (its init would fail again). */
+  private failure: string | undefined;
   private readonly warmWait: WarmWait | undefined;
   /** Starts environments for the waiters whose grace runs out next. */
   private deferredScaleUp: NodeJS.Timeout | undefined;
@@ -71,6 +80,36 @@ export class EnvironmentPool {
     this.observer = options.observer ?? dispatchObserver(undefined);
     this.warmWait = options.warmWait && new WarmWait(options.warmWait);
     this.slots = spec.maxConcurrency ?? 1;
+    this.keepWarm = options.keepWarm;
+    this.fill();
+  }
+
+  /** A provisioned pool: environments ready (idle or busy) and why starting one failed, if it did. */
+  allocation(): { allocated: number; busy: number; failure: string | undefined } {
+    return { allocated: this.ready, busy: this.busy, failure: this.failure };
+  }
+
+  /** A provisioned pool's new size: more start now (a failure is tried again), idle ones beyond it end. */
+  resize(keepWarm: number): void {
+    this.keepWarm = keepWarm;
+    this.failure = undefined;
+    const idle = [...new Set(this.idle.map((e) => e.conn))].filter((c) => !this.running.has(c));
+    while (this.environments.size > keepWarm && idle.length > 0) {
+      const conn = idle.shift()!;
+      this.idle = this.idle.filter((e) => e.conn !== conn);
+      this.stopEnvironment(conn.environmentId, 'provisioned concurrency reduced');
+    }
+    this.fill();
+  }
+
+  /** A free slot for a call, or none: the call then runs elsewhere (provisioned spill-over). */
+  claim(): AgentConnection | undefined {
+    return this.idle.pop()?.conn;
+  }
+
+  /** Hands back a claimed environment that ran nothing. */
+  unclaim(conn: AgentConnection): void {
+    this.release(conn);
   }
 
   /** Environments by state: one running any invocation is busy, even with slots to spare. */
@@ -79,8 +118,14 @@ export class EnvironmentPool {
     return { idle, busy: this.running.size, starting: this.starting, waiting: this.waiters.length };
   }
 
-  async invoke(invocation: InvocationRequest, body: Buffer, sink?: ResponseSink): Promise<InvocationOutput> {
-    const conn = await this.acquire();
+  /** Runs an invocation on `claimed` if given (see claim), else on the next environment free. */
+  async invoke(
+    invocation: InvocationRequest,
+    body: Buffer,
+    sink?: ResponseSink,
+    claimed?: AgentConnection,
+  ): Promise<InvocationOutput> {
+    const conn = claimed ?? (await this.acquire());
     this.busy++;
     this.running.set(conn, (this.running.get(conn) ?? 0) + 1);
     const began = performance.now();
@@ -100,6 +145,7 @@ export class EnvironmentPool {
 
   /** Ends environments idle since before `now - ttlMs`: none of their slots used since, none running. */
   reap(now: number, ttlMs: number): void {
+    if (this.keepWarm !== undefined && !this.retired) return;
     const fresh = new Set<AgentConnection>();
     for (const e of this.idle) if (now - e.since < ttlMs || this.running.has(e.conn)) fresh.add(e.conn);
     const stale = new Set(this.idle.filter((e) => !fresh.has(e.conn)).map((e) => e.conn));
@@ -109,6 +155,7 @@ export class EnvironmentPool {
   }
 
   close(): void {
+    this.retired = true;
     clearTimeout(this.deferredScaleUp);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
@@ -161,6 +208,10 @@ export class EnvironmentPool {
       if (!this.running.has(conn)) this.stopEnvironment(conn.environmentId, 'function changed');
       return;
     }
+    if (this.keepWarm !== undefined && this.environments.size > this.keepWarm) {
+      this.stopEnvironment(conn.environmentId, 'provisioned concurrency reduced');
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
@@ -168,6 +219,13 @@ export class EnvironmentPool {
     } else {
       this.idle.push({ conn, since: Date.now() });
     }
+  }
+
+  /** A provisioned pool starts environments until it has its `keepWarm`, unless one failed to start. */
+  private fill(): void {
+    const target = this.keepWarm;
+    if (target === undefined) return;
+    while (!this.retired && this.failure === undefined && this.environments.size < target) this.startOne();
   }
 
   /** Starts environments until every waiter past its grace has one coming, within the cap. */
@@ -189,42 +247,52 @@ export class EnvironmentPool {
       this.deferredScaleUp.unref();
     }
     // Each environment on its way takes `slots` of the waiters.
-    while (this.starting * this.slots < due && this.environments.size < this.options.maxEnvironments) {
-      this.starting++;
-      const startedAt = performance.now();
-      const started = this.start(this.spec);
-      const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);
-      this.environments.set(started.environmentId, started);
-      void started.launched.exited.then(() => this.environments.delete(started.environmentId));
-      started.connection.then(
-        (conn) => {
-          let ready = false;
-          conn.onClose(() => {
-            this.forget(conn);
-            if (ready) return;
-            startEnded('failed', 'the environment ended before it was ready');
-            this.startFailed('the environment ended before it was ready');
-          });
-          conn.onReady(() => {
-            ready = true;
-            startEnded('ready');
-            this.warmWait?.ready(conn, performance.now() - startedAt);
-            this.starting--;
-            for (let slot = 0; slot < this.slots && !conn.closed; slot++) this.release(conn);
-          });
-        },
-        (err: Error) => {
-          this.environments.delete(started.environmentId);
-          startEnded('failed', err.message);
-          this.startFailed(err.message, started.launched.outOfCapacity?.() === true);
-        },
-      );
-    }
+    while (this.starting * this.slots < due && this.environments.size < this.options.maxEnvironments)
+      this.startOne();
+  }
+
+  private startOne(): void {
+    this.starting++;
+    const startedAt = performance.now();
+    const started = this.start(this.spec);
+    const startEnded = this.observer.environmentStarting(this.spec, started.environmentId);
+    this.environments.set(started.environmentId, started);
+    void started.launched.exited.then(() => this.environments.delete(started.environmentId));
+    started.connection.then(
+      (conn) => {
+        let ready = false;
+        conn.onClose(() => {
+          this.forget(conn);
+          if (ready) {
+            this.ready--;
+            this.fill(); // a provisioned environment that died is replaced
+            return;
+          }
+          const reason = conn.closeReason ?? 'the environment ended before it was ready';
+          startEnded('failed', reason);
+          this.startFailed(reason);
+        });
+        conn.onReady(() => {
+          ready = true;
+          this.ready++;
+          startEnded('ready');
+          this.warmWait?.ready(conn, performance.now() - startedAt);
+          this.starting--;
+          for (let slot = 0; slot < this.slots && !conn.closed; slot++) this.release(conn);
+        });
+      },
+      (err: Error) => {
+        this.environments.delete(started.environmentId);
+        startEnded('failed', err.message);
+        this.startFailed(err.message, started.launched.outOfCapacity?.() === true);
+      },
+    );
   }
 
   /** The oldest waiters (as many as the environment would have taken) learn why, rather than waiting out their bound. */
   private startFailed(reason: string, outOfCapacity = false): void {
     this.starting--;
+    if (this.keepWarm !== undefined) this.failure = reason;
     for (const waiter of this.waiters.splice(0, this.slots)) {
       clearTimeout(waiter.timer);
       waiter.reject(new EnvironmentStartError(reason, outOfCapacity));

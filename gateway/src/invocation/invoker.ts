@@ -6,7 +6,7 @@ import { ApiError } from '../../../apis/errors.ts';
 import type { RecursiveLoop } from '../../../apis/function.ts';
 import type { ConcurrencyLimits } from '../admission/concurrency-limits.ts';
 import type { GatewayConfig } from '../config.ts';
-import type { Dispatcher } from '../dispatch/dispatcher.ts';
+import type { Dispatcher, ProvisionedClaim } from '../dispatch/dispatcher.ts';
 import { traceHeader } from '../front-door/trace-header.ts';
 import { InvocationObserver } from '../observability/invocation-observer.ts';
 import { Tracing } from '../observability/tracing.ts';
@@ -42,6 +42,16 @@ export interface SyncInvokeOptions {
   sink?: ResponseSink | undefined;
 }
 
+/** Hands out idle provisioned environments (provisioned/provisioned-concurrency.ts). */
+export interface ProvisionedClaims {
+  claim(
+    fn: FunctionDefinition,
+    version: string,
+    qualifier: string | undefined,
+    tenantId: string | undefined,
+  ): ProvisionedClaim | undefined;
+}
+
 export interface SyncInvocation extends InvocationOutput {
   requestId: string;
   executedVersion: string;
@@ -59,6 +69,7 @@ export class Invoker {
   private readonly observer: InvocationObserver;
   private readonly codeCheck: ((fn: FunctionDefinition) => Promise<void> | undefined) | undefined;
   private readonly lineage: LineageKey;
+  private readonly provisioned: ProvisionedClaims | undefined;
 
   constructor(deps: {
     config: GatewayConfig;
@@ -73,7 +84,10 @@ export class Invoker {
     codeCheck?: (fn: FunctionDefinition) => Promise<void> | undefined;
     /** Signs and checks the hop counts of recursive-loop detection (lineage.ts). */
     lineage: LineageKey;
+    /** Provisioned concurrency: a call takes an idle provisioned environment before one on demand. */
+    provisioned?: ProvisionedClaims | undefined;
   }) {
+    this.provisioned = deps.provisioned;
     this.lineage = deps.lineage;
     this.config = deps.config;
     this.registry = deps.registry;
@@ -145,8 +159,10 @@ export class Invoker {
       { requestId, traceHeader: options.traceHeader, queuedSince: options.queuedSince },
     );
     return watch.run(async () => {
-      // The unit is held from here until the environment is released, cold start included.
-      const lease = watch.admit(this.limits.tryAcquire(fn.namespace, fn.name));
+      // The unit is held from here until the environment is released, cold start included. A provisioned
+      // environment's unit was set aside when it was provisioned: the claim is the lease.
+      const claim = this.provisioned?.claim(fn, version, qualifier, tenantId);
+      const lease = watch.admit(claim ?? this.limits.tryAcquire(fn.namespace, fn.name));
       if (typeof lease === 'string') {
         throw new ApiError('TooManyRequestsException', 'Rate Exceeded.', {
           extra: { Reason: lease },
@@ -155,7 +171,7 @@ export class Invoker {
       }
       try {
         const output = await watch
-          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload, options.sink))
+          .dispatch(() => this.dispatcher.invoke(fn, version, invocation, payload, options.sink, claim))
           .catch((err) => {
             // No room in the cluster for an environment is a throttle too: count it as one.
             if (err instanceof ApiError && err.type === 'TooManyRequestsException')

@@ -159,7 +159,7 @@ export class QueueGauges {
 }
 
 /** A gauge whose series are rebuilt from `fill` on every scrape. */
-function gaugeFrom<T extends string>(
+export function gaugeFrom<T extends string>(
   registry: Registry,
   name: string,
   help: string,

@@ -37,6 +37,7 @@ export class AgentConnection {
   /** By request id: results and stream frames are matched to their invocation by it. */
   private readonly inFlight = new Map<string, InFlight>();
   private closedFlag = false;
+  private closeReasonText: string | undefined;
   private readonly readyListeners: Array<() => void> = [];
   private readonly closeListeners: Array<() => void> = [];
 
@@ -45,12 +46,20 @@ export class AgentConnection {
     this.capacity = capacity;
     this.socket = socket;
     socket.on('message', (data: Buffer) => this.receive(data));
-    socket.on('close', () => this.lost());
+    socket.on('close', (_code, reason: Buffer) => {
+      this.closeReasonText = reason.length > 0 ? reason.toString('utf8') : undefined;
+      this.lost();
+    });
     socket.on('error', () => this.lost());
   }
 
   get closed(): boolean {
     return this.closedFlag;
+  }
+
+  /** What the agent said when it closed the link, if anything (a provisioned init's failure). */
+  get closeReason(): string | undefined {
+    return this.closeReasonText;
   }
 
   onReady(listener: () => void): void {

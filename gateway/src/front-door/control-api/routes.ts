@@ -2,16 +2,21 @@
 // gives it). Handlers live with their resource; errors become the wire in error-middleware.ts.
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
+import type { ProvisionedConcurrency } from '../../provisioned/provisioned-concurrency.ts';
 import { apiRouter } from '../api-router.ts';
 import { clusterOperations } from './cluster-function-handlers.ts';
 import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
 import { functionHandlers } from './function-handlers.ts';
 import { layerHandlers } from './layer-handlers.ts';
+import { provisionedConcurrencyHandlers } from './provisioned-concurrency.ts';
 import { recursionConfigHandlers } from './recursion-config.ts';
 import { settingHandlers } from './setting-handlers.ts';
 import { versionHandlers } from './version-handlers.ts';
 
-export type ControlApiDeps = FunctionChangeDeps;
+export type ControlApiDeps = FunctionChangeDeps & {
+  /** Provisioned concurrency; absent in a cluster, where its routes say it is local-only. */
+  provisioned?: ProvisionedConcurrency | undefined;
+};
 
 /** A base64 zip of up to 50 MB is about 70 MB of JSON; everything else is small. */
 const PACKAGE_BODY_LIMIT = 70 * 1024 * 1024;
@@ -35,6 +40,8 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const invokeConfig = '/2019-09-25/functions/:functionName/event-invoke-config';
   const recursion = '/2024-08-31/functions/:functionName/recursion-config';
   const loops = recursionConfigHandlers(changes);
+  const provisioned = '/2019-09-30/functions/:functionName/provisioned-concurrency';
+  const pc = provisionedConcurrencyHandlers(deps.config, changes, deps.provisioned);
   type Handler = (req: Request, res: Response) => unknown;
   const routes: Array<
     [method: 'get' | 'post' | 'put' | 'delete', path: string, op: string, handler: Handler]
@@ -76,6 +83,10 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     ['delete', invokeConfig, 'DeleteFunctionEventInvokeConfig', settings.deleteEventInvokeConfig],
     ['put', recursion, 'PutFunctionRecursionConfig', loops.put],
     ['get', recursion, 'GetFunctionRecursionConfig', loops.get],
+    ['put', provisioned, 'PutProvisionedConcurrencyConfig', pc.put],
+    // With List=ALL this is ListProvisionedConcurrencyConfigs (the handler and the guard tell them apart).
+    ['get', provisioned, 'GetProvisionedConcurrencyConfig', pc.get],
+    ['delete', provisioned, 'DeleteProvisionedConcurrencyConfig', pc.delete],
     ['post', '/2017-03-31/tags/:arn', 'TagResource', settings.tag],
     ['delete', '/2017-03-31/tags/:arn', 'UntagResource', settings.untag],
     ['get', '/2017-03-31/tags/:arn', 'ListTags', settings.listTags],
@@ -94,13 +105,15 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const inCluster = deps.kube ? clusterOperations(changes, deps.kube) : {};
   for (const [method, path, op, fullHandler] of routes) {
     // A cluster has no layers yet; functions, versions and aliases are resources the cluster handlers
-    // write (ADR-39), and the other changes are refused there.
+    // write (ADR-39), and the other changes are refused there. Provisioned concurrency answers for itself
+    // in a cluster (it is local-only, not a kubectl matter).
     if (deps.cluster && path.startsWith(L)) continue;
     const clusterHandler = inCluster[op];
     if (deps.cluster && !clusterHandler && /Alias|Version/.test(op)) continue;
-    const handler = !deps.cluster
-      ? fullHandler
-      : (clusterHandler ?? (method === 'get' ? fullHandler : refuseInCluster));
+    const handler =
+      !deps.cluster || op.includes('ProvisionedConcurrency')
+        ? fullHandler
+        : (clusterHandler ?? (method === 'get' ? fullHandler : refuseInCluster));
     router[method](path, named(op), packageOperations.has(op) ? pkg : small, async (req, res, next) => {
       try {
         await handler(req, res);
