@@ -45,9 +45,13 @@ export class CapacityReporter {
 
   /** A pod of the function runs: a shortage it had is over. */
   async running(pod: V1Pod): Promise<void> {
-    if (!this.short.delete(keyOf(pod))) return;
+    const key = keyOf(pod);
+    if (!this.short.has(key)) return;
     const fn = await this.function(pod);
-    if (fn) await this.setCapacity(fn, 'True', 'PodsRunning', `pod ${pod.metadata?.name} is running`);
+    // Forgotten only once written: a write lost to a blip or to conflicts with the reconciler (which
+    // writes the same status as the pod starts) is tried again on the next pass, not dropped for good.
+    if (fn && (await this.setCapacity(fn, 'True', 'PodsRunning', `pod ${pod.metadata?.name} is running`)))
+      this.short.delete(key);
   }
 
   private async function(pod: V1Pod): Promise<FunctionObject | undefined> {
@@ -58,13 +62,16 @@ export class CapacityReporter {
     )) as FunctionObject | undefined;
   }
 
-  /** Patches the condition against the status just read; on a conflict (the reconciler wrote) it reads again. */
+  /**
+   * Patches the condition against the status just read; on a conflict (the reconciler wrote) it reads again.
+   * True once written.
+   */
   private async setCapacity(
     fn: FunctionObject,
     status: 'True' | 'False',
     reason: string,
     message: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const path = `${functionsPath(fn.metadata?.namespace)}/${fn.metadata?.name}`;
     let current: FunctionObject | undefined = fn;
     for (let attempt = 0; current && attempt < 3; attempt++) {
@@ -81,12 +88,13 @@ export class CapacityReporter {
           body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, status: { conditions } },
           contentType: 'application/merge-patch+json',
         });
-        return;
+        return true;
       } catch (err) {
-        if (!(err instanceof KubeError && err.status === 409)) return;
+        if (!(err instanceof KubeError && err.status === 409)) return false;
         current = (await requestJson(this.kc, path).catch(() => undefined)) as FunctionObject | undefined;
       }
     }
+    return false;
   }
 }
 
