@@ -17,9 +17,10 @@ import {
 } from '../kube/resources.ts';
 import { FUNCTION_ENV_PREFIX } from '../runtime-shims/agent/config.ts';
 import { CapacityReporter, refusedForCapacity } from './capacity.ts';
-import { ownerReference } from './code.ts';
+import { CodeError, ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 import { asImagePod } from './image-pod.ts';
+import { layerVolume, type ResolvedLayer, resolveLayers } from './layers.ts';
 
 export type PodAction = 'created' | 'deleted' | 'refused';
 
@@ -172,11 +173,20 @@ export class PodConverger {
     }
     // An image function's code is in its image: no ConfigMap.
     const files = codeConfigMap ? await this.codeFiles(env.namespace, codeConfigMap) : [];
+    let layers: ResolvedLayer[];
+    try {
+      layers = await resolveLayers(this.kc, env.namespace, spec);
+    } catch (err) {
+      // A layer gone since (a ConfigMap deleted by hand): the invocation fails saying so, no pod starts.
+      if (!(err instanceof CodeError)) throw err;
+      await this.reportGone(env.environmentId, `${env.functionName} cannot start: ${err.message}`);
+      return;
+    }
     await this.ensureNetworkPolicy(env.namespace);
     try {
       await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
         method: 'POST',
-        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config),
+        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config, layers),
       });
     } catch (err) {
       // Created on an earlier pass that the pod cache had not caught up with yet: the name is the environment's.
@@ -225,7 +235,9 @@ export function podFor(
   codeConfigMap: string,
   files: string[],
   config: ControllerConfig,
+  layers: ResolvedLayer[] = [],
 ): V1Pod {
+  const opt = layerVolume(layers);
   const memory = `${spec.memoryMB}Mi`;
   const cpu = `${Math.max(1, Math.round((spec.memoryMB / MB_PER_CPU) * 1000))}m`;
   const version = env.version === '$LATEST' ? 'latest' : env.version;
@@ -276,6 +288,8 @@ export function podFor(
               name: 'SERVAL_CONTAINER_MEMORY_EVENTS',
               value: '/sys/fs/cgroup/memory.events:/sys/fs/cgroup/memory/memory.oom_control',
             },
+            // The layers' search paths (NODE_PATH, PYTHONPATH, PATH, LD_LIBRARY_PATH) start here.
+            ...(opt ? [{ name: 'SERVAL_OPT_DIR', value: '/opt' }] : []),
           ],
           // The prefix marks them for the agent, which hands them to the function without it.
           envFrom: (spec.environmentFrom ?? []).map((e) => ({
@@ -291,6 +305,7 @@ export function podFor(
           volumeMounts: [
             { name: 'code', mountPath: '/var/task', readOnly: true },
             { name: 'tmp', mountPath: '/tmp' },
+            ...(opt?.mounts ?? []),
           ],
         },
       ],
@@ -308,6 +323,7 @@ export function podFor(
           },
         },
         { name: 'tmp', emptyDir: { sizeLimit: `${spec.ephemeralStorageMB}Mi` } },
+        ...(opt ? [opt.volume] : []),
       ],
     },
   };

@@ -234,19 +234,19 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     expect(left.items).toEqual([]);
   }, 180_000);
 
-  it('refuses spec.layers in a cluster on the Function status rather than running without them', async () => {
+  it('puts an unpublished layer of spec.layers on the Function status rather than running without it', async () => {
     await rig.kubectl(
       ['apply', '-f', '-'],
       functionManifest(NS, 'layered', 'export const handler = async () => 1;', {
         layers: ['arn:serval:lambda:local:default:layer:tools:1'],
       }),
     );
-    const ready = await rig.until('the InvalidSpec condition', async () => {
+    const ready = await rig.until('the LayerNotFound condition', async () => {
       const o = await rig.json(['get', 'function', 'layered', '-n', NS]);
       return o.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
     });
-    expect(ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
-    expect(ready.message).toMatch(/^spec\.layers: /);
+    expect(ready).toMatchObject({ status: 'False', reason: 'LayerNotFound' });
+    expect(ready.message).toMatch(/^spec\.layers\[0\]: /);
   }, 120_000);
 
   it('describes an image function as PackageType Image with its ImageConfig, Ready with no code ConfigMap', async () => {

@@ -45,7 +45,8 @@ export function lambdaAnnotation(o: FunctionObject): LambdaAnnotation | undefine
 }
 
 export class KubernetesWrites {
-  private readonly kc: KubeConfig;
+  /** Also the cluster layer store's (ADR-46), which writes ConfigMaps beside these. */
+  readonly kc: KubeConfig;
   readonly catalog: KubernetesCatalog;
 
   constructor(kc: KubeConfig, catalog: KubernetesCatalog) {

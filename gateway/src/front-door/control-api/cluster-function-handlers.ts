@@ -19,6 +19,7 @@ import {
 import type { PublishedVersion } from '../../versions/version-store.ts';
 import { clusterAliasHandlers } from './cluster-alias-handlers.ts';
 import { clusterRecord, clusterRevisionId, type ZipContent, zipContent } from './cluster-code.ts';
+import { ClusterLayerStore, checkClusterLayers } from './cluster-layers.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import {
   checkedSpec,
@@ -34,6 +35,9 @@ const PUBLISH_WAIT_MS = 50_000;
 export function clusterFunctionHandlers(changes: FunctionChanges, writes: KubernetesWrites) {
   const { config, registry } = changes.deps;
   const ctx = { region: config.region, layerSize: () => undefined };
+  const layers = new ClusterLayerStore(writes.kc, config.dataDir);
+  const layered = (namespace: string, spec: FunctionSpec, unzippedSize: number) =>
+    checkClusterLayers(layers, config.region, namespace, spec, unzippedSize);
   const view = (o: FunctionObject, version?: PublishedVersion) => {
     const fn = registry.get(o.metadata!.namespace!, o.metadata!.name!);
     if (!fn)
@@ -100,8 +104,8 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
     async create(req: Request, res: Response) {
       const body = objectBody(req);
       const { name, namespace, zip, role, architectures, tags } = createRequest(changes, body);
-      const spec = clusterSpec(specFromRequest(body, {}, POD_CODE_DIR));
       const content = await upload(zip);
+      const spec = await layered(namespace, specFromRequest(body, {}, POD_CODE_DIR), content.unzippedSize);
       const configMap = await writes.putCode(namespace, name, content.sha256, content.files);
       const o: FunctionObject = {
         apiVersion: API_VERSION,
@@ -180,7 +184,11 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
       const fn = registry.get(o.metadata!.namespace!, o.metadata!.name!)!;
       const record = clusterRecord(o, fn);
       const { role, architectures } = roleAndArchitectures(body, record);
-      const spec = clusterSpec(specFromRequest(body, o.spec, POD_CODE_DIR));
+      const spec = await layered(
+        fn.namespace,
+        specFromRequest(body, o.spec, POD_CODE_DIR),
+        record.unzippedSize,
+      );
       o.spec = { ...spec, code: o.spec.code };
       const configMap = lambdaAnnotation(o)?.configMap ?? '';
       annotate(o, { ...lambdaOf(record), role, architectures, configMap }, undefined);
@@ -234,13 +242,6 @@ function lambdaOf(record: ApiFunctionRecord): Omit<LambdaAnnotation, 'configMap'
     unzippedSize,
     lastModified: new Date().toISOString(),
   };
-}
-
-/** Layers have no place in pods yet (controller/code.ts refuses them): refused before anything is written. */
-function clusterSpec(spec: FunctionSpec): FunctionSpec {
-  if (spec.layers?.length)
-    throw new ApiError('InvalidParameterValueException', 'Layers: layers are served in local mode only');
-  return spec;
 }
 
 /** The operations that, in a cluster, write resources (or read what only the cluster has), by name. */
