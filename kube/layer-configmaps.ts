@@ -3,6 +3,7 @@
 // (`@scope/pkg` in node_modules). The gateway writes it; the controller reads it to build a pod's /opt.
 import { createHash } from 'node:crypto';
 import { LAYER_VERSION_ARN } from '../apis/function.ts';
+import type { LayerVersionRecord } from '../gateway/src/registry/layer-store.ts';
 
 /** A hash of the layer's name: label values cannot hold every layer name (64 characters, leading `_`). */
 export const LABEL_LAYER = 'serval.dev/layer';
@@ -16,18 +17,11 @@ export const ANNOTATION_LAYER_POLICY = 'serval.dev/layer-policy';
 /** The data key listing the files (LayerFile[]). */
 export const LAYER_FILES_KEY = 'serval-layer-files.json';
 
-export interface LayerAnnotation {
-  name: string;
-  version: number;
-  description: string;
-  compatibleRuntimes: string[];
-  compatibleArchitectures: string[];
-  licenseInfo?: string | undefined;
-  codeSha256: string;
-  codeSize: number;
-  unzippedSize: number;
-  createdDate: string;
-}
+/** The version's record as the annotation keeps it: its namespace is the object's, its policy annotated apart. */
+export type LayerAnnotation = Omit<
+  LayerVersionRecord,
+  'namespace' | 'permissions' | 'policyRevisionId' | 'resourceVersion'
+>;
 
 /** One file of the layer: the key holding it and its path below /opt. */
 export interface LayerFile {

@@ -83,13 +83,10 @@ export class ClusterLayerStore implements LayerVersions {
     const taken = await this.list(meta.namespace, `${LABEL_LAYER}=${layerLabel(meta.name)}`);
     let version = Math.max(0, ...taken.filter((r) => r.name === meta.name).map((r) => r.version)) + 1;
     for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++, version++) {
+      const { namespace: _, ...described } = meta;
       const lambda: LayerAnnotation = {
-        name: meta.name,
+        ...described,
         version,
-        description: meta.description,
-        compatibleRuntimes: meta.compatibleRuntimes,
-        compatibleArchitectures: meta.compatibleArchitectures,
-        licenseInfo: meta.licenseInfo,
         codeSha256: createHash('sha256').update(zip).digest('hex'),
         codeSize: zip.length,
         unzippedSize: content.unzippedSize,
@@ -231,17 +228,8 @@ function recordOf(namespace: string, cm: LayerConfigMap): LayerVersionRecord | u
     policy = JSON.parse(cm.metadata?.annotations?.[ANNOTATION_LAYER_POLICY] ?? '') as typeof policy;
   } catch {}
   return {
+    ...lambda,
     namespace,
-    name: lambda.name,
-    version: lambda.version,
-    description: lambda.description ?? '',
-    compatibleRuntimes: lambda.compatibleRuntimes ?? [],
-    compatibleArchitectures: lambda.compatibleArchitectures ?? [],
-    licenseInfo: lambda.licenseInfo,
-    codeSha256: lambda.codeSha256,
-    codeSize: lambda.codeSize,
-    unzippedSize: lambda.unzippedSize,
-    createdDate: lambda.createdDate,
     permissions: policy.permissions ?? [],
     policyRevisionId: policy.revisionId ?? '',
     resourceVersion: cm.metadata?.resourceVersion,
