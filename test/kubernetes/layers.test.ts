@@ -16,6 +16,7 @@ import {
   ListLayerVersionsCommand,
   PublishLayerVersionCommand,
   RemoveLayerVersionPermissionCommand,
+  UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -243,6 +244,7 @@ describe.skipIf(!rigAvailable)('layers on a cluster', { retry: 0 }, () => {
         "const { greet } = require('@serval-test/greet');",
         'export const handler = async (e) => ({',
         '  greeting: greet(e.who),',
+        "  from: require('@serval-test/greet/from.js').from,",
         "  shout: execFileSync('shout', [e.who]).toString().trim(),",
         '});',
       ].join('\n'),
@@ -255,15 +257,17 @@ describe.skipIf(!rigAvailable)('layers on a cluster', { retry: 0 }, () => {
         Handler: 'index.handler',
         Code: { ZipFile: code },
         Layers: [`${ARN}:greeting:1`],
+        Publish: true,
       }),
     );
+    expect(created.Version).toBe('1');
     expect(created.Layers?.map((l) => l.Arn)).toEqual([`${ARN}:greeting:1`]);
     const fn = await json(['get', 'function', 'api-layered', '-n', NS]);
     expect(fn.spec.layers).toEqual([`${ARN}:greeting:1`]);
     const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'api-layered' }));
     expect(got.Configuration?.Layers?.map((l) => l.Arn)).toEqual([`${ARN}:greeting:1`]);
     const out = await answer('api-layered', { who: 'kube' });
-    expect(JSON.parse(out.body)).toEqual({ greeting: 'hello kube', shout: 'KUBE' });
+    expect(JSON.parse(out.body)).toEqual({ greeting: 'hello kube', from: 'greeting', shout: 'KUBE' });
     const pod = (await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=api-layered'])).items[0];
     const container = pod.spec.containers[0];
     expect(container.volumeMounts.filter((m: any) => m.name === 'layers')).toEqual(
@@ -274,6 +278,33 @@ describe.skipIf(!rigAvailable)('layers on a cluster', { retry: 0 }, () => {
         readOnly: true,
       })),
     );
+
+    // A layer added with UpdateFunctionConfiguration reaches new pods; version 1 keeps the layers it had.
+    const updated = await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'api-layered',
+        Layers: [`${ARN}:greeting:1`, `${ARN}:override:1`],
+      }),
+    );
+    expect(updated.Layers?.map((l) => l.Arn)).toEqual([`${ARN}:greeting:1`, `${ARN}:override:1`]);
+    const latest = await rig.until(
+      '$LATEST with the override layer',
+      async () => {
+        const r = await rig.invoke(NS, 'api-layered', { who: 'b' });
+        return r.status === 200 && JSON.parse(r.body).from === 'override' ? r : undefined;
+      },
+      120_000,
+    );
+    expect(JSON.parse(latest.body).greeting).toBe('hello b');
+    const v1 = await answer('api-layered:1', { who: 'c' });
+    expect(JSON.parse(v1.body)).toEqual({ greeting: 'hello c', from: 'greeting', shout: 'C' });
+    const refused = await refusal(
+      lambda.send(
+        new UpdateFunctionConfigurationCommand({ FunctionName: 'api-layered', Layers: [`${ARN}:missing:2`] }),
+      ),
+    );
+    expect(refused.name).toBe('InvalidParameterValueException');
+    expect(refused.message).toContain(`${ARN}:missing:2 does not exist`);
   }, 180_000);
 
   it('runs a kubectl-applied Function with layers in order, a later one winning, in Node and Python', async () => {

@@ -1,7 +1,9 @@
 // A test-only kubelet: runs the pods bound to its node as local processes, the way the Serval runtime image
 // would run them — the container's command and environment, its volumes as directories — and reports pod
 // status back. Paths are mapped: the image's working directory is this repository, and every volume's
-// mountPath (in environment values) is the directory that stands in for it. The gateway is on loopback.
+// mountPath (in environment values) is the directory that stands in for it; ConfigMap and projected
+// ConfigMap volumes are written as the kubelet writes them, and subPath mounts point into them (a function's
+// layers under /opt, so /opt stands for the layers' volume). The gateway is on loopback.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
