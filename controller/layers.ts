@@ -6,28 +6,31 @@ import type { KubeConfig, V1Volume, V1VolumeMount } from '@kubernetes/client-nod
 import type { FunctionSpec } from '../apis/function.ts';
 import { KubeError, requestJson } from '../kube/informer.ts';
 import {
+  AGENT_ENTRY,
   type LayerConfigMap,
   type LayerFile,
   layerAnnotation,
   layerConfigMapName,
   layerFiles,
   layerOfArn,
+  METADATA_ONLY,
 } from '../kube/layer-configmaps.ts';
 import { CodeError } from './code.ts';
-
-/** The runtime image's own directory under /opt: a layer may not cover it. */
-const AGENT_ENTRY = 'serval';
 
 export interface ResolvedLayer {
   configMap: string;
   files: LayerFile[];
 }
 
-/** The layers `spec.layers` names, in order; a CodeError (the Function's Ready condition) for one missing. */
+/**
+ * The layers `spec.layers` names, in order; a CodeError (the Function's Ready condition) for one missing.
+ * With `files` false only their metadata is read: whether they are there, not their megabytes.
+ */
 export async function resolveLayers(
   kc: KubeConfig,
   namespace: string,
   spec: FunctionSpec,
+  files = true,
 ): Promise<ResolvedLayer[]> {
   const resolved: ResolvedLayer[] = [];
   for (const [i, arn] of (spec.layers ?? []).entries()) {
@@ -42,10 +45,9 @@ export async function resolveLayers(
     const configMap = layerConfigMapName(layer.name, layer.version);
     let cm: LayerConfigMap | undefined;
     try {
-      cm = (await requestJson(
-        kc,
-        `/api/v1/namespaces/${namespace}/configmaps/${configMap}`,
-      )) as LayerConfigMap;
+      cm = (await requestJson(kc, `/api/v1/namespaces/${namespace}/configmaps/${configMap}`, {
+        ...(files ? {} : { accept: METADATA_ONLY }),
+      })) as LayerConfigMap;
     } catch (err) {
       if (!(err instanceof KubeError && err.status === 404)) throw err;
     }
@@ -54,13 +56,14 @@ export async function resolveLayers(
         'LayerNotFound',
         `${field}: layer version ${arn} is not published (no layer ConfigMap ${configMap} in ${namespace}); publish it with PublishLayerVersion`,
       );
-    const files = layerFiles(cm);
-    if (files.some((f) => f.path === AGENT_ENTRY || f.path.startsWith(`${AGENT_ENTRY}/`)))
+    const listed = layerFiles(cm);
+    // The gateway refuses such a layer; a ConfigMap written by hand might still have one.
+    if (listed.some((f) => f.path.split('/')[0] === AGENT_ENTRY))
       throw new CodeError(
         'InvalidSpec',
         `${field}: layer version ${arn} has files in /opt/${AGENT_ENTRY}, which is Serval's agent in a pod`,
       );
-    resolved.push({ configMap, files });
+    resolved.push({ configMap, files: listed });
   }
   return resolved;
 }

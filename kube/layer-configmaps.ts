@@ -23,6 +23,12 @@ export type LayerAnnotation = Omit<
   'namespace' | 'permissions' | 'policyRevisionId' | 'resourceVersion'
 >;
 
+/** Asks the API server for objects' metadata only: a layer's annotations say all but its files. */
+export const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+export const METADATA_LIST_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+/** The runtime image's own directory under /opt: a layer may not cover it in a pod. */
+export const AGENT_ENTRY = 'serval';
+
 /** One file of the layer: the key holding it and its path below /opt. */
 export interface LayerFile {
   key: string;

@@ -390,7 +390,7 @@ describe.skipIf(!rigAvailable)('layers on a cluster', { retry: 0 }, () => {
     );
   }, 120_000);
 
-  it('refuses a layer too large for a ConfigMap in Lambda words', async () => {
+  it('refuses a layer too large for a ConfigMap, or one covering the agent, in Lambda words', async () => {
     const big = makeZip({ 'nodejs/blob.bin': { random: 1100 * 1024 } });
     const refused = await refusal(
       lambda.send(new PublishLayerVersionCommand({ LayerName: 'big', Content: { ZipFile: big } })),
@@ -399,5 +399,12 @@ describe.skipIf(!rigAvailable)('layers on a cluster', { retry: 0 }, () => {
     expect(refused.message).toMatch(/^Unzipped size must be smaller than \d+ bytes in a cluster/);
     const listed = await lambda.send(new ListLayerVersionsCommand({ LayerName: 'big' }));
     expect(listed.LayerVersions).toEqual([]);
+    // /opt/serval is the agent's in a pod.
+    const agent = makeZip({ 'serval/runtime-shims/agent/main.ts': 'process.exit(1);' });
+    const covering = await refusal(
+      lambda.send(new PublishLayerVersionCommand({ LayerName: 'covers-agent', Content: { ZipFile: agent } })),
+    );
+    expect(covering.name).toBe('InvalidParameterValueException');
+    expect(covering.message).toContain('/opt/serval');
   }, 60_000);
 });

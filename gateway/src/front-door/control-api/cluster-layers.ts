@@ -9,6 +9,7 @@ import { ApiError } from '../../../../apis/errors.ts';
 import type { FunctionSpec } from '../../../../apis/function.ts';
 import { KubeError, requestJson } from '../../../../kube/informer.ts';
 import {
+  AGENT_ENTRY,
   ANNOTATION_LAYER,
   ANNOTATION_LAYER_POLICY,
   LABEL_LAYER,
@@ -22,6 +23,8 @@ import {
   layerConfigMapName,
   layerLabel,
   layerOfArn,
+  METADATA_LIST_ONLY,
+  METADATA_ONLY,
 } from '../../../../kube/layer-configmaps.ts';
 import { LABEL_MANAGED, MANAGER } from '../../../../kube/resources.ts';
 import { kubeFailure } from '../../registry/kubernetes-writes.ts';
@@ -66,6 +69,11 @@ export class ClusterLayerStore implements LayerVersions {
 
   async publish(meta: LayerVersionMeta, zip: Buffer): Promise<LayerVersionRecord> {
     const content = await zipContent(zip, this.scratchDir, false);
+    if (Object.keys(content.files).some((path) => path.split('/')[0] === AGENT_ENTRY))
+      throw new ApiError(
+        'InvalidParameterValueException',
+        `${AGENT_ENTRY}/: in a cluster /opt/${AGENT_ENTRY} is Serval's agent in every pod; a layer cannot have files there`,
+      );
     const files: LayerFile[] = [];
     const data: Record<string, string> = {};
     const binaryData: Record<string, string> = {};
@@ -168,7 +176,9 @@ export class ClusterLayerStore implements LayerVersions {
 
   private async read(namespace: string, name: string): Promise<LayerConfigMap | undefined> {
     try {
-      return (await requestJson(this.kc, `${configMapsPath(namespace)}/${name}`)) as LayerConfigMap;
+      return (await requestJson(this.kc, `${configMapsPath(namespace)}/${name}`, {
+        accept: METADATA_ONLY,
+      })) as LayerConfigMap;
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return undefined;
       throw kubeFailure(err, `ConfigMap ${name}`);
@@ -177,11 +187,12 @@ export class ClusterLayerStore implements LayerVersions {
 
   private async list(namespace: string, selector: string): Promise<LayerVersionRecord[]> {
     const query = encodeURIComponent(`${LABEL_LAYER_VERSION},${selector}`);
-    const list = (await requestJson(this.kc, `${configMapsPath(namespace)}?labelSelector=${query}`).catch(
-      (err) => {
-        throw kubeFailure(err, 'layer ConfigMaps');
-      },
-    )) as { items?: LayerConfigMap[] };
+    // Metadata only: the files (up to 1 MiB a version) are the pods' business.
+    const list = (await requestJson(this.kc, `${configMapsPath(namespace)}?labelSelector=${query}`, {
+      accept: METADATA_LIST_ONLY,
+    }).catch((err) => {
+      throw kubeFailure(err, 'layer ConfigMaps');
+    })) as { items?: LayerConfigMap[] };
     return (list.items ?? []).flatMap((cm) => recordOf(namespace, cm) ?? []);
   }
 }
