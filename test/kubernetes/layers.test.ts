@@ -355,6 +355,11 @@ describe.skipIf(!rigAvailable)('layers on a cluster', { retry: 0 }, () => {
         Code: { ZipFile: makeZip({ 'index.mjs': 'export const handler = async () => 1;' }) },
         Layers: [layer],
       });
+    const six = request(`${ARN}:greeting:1`);
+    six.input.Layers = Array.from({ length: 6 }, (_, i) => `${ARN}:counted:${i + 1}`);
+    const tooMany = await refusal(lambda.send(six));
+    expect(tooMany).toMatchObject({ name: 'InvalidParameterValueException', status: 400 });
+    expect(tooMany.message).toMatch(/Layers/i);
     const unknown = await refusal(lambda.send(request(`${ARN}:missing:1`)));
     expect(unknown).toMatchObject({ name: 'InvalidParameterValueException', status: 400 });
     expect(unknown.message).toContain(`Layers[0]: layer version ${ARN}:missing:1 does not exist`);
