@@ -97,7 +97,7 @@ export class FunctionReconciler {
         if (source !== undefined) this.stored.set(meta.uid!, { source, codeSha256, codeConfigMap });
       }
       // Checked on every pass: a layer published after the Function was applied makes it Ready.
-      await resolveLayers(this.kc, namespace, spec, false);
+      await resolveLayers(this.kc, namespace, spec);
     } catch (err) {
       if (!(err instanceof CodeError)) throw err;
       await this.writeStatus(

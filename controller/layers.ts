@@ -22,15 +22,29 @@ export interface ResolvedLayer {
   files: LayerFile[];
 }
 
+/** Each layer ConfigMap's file list by uid: the object never changes, and a pod's start should not move it. */
+export class LayerFileLists {
+  private readonly lists = new Map<string, LayerFile[]>();
+
+  async of(kc: KubeConfig, path: string, uid: string): Promise<LayerFile[]> {
+    const known = this.lists.get(uid);
+    if (known) return known;
+    const files = layerFiles((await requestJson(kc, path)) as LayerConfigMap);
+    if (this.lists.size >= 256) this.lists.clear(); // bounded; a miss costs one read
+    this.lists.set(uid, files);
+    return files;
+  }
+}
+
 /**
  * The layers `spec.layers` names, in order; a CodeError (the Function's Ready condition) for one missing.
- * With `files` false only their metadata is read: whether they are there, not their megabytes.
+ * Their metadata is read to see they are there; their files' lists only with `fileLists` (a pod's start).
  */
 export async function resolveLayers(
   kc: KubeConfig,
   namespace: string,
   spec: FunctionSpec,
-  files = true,
+  fileLists?: LayerFileLists,
 ): Promise<ResolvedLayer[]> {
   const resolved: ResolvedLayer[] = [];
   for (const [i, arn] of (spec.layers ?? []).entries()) {
@@ -43,11 +57,10 @@ export async function resolveLayers(
         `${field}: layer version ${arn} is in namespace ${layer.namespace}; pods mount layers of their own namespace (${namespace}) only`,
       );
     const configMap = layerConfigMapName(layer.name, layer.version);
+    const path = `/api/v1/namespaces/${namespace}/configmaps/${configMap}`;
     let cm: LayerConfigMap | undefined;
     try {
-      cm = (await requestJson(kc, `/api/v1/namespaces/${namespace}/configmaps/${configMap}`, {
-        ...(files ? {} : { accept: METADATA_ONLY }),
-      })) as LayerConfigMap;
+      cm = (await requestJson(kc, path, { accept: METADATA_ONLY })) as LayerConfigMap;
     } catch (err) {
       if (!(err instanceof KubeError && err.status === 404)) throw err;
     }
@@ -56,7 +69,7 @@ export async function resolveLayers(
         'LayerNotFound',
         `${field}: layer version ${arn} is not published (no layer ConfigMap ${configMap} in ${namespace}); publish it with PublishLayerVersion`,
       );
-    const listed = layerFiles(cm);
+    const listed = fileLists ? await fileLists.of(kc, path, cm.metadata?.uid ?? '') : [];
     // The gateway refuses such a layer; a ConfigMap written by hand might still have one.
     if (listed.some((f) => f.path.split('/')[0] === AGENT_ENTRY))
       throw new CodeError(

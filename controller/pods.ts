@@ -20,7 +20,7 @@ import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { CodeError, ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 import { asImagePod } from './image-pod.ts';
-import { layerVolume, type ResolvedLayer, resolveLayers } from './layers.ts';
+import { LayerFileLists, layerVolume, type ResolvedLayer, resolveLayers } from './layers.ts';
 
 export type PodAction = 'created' | 'deleted' | 'refused';
 
@@ -32,6 +32,7 @@ export class PodConverger {
   private readonly config: ControllerConfig;
   private readonly log: (line: string) => void;
   private readonly policies = new Set<string>();
+  private readonly layerFiles = new LayerFileLists();
 
   private readonly counted: (action: PodAction) => void;
   private readonly capacity: CapacityReporter;
@@ -175,7 +176,7 @@ export class PodConverger {
     const files = codeConfigMap ? await this.codeFiles(env.namespace, codeConfigMap) : [];
     let layers: ResolvedLayer[];
     try {
-      layers = await resolveLayers(this.kc, env.namespace, spec);
+      layers = await resolveLayers(this.kc, env.namespace, spec, this.layerFiles);
     } catch (err) {
       // A layer gone since (a ConfigMap deleted by hand): the invocation fails saying so, no pod starts.
       if (!(err instanceof CodeError)) throw err;

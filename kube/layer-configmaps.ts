@@ -39,6 +39,7 @@ export interface LayerFile {
 export interface LayerConfigMap {
   metadata?: {
     name?: string;
+    uid?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
