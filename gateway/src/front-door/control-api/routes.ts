@@ -104,9 +104,9 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
   const inCluster = deps.kube ? clusterOperations(changes, deps.kube) : {};
   for (const [method, path, op, fullHandler] of routes) {
-    // A cluster has no layers yet; functions, versions and aliases are resources the cluster handlers
-    // write (ADR-39), and the other changes are refused there. Provisioned concurrency answers for itself
-    // in a cluster (it is local-only, not a kubectl matter).
+    // A cluster has no layers yet; functions, versions, aliases (ADR-39) and settings (ADR-45) are
+    // resources the cluster handlers write, and a change without one is refused there. Provisioned
+    // concurrency answers for itself in a cluster (it is local-only, not a kubectl matter).
     if (deps.cluster && path.startsWith(L)) continue;
     const clusterHandler = inCluster[op];
     if (deps.cluster && !clusterHandler && /Alias|Version/.test(op)) continue;
