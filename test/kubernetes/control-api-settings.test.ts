@@ -124,6 +124,30 @@ describe.skipIf(!rigAvailable)('the setting operations on a cluster', () => {
     expect(loops.RecursiveLoop).toBe('Allow');
     expect((await lambda.send(new ListTagsCommand({ Resource: ARN(name) }))).Tags).toEqual({ team: 'kube' });
 
+    // A tag is no spec change, and a permission changes only the policy.
+    const { metadata: before, spec: specBefore } = await fn(name);
+    const generation = before.generation;
+    await lambda.send(new TagResourceCommand({ Resource: ARN(name), Tags: { stage: 'dev' } }));
+    expect((await lambda.send(new ListTagsCommand({ Resource: ARN(name) }))).Tags).toEqual({
+      team: 'kube',
+      stage: 'dev',
+    });
+    expect((await fn(name)).metadata.generation).toBe(generation);
+    await lambda.send(
+      new AddPermissionCommand({
+        FunctionName: name,
+        StatementId: 'api',
+        Action: 'lambda:GetFunction',
+        Principal: '*',
+      }),
+    );
+    const after = await fn(name);
+    expect(after.metadata.generation).toBe(generation + 1);
+    const { policy: written, ...rest } = after.spec;
+    const { policy: _, ...restBefore } = specBefore;
+    expect(rest).toEqual(restBefore);
+    expect(written.statements.map((s: { Sid: string }) => s.Sid)).toEqual(['kubectl', 'api']);
+
     await rig.kubectl([
       'patch',
       'function',

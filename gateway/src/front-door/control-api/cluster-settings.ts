@@ -5,8 +5,9 @@
 // RevisionId is still PreconditionFailedException. Tags and the URL's and event-invoke config's times have
 // no place in the spec: they go to the `serval.dev/lambda-api` annotation, alone, so a Function kubectl
 // applied keeps its other fields derived (Role from its ServiceAccount, CodeSha256 from the controller).
+import { isDeepStrictEqual } from 'node:util';
 import { ApiError } from '../../../../apis/errors.ts';
-import { FunctionSpecSchema } from '../../../../apis/function.ts';
+import { type FunctionSpec, FunctionSpecSchema } from '../../../../apis/function.ts';
 import type { FunctionObject } from '../../../../kube/resources.ts';
 import type { ApiFunctionRecord } from '../../registry/api-functions.ts';
 import { functionArn } from '../../registry/function-definition.ts';
@@ -47,7 +48,7 @@ export function clusterSettings(changes: FunctionChanges, writes: KubernetesWrit
         const spec = checkedSpec(next.spec);
         const problem = limits.checkReservation(namespace, name, spec.reservedConcurrency);
         if (problem) throw new ApiError('InvalidParameterValueException', problem);
-        return withSettings({ ...o, spec }, next);
+        return withSettings({ ...o, spec: changedFields(o.spec, parsed.data, spec) }, next);
       });
       const served = registry.get(namespace, name);
       if (!served)
@@ -58,6 +59,21 @@ export function clusterSettings(changes: FunctionChanges, writes: KubernetesWrit
       return served;
     },
   };
+}
+
+/**
+ * The spec as written, with only the fields the change changed replaced: the others stay exactly as kubectl
+ * (or the API server's defaulting) wrote them, so a setting never rewrites the rest of the spec.
+ */
+function changedFields(raw: FunctionSpec, before: FunctionSpec, after: FunctionSpec): FunctionSpec {
+  const out: Record<string, unknown> = { ...raw };
+  const [b, a] = [before as Record<string, unknown>, after as Record<string, unknown>];
+  for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    if (isDeepStrictEqual(b[key], a[key])) continue;
+    if (a[key] === undefined) delete out[key];
+    else out[key] = a[key];
+  }
+  return out as FunctionSpec;
 }
 
 /** The Function with the record's tags and times in its annotation (none added where there are none). */
