@@ -73,6 +73,9 @@ describe.skipIf(!rigAvailable)('the setting operations on a cluster', () => {
       lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name })),
     );
   };
+  /** kubectl patch of the Function's spec, as a user changes one field. */
+  const patchSpec = (name: string, spec: Record<string, unknown>) =>
+    rig.kubectl(['patch', 'function', name, '-n', NS, '--type=merge', '-p', JSON.stringify({ spec })]);
   /** The function's first successful answer, while its pod starts. */
   const answer = (name: string) =>
     rig.until(
@@ -148,16 +151,7 @@ describe.skipIf(!rigAvailable)('the setting operations on a cluster', () => {
     expect(rest).toEqual(restBefore);
     expect(written.statements.map((s: { Sid: string }) => s.Sid)).toEqual(['kubectl', 'api']);
 
-    await rig.kubectl([
-      'patch',
-      'function',
-      name,
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"reservedConcurrency":5}}',
-    ]);
+    await patchSpec(name, { reservedConcurrency: 5 });
     await rig.until('the patched reservation', async () => {
       const out = await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: name }));
       return out.ReservedConcurrentExecutions === 5 || undefined;
@@ -283,16 +277,7 @@ describe.skipIf(!rigAvailable)('the setting operations on a cluster', () => {
     expect(statements.sort()).toEqual(['first', ...sids].sort());
 
     const before = (await lambda.send(new GetPolicyCommand({ FunctionName: name }))).RevisionId!;
-    await rig.kubectl([
-      'patch',
-      'function',
-      name,
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"timeoutSeconds":9}}',
-    ]);
+    await patchSpec(name, { timeoutSeconds: 9 });
     const stale = await refusal(add('late', { RevisionId: before }));
     expect(stale.name).toBe('PreconditionFailedException');
     const staleRemove = await refusal(
