@@ -2,6 +2,7 @@
 // by GetFunction and ListFunctions; one created from a zip through the API is a Function resource kubectl
 // sees, whose code reaches a pod (the stand-in node runs it), and updates, versions, aliases and deletes go
 // through the resources with the API server's optimistic concurrency (ADR-39).
+// The setting operations are control-api-settings.test.ts.
 
 import { createHash } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -198,12 +199,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     );
   }, 240_000);
 
-  it('still refuses the settings kubectl owns, and a zip too large for a ConfigMap', async () => {
-    const concurrency = await api('PUT', '/2017-10-31/functions/applied/concurrency', {
-      ReservedConcurrentExecutions: 2,
-    });
-    expect(concurrency.type).toBe('ResourceConflictException');
-    expect(concurrency.body.message).toMatch(/kubectl/);
+  it('refuses a zip too large for a ConfigMap, writing nothing', async () => {
     const big = await api('POST', '/2015-03-31/functions', {
       FunctionName: 'too-big',
       Runtime: 'nodejs24.x',

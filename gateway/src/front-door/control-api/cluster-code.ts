@@ -97,8 +97,10 @@ export function clusterRevisionId(o: FunctionObject): string {
 /** What the API shows of a Function resource, whether the API or kubectl wrote it. */
 export function clusterRecord(o: FunctionObject, fn: FunctionDefinition): ApiFunctionRecord {
   const lambda = lambdaAnnotation(o);
+  const created = o.metadata?.creationTimestamp?.toString();
   // Code applied since (kubectl) is no longer the uploaded zip: its hash and size are the controller's.
-  const zip = lambda && fn.spec.code.configMap?.name === lambda.configMap ? lambda : undefined;
+  const zip =
+    lambda?.configMap !== undefined && fn.spec.code.configMap?.name === lambda.configMap ? lambda : undefined;
   return {
     namespace: fn.namespace,
     name: fn.name,
@@ -110,7 +112,10 @@ export function clusterRecord(o: FunctionObject, fn: FunctionDefinition): ApiFun
     codeSize: zip?.codeSize ?? 0,
     unzippedSize: zip?.unzippedSize ?? 0,
     revisionId: clusterRevisionId(o),
-    lastModified:
-      lambda?.lastModified ?? o.metadata?.creationTimestamp?.toString() ?? new Date(0).toISOString(),
+    lastModified: lambda?.lastModified ?? created ?? new Date(0).toISOString(),
+    // A URL or event-invoke config applied with kubectl dates from the object, lacking a better time.
+    urlCreatedAt: lambda?.urlCreatedAt ?? (fn.spec.url ? created : undefined),
+    urlModifiedAt: lambda?.urlModifiedAt,
+    eventInvokeModifiedAt: lambda?.eventInvokeModifiedAt ?? (fn.spec.async ? created : undefined),
   };
 }

@@ -1,5 +1,5 @@
 // CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction and PublishVersion in a
-// cluster (ADR-39): each reads the Function resource from the API server, changes it and writes it back
+// cluster (ADR-39; the settings are cluster-settings.ts, ADR-45): each reads the Function resource from the API server, changes it and writes it back
 // with the resourceVersion it read, so kubectl and the API share one truth and a concurrent change is a
 // ResourceConflictException, never a lost update. Uploaded zips become code ConfigMaps.
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,7 @@ import type { PublishedVersion } from '../../versions/version-store.ts';
 import { clusterAliasHandlers } from './cluster-alias-handlers.ts';
 import { clusterRecord, clusterRevisionId, type ZipContent, zipContent } from './cluster-code.ts';
 import { ClusterLayerStore, checkClusterLayers } from './cluster-layers.ts';
+import { clusterSettings } from './cluster-settings.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import {
   checkedSpec,
@@ -28,6 +29,8 @@ import {
   specFromRequest,
 } from './function-configuration.ts';
 import { createRequest, objectBody, query, zipOf } from './function-handlers.ts';
+import { recursionConfigHandlers } from './recursion-config.ts';
+import { settingHandlers } from './setting-handlers.ts';
 
 /** How long PublishVersion waits for the controller to publish (it acts within a reconcile). */
 const PUBLISH_WAIT_MS = 50_000;
@@ -233,6 +236,7 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
 /** The annotation's fields of a record, stamped now. */
 function lambdaOf(record: ApiFunctionRecord): Omit<LambdaAnnotation, 'configMap'> {
   const { role, architectures, tags, codeSha256, codeSize, unzippedSize } = record;
+  const { urlCreatedAt, urlModifiedAt, eventInvokeModifiedAt } = record;
   return {
     role,
     architectures,
@@ -241,6 +245,9 @@ function lambdaOf(record: ApiFunctionRecord): Omit<LambdaAnnotation, 'configMap'
     codeSize,
     unzippedSize,
     lastModified: new Date().toISOString(),
+    urlCreatedAt,
+    urlModifiedAt,
+    eventInvokeModifiedAt,
   };
 }
 
@@ -251,6 +258,9 @@ export function clusterOperations(
 ): Partial<Record<string, (req: Request, res: Response) => unknown>> {
   const fns = clusterFunctionHandlers(changes, writes);
   const aliases = clusterAliasHandlers(changes, writes);
+  const store = clusterSettings(changes, writes);
+  const settings = settingHandlers(changes, store);
+  const loops = recursionConfigHandlers(changes, store);
   return {
     CreateFunction: fns.create,
     UpdateFunctionCode: fns.updateCode,
@@ -263,5 +273,24 @@ export function clusterOperations(
     UpdateAlias: aliases.updateAlias,
     ListAliases: aliases.listAliases,
     DeleteAlias: aliases.deleteAlias,
+    // The settings (ADR-45): written onto the Function resource, and read with what only it has.
+    PutFunctionConcurrency: settings.putConcurrency,
+    DeleteFunctionConcurrency: settings.deleteConcurrency,
+    CreateFunctionUrlConfig: settings.createUrl,
+    GetFunctionUrlConfig: settings.getUrl,
+    UpdateFunctionUrlConfig: settings.updateUrl,
+    DeleteFunctionUrlConfig: settings.deleteUrl,
+    ListFunctionUrlConfigs: settings.listUrls,
+    AddPermission: settings.addPermission,
+    GetPolicy: settings.getPolicy,
+    RemovePermission: settings.removePermission,
+    PutFunctionEventInvokeConfig: settings.putEventInvokeConfig,
+    UpdateFunctionEventInvokeConfig: settings.updateEventInvokeConfig,
+    GetFunctionEventInvokeConfig: settings.getEventInvokeConfig,
+    DeleteFunctionEventInvokeConfig: settings.deleteEventInvokeConfig,
+    PutFunctionRecursionConfig: loops.put,
+    TagResource: settings.tag,
+    UntagResource: settings.untag,
+    ListTags: settings.listTags,
   };
 }

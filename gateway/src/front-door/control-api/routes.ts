@@ -108,9 +108,9 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
   const inCluster = deps.kube ? clusterOperations(changes, deps.kube) : {};
   for (const [method, path, op, fullHandler] of routes) {
-    // Functions, versions and aliases are resources the cluster handlers write (ADR-39), layers ConfigMaps
-    // their store writes (ADR-46), and the other changes are refused there. Provisioned concurrency answers
-    // for itself in a cluster (it is local-only, not a kubectl matter).
+    // Functions, versions, aliases (ADR-39) and settings (ADR-45) are resources the cluster handlers write,
+    // layers ConfigMaps their store writes (ADR-46), and a change without one is refused there. Provisioned
+    // concurrency answers for itself in a cluster (it is local-only, not a kubectl matter).
     if (deps.cluster && !deps.kube && path.startsWith(L)) continue;
     const clusterHandler = path.startsWith(L) ? fullHandler : inCluster[op];
     if (deps.cluster && !clusterHandler && /Alias|Version/.test(op)) continue;
