@@ -49,7 +49,15 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   let queue = Promise.resolve();
   /** Streamed responses under way, by request id: credit and cancel for one must not queue behind its invoke. */
   const relays = new Map<string, StreamRelay>();
-  const send = (message: AgentMessage, body?: LinkBody) => socket.send(encodeFrame(message, body));
+  const send = (message: AgentMessage, body?: LinkBody) => {
+    if (body === undefined || body instanceof Uint8Array || body.length === 0)
+      return socket.send(encodeFrame(message, body));
+    // A streamed chunk's parts (the runtime's upload as it was read) go out as the fragments of one
+    // message, each written as it is: joining them cost a fresh buffer per byte, which GC then had to
+    // collect (ADR-49). The gateway reads a message's fragments as one payload.
+    socket.send(encodeFrame(message), { fin: false });
+    for (const [i, part] of body.entries()) socket.send(part, { fin: i === body.length - 1 });
+  };
   const fail = (err: unknown) => {
     process.stderr.write(`serval-agent: ${String(err)}\n`);
     socket.close(1011, 'agent failure');

@@ -147,21 +147,28 @@ export class LinkSocket {
     const length =
       len7 === 126 ? this.head.readUInt16BE(2) : len7 === 127 ? Number(this.head.readBigUInt64BE(2)) : len7;
     if (this.masked) this.head.copy(this.mask, 0, need - 4, need);
-    const isControl = this.opcode >= OP_CLOSE;
-    // A client masks every frame (RFC 6455 §5.1); the agent's key is all zeros, which costs nothing.
-    if ((b0 & 0x70) !== 0 || !this.masked) return this.fail(PROTOCOL_ERROR);
-    if (isControl && (!this.fin || length > 125 || this.opcode > OP_PONG)) return this.fail(PROTOCOL_ERROR);
-    if (!isControl) {
-      if (this.opcode !== OP_CONTINUATION && this.opcode !== OP_BINARY) return this.fail(UNSUPPORTED_DATA);
-      if ((this.opcode === OP_CONTINUATION) !== this.inMessage) return this.fail(PROTOCOL_ERROR);
-      this.inMessage = true;
-      this.messageBytes += length;
-      if (this.messageBytes > this.maxMessageBytes) return this.fail(MESSAGE_TOO_BIG);
+    const problem = this.problemWith(b0, length);
+    if (problem !== undefined) {
+      this.fail(problem);
+      return;
     }
     this.inPayload = true;
     this.maskAt = 0;
     this.left = length;
     if (length === 0) this.frameDone();
+  }
+
+  /** The close code a frame with this header earns, if it is not one a client may send now. */
+  private problemWith(b0: number, length: number): number | undefined {
+    // A client masks every frame (RFC 6455 §5.1); the agent's key is all zeros, which costs nothing.
+    if ((b0 & 0x70) !== 0 || !this.masked) return PROTOCOL_ERROR;
+    if (this.opcode >= OP_CLOSE)
+      return !this.fin || length > 125 || this.opcode > OP_PONG ? PROTOCOL_ERROR : undefined;
+    if (this.opcode !== OP_CONTINUATION && this.opcode !== OP_BINARY) return UNSUPPORTED_DATA;
+    if ((this.opcode === OP_CONTINUATION) !== this.inMessage) return PROTOCOL_ERROR;
+    this.inMessage = true;
+    this.messageBytes += length;
+    return this.messageBytes > this.maxMessageBytes ? MESSAGE_TOO_BIG : undefined;
   }
 
   private payload(piece: Buffer): void {
