@@ -8,7 +8,7 @@ export type StreamChunkHeader = Extract<AgentMessage, { type: 'stream-chunk' }>;
 
 export interface LinkMessageHandler {
   message(header: Exclude<AgentMessage, StreamChunkHeader>, body: Buffer): void;
-  /** The next piece of a `stream-chunk`'s body, in order. */
+  /** The next piece of a `stream-chunk`'s body, in order; valid during the call only. */
   chunk(header: StreamChunkHeader, piece: Buffer): void;
 }
 
@@ -51,7 +51,7 @@ export class LinkMessageReader implements MessagePieces {
     if (at === piece.length) return;
     const rest = at === 0 ? piece : piece.subarray(at);
     if (this.header.type === 'stream-chunk') this.handler.chunk(this.header, rest);
-    else this.body.push(rest);
+    else this.body.push(Buffer.from(rest)); // the piece is only lent (MessagePieces)
   }
 
   end(): void {

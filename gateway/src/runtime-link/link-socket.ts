@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { takeReusedReads } from './reused-reads.ts';
 
 /** Where one message's payload goes, piece by piece, in order. */
 export interface MessagePieces {
+  /** A piece valid during the call only: a local link reads into one reused buffer (reused-reads.ts). */
   data(piece: Buffer): void;
   /** The message is complete. */
   end(): void;
@@ -81,7 +83,8 @@ export class LinkSocket {
     };
     socket.setTimeout?.(0);
     socket.setNoDelay?.(true);
-    stream.on('data', (chunk: Buffer) => this.read(chunk));
+    if (!takeReusedReads(stream, (chunk) => this.read(chunk)))
+      stream.on('data', (chunk: Buffer) => this.read(chunk));
     stream.on('end', () => stream.end());
     stream.on('error', () => stream.destroy());
     stream.on('close', () => this.finish());
