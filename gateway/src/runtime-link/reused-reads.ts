@@ -34,6 +34,9 @@ export function withReusedReads(stream: Duplex): Duplex {
     },
   };
   const socket = new Socket(options);
+  // The old wrapper may still try to read the handle the new one has closed (child_process resumes its
+  // stdio when the child exits); what it reports then is about nothing it owns any more.
+  stream.on('error', () => {});
   rewrapped.set(socket, reads);
   return socket;
 }
