@@ -2,7 +2,7 @@
 // function URL over the function's own first write, and a 100 MB stream's rate against a plain Node HTTP
 // server streaming the same bytes on loopback in the same run. Run alone with
 // `node bench/response-streaming.ts`, or as part of `npm run bench`; with BENCH_STREAM_BASELINE set to
-// another checkout (main's, say) its serval streams too, interleaved, for a before/after in one run.
+// other checkouts (main's, say; comma-separated) their servals stream too, interleaved, for a before/after in one run.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,8 +15,8 @@ import { ROOT, startServalProcess } from './serval-process.ts';
 const TTFB_SAMPLES = Number(process.env.BENCH_STREAM_TTFB_SAMPLES ?? 200);
 const STREAM_MB = 100;
 const RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
-/** A second checkout (say, main's worktree) to measure side by side with this one. */
-const BASELINE_ROOT = process.env.BENCH_STREAM_BASELINE;
+/** Other checkouts (say, main's worktree), comma-separated, to measure side by side with this one. */
+const BASELINE_ROOTS = (process.env.BENCH_STREAM_BASELINE ?? '').split(',').filter(Boolean);
 const now = () => performance.timeOrigin + performance.now();
 
 /** GETs `url`, counting bytes without keeping them; `first` sees the first chunk and its arrival time. */
@@ -37,11 +37,14 @@ function fetchCounting(url: string, first?: (chunk: Buffer, at: number) => void)
 /** One GET of the 100 MB body: its rate, and the CPU each process of `tree` spent on it, in ms per MB. */
 async function streamOnce(url: string, tree?: number): Promise<{ mbps: number; cpu: Map<string, number> }> {
   const before = tree === undefined ? undefined : cpuTree(tree);
+  const ownBefore = process.cpuUsage();
   const started = performance.now();
   const bytes = await fetchCounting(url);
   const seconds = (performance.now() - started) / 1000;
+  const own = process.cpuUsage(ownBefore);
   if (bytes !== STREAM_MB * 1024 * 1024) throw new Error(`streamed ${bytes} bytes`);
-  const cpu = new Map<string, number>();
+  // This process is the client (and, for the loopback run, its server too).
+  const cpu = new Map<string, number>([['client', (own.user + own.system) / 1000 / STREAM_MB]]);
   if (before)
     for (const [role, s] of cpuByRole(before, cpuTree(tree!), roleOf)) cpu.set(role, (s * 1000) / STREAM_MB);
   return { mbps: STREAM_MB / seconds, cpu };
@@ -101,7 +104,7 @@ export async function responseStreamingBench(): Promise<string> {
   const loopback = await loopbackServer();
   try {
     servals.push(await startStreamingServal(dir, 'this checkout', ROOT));
-    if (BASELINE_ROOT) servals.push(await startStreamingServal(dir, BASELINE_ROOT, BASELINE_ROOT));
+    for (const root of BASELINE_ROOTS) servals.push(await startStreamingServal(dir, root, root));
     // Samples alternate between the checkouts, as the throughput runs below do.
     const ttfb = new Map<string, number[]>(servals.map((s) => [s.name, []]));
     for (let i = 0; i < TTFB_SAMPLES + 20; i++) {
@@ -137,7 +140,7 @@ export async function responseStreamingBench(): Promise<string> {
     };
     const rows = servals.map(
       (s) =>
-        `| ${s.name} | ${ms(pct(ttfb.get(s.name)!, 50))} | ${ms(pct(ttfb.get(s.name)!, 99))} | ${best(s.name).toFixed(0)} MB/s | ${((best(s.name) / best('loopback')) * 100).toFixed(0)} % | ${cpuCell(s.name, 'gateway')} | ${cpuCell(s.name, 'agent')} | ${cpuCell(s.name, 'runtime')} |`,
+        `| ${s.name} | ${ms(pct(ttfb.get(s.name)!, 50))} | ${ms(pct(ttfb.get(s.name)!, 99))} | ${best(s.name).toFixed(0)} MB/s | ${((best(s.name) / best('loopback')) * 100).toFixed(0)} % | ${cpuCell(s.name, 'gateway')} | ${cpuCell(s.name, 'agent')} | ${cpuCell(s.name, 'runtime')} | ${cpuCell(s.name, 'client')} |`,
     );
     return `## Response streaming (bench/response-streaming.ts)
 
@@ -149,10 +152,10 @@ server writing the same chunks on loopback, interleaved in the same run; CPU is 
 
 | Baseline | Result |
 |---|---|
-| ${STREAM_MB} MB from a loopback Node server | ${best('loopback').toFixed(0)} MB/s |
+| ${STREAM_MB} MB from a loopback Node server | ${best('loopback').toFixed(0)} MB/s (server and client: ${cpuCell('loopback', 'client')} ms of CPU per MB) |
 
-| Through the function URL | first byte p50 | first byte p99 | ${STREAM_MB} MB rate | of loopback | gateway CPU ms/MB | agent CPU ms/MB | runtime CPU ms/MB |
-|---|---|---|---|---|---|---|---|
+| Through the function URL | first byte p50 | first byte p99 | ${STREAM_MB} MB rate | of loopback | gateway CPU ms/MB | agent CPU ms/MB | runtime CPU ms/MB | client CPU ms/MB |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Load average (1 min) during the throughput runs: ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}.

@@ -53,6 +53,7 @@ import { LayerStore } from './registry/layer-store.ts';
 import type { LoadedAlias } from './registry/manifest-loader.ts';
 import { type InternalHandler, internalRoutes } from './runtime-link/internal-routes.ts';
 import { LinkServer } from './runtime-link/link-server.ts';
+import { withReusedReads } from './runtime-link/reused-reads.ts';
 import { AliasStore } from './versions/alias-store.ts';
 import type { AliasSource, VersionSource } from './versions/sources.ts';
 import { VersionStore } from './versions/version-store.ts';
@@ -136,7 +137,7 @@ export async function startGateway({
     links,
     () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
     config.environmentStartTimeoutSeconds * 1000,
-    (stream) => pipeLinks.emit('connection', stream),
+    (stream) => pipeLinks.emit('connection', withReusedReads(stream)),
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.

@@ -32,6 +32,8 @@ function closeReason(text: string): string {
 
 export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
   const { linkFd } = config;
+  /** The local link's socket, corked while a streamed chunk's fragments are written (none over TCP). */
+  let wire: Socket | undefined;
   const socket = new WebSocket(config.linkUrl, {
     headers: { Authorization: `Bearer ${config.token}` },
     perMessageDeflate: false,
@@ -41,7 +43,10 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     generateMask: (mask: Buffer) => mask.fill(0),
     // The same handshake and frames over the socket the provider passed in, where there is one.
     ...(linkFd !== undefined && {
-      createConnection: () => new Socket({ fd: linkFd, readable: true, writable: true }),
+      createConnection: () => {
+        wire = new Socket({ fd: linkFd, readable: true, writable: true });
+        return wire;
+      },
     }),
   });
   let environment: Environment | undefined;
@@ -49,7 +54,18 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   let queue = Promise.resolve();
   /** Streamed responses under way, by request id: credit and cancel for one must not queue behind its invoke. */
   const relays = new Map<string, StreamRelay>();
-  const send = (message: AgentMessage, body?: LinkBody) => socket.send(encodeFrame(message, body));
+  const send = (message: AgentMessage, body?: LinkBody) => {
+    if (body === undefined || body instanceof Uint8Array || body.length === 0)
+      return socket.send(encodeFrame(message, body));
+    // A streamed chunk's parts (the runtime's upload as it was read) go out as the fragments of one
+    // message, each written as it is: joining them cost a fresh buffer per byte, which GC then had to
+    // collect (ADR-49). The gateway reads a message's fragments as one payload. Corked, they leave in
+    // one writev rather than one per fragment.
+    wire?.cork();
+    socket.send(encodeFrame(message), { fin: false });
+    for (const [i, part] of body.entries()) socket.send(part, { fin: i === body.length - 1 });
+    wire?.uncork();
+  };
   const fail = (err: unknown) => {
     process.stderr.write(`serval-agent: ${String(err)}\n`);
     socket.close(1011, 'agent failure');

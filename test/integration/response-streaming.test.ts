@@ -1,6 +1,7 @@
 // Response streaming end to end (reference §1.3, §14.5) on the real gateway and the real Node runtime:
 // RESPONSE_STREAM function URLs read incrementally by a client, InvokeWithResponseStream through the
 // unmodified AWS SDK v3, mid-stream errors, a malformed prelude, timeouts, disconnects and a 100 MB body.
+import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, request } from 'node:http';
 import { join } from 'node:path';
@@ -62,6 +63,13 @@ afterAll(async () => {
 
 const urlPath = (name: string, query: string) =>
   `/lambda-url/${functionUrlId('default', name, '$LATEST')}/?${query}`;
+
+/** A `pattern` body: its bytes before the trailing hex SHA-256 the handler computed, and whether they match it. */
+function hashAndDigest(all: Buffer): { bytes: number; intact: boolean } {
+  const body = all.subarray(0, all.length - 64);
+  const digest = all.subarray(all.length - 64).toString();
+  return { bytes: body.length, intact: createHash('sha256').update(body).digest('hex') === digest };
+}
 
 /** Opens a function URL request and hands back the response as soon as its head arrives. */
 function open(path: string): Promise<IncomingMessage> {
@@ -205,6 +213,22 @@ describe('function URL with invokeMode RESPONSE_STREAM', () => {
     expect(peak - before).toBeLessThan(64 * 1024 * 1024);
   }, 600_000);
 
+  it('streams bytes of varied chunks intact (the link reads into a reused buffer)', async () => {
+    const res = await open(urlPath('stream', 'mode=pattern&mb=24'));
+    expect(res.statusCode).toBe(200);
+    const chunks: Buffer[] = [];
+    let unread = 0;
+    for await (const chunk of res) {
+      chunks.push(chunk as Buffer);
+      // Now and then the client stalls, so the gateway's socket fills and its writes wait for the client.
+      unread += (chunk as Buffer).length;
+      if (unread < 2 * 1024 * 1024) continue;
+      unread = 0;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(hashAndDigest(Buffer.concat(chunks))).toEqual({ bytes: 24 * 1024 * 1024, intact: true });
+  }, 600_000);
+
   it('a function that answers buffered is answered as on a BUFFERED URL', async () => {
     const res = await fetch(`${serval.url}/lambda-url/${functionUrlId('default', 'buffered', '$LATEST')}/x`);
     expect(res.status).toBe(200);
@@ -228,6 +252,19 @@ describe('InvokeWithResponseStream through the unmodified AWS SDK v3', () => {
     expect(complete?.ErrorCode).toBeUndefined();
     expect(Buffer.from(complete!.LogResult!, 'base64').toString()).toMatch(/^REPORT RequestId: /m);
   });
+
+  it('streams bytes of varied chunks intact', async () => {
+    const out = await lambda.send(
+      new InvokeWithResponseStreamCommand({
+        FunctionName: 'stream',
+        Payload: JSON.stringify({ mode: 'pattern', mb: 8, raw: true }),
+      }),
+    );
+    const chunks: Uint8Array[] = [];
+    for await (const event of out.EventStream!)
+      if (event.PayloadChunk?.Payload) chunks.push(event.PayloadChunk.Payload);
+    expect(hashAndDigest(Buffer.concat(chunks))).toEqual({ bytes: 8 * 1024 * 1024, intact: true });
+  }, 600_000);
 
   it('the first chunk arrives while the handler still runs', async () => {
     const out = await lambda.send(

@@ -1,14 +1,18 @@
 // The gateway's side of one environment's link: sends invocations, matches results, notices loss.
-import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
 import {
   type AgentMessage,
-  decodeFrame,
   encodeFrame,
   type GatewayMessage,
   type InvocationRequest,
   type InvocationResult,
 } from '../../../apis/environment-link.ts';
+import { LinkMessageReader, type StreamChunkHeader } from './link-messages.ts';
+import { LinkSocket } from './link-socket.ts';
 import { CollectingSink, type ResponseSink } from './response-sink.ts';
+
+/** The largest link message: an invocation's result stays far below it (6 MB plus its header). */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export interface InvocationOutput {
   result: InvocationResult;
@@ -33,7 +37,7 @@ export class AgentConnection {
   readonly environmentId: string;
   /** Invocations the environment runs at once: 1, or its maxConcurrency when multi-concurrent. */
   readonly capacity: number;
-  private readonly socket: WebSocket;
+  private readonly socket: LinkSocket;
   /** By request id: results and stream frames are matched to their invocation by it. */
   private readonly inFlight = new Map<string, InFlight>();
   private closedFlag = false;
@@ -41,16 +45,19 @@ export class AgentConnection {
   private readonly readyListeners: Array<() => void> = [];
   private readonly closeListeners: Array<() => void> = [];
 
-  constructor(environmentId: string, socket: WebSocket, capacity = 1) {
+  /** `stream` is the upgraded link; `head` the bytes that followed its upgrade request. */
+  constructor(environmentId: string, stream: Duplex, head: Buffer, capacity = 1) {
     this.environmentId = environmentId;
     this.capacity = capacity;
-    this.socket = socket;
-    socket.on('message', (data: Buffer) => this.receive(data));
-    socket.on('close', (_code, reason: Buffer) => {
+    const reader = new LinkMessageReader({
+      message: (header, body) => this.receive(header, body),
+      chunk: (header, piece) => this.chunk(header, piece),
+    });
+    this.socket = new LinkSocket(stream, head, reader, MAX_MESSAGE_BYTES);
+    this.socket.onClose((_code, reason) => {
       this.closeReasonText = reason.length > 0 ? reason.toString('utf8') : undefined;
       this.lost();
     });
-    socket.on('error', () => this.lost());
   }
 
   get closed(): boolean {
@@ -71,7 +78,12 @@ export class AgentConnection {
   }
 
   send(message: GatewayMessage, body?: Buffer): void {
-    this.socket.send(encodeFrame(message, body));
+    this.socket.send([encodeFrame(message, body)]);
+  }
+
+  /** Ends the link at once, without the closing handshake. */
+  terminate(): void {
+    this.socket.terminate();
   }
 
   /**
@@ -101,8 +113,7 @@ export class AgentConnection {
     this.socket.close(1000, reason);
   }
 
-  private receive(data: Buffer): void {
-    const { header, body } = decodeFrame<AgentMessage>(data);
+  private receive(header: Exclude<AgentMessage, StreamChunkHeader>, body: Buffer): void {
     if (header.type === 'ready') {
       for (const l of this.readyListeners) l();
     } else if (header.type === 'result') {
@@ -113,26 +124,25 @@ export class AgentConnection {
         pending.collector ? pending.collector.finish(header.result, body) : { result: header.result, body },
       );
     } else {
-      this.streamed(header, body);
+      this.streamStarted(header);
     }
   }
 
-  private streamed(
-    header: Extract<AgentMessage, { type: 'stream-start' | 'stream-chunk' }>,
-    body: Buffer,
-  ): void {
+  private streamStarted(header: Extract<AgentMessage, { type: 'stream-start' }>): void {
     const pending = this.inFlight.get(header.requestId);
     if (!pending) return;
     const { requestId } = header;
-    if (header.type === 'stream-start') {
-      if (!pending.sink) pending.sink = pending.collector = new CollectingSink();
-      pending.sink.start(header.contentType, () => {
-        if (this.inFlight.get(requestId) === pending && !this.closedFlag)
-          this.send({ type: 'stream-cancel', requestId });
-      });
-      return;
-    }
-    pending.sink?.write(body, () => this.credit(pending, body.length));
+    if (!pending.sink) pending.sink = pending.collector = new CollectingSink();
+    pending.sink.start(header.contentType, () => {
+      if (this.inFlight.get(requestId) === pending && !this.closedFlag)
+        this.send({ type: 'stream-cancel', requestId });
+    });
+  }
+
+  /** A piece of a streamed response goes to its sink as it was read: the agent's frames are never joined. */
+  private chunk(header: StreamChunkHeader, piece: Buffer): void {
+    const pending = this.inFlight.get(header.requestId);
+    pending?.sink?.write(piece, () => this.credit(pending, piece.length));
   }
 
   /** Credit passed on in one message per turn of the event loop, not one per chunk. */

@@ -2,9 +2,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import { type EnvironmentSpec, LINK_PATH_PREFIX } from '../../../apis/environment-link.ts';
 import { AgentConnection } from './agent-connection.ts';
+import { acceptWebSocket } from './link-socket.ts';
 
 interface Expected {
   token: Buffer;
@@ -13,11 +13,7 @@ interface Expected {
 }
 
 export class LinkServer {
-  private readonly wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: 64 * 1024 * 1024,
-  });
+  private readonly connections = new Set<AgentConnection>();
   private readonly expected = new Map<string, Expected>();
 
   constructor(...servers: Server[]) {
@@ -39,8 +35,7 @@ export class LinkServer {
   }
 
   close(): void {
-    for (const client of this.wss.clients) client.terminate();
-    this.wss.close();
+    for (const conn of this.connections) conn.terminate();
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -57,11 +52,16 @@ export class LinkServer {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    if (!acceptWebSocket(req, socket)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     this.expected.delete(match![1]!);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new AgentConnection(expected.spec.environmentId, ws, expected.spec.maxConcurrency ?? 1);
-      conn.send({ type: 'configure', spec: expected.spec });
-      expected.connected(conn);
-    });
+    const { spec } = expected;
+    const conn = new AgentConnection(spec.environmentId, socket, head, spec.maxConcurrency ?? 1);
+    this.connections.add(conn);
+    conn.onClose(() => this.connections.delete(conn));
+    conn.send({ type: 'configure', spec });
+    expected.connected(conn);
   }
 }
