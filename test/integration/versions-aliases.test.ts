@@ -85,6 +85,20 @@ describe('aliases', () => {
     );
   });
 
+  it('leaves RoutingConfig out when no version takes a share, as Lambda does', async () => {
+    // OpenTofu's AWS provider sends an empty RoutingConfig on every create: echoing it back made it plan a
+    // change to the alias forever.
+    const created = await api('POST', 'versioned/aliases', {
+      Name: 'plain',
+      FunctionVersion: '1',
+      RoutingConfig: {},
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).not.toHaveProperty('RoutingConfig');
+    const read = await api('GET', 'versioned/aliases/plain');
+    expect(read.body).not.toHaveProperty('RoutingConfig');
+  });
+
   it('refuses an alias that points to an alias, or to a version that does not exist', async () => {
     expect((await api('POST', 'versioned/aliases', { Name: 'other', FunctionVersion: 'live' })).type).toBe(
       'InvalidParameterValueException',

@@ -105,13 +105,16 @@ export function versionHandlers(changes: FunctionChanges) {
 }
 
 export function aliasViewOf(region: string, fn: FunctionDefinition, a: AliasRecord) {
+  const weights = a.spec.routingConfig?.additionalVersionWeights;
   return {
     AliasArn: functionArn(region, fn.namespace, fn.name, a.name),
     Name: a.name,
     FunctionVersion: a.spec.functionVersion,
     Description: a.spec.description ?? '',
-    ...(a.spec.routingConfig
-      ? { RoutingConfig: { AdditionalVersionWeights: a.spec.routingConfig.additionalVersionWeights } }
+    // Lambda leaves RoutingConfig out when no version takes a share; OpenTofu's AWS provider sends an empty
+    // one on every create and would otherwise plan a change forever.
+    ...(weights && Object.keys(weights).length > 0
+      ? { RoutingConfig: { AdditionalVersionWeights: weights } }
       : {}),
     RevisionId: a.revisionId,
   };
