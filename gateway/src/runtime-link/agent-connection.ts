@@ -39,6 +39,7 @@ export class AgentConnection {
   private closedFlag = false;
   private closeReasonText: string | undefined;
   private readonly readyListeners: Array<() => void> = [];
+  private readonly initialisedListeners: Array<() => void> = [];
   private readonly closeListeners: Array<() => void> = [];
 
   constructor(environmentId: string, socket: WebSocket, capacity = 1) {
@@ -64,6 +65,11 @@ export class AgentConnection {
 
   onReady(listener: () => void): void {
     this.readyListeners.push(listener);
+  }
+
+  /** The agent's first init is done (a pod with an init CPU boost, ADR-48). */
+  onInitialised(listener: () => void): void {
+    this.initialisedListeners.push(listener);
   }
 
   onClose(listener: () => void): void {
@@ -105,6 +111,8 @@ export class AgentConnection {
     const { header, body } = decodeFrame<AgentMessage>(data);
     if (header.type === 'ready') {
       for (const l of this.readyListeners) l();
+    } else if (header.type === 'initialised') {
+      for (const l of this.initialisedListeners) l();
     } else if (header.type === 'result') {
       const pending = this.inFlight.get(header.result.requestId);
       if (!pending) return; // a stale or foreign result

@@ -19,6 +19,7 @@ export class LinkServer {
     maxPayload: 64 * 1024 * 1024,
   });
   private readonly expected = new Map<string, Expected>();
+  private readonly initialisedListeners: Array<(environmentId: string) => void> = [];
 
   constructor(...servers: Server[]) {
     for (const server of servers)
@@ -28,6 +29,11 @@ export class LinkServer {
   /** Registers a credential for an environment about to start; it may be used once. */
   expect(spec: EnvironmentSpec, token: string, connected: (conn: AgentConnection) => void): void {
     this.expected.set(spec.environmentId, { token: Buffer.from(token), spec, connected });
+  }
+
+  /** An environment's agent reports its first init done (ADR-48). */
+  onInitialised(listener: (environmentId: string) => void): void {
+    this.initialisedListeners.push(listener);
   }
 
   forget(environmentId: string): void {
@@ -60,6 +66,10 @@ export class LinkServer {
     this.expected.delete(match![1]!);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new AgentConnection(expected.spec.environmentId, ws, expected.spec.maxConcurrency ?? 1);
+      const id = expected.spec.environmentId;
+      conn.onInitialised(() => {
+        for (const l of this.initialisedListeners) l(id);
+      });
       conn.send({ type: 'configure', spec: expected.spec });
       expected.connected(conn);
     });
