@@ -20,7 +20,12 @@ import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 import { asImagePod } from './image-pod.ts';
-import { ANNOTATION_CPU_AFTER_INIT, CPU_AFTER_INIT_ENV, functionResources, InitCpuBoost } from './init-cpu.ts';
+import {
+  ANNOTATION_CPU_AFTER_INIT,
+  CPU_AFTER_INIT_ENV,
+  functionResources,
+  InitCpuBoost,
+} from './init-cpu.ts';
 
 export type PodAction = 'created' | 'deleted' | 'refused' | 'resized';
 

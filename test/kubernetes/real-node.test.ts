@@ -249,7 +249,13 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       requests: { cpu: '71m' },
       limits: { cpu: '72m' },
     });
-    expect(pod.status.containerStatuses[0].resources.limits.cpu).toBe('72m');
+    // The kubelet reports what it applied a moment after it applied it.
+    await rig.until(
+      "the resize in hog's container status",
+      async () =>
+        (await json(['get', 'pod', pod.metadata.name, '-n', NS])).status.containerStatuses[0].resources.limits
+          .cpu === '72m',
+    );
     expect(pod.status.qosClass).toBe('Burstable');
 
     const r = await invoke('hog');

@@ -400,9 +400,11 @@ export async function startRealNode(options: {
     record();
     await poll('containerd', async () => await ctr(['version']).then(() => true), 30_000);
     const images = buildImages();
-    for (const image of ['pause', 'runtime', 'serval']) {
-      await ctr(['images', 'import', join(images, `${image}.tar`)]);
-    }
+    // The three at once, and beside the kubelet's start and registration below: no pod runs before both.
+    const imported = Promise.all(
+      ['pause', 'runtime', 'serval'].map((image) => ctr(['images', 'import', join(images, `${image}.tar`)])),
+    );
+    imported.catch(() => undefined); // awaited below; a failure there stops the node
 
     // The kubelet's cgroups live under a root of this node's own, which must exist in every hierarchy.
     for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
@@ -478,6 +480,7 @@ export async function startRealNode(options: {
       },
       90_000,
     );
+    await imported;
   } catch (err) {
     await stop();
     throw err;
