@@ -95,6 +95,7 @@ function asPod(deployment: any, apiHost: string, apiPort: number, envFor: (c: V1
 }
 
 export async function deployChartPods(rig: ServalRig<RealNode>): Promise<ChartPods> {
+  await rig.node.servalImage;
   const proxy = await apiProxy(rig.node.ip, rig.cluster.server);
   await rig.kubectl(
     ['apply', '-f', '-'],
