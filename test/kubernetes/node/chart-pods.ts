@@ -175,7 +175,8 @@ export async function deployChartPods(rig: ServalRig<RealNode>): Promise<ChartPo
     pods: { gateway: gatewayPod.metadata!.name!, controller: controllerPod.metadata!.name! },
     async stop() {
       await rig
-        .kubectl(['delete', 'pods', '-n', NAMESPACE, '--all', '--grace-period=5'])
+        // Not waited for: the node's stop() waits for every pod on it anyway.
+        .kubectl(['delete', 'pods', '-n', NAMESPACE, '--all', '--grace-period=5', '--wait=false'])
         .catch(() => undefined);
       await proxy.close();
     },
