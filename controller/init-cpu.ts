@@ -91,8 +91,14 @@ export class InitCpuBoost {
       );
       this.resized();
     } catch (err) {
+      const why = `resizing ${where} failed: ${err instanceof Error ? err.message : err}`;
       if (err instanceof KubeError && err.status === 404) return; // the pod is gone
-      this.off(`resizing ${where} failed: ${err instanceof Error ? err.message : err}`);
+      // Refused (invalid, forbidden, not allowed): no pod will be resized. Anything else: the next pass retries.
+      if (err instanceof KubeError && [400, 403, 405, 422].includes(err.status)) this.off(why);
+      else {
+        this.done.delete(uid);
+        this.log(why);
+      }
     }
   }
 

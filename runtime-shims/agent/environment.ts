@@ -188,8 +188,10 @@ export class Environment implements RuntimeApiListener {
       this.log.initReport(init.durationMs, 'error', init.failure.errorType);
     // After the init's duration is taken and before the invoke phase's starts: neither counts the wait.
     const after = init.ok ? this.afterFirstInit : undefined;
-    this.afterFirstInit = undefined;
-    await after?.();
+    if (after) {
+      this.afterFirstInit = undefined;
+      await after();
+    }
     return { init, retriedAt };
   }
 
