@@ -31,13 +31,6 @@ export async function resolveCode(
   spec: FunctionSpec,
 ): Promise<ResolvedCode> {
   const { code } = spec;
-  // Pods get no /opt from layers yet; refusing beats running without the files the function imports.
-  if (spec.layers?.length) {
-    throw new CodeError(
-      'InvalidSpec',
-      'spec.layers: layers are served in local mode only; in a cluster, put the files in the code',
-    );
-  }
   let files: Record<string, Buffer>;
   if (code.inline) {
     files = Object.fromEntries(Object.entries(code.inline).map(([k, v]) => [k, Buffer.from(v)]));

@@ -20,6 +20,7 @@ import {
   type VersionStatus,
 } from '../kube/resources.ts';
 import { CodeError, ensureCodeConfigMap, ownerReference, resolveCode } from './code.ts';
+import { resolveLayers } from './layers.ts';
 import { recordEvent, setCondition } from './status.ts';
 
 interface Revision {
@@ -95,6 +96,8 @@ export class FunctionReconciler {
         codeConfigMap = await ensureCodeConfigMap(this.kc, { namespace, name, uid: meta.uid! }, code);
         if (source !== undefined) this.stored.set(meta.uid!, { source, codeSha256, codeConfigMap });
       }
+      // Checked on every pass: a layer published after the Function was applied makes it Ready.
+      await resolveLayers(this.kc, namespace, spec);
     } catch (err) {
       if (!(err instanceof CodeError)) throw err;
       await this.writeStatus(

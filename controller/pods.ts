@@ -17,7 +17,7 @@ import {
 } from '../kube/resources.ts';
 import { FUNCTION_ENV_PREFIX } from '../runtime-shims/agent/config.ts';
 import { CapacityReporter, refusedForCapacity } from './capacity.ts';
-import { ownerReference } from './code.ts';
+import { CodeError, ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 import { asImagePod } from './image-pod.ts';
 import {
@@ -26,6 +26,7 @@ import {
   functionResources,
   InitCpuBoost,
 } from './init-cpu.ts';
+import { LayerFileLists, layerVolume, type ResolvedLayer, resolveLayers } from './layers.ts';
 
 export type PodAction = 'created' | 'deleted' | 'refused' | 'resized';
 
@@ -34,6 +35,7 @@ export class PodConverger {
   private readonly config: ControllerConfig;
   private readonly log: (line: string) => void;
   private readonly policies = new Set<string>();
+  private readonly layerFiles = new LayerFileLists();
 
   private readonly counted: (action: PodAction) => void;
   private readonly capacity: CapacityReporter;
@@ -179,12 +181,21 @@ export class PodConverger {
     }
     // An image function's code is in its image: no ConfigMap.
     const files = codeConfigMap ? await this.codeFiles(env.namespace, codeConfigMap) : [];
+    let layers: ResolvedLayer[];
+    try {
+      layers = await resolveLayers(this.kc, env.namespace, spec, this.layerFiles);
+    } catch (err) {
+      // A layer gone since (a ConfigMap deleted by hand): the invocation fails saying so, no pod starts.
+      if (!(err instanceof CodeError)) throw err;
+      await this.reportGone(env.environmentId, `${env.functionName} cannot start: ${err.message}`);
+      return;
+    }
     await this.ensureNetworkPolicy(env.namespace);
     const boost = await this.boost.millicores();
     try {
       await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
         method: 'POST',
-        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config, boost),
+        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config, layers, boost),
       });
     } catch (err) {
       // Created on an earlier pass that the pod cache had not caught up with yet: the name is the environment's.
@@ -233,8 +244,10 @@ export function podFor(
   codeConfigMap: string,
   files: string[],
   config: ControllerConfig,
+  layers: ResolvedLayer[] = [],
   initCpuMillicores = 0,
 ): V1Pod {
+  const opt = layerVolume(layers);
   // An image function's runtime is in a container the agent cannot see the cgroup of: no boost (ADR-48).
   const cpu = functionResources(spec.memoryMB, spec.code.image ? 0 : initCpuMillicores);
   const version = env.version === '$LATEST' ? 'latest' : env.version;
@@ -287,6 +300,8 @@ export function podFor(
               value: '/sys/fs/cgroup/memory.events:/sys/fs/cgroup/memory/memory.oom_control',
             },
             ...(cpu.afterInit ? [{ name: CPU_AFTER_INIT_ENV, value: String(cpu.afterInit) }] : []),
+            // The layers' search paths (NODE_PATH, PYTHONPATH, PATH, LD_LIBRARY_PATH) start here.
+            ...(opt ? [{ name: 'SERVAL_OPT_DIR', value: '/opt' }] : []),
           ],
           // The prefix marks them for the agent, which hands them to the function without it.
           envFrom: (spec.environmentFrom ?? []).map((e) => ({
@@ -304,6 +319,7 @@ export function podFor(
           volumeMounts: [
             { name: 'code', mountPath: '/var/task', readOnly: true },
             { name: 'tmp', mountPath: '/tmp' },
+            ...(opt?.mounts ?? []),
           ],
         },
       ],
@@ -321,6 +337,7 @@ export function podFor(
           },
         },
         { name: 'tmp', emptyDir: { sizeLimit: `${spec.ephemeralStorageMB}Mi` } },
+        ...(opt ? [opt.volume] : []),
       ],
     },
   };

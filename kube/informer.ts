@@ -236,7 +236,7 @@ function statusOf(err: unknown): number | undefined {
 export async function requestJson(
   kc: KubeConfig,
   path: string,
-  init: { method?: string; body?: unknown; contentType?: string } = {},
+  init: { method?: string; body?: unknown; contentType?: string; accept?: string } = {},
 ): Promise<unknown> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
@@ -246,7 +246,7 @@ export async function requestJson(
   const body = init.body === undefined ? undefined : Buffer.from(JSON.stringify(init.body));
   options.headers = {
     ...options.headers,
-    Accept: 'application/json',
+    Accept: init.accept ?? 'application/json',
     ...(body
       ? { 'Content-Type': init.contentType ?? 'application/json', 'Content-Length': body.length }
       : {}),

@@ -2,6 +2,7 @@
 // by GetFunction and ListFunctions; one created from a zip through the API is a Function resource kubectl
 // sees, whose code reaches a pod (the stand-in node runs it), and updates, versions, aliases and deletes go
 // through the resources with the API server's optimistic concurrency (ADR-39).
+// The setting operations are control-api-settings.test.ts.
 
 import { createHash } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -198,12 +199,7 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     );
   }, 240_000);
 
-  it('still refuses the settings kubectl owns, and a zip too large for a ConfigMap', async () => {
-    const concurrency = await api('PUT', '/2017-10-31/functions/applied/concurrency', {
-      ReservedConcurrentExecutions: 2,
-    });
-    expect(concurrency.type).toBe('ResourceConflictException');
-    expect(concurrency.body.message).toMatch(/kubectl/);
+  it('refuses a zip too large for a ConfigMap, writing nothing', async () => {
     const big = await api('POST', '/2015-03-31/functions', {
       FunctionName: 'too-big',
       Runtime: 'nodejs24.x',
@@ -234,19 +230,19 @@ describe.skipIf(!rigAvailable)('the control-plane API on a cluster', () => {
     expect(left.items).toEqual([]);
   }, 180_000);
 
-  it('refuses spec.layers in a cluster on the Function status rather than running without them', async () => {
+  it('puts an unpublished layer of spec.layers on the Function status rather than running without it', async () => {
     await rig.kubectl(
       ['apply', '-f', '-'],
       functionManifest(NS, 'layered', 'export const handler = async () => 1;', {
         layers: ['arn:serval:lambda:local:default:layer:tools:1'],
       }),
     );
-    const ready = await rig.until('the InvalidSpec condition', async () => {
+    const ready = await rig.until('the LayerNotFound condition', async () => {
       const o = await rig.json(['get', 'function', 'layered', '-n', NS]);
       return o.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
     });
-    expect(ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
-    expect(ready.message).toMatch(/^spec\.layers: /);
+    expect(ready).toMatchObject({ status: 'False', reason: 'LayerNotFound' });
+    expect(ready.message).toMatch(/^spec\.layers\[0\]: /);
   }, 120_000);
 
   it('describes an image function as PackageType Image with its ImageConfig, Ready with no code ConfigMap', async () => {

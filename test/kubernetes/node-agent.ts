@@ -1,7 +1,9 @@
 // A test-only kubelet: runs the pods bound to its node as local processes, the way the Serval runtime image
 // would run them — the container's command and environment, its volumes as directories — and reports pod
 // status back. Paths are mapped: the image's working directory is this repository, and every volume's
-// mountPath (in environment values) is the directory that stands in for it. The gateway is on loopback.
+// mountPath (in environment values) is the directory that stands in for it; ConfigMap and projected
+// ConfigMap volumes are written as the kubelet writes them, and subPath mounts point into them (a function's
+// layers under /opt, so /opt stands for the layers' volume). The gateway is on loopback.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -113,13 +115,20 @@ export async function startNodeAgent(options: {
     const dir = join(workDir, `${pod.metadata?.namespace}-${pod.metadata?.name}`);
     mkdirSync(dir, { recursive: true });
     const mounts = new Map<string, string>();
+    /** A directory whose entries are subPath mounts of one volume, each at its own name, stands for it. */
+    const parents = new Map<string, string>();
     for (const volume of pod.spec?.volumes ?? []) {
       const local = join(dir, 'volumes', volume.name);
       mkdirSync(local, { recursive: true });
-      if (volume.configMap) {
+      // A ConfigMap volume, or a projected volume's ConfigMap sources (a function's layers) into one directory.
+      const sources = volume.configMap
+        ? [volume.configMap]
+        : (volume.projected?.sources ?? []).flatMap((s) => (s.configMap ? [s.configMap] : []));
+      const defaultMode = volume.configMap?.defaultMode ?? volume.projected?.defaultMode ?? 0o644;
+      for (const source of sources) {
         const cm = (await requestJson(
           kc,
-          `/api/v1/namespaces/${pod.metadata?.namespace}/configmaps/${volume.configMap.name}`,
+          `/api/v1/namespaces/${pod.metadata?.namespace}/configmaps/${source.name}`,
         )) as { data?: Record<string, string>; binaryData?: Record<string, string> };
         const contents = new Map<string, Buffer>();
         for (const [k, text] of Object.entries(cm.data ?? {})) contents.set(k, Buffer.from(text));
@@ -127,17 +136,22 @@ export async function startNodeAgent(options: {
           contents.set(k, Buffer.from(b64, 'base64'));
         // `items` maps keys to paths, as the kubelet does; without it every key is a file.
         const items: { key: string; path: string; mode?: number }[] =
-          volume.configMap.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
+          source.items ?? [...contents.keys()].map((k) => ({ key: k, path: k }));
         for (const item of items) {
           const target = join(local, item.path);
           mkdirSync(dirname(target), { recursive: true });
-          writeFileSync(target, contents.get(item.key) ?? '', {
-            mode: item.mode ?? volume.configMap.defaultMode ?? 0o644,
-          });
+          writeFileSync(target, contents.get(item.key) ?? '', { mode: item.mode ?? defaultMode });
         }
       }
-      const mount = container.volumeMounts?.find((m) => m.name === volume.name);
-      if (mount) mounts.set(mount.mountPath, local);
+      for (const mount of container.volumeMounts?.filter((m) => m.name === volume.name) ?? []) {
+        if (!mount.subPath) {
+          mounts.set(mount.mountPath, local);
+          continue;
+        }
+        mounts.set(mount.mountPath, join(local, mount.subPath));
+        if (mount.mountPath.endsWith(`/${mount.subPath}`))
+          parents.set(mount.mountPath.slice(0, -mount.subPath.length - 1), local);
+      }
     }
     const mapPath = (value: string) => {
       for (const [from, to] of mounts) {
@@ -145,6 +159,10 @@ export async function startNodeAgent(options: {
       }
       if (value === IMAGE_WORKDIR || value.startsWith(`${IMAGE_WORKDIR}/`))
         return repoRoot + value.slice(IMAGE_WORKDIR.length);
+      // After the image's directory: /opt stands for the layers, but /opt/serval is still the agent.
+      for (const [from, to] of parents) {
+        if (value === from || value.startsWith(`${from}/`)) return to + value.slice(from.length);
+      }
       return value;
     };
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };

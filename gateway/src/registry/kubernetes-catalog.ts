@@ -119,6 +119,9 @@ export class KubernetesCatalog implements VersionSource {
       this.forgetFunction(ns(o), name(o));
       return;
     }
+    const held = this.objects.get(`${ns(o)}/${name(o)}`);
+    // The API's own write is served at once; the watch event of an earlier write may arrive after it.
+    if (held && isOlder(o, held)) return;
     this.objects.set(`${ns(o)}/${name(o)}`, o);
     const parsed = FunctionSpecSchema.safeParse(o.spec);
     if (!parsed.success) {
@@ -183,6 +186,16 @@ export class KubernetesCatalog implements VersionSource {
       revisionId: o.metadata?.resourceVersion ?? '',
     });
   }
+}
+
+/**
+ * Whether `incoming` is an earlier state of the object `held` is. resourceVersions are etcd revisions,
+ * which only grow; one that is not a number (another storage) is never judged older.
+ */
+function isOlder(incoming: FunctionObject, held: FunctionObject): boolean {
+  const [a, b] = [incoming.metadata?.resourceVersion ?? '', held.metadata?.resourceVersion ?? ''];
+  if (incoming.metadata?.uid !== held.metadata?.uid || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }
 
 function ns(o: { metadata?: { namespace?: string } }): string {

@@ -22,6 +22,8 @@ import type { KubernetesCatalog } from './kubernetes-catalog.ts';
 
 /** What Lambda keeps about a function that a Function spec has no field for (JSON in one annotation). */
 export const ANNOTATION_LAMBDA = 'serval.dev/lambda-api';
+/** How often a read-change-write of a Function is tried when others write it at the same time. */
+const UPDATE_ATTEMPTS = 8;
 /** Marks the ConfigMaps holding uploaded code, by function name (several per function while updating). */
 export const LABEL_API_CODE = 'serval.dev/api-code';
 
@@ -32,20 +34,28 @@ export type LambdaAnnotation = Pick<
 > & {
   /** The code ConfigMap of the zip: its hash holds while `spec.code.configMap` still names it. */
   configMap: string;
-};
+} & Pick<ApiFunctionRecord, 'urlCreatedAt' | 'urlModifiedAt' | 'eventInvokeModifiedAt'>;
 
-export function lambdaAnnotation(o: FunctionObject): LambdaAnnotation | undefined {
+/**
+ * The annotation as found: the setting operations (cluster-settings.ts) write only their own fields on a
+ * Function kubectl applied, so any field may be missing.
+ */
+export type FoundLambdaAnnotation = Partial<LambdaAnnotation>;
+
+export function lambdaAnnotation(o: FunctionObject): FoundLambdaAnnotation | undefined {
   const raw = o.metadata?.annotations?.[ANNOTATION_LAMBDA];
   if (!raw) return undefined;
   try {
-    return JSON.parse(raw) as LambdaAnnotation;
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as FoundLambdaAnnotation) : undefined;
   } catch {
     return undefined;
   }
 }
 
 export class KubernetesWrites {
-  private readonly kc: KubeConfig;
+  /** Also the cluster layer store's (ADR-46), which writes ConfigMaps beside these. */
+  readonly kc: KubeConfig;
   readonly catalog: KubernetesCatalog;
 
   constructor(kc: KubeConfig, catalog: KubernetesCatalog) {
@@ -81,6 +91,35 @@ export class KubernetesWrites {
     )) as FunctionObject;
     this.catalog.observeFunction(replaced);
     return replaced;
+  }
+
+  /**
+   * Reads the Function from the API server, lets `change` edit it (or refuse, throwing) and replaces it with
+   * the resourceVersion it read. A 409, someone else's write landing in between, reads and changes it
+   * again, so neither write is lost; after `attempts` it is ResourceConflictException.
+   */
+  async updateFunction(
+    namespace: string,
+    name: string,
+    change: (current: FunctionObject | undefined) => FunctionObject,
+    attempts = UPDATE_ATTEMPTS,
+  ): Promise<FunctionObject> {
+    for (let attempt = 1; ; attempt++) {
+      const next = change(await this.getFunction(namespace, name));
+      try {
+        const replaced = (await requestJson(this.kc, `${functionsPath(namespace)}/${name}`, {
+          method: 'PUT',
+          body: next,
+        })) as FunctionObject;
+        this.catalog.observeFunction(replaced);
+        return replaced;
+      } catch (err) {
+        if (!(err instanceof KubeError && err.status === 409) || attempt >= attempts)
+          throw kubeFailure(err, `Function ${name}`);
+      }
+      // Writers that collided once should not collide again in step.
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+    }
   }
 
   /** Deletes the Function (the controller's finalizer removes its pods and versions) and its code. */

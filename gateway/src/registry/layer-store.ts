@@ -30,6 +30,35 @@ export interface LayerVersionRecord {
   createdDate: string;
   permissions: LayerPermission[];
   policyRevisionId: string;
+  /** In a cluster: the ConfigMap's resourceVersion, so a policy change never overwrites another. */
+  resourceVersion?: string | undefined;
+}
+
+/** What a publisher gives; the store adds the number, the zip's hash and sizes, the date. */
+export type LayerVersionMeta = Omit<
+  LayerVersionRecord,
+  | 'version'
+  | 'codeSha256'
+  | 'codeSize'
+  | 'unzippedSize'
+  | 'createdDate'
+  | 'permissions'
+  | 'policyRevisionId'
+  | 'resourceVersion'
+>;
+
+type Awaitable<T> = T | Promise<T>;
+
+/** Where layer versions live: this directory (LayerStore), or ConfigMaps in a cluster (ClusterLayerStore). */
+export interface LayerVersions {
+  /** Layer names of a namespace with a version left, sorted. */
+  names(namespace: string): Awaitable<string[]>;
+  /** Oldest first. */
+  versions(namespace: string, name: string): Awaitable<LayerVersionRecord[]>;
+  get(namespace: string, name: string, version: number): Awaitable<LayerVersionRecord | undefined>;
+  publish(meta: LayerVersionMeta, zip: Buffer, unzippedLimit: number): Promise<LayerVersionRecord>;
+  savePermissions(record: LayerVersionRecord, permissions: LayerPermission[]): Awaitable<LayerVersionRecord>;
+  delete(namespace: string, name: string, version: number): Awaitable<void>;
 }
 
 export function layerArn(region: string, namespace: string, name: string, version?: number): string {
@@ -37,7 +66,7 @@ export function layerArn(region: string, namespace: string, name: string, versio
   return version === undefined ? base : `${base}:${version}`;
 }
 
-export class LayerStore {
+export class LayerStore implements LayerVersions {
   private readonly root: string;
   private readonly viewsDir: string;
   /** Publishes one at a time, so two uploads at once never take the same version number. */
@@ -74,27 +103,14 @@ export class LayerStore {
     return this.get(m[2]!, m[4]!, Number(m[5]));
   }
 
-  publish(
-    meta: Parameters<LayerStore['publishNow']>[0],
-    zip: Buffer,
-    unzippedLimit: number,
-  ): Promise<LayerVersionRecord> {
+  publish(meta: LayerVersionMeta, zip: Buffer, unzippedLimit: number): Promise<LayerVersionRecord> {
     const next = this.publishing.then(() => this.publishNow(meta, zip, unzippedLimit));
     this.publishing = next.catch(() => undefined);
     return next;
   }
 
   private async publishNow(
-    meta: Omit<
-      LayerVersionRecord,
-      | 'version'
-      | 'codeSha256'
-      | 'codeSize'
-      | 'unzippedSize'
-      | 'createdDate'
-      | 'permissions'
-      | 'policyRevisionId'
-    >,
+    meta: LayerVersionMeta,
     zip: Buffer,
     unzippedLimit: number,
   ): Promise<LayerVersionRecord> {

@@ -21,10 +21,17 @@ export interface ZipContent {
   size: number;
   unzippedSize: number;
   files: Record<string, Buffer>;
+  /** The files with an executable bit (a layer's /opt/bin tools). */
+  executables: string[];
+  /** Bytes the files take in a ConfigMap (binary ones base64). */
+  storedSize: number;
 }
 
-/** Unpacks the zip with the local checks (traversal, sizes) and reads it back as files for a ConfigMap. */
-export async function zipContent(zip: Buffer, scratchParent: string): Promise<ZipContent> {
+/**
+ * Unpacks the zip with the local checks (traversal, sizes) and reads it back as files for a ConfigMap.
+ * `pathKeys`: each path becomes its own key (code ConfigMaps), so it must read as one; layers number theirs.
+ */
+export async function zipContent(zip: Buffer, scratchParent: string, pathKeys = true): Promise<ZipContent> {
   const scratch = mkdtempSync(join(scratchParent, 'cluster-zip-'));
   try {
     const root = join(scratch, 'code');
@@ -37,6 +44,7 @@ export async function zipContent(zip: Buffer, scratchParent: string): Promise<Zi
       throw err;
     }
     const files: Record<string, Buffer> = {};
+    const executables: string[] = [];
     let stored = 0;
     for (const path of walk(root)) {
       const name = relative(root, path);
@@ -45,13 +53,14 @@ export async function zipContent(zip: Buffer, scratchParent: string): Promise<Zi
           'InvalidParameterValueException',
           `${name}: symbolic links cannot be carried to pods in a ConfigMap`,
         );
-      if (name.includes('__') || !CONFIGMAP_KEY.test(name.replaceAll('/', '__')))
+      if (pathKeys && (name.includes('__') || !CONFIGMAP_KEY.test(name.replaceAll('/', '__'))))
         throw new ApiError(
           'InvalidParameterValueException',
           `${name}: a file name in a cluster is made of letters, digits, "-", "." and single "_" (it becomes a ConfigMap key)`,
         );
       const content = readFileSync(path);
       files[name] = content;
+      if (lstatSync(path).mode & 0o111) executables.push(name);
       // Binary files travel base64 (a third larger).
       stored += Buffer.from(content.toString('utf8')).equals(content)
         ? content.length
@@ -59,13 +68,13 @@ export async function zipContent(zip: Buffer, scratchParent: string): Promise<Zi
     }
     if (stored > CLUSTER_CODE_LIMIT_BYTES) throw tooLarge();
     const sha256 = createHash('sha256').update(zip).digest('hex');
-    return { sha256, size: zip.length, unzippedSize, files };
+    return { sha256, size: zip.length, unzippedSize, files, executables, storedSize: stored };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-function tooLarge(): ApiError {
+export function tooLarge(): ApiError {
   return new ApiError(
     'InvalidParameterValueException',
     `Unzipped size must be smaller than ${CLUSTER_CODE_LIMIT_BYTES} bytes in a cluster, where the code travels to pods in a ConfigMap`,
@@ -88,8 +97,10 @@ export function clusterRevisionId(o: FunctionObject): string {
 /** What the API shows of a Function resource, whether the API or kubectl wrote it. */
 export function clusterRecord(o: FunctionObject, fn: FunctionDefinition): ApiFunctionRecord {
   const lambda = lambdaAnnotation(o);
+  const created = o.metadata?.creationTimestamp?.toString();
   // Code applied since (kubectl) is no longer the uploaded zip: its hash and size are the controller's.
-  const zip = lambda && fn.spec.code.configMap?.name === lambda.configMap ? lambda : undefined;
+  const zip =
+    lambda?.configMap !== undefined && fn.spec.code.configMap?.name === lambda.configMap ? lambda : undefined;
   return {
     namespace: fn.namespace,
     name: fn.name,
@@ -101,7 +112,10 @@ export function clusterRecord(o: FunctionObject, fn: FunctionDefinition): ApiFun
     codeSize: zip?.codeSize ?? 0,
     unzippedSize: zip?.unzippedSize ?? 0,
     revisionId: clusterRevisionId(o),
-    lastModified:
-      lambda?.lastModified ?? o.metadata?.creationTimestamp?.toString() ?? new Date(0).toISOString(),
+    lastModified: lambda?.lastModified ?? created ?? new Date(0).toISOString(),
+    // A URL or event-invoke config applied with kubectl dates from the object, lacking a better time.
+    urlCreatedAt: lambda?.urlCreatedAt ?? (fn.spec.url ? created : undefined),
+    urlModifiedAt: lambda?.urlModifiedAt,
+    eventInvokeModifiedAt: lambda?.eventInvokeModifiedAt ?? (fn.spec.async ? created : undefined),
   };
 }

@@ -1,5 +1,5 @@
 // CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction and PublishVersion in a
-// cluster (ADR-39): each reads the Function resource from the API server, changes it and writes it back
+// cluster (ADR-39; the settings are cluster-settings.ts, ADR-45): each reads the Function resource from the API server, changes it and writes it back
 // with the resourceVersion it read, so kubectl and the API share one truth and a concurrent change is a
 // ResourceConflictException, never a lost update. Uploaded zips become code ConfigMaps.
 import { randomUUID } from 'node:crypto';
@@ -19,6 +19,8 @@ import {
 import type { PublishedVersion } from '../../versions/version-store.ts';
 import { clusterAliasHandlers } from './cluster-alias-handlers.ts';
 import { clusterRecord, clusterRevisionId, type ZipContent, zipContent } from './cluster-code.ts';
+import { ClusterLayerStore, checkClusterLayers } from './cluster-layers.ts';
+import { clusterSettings } from './cluster-settings.ts';
 import { checkRevision, type FunctionChanges } from './function-changes.ts';
 import {
   checkedSpec,
@@ -27,6 +29,8 @@ import {
   specFromRequest,
 } from './function-configuration.ts';
 import { createRequest, objectBody, query, zipOf } from './function-handlers.ts';
+import { recursionConfigHandlers } from './recursion-config.ts';
+import { settingHandlers } from './setting-handlers.ts';
 
 /** How long PublishVersion waits for the controller to publish (it acts within a reconcile). */
 const PUBLISH_WAIT_MS = 50_000;
@@ -34,6 +38,9 @@ const PUBLISH_WAIT_MS = 50_000;
 export function clusterFunctionHandlers(changes: FunctionChanges, writes: KubernetesWrites) {
   const { config, registry } = changes.deps;
   const ctx = { region: config.region, layerSize: () => undefined };
+  const layers = new ClusterLayerStore(writes.kc, config.dataDir);
+  const layered = (namespace: string, spec: FunctionSpec, unzippedSize: number) =>
+    checkClusterLayers(layers, config.region, namespace, spec, unzippedSize);
   const view = (o: FunctionObject, version?: PublishedVersion) => {
     const fn = registry.get(o.metadata!.namespace!, o.metadata!.name!);
     if (!fn)
@@ -100,8 +107,8 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
     async create(req: Request, res: Response) {
       const body = objectBody(req);
       const { name, namespace, zip, role, architectures, tags } = createRequest(changes, body);
-      const spec = clusterSpec(specFromRequest(body, {}, POD_CODE_DIR));
       const content = await upload(zip);
+      const spec = await layered(namespace, specFromRequest(body, {}, POD_CODE_DIR), content.unzippedSize);
       const configMap = await writes.putCode(namespace, name, content.sha256, content.files);
       const o: FunctionObject = {
         apiVersion: API_VERSION,
@@ -180,7 +187,11 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
       const fn = registry.get(o.metadata!.namespace!, o.metadata!.name!)!;
       const record = clusterRecord(o, fn);
       const { role, architectures } = roleAndArchitectures(body, record);
-      const spec = clusterSpec(specFromRequest(body, o.spec, POD_CODE_DIR));
+      const spec = await layered(
+        fn.namespace,
+        specFromRequest(body, o.spec, POD_CODE_DIR),
+        record.unzippedSize,
+      );
       o.spec = { ...spec, code: o.spec.code };
       const configMap = lambdaAnnotation(o)?.configMap ?? '';
       annotate(o, { ...lambdaOf(record), role, architectures, configMap }, undefined);
@@ -225,6 +236,7 @@ export function clusterFunctionHandlers(changes: FunctionChanges, writes: Kubern
 /** The annotation's fields of a record, stamped now. */
 function lambdaOf(record: ApiFunctionRecord): Omit<LambdaAnnotation, 'configMap'> {
   const { role, architectures, tags, codeSha256, codeSize, unzippedSize } = record;
+  const { urlCreatedAt, urlModifiedAt, eventInvokeModifiedAt } = record;
   return {
     role,
     architectures,
@@ -233,14 +245,10 @@ function lambdaOf(record: ApiFunctionRecord): Omit<LambdaAnnotation, 'configMap'
     codeSize,
     unzippedSize,
     lastModified: new Date().toISOString(),
+    urlCreatedAt,
+    urlModifiedAt,
+    eventInvokeModifiedAt,
   };
-}
-
-/** Layers have no place in pods yet (controller/code.ts refuses them): refused before anything is written. */
-function clusterSpec(spec: FunctionSpec): FunctionSpec {
-  if (spec.layers?.length)
-    throw new ApiError('InvalidParameterValueException', 'Layers: layers are served in local mode only');
-  return spec;
 }
 
 /** The operations that, in a cluster, write resources (or read what only the cluster has), by name. */
@@ -250,6 +258,9 @@ export function clusterOperations(
 ): Partial<Record<string, (req: Request, res: Response) => unknown>> {
   const fns = clusterFunctionHandlers(changes, writes);
   const aliases = clusterAliasHandlers(changes, writes);
+  const store = clusterSettings(changes, writes);
+  const settings = settingHandlers(changes, store);
+  const loops = recursionConfigHandlers(changes, store);
   return {
     CreateFunction: fns.create,
     UpdateFunctionCode: fns.updateCode,
@@ -262,5 +273,24 @@ export function clusterOperations(
     UpdateAlias: aliases.updateAlias,
     ListAliases: aliases.listAliases,
     DeleteAlias: aliases.deleteAlias,
+    // The settings (ADR-45): written onto the Function resource, and read with what only it has.
+    PutFunctionConcurrency: settings.putConcurrency,
+    DeleteFunctionConcurrency: settings.deleteConcurrency,
+    CreateFunctionUrlConfig: settings.createUrl,
+    GetFunctionUrlConfig: settings.getUrl,
+    UpdateFunctionUrlConfig: settings.updateUrl,
+    DeleteFunctionUrlConfig: settings.deleteUrl,
+    ListFunctionUrlConfigs: settings.listUrls,
+    AddPermission: settings.addPermission,
+    GetPolicy: settings.getPolicy,
+    RemovePermission: settings.removePermission,
+    PutFunctionEventInvokeConfig: settings.putEventInvokeConfig,
+    UpdateFunctionEventInvokeConfig: settings.updateEventInvokeConfig,
+    GetFunctionEventInvokeConfig: settings.getEventInvokeConfig,
+    DeleteFunctionEventInvokeConfig: settings.deleteEventInvokeConfig,
+    PutFunctionRecursionConfig: loops.put,
+    TagResource: settings.tag,
+    UntagResource: settings.untag,
+    ListTags: settings.listTags,
   };
 }

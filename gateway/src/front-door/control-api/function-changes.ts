@@ -164,21 +164,9 @@ export class FunctionChanges {
   private checkSpec(namespace: string, name: string, spec: FunctionSpec, unzippedSize: number): void {
     const problem = this.deps.limits.checkReservation(namespace, name, spec.reservedConcurrency);
     if (problem) throw new ApiError('InvalidParameterValueException', problem);
-    let unzipped = unzippedSize;
-    for (const [i, arn] of (spec.layers ?? []).entries()) {
-      const layer = this.deps.layers.byArn(arn, this.deps.config.region);
-      if (!layer)
-        throw new ApiError(
-          'InvalidParameterValueException',
-          `Layers[${i}]: layer version ${arn} does not exist`,
-        );
-      unzipped += layer.unzippedSize;
-    }
-    if (unzipped > UNZIPPED_LIMIT_BYTES)
-      throw new ApiError(
-        'InvalidParameterValueException',
-        `Function code combined with layers exceeds the maximum allowed size of ${UNZIPPED_LIMIT_BYTES} bytes`,
-      );
+    const arns = spec.layers ?? [];
+    const found = arns.map((arn) => this.deps.layers.byArn(arn, this.deps.config.region));
+    checkLayers(arns, found, unzippedSize);
   }
 
   private put(record: ApiFunctionRecord): void {
@@ -190,6 +178,32 @@ export class FunctionChanges {
 /** A new revision of a record: every change gets a fresh RevisionId and LastModified. */
 function stamped(record: Omit<ApiFunctionRecord, 'revisionId' | 'lastModified'>): ApiFunctionRecord {
   return { ...record, revisionId: crypto.randomUUID(), lastModified: new Date().toISOString() };
+}
+
+/**
+ * Each named layer version was found (`found[i]` for `arns[i]`), and with the code they stay within Lambda's
+ * unzipped limit: the one check of a function's layers, local or in a cluster.
+ */
+export function checkLayers(
+  arns: string[],
+  found: Array<{ unzippedSize: number } | undefined>,
+  unzippedSize: number,
+): void {
+  let unzipped = unzippedSize;
+  for (const [i, arn] of arns.entries()) {
+    const layer = found[i];
+    if (!layer)
+      throw new ApiError(
+        'InvalidParameterValueException',
+        `Layers[${i}]: layer version ${arn} does not exist`,
+      );
+    unzipped += layer.unzippedSize;
+  }
+  if (unzipped > UNZIPPED_LIMIT_BYTES)
+    throw new ApiError(
+      'InvalidParameterValueException',
+      `Function code combined with layers exceeds the maximum allowed size of ${UNZIPPED_LIMIT_BYTES} bytes`,
+    );
 }
 
 export function checkRevision(current: { revisionId: string }, expected: string | undefined): void {

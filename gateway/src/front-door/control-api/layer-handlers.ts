@@ -1,10 +1,11 @@
 // PublishLayerVersion, GetLayerVersion, ListLayers, ListLayerVersions, DeleteLayerVersion and the layer
-// version's permissions, with AWS's shapes. Layers live in the caller's namespace (the default one here).
+// version's permissions, with AWS's shapes, over either store: files in local mode, ConfigMaps in a cluster
+// (ADR-46). Layers live in the caller's namespace (the default one here).
 import type { Request, Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import { RUNTIMES } from '../../../../apis/function.ts';
 import type { GatewayConfig } from '../../config.ts';
-import { type LayerStore, type LayerVersionRecord, layerArn } from '../../registry/layer-store.ts';
+import { type LayerVersionRecord, type LayerVersions, layerArn } from '../../registry/layer-store.ts';
 import { BadPackageError, UNZIPPED_LIMIT_BYTES } from '../../registry/zip-package.ts';
 import { lambdaTimestamp } from './function-configuration.ts';
 import { objectBody, query, zipOf } from './function-handlers.ts';
@@ -12,7 +13,7 @@ import { pageOf } from './paging.ts';
 
 const LAYER_NAME = /^[a-zA-Z0-9-_]{1,64}$/;
 
-export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
+export function layerHandlers(config: GatewayConfig, layers: LayerVersions) {
   const namespace = config.defaultNamespace;
   const nameOf = (req: Request) => {
     const name = String(req.params.layerName);
@@ -20,10 +21,10 @@ export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
       throw new ApiError('InvalidParameterValueException', 'LayerName: must be 1-64 of [a-zA-Z0-9-_]');
     return name;
   };
-  const versionOf = (req: Request): LayerVersionRecord => {
+  const versionOf = async (req: Request): Promise<LayerVersionRecord> => {
     const name = nameOf(req);
     const number = Number(req.params.version);
-    const record = Number.isInteger(number) ? layers.get(namespace, name, number) : undefined;
+    const record = Number.isInteger(number) ? await layers.get(namespace, name, number) : undefined;
     if (!record)
       throw new ApiError('ResourceNotFoundException', 'The resource you requested does not exist.');
     return record;
@@ -93,11 +94,11 @@ export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
       }
       res.status(201).json(view(record, true));
     },
-    get(req: Request, res: Response) {
-      res.json(view(versionOf(req), true));
+    async get(req: Request, res: Response) {
+      res.json(view(await versionOf(req), true));
     },
-    listVersions(req: Request, res: Response) {
-      const all = layers.versions(namespace, nameOf(req)).reverse(); // newest first, as Lambda lists them
+    async listVersions(req: Request, res: Response) {
+      const all = (await layers.versions(namespace, nameOf(req))).reverse(); // newest first, as Lambda lists them
       const keyed = all.map((r) => ({ key: String(1e10 - r.version).padStart(11, '0'), r }));
       const page = pageOf(keyed, query(req, 'Marker'), query(req, 'MaxItems'));
       res.json({
@@ -105,10 +106,11 @@ export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
         ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
       });
     },
-    list(req: Request, res: Response) {
-      const named = layers
-        .names(namespace)
-        .map((name) => ({ key: name, latest: layers.versions(namespace, name).at(-1) }))
+    async list(req: Request, res: Response) {
+      const names = await layers.names(namespace);
+      const latest = await Promise.all(names.map(async (n) => (await layers.versions(namespace, n)).at(-1)));
+      const named = names
+        .map((name, i) => ({ key: name, latest: latest[i] }))
         .filter((l) => l.latest !== undefined);
       const page = pageOf(named, query(req, 'Marker'), query(req, 'MaxItems'));
       res.json({
@@ -120,15 +122,15 @@ export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
         ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
       });
     },
-    delete(req: Request, res: Response) {
+    async delete(req: Request, res: Response) {
       const name = nameOf(req);
       const number = Number(req.params.version);
       // Deleting a version that does not exist succeeds, as in Lambda.
-      if (Number.isInteger(number)) layers.delete(namespace, name, number);
+      if (Number.isInteger(number)) await layers.delete(namespace, name, number);
       res.status(204).end();
     },
-    addPermission(req: Request, res: Response) {
-      const record = versionOf(req);
+    async addPermission(req: Request, res: Response) {
+      const record = await versionOf(req);
       const body = objectBody(req);
       if (typeof body.StatementId !== 'string' || !/^[a-zA-Z0-9-_]{1,100}$/.test(body.StatementId))
         throw new ApiError('InvalidParameterValueException', 'StatementId: must be 1-100 of [a-zA-Z0-9-_]');
@@ -153,14 +155,14 @@ export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
         Principal: body.Principal,
         ...(typeof body.OrganizationId === 'string' ? { OrganizationId: body.OrganizationId } : {}),
       };
-      const next = layers.savePermissions(record, [...record.permissions, permission]);
+      const next = await layers.savePermissions(record, [...record.permissions, permission]);
       res.status(201).json({
         Statement: JSON.stringify(statementView(config, next, permission)),
         RevisionId: next.policyRevisionId,
       });
     },
-    getPolicy(req: Request, res: Response) {
-      const record = versionOf(req);
+    async getPolicy(req: Request, res: Response) {
+      const record = await versionOf(req);
       if (record.permissions.length === 0)
         throw new ApiError('ResourceNotFoundException', 'No policy is associated with the given resource.');
       res.json({
@@ -172,13 +174,13 @@ export function layerHandlers(config: GatewayConfig, layers: LayerStore) {
         RevisionId: record.policyRevisionId,
       });
     },
-    removePermission(req: Request, res: Response) {
-      const record = versionOf(req);
+    async removePermission(req: Request, res: Response) {
+      const record = await versionOf(req);
       const sid = String(req.params.statementId);
       const kept = record.permissions.filter((p) => p.StatementId !== sid);
       if (kept.length === record.permissions.length)
         throw new ApiError('ResourceNotFoundException', `Statement ${sid} is not found in resource policy.`);
-      layers.savePermissions(record, kept);
+      await layers.savePermissions(record, kept);
       res.status(204).end();
     },
   };

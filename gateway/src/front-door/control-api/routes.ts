@@ -5,6 +5,7 @@ import { ApiError } from '../../../../apis/errors.ts';
 import type { ProvisionedConcurrency } from '../../provisioned/provisioned-concurrency.ts';
 import { apiRouter } from '../api-router.ts';
 import { clusterOperations } from './cluster-function-handlers.ts';
+import { ClusterLayerStore } from './cluster-layers.ts';
 import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
 import { functionHandlers } from './function-handlers.ts';
 import { layerHandlers } from './layer-handlers.ts';
@@ -27,7 +28,10 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const fns = functionHandlers(changes);
   const settings = settingHandlers(changes);
   const versions = versionHandlers(changes);
-  const layers = layerHandlers(deps.config, deps.layers);
+  const layers = layerHandlers(
+    deps.config,
+    deps.kube ? new ClusterLayerStore(deps.kube.kc, deps.config.dataDir) : deps.layers,
+  );
   const router = apiRouter();
   const small = body(SMALL_BODY_LIMIT);
   const pkg = body(PACKAGE_BODY_LIMIT);
@@ -104,11 +108,11 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
   const inCluster = deps.kube ? clusterOperations(changes, deps.kube) : {};
   for (const [method, path, op, fullHandler] of routes) {
-    // A cluster has no layers yet; functions, versions and aliases are resources the cluster handlers
-    // write (ADR-39), and the other changes are refused there. Provisioned concurrency answers for itself
-    // in a cluster (it is local-only, not a kubectl matter).
-    if (deps.cluster && path.startsWith(L)) continue;
-    const clusterHandler = inCluster[op];
+    // Functions, versions, aliases (ADR-39) and settings (ADR-45) are resources the cluster handlers write,
+    // layers ConfigMaps their store writes (ADR-46), and a change without one is refused there. Provisioned
+    // concurrency answers for itself in a cluster (it is local-only, not a kubectl matter).
+    if (deps.cluster && !deps.kube && path.startsWith(L)) continue;
+    const clusterHandler = path.startsWith(L) ? fullHandler : inCluster[op];
     if (deps.cluster && !clusterHandler && /Alias|Version/.test(op)) continue;
     const handler =
       !deps.cluster || op.includes('ProvisionedConcurrency')
