@@ -76,6 +76,8 @@ export type GatewayMessage =
 export type AgentMessage =
   /** The environment can take one invocation. */
   | { type: 'ready' }
+  /** The first init is done, in a pod started with an init CPU boost: the controller takes it back (ADR-48). */
+  | { type: 'initialised' }
   /** The runtime answers in streaming mode (reference §1.3); chunks follow, then the `result`. */
   | { type: 'stream-start'; requestId: string; contentType?: string | undefined }
   /** The next bytes of a streamed response (the frame's body), sent only within the granted credit. */

@@ -21,6 +21,11 @@ export interface ControllerConfig {
   functionUrlDomain: string;
   /** The Prometheus HTTP API that Alias deployments' `rollback.promql` conditions are asked of. */
   prometheusUrl: string | undefined;
+  /**
+   * The CPU limit (millicores) a zip function's pod has during its init phase, resized down to the
+   * proportional share once initialised (ADR-48); 0 gives the share from the start.
+   */
+  initCpuMillicores: number;
   /** Multiplies every deployment interval, so test rigs run CodeDeploy's minutes fast; 1 in production. */
   deploymentTimeScale: number;
 }
@@ -65,5 +70,6 @@ export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig 
       env.SERVAL_FUNCTION_URL_DOMAIN || `lambda-url.${env.SERVAL_REGION || 'local'}.localhost`,
     prometheusUrl: env.SERVAL_PROMETHEUS_URL || undefined,
     deploymentTimeScale: fraction('SERVAL_DEPLOYMENT_TIME_SCALE'),
+    initCpuMillicores: int('SERVAL_INIT_CPU_MILLICORES', 1000, 0, 64_000),
   };
 }

@@ -1,7 +1,8 @@
 // The controller's Prometheus metrics, served on its health port at /metrics: reconciles by kind and
-// result, their duration, pods created, deleted and refused, whether this replica leads, and the process
+// result, their duration, pods created, deleted, refused and resized, whether this replica leads, and the process
 // (memory, heap, event loop).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PodAction } from './pods.ts';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -24,7 +25,7 @@ export class ControllerMetrics {
   });
   private readonly pods = new Counter({
     name: 'serval_controller_pods_total',
-    help: 'Function pods created and deleted following the gateway demand, and refused by a full node.',
+    help: 'Function pods created and deleted following the gateway demand, refused by a full node, and resized after their init.',
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
@@ -48,7 +49,7 @@ export class ControllerMetrics {
     }
   }
 
-  pod(action: 'created' | 'deleted' | 'refused'): void {
+  pod(action: PodAction): void {
     this.pods.inc({ action });
   }
 

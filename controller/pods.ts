@@ -20,12 +20,15 @@ import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { CodeError, ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 import { asImagePod } from './image-pod.ts';
+import {
+  ANNOTATION_CPU_AFTER_INIT,
+  CPU_AFTER_INIT_ENV,
+  functionResources,
+  InitCpuBoost,
+} from './init-cpu.ts';
 import { LayerFileLists, layerVolume, type ResolvedLayer, resolveLayers } from './layers.ts';
 
-export type PodAction = 'created' | 'deleted' | 'refused';
-
-/** Lambda gives a function one vCPU at 1,769 MB; CPU is proportional to memory. */
-const MB_PER_CPU = 1769;
+export type PodAction = 'created' | 'deleted' | 'refused' | 'resized';
 
 export class PodConverger {
   private readonly kc: KubeConfig;
@@ -36,6 +39,7 @@ export class PodConverger {
 
   private readonly counted: (action: PodAction) => void;
   private readonly capacity: CapacityReporter;
+  private readonly boost: InitCpuBoost;
   private pods: RunningInformer<V1Pod> | undefined;
 
   constructor(
@@ -49,6 +53,7 @@ export class PodConverger {
     this.config = config;
     this.log = log;
     this.counted = counted;
+    this.boost = new InitCpuBoost(kc, config.initCpuMillicores, log, () => counted('resized'));
   }
 
   /** Watches function pods, so each pass compares demand with a cache instead of listing the cluster. */
@@ -92,6 +97,7 @@ export class PodConverger {
         if (!deleting) await this.deletePod(pod);
       } else if (pod.status?.phase === 'Running') {
         await this.capacity.running(pod);
+        if (wanted.get(id)?.initialised) await this.boost.initialised(pod);
       } else if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
         // The environment ended on its own (crash, OOM, eviction): tell the gateway, then clean up.
         await this.reportGone(
@@ -101,6 +107,7 @@ export class PodConverger {
         if (!deleting) await this.deletePod(pod);
       }
     }
+    this.boost.retain(new Set(pods.map((p) => p.metadata?.uid ?? '')));
     for (const env of demand) {
       if (existing.has(env.environmentId)) continue;
       await this.createPod(env).catch((err) =>
@@ -184,10 +191,11 @@ export class PodConverger {
       return;
     }
     await this.ensureNetworkPolicy(env.namespace);
+    const boost = await this.boost.millicores();
     try {
       await requestJson(this.kc, `/api/v1/namespaces/${env.namespace}/pods`, {
         method: 'POST',
-        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config, layers),
+        body: podFor(env, fn, spec, codeConfigMap ?? '', files, this.config, layers, boost),
       });
     } catch (err) {
       // Created on an earlier pass that the pod cache had not caught up with yet: the name is the environment's.
@@ -237,10 +245,11 @@ export function podFor(
   files: string[],
   config: ControllerConfig,
   layers: ResolvedLayer[] = [],
+  initCpuMillicores = 0,
 ): V1Pod {
   const opt = layerVolume(layers);
-  const memory = `${spec.memoryMB}Mi`;
-  const cpu = `${Math.max(1, Math.round((spec.memoryMB / MB_PER_CPU) * 1000))}m`;
+  // An image function's runtime is in a container the agent cannot see the cgroup of: no boost (ADR-48).
+  const cpu = functionResources(spec.memoryMB, spec.code.image ? 0 : initCpuMillicores);
   const version = env.version === '$LATEST' ? 'latest' : env.version;
   const pod: V1Pod = {
     apiVersion: 'v1',
@@ -254,6 +263,7 @@ export function podFor(
         [LABEL_ENVIRONMENT]: env.environmentId,
         [LABEL_MANAGED]: MANAGER,
       },
+      ...(cpu.afterInit ? { annotations: { [ANNOTATION_CPU_AFTER_INIT]: `${cpu.afterInit}m` } } : {}),
       ownerReferences: [ownerReference({ name: fn.metadata!.name!, uid: fn.metadata!.uid! })],
     },
     spec: {
@@ -289,6 +299,7 @@ export function podFor(
               name: 'SERVAL_CONTAINER_MEMORY_EVENTS',
               value: '/sys/fs/cgroup/memory.events:/sys/fs/cgroup/memory/memory.oom_control',
             },
+            ...(cpu.afterInit ? [{ name: CPU_AFTER_INIT_ENV, value: String(cpu.afterInit) }] : []),
             // The layers' search paths (NODE_PATH, PYTHONPATH, PATH, LD_LIBRARY_PATH) start here.
             ...(opt ? [{ name: 'SERVAL_OPT_DIR', value: '/opt' }] : []),
           ],
@@ -297,7 +308,9 @@ export function podFor(
             prefix: FUNCTION_ENV_PREFIX,
             secretRef: { name: e.secretRef.name },
           })),
-          resources: { limits: { memory, cpu }, requests: { memory, cpu } },
+          resources: cpu.resources,
+          // Only the CPU is resized, and in place (the boost after init).
+          ...(cpu.afterInit ? { resizePolicy: [{ resourceName: 'cpu', restartPolicy: 'NotRequired' }] } : {}),
           securityContext: {
             readOnlyRootFilesystem: true,
             allowPrivilegeEscalation: false,

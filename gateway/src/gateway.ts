@@ -131,6 +131,8 @@ export async function startGateway({
     'internal',
   );
   const links = new LinkServer(internal, pipeLinks);
+  // A pod started with an init CPU boost: the controller resizes it once its agent says init is done.
+  if (cluster) links.onInitialised((id) => cluster.demand.initialised(id));
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
   const start = environmentLauncher(
     provider,

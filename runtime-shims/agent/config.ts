@@ -35,6 +35,8 @@ export interface AgentConfig {
    * other container and dials the Runtime API (SERVAL_ATTACHED_RUNTIME=1, ADR-40).
    */
   attachedRuntime: boolean;
+  /** The pod starts with an init CPU boost: the proportional share (millicores) the first handler waits for (ADR-48). */
+  cpuAfterInitMillicores: number | undefined;
   /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
   passthroughEnv: Record<string, string>;
 }
@@ -86,7 +88,13 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
       .find((path) => path !== '' && existsSync(path)),
     passthroughEnv,
     attachedRuntime: env.SERVAL_ATTACHED_RUNTIME === '1',
+    cpuAfterInitMillicores: positive(env.SERVAL_CPU_AFTER_INIT_MILLICORES),
   };
+}
+
+function positive(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value && Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
 function required(env: NodeJS.ProcessEnv, key: string): string {

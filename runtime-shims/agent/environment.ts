@@ -71,15 +71,19 @@ export class Environment implements RuntimeApiListener {
   /** Runs several invocations at once (the spec sets maxConcurrency). */
   readonly concurrent: boolean;
   private readonly streamName: string;
+  /** Runs once, between the first init that succeeds and its handler (the init CPU boost's resize, ADR-48). */
+  private afterFirstInit: (() => Promise<void>) | undefined;
 
   constructor(
     spec: EnvironmentSpec,
     config: AgentConfig,
     sink: (line: string) => void,
     ended: () => void = () => undefined,
+    afterFirstInit?: () => Promise<void>,
   ) {
     this.spec = spec;
     this.ended = ended;
+    this.afterFirstInit = afterFirstInit;
     this.config = config;
     this.log = new LogStream(spec, sink);
     this.concurrent = spec.maxConcurrency !== undefined;
@@ -182,6 +186,12 @@ export class Environment implements RuntimeApiListener {
     }
     if (!init.ok && init.failure.status !== 'timeout')
       this.log.initReport(init.durationMs, 'error', init.failure.errorType);
+    // After the init's duration is taken and before the invoke phase's starts: neither counts the wait.
+    const after = init.ok ? this.afterFirstInit : undefined;
+    if (after) {
+      this.afterFirstInit = undefined;
+      await after();
+    }
     return { init, retriedAt };
   }
 

@@ -10,6 +10,7 @@ import {
   type InvocationRequest,
 } from '../../apis/environment-link.ts';
 import type { AgentConfig } from './config.ts';
+import { untilCpuAtMost } from './cpu-after-init.ts';
 import { Environment } from './environment.ts';
 import { type LinkBody, StreamRelay } from './stream-relay.ts';
 
@@ -28,6 +29,17 @@ function closeReason(text: string): string {
   let reason = text;
   while (Buffer.byteLength(reason) > CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
   return reason;
+}
+
+/** With an init CPU boost: report the init done, then wait (bounded) for the controller's resize. */
+function afterInit(config: AgentConfig, send: (message: AgentMessage) => void) {
+  const share = config.cpuAfterInitMillicores;
+  if (share === undefined) return undefined;
+  return async () => {
+    send({ type: 'initialised' });
+    if (!(await untilCpuAtMost(share)))
+      process.stderr.write(`serval-agent: the CPU limit is still above ${share}m after the init\n`);
+  };
 }
 
 export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
@@ -110,6 +122,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
             () => {
               queue = queue.then(() => socket.close(1000, 'the runtime ended'));
             },
+            afterInit(config, send),
           );
           await environment.start();
           provisioned = header.spec.initializationType === 'provisioned-concurrency';

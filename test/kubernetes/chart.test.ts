@@ -202,6 +202,8 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       // A heap limit under the pod's memory limit (controller.maxHeapMiB), and the region for status.url.
       NODE_OPTIONS: '--max-old-space-size=256',
       SERVAL_REGION: 'local',
+      // Function pods' CPU limit during init (controller.initCpuMillicores, ADR-48).
+      SERVAL_INIT_CPU_MILLICORES: '1000',
     });
     expect(controller.ports).toEqual([{ name: 'health', containerPort: 8082 }]);
     for (const probe of [controller.readinessProbe, controller.livenessProbe])

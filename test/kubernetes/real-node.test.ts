@@ -215,11 +215,15 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
     expect(Number(seen.limit)).toBe(256 * 1024 * 1024);
   }, 300_000);
 
-  it("a handler that outgrows its memory limit gets Lambda's error, and the next call a new pod", async () => {
+  it("a 128 MB function inits on the boosted CPU and handles on its share; outgrowing its memory gets Lambda's error, then a new pod", async () => {
+    // The container's CFS quota (cgroup v1 on the rig's node), once at init and again in the handler.
     const hog = [
+      "import { readFileSync } from 'node:fs';",
+      "const quota = () => Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', 'utf8')) / Number(readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_period_us', 'utf8')) * 1000;",
+      'const atInit = quota();',
       'const held = [];',
       'export const handler = async (e) => {',
-      '  if (e.small) return "fine";',
+      '  if (e.small) return { atInit, inHandler: quota() };',
       '  for (;;) held.push(Buffer.alloc(8 << 20, 1));',
       '};',
     ].join('\n');
@@ -228,11 +232,32 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
       functionManifest(NS, 'hog', hog, { memoryMB: 128, timeoutSeconds: 30 }),
     );
     await ready('hog');
-    await rig.until(
+    const first = await rig.until(
       'hog answers',
-      async () => (await invoke('hog', { small: true })).status === 200,
+      async () => {
+        const r = await invoke('hog', { small: true });
+        return r.status === 200 ? r : undefined;
+      },
       120_000,
     );
+    expect(first.error, await diagnose('hog')).toBeNull();
+    // Init ran on the boost (1 vCPU), the handler on 128/1769 of a vCPU: the pod was resized in between.
+    expect(JSON.parse(first.body)).toEqual({ atInit: 1000, inHandler: 72 });
+    const [pod] = (await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=hog'])).items;
+    expect(pod.metadata.annotations['serval.dev/cpu-after-init']).toBe('72m');
+    expect(pod.spec.containers[0].resources).toMatchObject({
+      requests: { cpu: '71m' },
+      limits: { cpu: '72m' },
+    });
+    // The kubelet reports what it applied a moment after it applied it.
+    await rig.until(
+      "the resize in hog's container status",
+      async () =>
+        (await json(['get', 'pod', pod.metadata.name, '-n', NS])).status.containerStatuses[0].resources.limits
+          .cpu === '72m',
+    );
+    expect(pod.status.qosClass).toBe('Burstable');
+
     const r = await invoke('hog');
     expect(r.status, await diagnose('hog')).toBe(200);
     expect(r.error).toBe('Unhandled');

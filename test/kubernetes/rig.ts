@@ -201,6 +201,8 @@ async function assembleRig(
       SERVAL_HEALTH_PORT: '0',
       SERVAL_POD_NODE_NAME: NODE,
       SERVAL_RESYNC_SECONDS: '5',
+      // The stand-in node has no cgroups to resize: its pods get their proportional CPU from the start.
+      ...(realNode ? {} : { SERVAL_INIT_CPU_MILLICORES: '0' }),
       ...controllerEnv,
       POD_NAME: identity,
     });

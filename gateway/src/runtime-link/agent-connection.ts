@@ -43,6 +43,7 @@ export class AgentConnection {
   private closedFlag = false;
   private closeReasonText: string | undefined;
   private readonly readyListeners: Array<() => void> = [];
+  private readonly initialisedListeners: Array<() => void> = [];
   private readonly closeListeners: Array<() => void> = [];
 
   /** `stream` is the upgraded link; `head` the bytes that followed its upgrade request. */
@@ -71,6 +72,11 @@ export class AgentConnection {
 
   onReady(listener: () => void): void {
     this.readyListeners.push(listener);
+  }
+
+  /** The agent's first init is done (a pod with an init CPU boost, ADR-48). */
+  onInitialised(listener: () => void): void {
+    this.initialisedListeners.push(listener);
   }
 
   onClose(listener: () => void): void {
@@ -116,6 +122,8 @@ export class AgentConnection {
   private receive(header: Exclude<AgentMessage, StreamChunkHeader>, body: Buffer): void {
     if (header.type === 'ready') {
       for (const l of this.readyListeners) l();
+    } else if (header.type === 'initialised') {
+      for (const l of this.initialisedListeners) l();
     } else if (header.type === 'result') {
       const pending = this.inFlight.get(header.result.requestId);
       if (!pending) return; // a stale or foreign result

@@ -15,6 +15,7 @@ interface Expected {
 export class LinkServer {
   private readonly connections = new Set<AgentConnection>();
   private readonly expected = new Map<string, Expected>();
+  private readonly initialisedListeners: Array<(environmentId: string) => void> = [];
 
   constructor(...servers: Server[]) {
     for (const server of servers)
@@ -24,6 +25,11 @@ export class LinkServer {
   /** Registers a credential for an environment about to start; it may be used once. */
   expect(spec: EnvironmentSpec, token: string, connected: (conn: AgentConnection) => void): void {
     this.expected.set(spec.environmentId, { token: Buffer.from(token), spec, connected });
+  }
+
+  /** An environment's agent reports its first init done (ADR-48). */
+  onInitialised(listener: (environmentId: string) => void): void {
+    this.initialisedListeners.push(listener);
   }
 
   forget(environmentId: string): void {
@@ -61,6 +67,9 @@ export class LinkServer {
     const conn = new AgentConnection(spec.environmentId, socket, head, spec.maxConcurrency ?? 1);
     this.connections.add(conn);
     conn.onClose(() => this.connections.delete(conn));
+    conn.onInitialised(() => {
+      for (const l of this.initialisedListeners) l(spec.environmentId);
+    });
     conn.send({ type: 'configure', spec });
     expected.connected(conn);
   }

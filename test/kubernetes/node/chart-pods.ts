@@ -95,6 +95,7 @@ function asPod(deployment: any, apiHost: string, apiPort: number, envFor: (c: V1
 }
 
 export async function deployChartPods(rig: ServalRig<RealNode>): Promise<ChartPods> {
+  await rig.node.servalImage;
   const proxy = await apiProxy(rig.node.ip, rig.cluster.server);
   await rig.kubectl(
     ['apply', '-f', '-'],
@@ -174,7 +175,8 @@ export async function deployChartPods(rig: ServalRig<RealNode>): Promise<ChartPo
     pods: { gateway: gatewayPod.metadata!.name!, controller: controllerPod.metadata!.name! },
     async stop() {
       await rig
-        .kubectl(['delete', 'pods', '-n', NAMESPACE, '--all', '--grace-period=5'])
+        // Not waited for: the node's stop() waits for every pod on it anyway.
+        .kubectl(['delete', 'pods', '-n', NAMESPACE, '--all', '--grace-period=5', '--wait=false'])
         .catch(() => undefined);
       await proxy.close();
     },

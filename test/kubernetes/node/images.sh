@@ -6,8 +6,10 @@
 #   serval    the Dockerfile's `serval` target  (podman build --build-arg NODE_IMAGE=<base>)
 #   runtime   the Dockerfile's `runtime` target
 # Each is saved as a docker-archive under $SERVAL_CACHE/k8s-images, keyed by the hash of its inputs, so a
-# warm run only hashes; the rig imports the archives into its containerd (ctr images import). Prints the
-# directory that holds {pause,serval,runtime}.tar. `images.sh function <dir> <tag>` builds a test's own
+# warm run only hashes; the rig imports the archives into its containerd (ctr images import). podman's own
+# storage is kept there too (storage/), so its layer cache outlives the machine: after a source change only
+# the COPY layers are built again, not `npm ci` or `apt-get`. Prints the directory that holds
+# {pause,serval,runtime}.tar. `images.sh function <dir> <tag>` builds a test's own
 # function image from <dir>/Dockerfile instead (below).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -33,6 +35,19 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 runtime = "runc"
 CONF
+# The layer cache lives with the archives; runroot is per boot. A store that no longer opens (a run killed
+# mid-write, a podman upgrade) is started afresh: it is only a cache.
+export CONTAINERS_STORAGE_CONF="$cache/storage.conf"
+cat > "$CONTAINERS_STORAGE_CONF" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$cache/storage"
+runroot = "/run/serval-podman-storage"
+CONF
+if ! podman images -q >/dev/null 2>&1; then
+  log "podman storage unusable, starting afresh"
+  rm -rf "$cache/storage"
+fi
 
 # The sandbox image.
 pause_key="$(sha256sum "$repo/test/kubernetes/node/pause.c" | cut -c1-16)"
@@ -98,9 +113,11 @@ images_key="$(
   { echo "$base_key"; find Dockerfile .dockerignore package.json package-lock.json bin cli apis kube gateway controller runtime-shims \
       -type f -not -path '*/__pycache__/*' -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16
 )"
-out="$cache/$images_key"
+out="$cache/images-$images_key"
 if [ ! -s "$out/serval.tar" ] || [ ! -s "$out/runtime.tar" ]; then
   mkdir -p "$out"
+  # Tagged, so that the prune below keeps the `npm ci` layer both targets copy from.
+  podman build -q --network=host --build-arg "NODE_IMAGE=$base_image" --target deps -t localhost/serval-deps:test "$repo" >/dev/null
   for target in serval runtime; do
     tag="localhost/serval:test"; [ "$target" = runtime ] && tag="localhost/serval-runtime:test"
     podman build -q --network=host --build-arg "NODE_IMAGE=$base_image" --target "$target" -t "$tag" "$repo" >/dev/null
@@ -108,8 +125,12 @@ if [ ! -s "$out/serval.tar" ] || [ ! -s "$out/runtime.tar" ]; then
     mv "$out/$target.tar.tmp" "$out/$target.tar"
   done
   log "built $out/{serval,runtime}.tar"
-  # Older image keys are of no further use; bases and pause stay (they rarely change).
-  find "$cache" -mindepth 1 -maxdepth 1 -type d -not -name "$images_key" -exec rm -rf {} +
+  # The previous build's images, untagged by this one; their cached layers stay under the new images.
+  podman image prune -f >/dev/null
 fi
+touch "$out"
+# Several branches share one cache: keep the two image sets used last (760 MB each), not just this one;
+# another is rebuilt from podman's layer cache in under a minute.
+ls -1dt "$cache"/images-* | tail -n +3 | xargs -r rm -rf
 ln -sfn "$pause_tar" "$out/pause.tar"
 echo "$out"

@@ -67,6 +67,8 @@ export interface RealNode {
   ctr(args: string[]): Promise<string>;
   /** The container log the kubelet wrote for a pod, for a failing test's message. */
   podLog(namespace: string, pod: string): string;
+  /** The serval image (the chart's pods) is imported in the background: resolves once it is there. */
+  servalImage: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -335,6 +337,7 @@ export async function startRealNode(options: {
     await releaseHost(instance);
   };
 
+  let images = '';
   try {
     // The bridge exists before the kubelet starts: its address is the node's IP (the kubelet refuses
     // loopback), and the bridge plugin, finding it, adds the pods' veths to it.
@@ -399,10 +402,13 @@ export async function startRealNode(options: {
     instance.pids.push(containerd.pid!);
     record();
     await poll('containerd', async () => await ctr(['version']).then(() => true), 30_000);
-    const images = buildImages();
-    for (const image of ['pause', 'runtime', 'serval']) {
-      await ctr(['images', 'import', join(images, `${image}.tar`)]);
-    }
+    images = buildImages();
+    // Function pods need the pause and runtime images, imported beside the kubelet's start and
+    // registration below; only the chart's pods (the last test) need serval, which follows in the background.
+    const imported = Promise.all(
+      ['pause', 'runtime'].map((image) => ctr(['images', 'import', join(images, `${image}.tar`)])),
+    );
+    imported.catch(() => undefined); // awaited below; a failure there stops the node
 
     // The kubelet's cgroups live under a root of this node's own, which must exist in every hierarchy.
     for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
@@ -478,15 +484,19 @@ export async function startRealNode(options: {
       },
       90_000,
     );
+    await imported;
   } catch (err) {
     await stop();
     throw err;
   }
+  const servalImage = ctr(['images', 'import', join(images, 'serval.tar')]).then(() => undefined);
+  servalImage.catch(() => undefined); // the chart's test awaits it
 
   return {
     name,
     ip,
     ctr,
+    servalImage,
     podLog(namespace, pod) {
       const root = join(dir, 'pods');
       const podDir = readdirSync(root).find((d) => d.startsWith(`${namespace}_${pod}_`));

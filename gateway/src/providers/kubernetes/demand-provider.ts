@@ -19,6 +19,8 @@ export interface DemandedEnvironment {
   linkPath: string;
   token: string;
   requestedAt: string;
+  /** The agent finished its first init: the controller takes back the pod's init CPU boost (ADR-48). */
+  initialised?: boolean;
 }
 
 interface Entry {
@@ -52,6 +54,12 @@ export class DemandProvider implements EnvironmentProvider {
   /** What the controller should be running now. */
   list(): DemandedEnvironment[] {
     return [...this.entries.values()].map((e) => e.demanded);
+  }
+
+  /** The environment's agent reports its first init done. */
+  initialised(environmentId: string): void {
+    const entry = this.entries.get(environmentId);
+    if (entry) entry.demanded.initialised = true;
   }
 
   /**
