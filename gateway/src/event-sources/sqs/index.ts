@@ -7,6 +7,7 @@ import type { SourceKind, SourcePoller } from '../source-kind.ts';
 import { describeQueue, type QueueInfo, queueArn, queueRegion, sqsClient } from './connection.ts';
 import type { SqsRecord } from './event.ts';
 import { receiveSqs, SQS_MAX_PER_RECEIVE } from './receive.ts';
+import { rejectedKeys } from './rejected-keys.ts';
 import { extendSqs, settleSqs } from './settle.ts';
 
 export const sqsKind: SourceKind<SqsRecord> = {
@@ -33,7 +34,11 @@ export const sqsKind: SourceKind<SqsRecord> = {
       async connect() {
         client?.destroy();
         client = sqsClient(url, region, await context.credentials(), context.brokerRequest);
-        queue = await describeQueue(client, url, region);
+        try {
+          queue = await describeQueue(client, url, region);
+        } catch (err) {
+          throw rejectedKeys(err, context.spec, context.namespace);
+        }
       },
       receive(max, waitMs, signal) {
         const c = connected();
