@@ -27,6 +27,7 @@ import {
 
 const ENV_KEY = { id: 'AKIDGATEWAYENV', secret: 'gateway-env-secret' };
 const SECRET_KEY = { id: 'AKIDFROMSECRET', secret: 'from-secret-secret' };
+const REVOKED_KEY = { id: 'AKIDREVOKEDLATER', secret: 'revoked-later-secret' };
 const SESSION_TOKEN = 'session-token-from-secret';
 const WRONG_SECRET = 'not-the-right-secret';
 
@@ -62,8 +63,10 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping credentials (local mode)', () 
     proxy = await startSqsAuthProxy(server.endpoint, {
       [ENV_KEY.id]: ENV_KEY.secret,
       [SECRET_KEY.id]: SECRET_KEY.secret,
+      [REVOKED_KEY.id]: REVOKED_KEY.secret,
     });
-    for (const q of ['keyed', 'ambient', 'refused', 'unset']) queues[q] = await createQueue(sqs, `cred-${q}`);
+    for (const q of ['keyed', 'ambient', 'refused', 'unset', 'revoked'])
+      queues[q] = await createQueue(sqs, `cred-${q}`);
     sink = await startHttpSink();
     const source = (q: string, secret?: string) => ({
       sqs: {
@@ -84,13 +87,21 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping credentials (local mode)', () 
         SERVAL_SECRET_SQS_WRONG_SECRETACCESSKEY: WRONG_SECRET,
         // sqs-half has no secretAccessKey
         SERVAL_SECRET_SQS_HALF_ACCESSKEYID: SECRET_KEY.id,
+        SERVAL_SECRET_SQS_REVOKED_ACCESSKEYID: REVOKED_KEY.id,
+        SERVAL_SECRET_SQS_REVOKED_SECRETACCESSKEY: REVOKED_KEY.secret,
       },
-      functions: [recorder('keyed', sink), recorder('ambient', sink), recorder('refused', sink)],
+      functions: [
+        recorder('keyed', sink),
+        recorder('ambient', sink),
+        recorder('refused', sink),
+        recorder('revoked', sink),
+      ],
       documents: [
         mappingDoc('keyed', { functionName: 'keyed', source: source('keyed', 'sqs-keys') }),
         mappingDoc('ambient', { functionName: 'ambient', source: source('ambient') }),
         mappingDoc('refused', { functionName: 'refused', source: source('refused', 'sqs-wrong') }),
         mappingDoc('unset', { functionName: 'refused', source: source('unset', 'sqs-half') }),
+        mappingDoc('revoked', { functionName: 'revoked', source: source('revoked', 'sqs-revoked') }),
       ],
     });
     expect(serval.loaded.problems).toEqual([]);
@@ -147,6 +158,22 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping credentials (local mode)', () 
       () => batchesOf(sink, 'keyed').some((b) => b.some((r) => r.body === '{"keyed":2}')) || undefined,
       'the healthy mapping still delivering',
     );
+  });
+
+  it('keys revoked while the mapping polls are a credentials problem from the first refused receive', async () => {
+    await sendAll(sqs, queues.revoked!, [{ MessageBody: '{"revoked":1}' }]);
+    await eventually(
+      () => batchesOf(sink, 'revoked').some((b) => b.some((r) => r.body === '{"revoked":1}')) || undefined,
+      'delivered before the revocation',
+    );
+    proxy.keys.delete(REVOKED_KEY.id);
+    const result = await mappingResult(lambda, 'revoked', 'PROBLEM: Connection error');
+    expect(result).toBe('PROBLEM: Connection error. The event source refused the credentials.');
+    const uuid = manifestMappingUuid('default', 'revoked');
+    const lines = serval.gatewayLog().filter((l) => l.includes(uuid));
+    expect(lines.join('\n')).toContain('the keys in Secret default/sqs-revoked (InvalidClientTokenId)');
+    // Never shown as an outage first: the refused receive itself is named as refused keys.
+    expect(lines.filter((l) => l.includes('unreachable'))).toEqual([]);
   });
 
   it('a Secret without a required key is a status problem naming the variable to set', async () => {

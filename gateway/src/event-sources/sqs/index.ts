@@ -59,7 +59,10 @@ export const sqsKind: SourceKind<SqsRecord> = {
       },
       receive(max, waitMs, signal) {
         const c = connected();
-        return receiveSqs(c.api, c.queue, max, waitMs, signal);
+        // Keys rotated to wrong ones while connected are a credentials problem from the first refusal.
+        return receiveSqs(c.api, c.queue, max, waitMs, signal).catch((err: unknown) => {
+          throw rejectedKeys(err, context.spec, context.namespace);
+        });
       },
       buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
       eventPayload: recordsPayload,
