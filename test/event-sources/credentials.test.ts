@@ -116,15 +116,15 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping credentials (local mode)', () 
     await server?.close();
   });
 
+  /** Resolves once function `fn` was invoked with a record whose body is `body`. */
+  const delivered = (fn: string, body: string, what: string) =>
+    eventually(() => batchesOf(sink, fn).some((b) => b.some((r) => r.body === body)) || undefined, what);
   const signedFor = (q: string) =>
     proxy.accepted.filter((r) => r.queueUrl === proxy.via(queues[q]!.url)).map((r) => r.accessKeyId);
 
   it("signs with the keys of the mapping's credentialsSecretRef, session token included", async () => {
     await sendAll(sqs, queues.keyed!, [{ MessageBody: '{"keyed":1}' }]);
-    await eventually(
-      () => batchesOf(sink, 'keyed').some((b) => b.some((r) => r.body === '{"keyed":1}')) || undefined,
-      'the message delivered',
-    );
+    await delivered('keyed', '{"keyed":1}', 'the message delivered');
     // Delivered means received and deleted through the proxy, each call signed with the Secret's key.
     expect(new Set(signedFor('keyed'))).toEqual(new Set([SECRET_KEY.id]));
     const keyed = proxy.accepted.filter((r) => r.queueUrl === proxy.via(queues.keyed!.url));
@@ -134,10 +134,7 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping credentials (local mode)', () 
 
   it("falls back to the gateway's own AWS keys without a credentialsSecretRef", async () => {
     await sendAll(sqs, queues.ambient!, [{ MessageBody: '{"ambient":1}' }]);
-    await eventually(
-      () => batchesOf(sink, 'ambient').some((b) => b.some((r) => r.body === '{"ambient":1}')) || undefined,
-      'the message delivered',
-    );
+    await delivered('ambient', '{"ambient":1}', 'the message delivered');
     expect(new Set(signedFor('ambient'))).toEqual(new Set([ENV_KEY.id]));
   });
 
@@ -154,18 +151,12 @@ describe.skipIf(!sqsServerAvailable)('SQS mapping credentials (local mode)', () 
     expect(batchesOf(sink, 'refused')).toEqual([]);
     // The gateway carries on: the other mappings still deliver.
     await sendAll(sqs, queues.keyed!, [{ MessageBody: '{"keyed":2}' }]);
-    await eventually(
-      () => batchesOf(sink, 'keyed').some((b) => b.some((r) => r.body === '{"keyed":2}')) || undefined,
-      'the healthy mapping still delivering',
-    );
+    await delivered('keyed', '{"keyed":2}', 'the healthy mapping still delivering');
   });
 
   it('keys revoked while the mapping polls are a credentials problem from the first refused receive', async () => {
     await sendAll(sqs, queues.revoked!, [{ MessageBody: '{"revoked":1}' }]);
-    await eventually(
-      () => batchesOf(sink, 'revoked').some((b) => b.some((r) => r.body === '{"revoked":1}')) || undefined,
-      'delivered before the revocation',
-    );
+    await delivered('revoked', '{"revoked":1}', 'delivered before the revocation');
     proxy.keys.delete(REVOKED_KEY.id);
     const result = await mappingResult(lambda, 'revoked', 'PROBLEM: Connection error');
     expect(result).toBe('PROBLEM: Connection error. The event source refused the credentials.');
