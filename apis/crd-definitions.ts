@@ -303,9 +303,10 @@ export const EVENT_SOURCE_MAPPING_CRD: CrdDefinition = {
     },
     {
       path: 'spec.source.nats',
-      why: 'nats: a consumer belongs to a stream',
+      why: 'nats: a consumer belongs to a stream; a URL is given inline or in a Secret, not both',
       rules: [
         { rule: '!has(self.consumer) || has(self.stream)', message: 'needs stream', fieldPath: '.consumer' },
+        { rule: '!has(self.url) || !has(self.secretRef)', message: 'takes at most one of url, secretRef' },
       ],
     },
     {

@@ -58,7 +58,21 @@ const rabbitmq = z
     message: 'needs exactly one of url, secretRef',
   });
 
-const sqs = z.object({ queueUrl: z.url({ protocol: /^https?$/ }).max(2048) }).strict();
+/**
+ * A Secret in the mapping's namespace holding AWS access keys under `accessKeyId`, `secretAccessKey` and,
+ * for temporary keys, `sessionToken` (Lambda would use the function's execution role; Serval has no IAM).
+ */
+const AwsKeysSecretRefSchema = z
+  .object({ name: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a Secret name') })
+  .strict();
+
+const sqs = z
+  .object({
+    queueUrl: z.url({ protocol: /^https?$/ }).max(2048),
+    /** Absent: the gateway's own AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
+    credentialsSecretRef: AwsKeysSecretRefSchema.optional(),
+  })
+  .strict();
 
 const nats = z
   .object({
@@ -67,6 +81,8 @@ const nats = z
       .url({ protocol: /^(nats|tls|wss?)$/ })
       .max(2048)
       .optional(),
+    /** The URL in a Secret instead, for one with credentials (`nats://user:pass@host:4222`, `nats://token@host`). */
+    secretRef: SecretKeyRefSchema.optional(),
     subject: z
       .string()
       .max(255)
@@ -79,6 +95,9 @@ const nats = z
   .refine((n) => n.consumer === undefined || n.stream !== undefined, {
     path: ['consumer'],
     message: 'needs stream',
+  })
+  .refine((n) => n.url === undefined || n.secretRef === undefined, {
+    message: 'takes at most one of url, secretRef',
   });
 
 const schedule = z

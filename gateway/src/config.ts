@@ -87,7 +87,12 @@ export interface GatewayConfig {
    */
   accessKeysFile: string | undefined;
   /** Local mode's SQS credentials for event source mappings (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
-  eventSourceCredentials: { accessKeyId?: string | undefined; secretAccessKey?: string | undefined };
+  /** SQS keys for mappings without a `credentialsSecretRef` (AWS_ACCESS_KEY_ID, …, AWS_SESSION_TOKEN). */
+  eventSourceCredentials: {
+    accessKeyId?: string | undefined;
+    secretAccessKey?: string | undefined;
+    sessionToken?: string | undefined;
+  };
   /** Local mode's values for mappings' `secretRef`s: the SERVAL_SECRET_<NAME>_<KEY> variables. */
   eventSourceSecrets: Record<string, string>;
 }
@@ -157,6 +162,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     eventSourceCredentials: {
       accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+      sessionToken: env.AWS_SESSION_TOKEN || undefined,
     },
     eventSourceSecrets: Object.fromEntries(
       Object.entries(env).filter(

@@ -430,6 +430,37 @@ export const INVALID: InvalidCase[] = [
     message: 'needs exactly one of url, secretRef',
   },
   {
+    name: 'NATS with url and secretRef',
+    doc: esm({
+      source: { nats: { url: 'nats://n:4222', secretRef: { name: 'nats' }, subject: 'orders' } },
+    }),
+    field: 'spec.source.nats',
+    message: 'takes at most one of url, secretRef',
+  },
+  {
+    name: 'SQS credentials Secret that is not a Secret name',
+    doc: esm({
+      source: {
+        sqs: { queueUrl: 'https://sqs.local/000000000000/q', credentialsSecretRef: { name: 'Keys!' } },
+      },
+    }),
+    field: 'spec.source.sqs.credentialsSecretRef.name',
+    message: 'should match',
+  },
+  {
+    name: 'SQS credentials Secret with a key',
+    doc: esm({
+      source: {
+        sqs: {
+          queueUrl: 'https://sqs.local/000000000000/q',
+          credentialsSecretRef: { name: 'k', key: 'url' },
+        },
+      },
+    }),
+    field: 'spec.source.sqs.credentialsSecretRef',
+    message: 'key',
+  },
+  {
     name: 'NATS consumer without a stream',
     doc: esm({ source: { nats: { subject: 'orders', consumer: 'fn' } } }),
     field: 'spec.source.nats.consumer',
@@ -595,6 +626,15 @@ export const VALID: Doc[] = [
     'orders-kafka',
   ),
   esm({ source: { rabbitmq: { secretRef: { name: 'rmq' }, queue: 'jobs' } } }, 'jobs-rmq'),
+  esm(
+    {
+      source: {
+        sqs: { queueUrl: 'https://sqs.local/000000000000/q', credentialsSecretRef: { name: 'sqs-keys' } },
+      },
+    },
+    'keyed-sqs',
+  ),
+  esm({ source: { nats: { secretRef: { name: 'nats-login' }, subject: 'orders' } } }, 'login-nats'),
   esm({ scalingConfig: { maximumConcurrency: 5 }, maximumBatchingWindowSeconds: 5 }, 'queue-sqs'),
   esm(
     {

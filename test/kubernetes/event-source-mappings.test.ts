@@ -1,13 +1,19 @@
 // Event source mappings on a real kube-apiserver: broker credentials read from a Secret in the mapping's
 // namespace under the chart's RBAC (a RabbitMQ user the test creates with rabbitmqctl), a missing Secret
-// shown on the status by name and picked up once it exists, and the mapping API creating, updating and
-// deleting the EventSourceMapping resource so that kubectl and the API show one truth.
+// shown on the status by name and picked up once it exists, SQS access keys from a Secret (checked by a
+// SigV4-verifying proxy in front of ElasticMQ) whose missing key, refused value and rotation the status
+// follows, and the mapping API creating, updating and deleting the EventSourceMapping resource so that
+// kubectl and the API show one truth.
 import { randomBytes } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { createQueue, type Queue, sendAll } from '../event-sources/sqs-support.ts';
 import { type HttpSink, startHttpSink } from '../support/http-sink.ts';
 import { rabbitmqAvailable, startRabbitMq, type TestRabbitMq } from '../support/rabbitmq.ts';
+import { type SqsAuthProxy, startSqsAuthProxy } from '../support/sqs-auth-proxy.ts';
+import { sqsServerAvailable, startSqsServer, type TestSqsServer } from '../support/sqs-server.ts';
 import { functionManifest, rigAvailable, type ServalRig, startServalRig } from './rig.ts';
 
 const NS = 'esm-sec';
@@ -168,6 +174,116 @@ describe.skipIf(!rigAvailable || !rabbitmqAvailable)('event source mappings on K
     });
     expect(condition(connected, 'Ready')).toMatchObject({ status: 'True', reason: 'Polling' });
   }, 180_000);
+
+  describe.skipIf(!sqsServerAvailable)('SQS keys from a Secret', () => {
+    const KEY_ID = 'AKIDCLUSTERSECRET';
+    const KEY_SECRET = `sk-${randomBytes(12).toString('hex')}`;
+    const WRONG = `wrong-${randomBytes(12).toString('hex')}`;
+    let server: TestSqsServer;
+    let proxy: SqsAuthProxy;
+    let sqs: SQSClient;
+    let queue: Queue;
+    const keys = (data: Record<string, string>) =>
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'sqs-keys', namespace: NS },
+        stringData: data,
+      });
+    const sqsBodies = () =>
+      sink.requests
+        .filter((r) => r.path === '/sqs')
+        .flatMap((r) =>
+          (JSON.parse(r.body) as { Records: Array<{ body: string }> }).Records.map((m) => m.body),
+        );
+
+    beforeAll(async () => {
+      server = await startSqsServer({ persistent: false });
+      sqs = server.client();
+      queue = await createQueue(sqs, 'cluster-keyed');
+      proxy = await startSqsAuthProxy(server.endpoint, { [KEY_ID]: KEY_SECRET });
+      await kubectl(
+        ['apply', '-f', '-'],
+        functionManifest(
+          NS,
+          'sqs-worker',
+          `export const handler = async (event) => {
+            await fetch('${sink.url}/sqs', { method: 'POST', body: JSON.stringify(event) });
+            return {};
+          };`,
+        ),
+      );
+      await rig.until(
+        'sqs-worker known to the gateway',
+        async () => {
+          const r = await rig.invoke(NS, 'sqs-worker', { Records: [] });
+          return r.status === 200 ? r : undefined;
+        },
+        120_000,
+      );
+    }, 180_000);
+
+    afterAll(async () => {
+      await proxy?.close();
+      await server?.close();
+    });
+
+    it('a missing key, then refused keys, are status conditions naming the Secret; rotated keys are used on reconnect', async () => {
+      const connectedCondition = async (reason: string, readyReason = reason) =>
+        rig.until(
+          `SourceConnected ${reason}`,
+          async () => {
+            const o = await json(['get', 'esm', 'sqs-keyed', '-n', NS]);
+            const c = condition(o, 'SourceConnected');
+            return c?.reason === reason && condition(o, 'Ready')?.reason === readyReason ? o : undefined;
+          },
+          120_000,
+        );
+      // No secretAccessKey yet.
+      await kubectl(['apply', '-f', '-'], keys({ accessKeyId: KEY_ID }));
+      await kubectl(
+        ['apply', '-f', '-'],
+        stringify({
+          apiVersion: 'serval.dev/v1alpha1',
+          kind: 'EventSourceMapping',
+          metadata: { name: 'sqs-keyed', namespace: NS },
+          spec: {
+            functionName: 'sqs-worker',
+            source: { sqs: { queueUrl: proxy.via(queue.url), credentialsSecretRef: { name: 'sqs-keys' } } },
+          },
+        }),
+      );
+      const missing = await connectedCondition('CredentialsUnavailable');
+      expect(condition(missing, 'SourceConnected')?.message).toContain(
+        `Secret ${NS}/sqs-keys has no key secretAccessKey`,
+      );
+      await sendAll(sqs, queue, [{ MessageBody: '{"cluster":1}' }]);
+
+      // A secretAccessKey the endpoint refuses.
+      await kubectl(['apply', '-f', '-'], keys({ accessKeyId: KEY_ID, secretAccessKey: WRONG }));
+      const refused = await connectedCondition('CredentialsRejected');
+      expect(condition(refused, 'SourceConnected')?.message).toContain(
+        `the keys in Secret ${NS}/sqs-keys (SignatureDoesNotMatch)`,
+      );
+      expect(refused.status.lastProcessingResult).toBe(
+        'PROBLEM: Connection error. The event source refused the credentials.',
+      );
+      expect(sqsBodies()).toEqual([]);
+      // The gateway carries on serving.
+      expect((await rig.invoke(NS, 'sqs-worker', { Records: [] })).status).toBe(200);
+
+      // Rotated to the right keys: read again on the next reconnect attempt.
+      await kubectl(['apply', '-f', '-'], keys({ accessKeyId: KEY_ID, secretAccessKey: KEY_SECRET }));
+      await rig.until('the message delivered', async () => sqsBodies().includes('{"cluster":1}'), 120_000);
+      const connected = await connectedCondition('Connected', 'Polling');
+      expect(condition(connected, 'Ready')).toMatchObject({ status: 'True', reason: 'Polling' });
+      expect(proxy.accepted.some((r) => r.accessKeyId === KEY_ID)).toBe(true);
+      const shown = JSON.stringify(connected) + rig.log.join('\n');
+      expect(shown).not.toContain(KEY_SECRET);
+      expect(shown).not.toContain(WRONG);
+      await kubectl(['delete', 'esm', 'sqs-keyed', '-n', NS]);
+    }, 420_000);
+  });
 
   it('the mapping API creates, updates and deletes the EventSourceMapping resource', async () => {
     const created = await api('', {

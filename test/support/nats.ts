@@ -14,10 +14,11 @@ export interface TestNats {
   stop(remove?: boolean): Promise<void>;
 }
 
-export async function startNats(): Promise<TestNats> {
+/** `args` are more of nats-server's flags, e.g. `['--user', 'u', '--pass', 'p']` for a server with a login. */
+export async function startNats({ args = [] }: { args?: string[] } = {}): Promise<TestNats> {
   const dir = mkdtempSync(join(testDataRoot(), 'nats-'));
   mkdirSync(dir, { recursive: true });
-  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', '-1', '-sd', dir], {
+  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', '-1', '-sd', dir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,4 +1,4 @@
-// Cluster mode's credentials: one key of a Secret in the mapping's own namespace, read when the mapping
+// Cluster mode's credentials: keys of a Secret in the mapping's own namespace, read when the mapping
 // connects. The chart grants `get` on Secrets only in the namespaces it lists
 // (gateway.eventSourceSecrets.namespaces), so a mapping elsewhere gets a clear "may not read" instead.
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -6,13 +6,13 @@ import { KubeError, requestJson } from '../../../kube/informer.ts';
 import { CredentialsError, type SecretReader } from './credentials.ts';
 
 export function kubernetesSecrets(kc: KubeConfig): SecretReader {
-  return async (namespace, ref) => {
-    const where = `Secret ${namespace}/${ref.name}`;
+  return async (namespace, name, required, optional = []) => {
+    const where = `Secret ${namespace}/${name}`;
     let secret: { data?: Record<string, string> };
     try {
       secret = (await requestJson(
         kc,
-        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(ref.name)}`,
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
       )) as typeof secret;
     } catch (err) {
       // The API server's own message is not passed on: only what we say here reaches status and logs.
@@ -26,8 +26,16 @@ export function kubernetesSecrets(kc: KubeConfig): SecretReader {
         `${where} could not be read (${status ? `HTTP ${status}` : 'API server unreachable'})`,
       );
     }
-    const value = secret.data?.[ref.key];
-    if (value === undefined) throw new CredentialsError(`${where} has no key ${ref.key}`);
-    return Buffer.from(value, 'base64').toString('utf8').trim();
+    const values: Record<string, string> = {};
+    for (const key of [...required, ...optional]) {
+      const encoded = secret.data?.[key];
+      const value = encoded === undefined ? '' : Buffer.from(encoded, 'base64').toString('utf8').trim();
+      if (value !== '') values[key] = value;
+      else if (required.includes(key))
+        throw new CredentialsError(
+          `${where} has no key ${key}${encoded === undefined ? '' : ' (it is empty)'}`,
+        );
+    }
+    return values;
   };
 }

@@ -97,17 +97,26 @@ export class MappingStatusKeeper {
 
   /** The source is unreachable; returns the message to log when the outage is new, else undefined. */
   disconnected(err: unknown): string | undefined {
-    // Credentials that cannot be read (a missing Secret) are not an outage: the status says which Secret.
-    const credentials = err instanceof CredentialsError;
-    const reason = credentials ? 'CredentialsUnavailable' : 'SourceUnreachable';
+    // Credentials that cannot be read (a missing Secret) or that the source refused are not an outage: the
+    // status says which Secret.
+    const credentials = err instanceof CredentialsError ? err : undefined;
+    const reason = credentials
+      ? credentials.rejected
+        ? 'CredentialsRejected'
+        : 'CredentialsUnavailable'
+      : 'SourceUnreachable';
     const message = credentials
-      ? `the ${this.kind} source's credentials could not be read: ${err.message}`
+      ? credentials.rejected
+        ? `the ${this.kind} source refused its credentials: ${credentials.message}`
+        : `the ${this.kind} source's credentials could not be read: ${credentials.message}`
       : `the ${this.kind} source is unreachable: ${err instanceof Error ? err.message : String(err)}`;
     const previous = this.current.conditions.find((c) => c.type === 'SourceConnected');
     const already = previous?.status === 'False' && previous.reason === reason;
     this.setResult(
       credentials
-        ? 'PROBLEM: Connection error. The credentials of the event source could not be read.'
+        ? credentials.rejected
+          ? 'PROBLEM: Connection error. The event source refused the credentials.'
+          : 'PROBLEM: Connection error. The credentials of the event source could not be read.'
         : 'PROBLEM: Connection error. The event source could not be reached.',
     );
     this.setCondition(

@@ -1,17 +1,15 @@
 // Runs one event source mapping: connects to its source (reconnecting with backoff when the broker goes away),
-// and runs poll loops that each receive a batch, filter it, invoke the function and settle the records. Loops
+// and runs poll loops that each receive a batch and hand it to the BatchProcessor (filter, invoke, settle). Loops
 // scale up while batches come full and down when the source is idle, bounded by scalingConfig's
 // maximumConcurrency and the function's reserved concurrency.
 
-import { FilterPattern, matchesAny } from '../../../apis/event-filter.ts';
+import { FilterPattern } from '../../../apis/event-filter.ts';
 import type { SourceKind as SourceKindName } from '../../../apis/event-source-mapping.ts';
 import type { Invoker } from '../invocation/invoker.ts';
 import type { Tracing } from '../observability/tracing.ts';
-import { functionArn } from '../registry/function-definition.ts';
 import { Backoff, pause } from './backoff.ts';
-import { BatchAssembler, GroupLocks, MAX_BATCH_PAYLOAD_BYTES } from './batch-assembler.ts';
-import { failureRecord } from './failure-record.ts';
-import { invokeBatch } from './invoke-batch.ts';
+import { BatchAssembler, GroupLocks } from './batch-assembler.ts';
+import { BatchProcessor } from './batch-processor.ts';
 import { LoopScaler } from './loop-scaler.ts';
 import {
   batchingOf,
@@ -22,14 +20,7 @@ import {
 } from './mapping.ts';
 import { MappingStatusKeeper } from './mapping-status.ts';
 import type { EventSourceObserver, MappingLabels } from './observer.ts';
-import type {
-  BatchOutcome,
-  Credentials,
-  SettleResult,
-  SourceKind,
-  SourcePoller,
-  SourceRecord,
-} from './source-kind.ts';
+import type { Credentials, SourceKind, SourcePoller, SourceRecord } from './source-kind.ts';
 
 /** Lambda scales an SQS mapping to 1,000 concurrent batches at most (reference §10.4). */
 const DEFAULT_MAX_CONCURRENCY = 1000;
@@ -64,6 +55,7 @@ export class MappingWorker {
   private poller: SourcePoller | undefined;
   private running: Promise<void> | undefined;
   private readonly statusKeeper: MappingStatusKeeper;
+  private readonly processor: BatchProcessor;
   private loops = 0;
   private scaler = new LoopScaler(Date.now());
   private lost: unknown;
@@ -92,6 +84,16 @@ export class MappingWorker {
       },
       deps.onStatus,
     );
+    this.processor = new BatchProcessor({
+      definition,
+      kind,
+      deps,
+      labels: this.labels,
+      filters: this.filters,
+      groups: this.groups,
+      status: this.statusKeeper,
+      stopped: this.controller.signal,
+    });
   }
 
   get status(): MappingStatus {
@@ -220,7 +222,7 @@ export class MappingWorker {
           assembler.prefetch(signal);
       }
       const started = Date.now();
-      await this.process(poller, batch, signal, started);
+      await this.processor.process(poller, batch, signal, started);
       lastBatchMs = Date.now() - started;
       if (warm) this.scaler.finishedBatch(Date.now());
       else this.scaler.warmed(Date.now());
@@ -233,7 +235,7 @@ export class MappingWorker {
     const ahead = await assembler.takeAhead();
     if (ahead.length > 0 && !this.lostSignal.signal.aborted) {
       this.deps.observer.polled(this.labels, ahead.length, ahead.filter((r) => r.deliveryCount > 1).length);
-      await this.process(poller, ahead, this.controller.signal, Date.now());
+      await this.processor.process(poller, ahead, this.controller.signal, Date.now());
     }
   }
 
@@ -267,161 +269,6 @@ export class MappingWorker {
     return false;
   }
 
-  private async process(
-    poller: SourcePoller,
-    received: SourceRecord[],
-    signal: AbortSignal,
-    receivedAt: number,
-  ): Promise<void> {
-    const dataKey = this.kind.dataKey;
-    let matched = received.filter((r) => matchesAny(this.filters, { view: r.filterView, dataKey }));
-    if (matched.length < received.length) {
-      const filtered = received.filter((r) => !matched.includes(r));
-      this.deps.observer.filtered(this.labels, filtered.length);
-      await this.settle(poller, filtered, { kind: 'filtered' }, undefined);
-    }
-    // A record too large for any invocation is discarded to the on-failure destination, never retried.
-    const oversized = matched.filter((r) => r.eventBytes > MAX_BATCH_PAYLOAD_BYTES);
-    if (oversized.length > 0) {
-      const outcome: BatchOutcome = {
-        kind: 'failure',
-        reason: 'platform_error',
-        errorType: 'RequestEntityTooLargeException',
-        message: `a record of over ${MAX_BATCH_PAYLOAD_BYTES} bytes exceeds the invoke payload limit`,
-      };
-      await this.discard(poller, { records: oversized, condition: 'PayloadTooLarge', outcome }, undefined);
-      await this.settle(poller, oversized, { kind: 'filtered' }, undefined);
-      matched = matched.filter((r) => !oversized.includes(r));
-    }
-    if (matched.length === 0) return;
-    const groups = this.kind.ordering === 'per-group' ? distinctGroups(matched) : [];
-    // A stopping mapping still finishes the batch it holds, so only the lost-connection signal cuts the wait.
-    if (!(await this.groups.acquire(groups, signal))) return;
-    try {
-      let records: readonly SourceRecord[] = matched;
-      let attempts = 0;
-      const backoff = new Backoff(100, 10_000);
-      while (records.length > 0) {
-        attempts++;
-        const retry = await this.invokeAndSettle(poller, records, attempts, receivedAt);
-        if (!retry || retry.length === 0 || this.controller.signal.aborted) return;
-        records = retry;
-        await pause(backoff.next(), this.controller.signal);
-      }
-    } finally {
-      this.groups.release(groups);
-    }
-  }
-
-  private async invokeAndSettle(
-    poller: SourcePoller,
-    records: readonly SourceRecord[],
-    attempt: number,
-    receivedAt: number,
-  ): Promise<readonly SourceRecord[] | undefined> {
-    const { tracing } = this.deps;
-    const { spec, namespace } = this.definition;
-    return tracing.span(
-      'event-source.batch',
-      {
-        'serval.event_source.kind': this.kind.kind,
-        'serval.event_source.mapping': this.definition.uuid,
-        'serval.event_source.batch_size': records.length,
-        'faas.trigger': 'pubsub',
-      },
-      async () => {
-        const now = Date.now();
-        const result = await invokeBatch(
-          {
-            invoker: this.deps.invoker,
-            namespace,
-            functionName: spec.functionName,
-            qualifier: spec.qualifier,
-            reportBatchItemFailures: spec.functionResponseTypes?.includes('ReportBatchItemFailures') ?? false,
-            poller,
-            // The batch continues the chain of a record that carries one (recursive-loop detection).
-            traceHeader: tracing.carriedTraceHeader(records.find((r) => r.traceHeader)?.traceHeader),
-            // A stopping mapping abandons a throttled batch: its records return to the source unsettled.
-            signal: this.controller.signal,
-            onThrottle: () => this.deps.observer.throttled(this.labels),
-          },
-          records,
-        );
-        if (result === 'stopped') return undefined;
-        this.deps.observer.invoked(
-          this.labels,
-          records.length,
-          records.filter((r) => r.sentAt !== undefined).map((r) => now - r.sentAt!),
-        );
-        const failedCount =
-          result.outcome.kind === 'failure'
-            ? records.length
-            : result.outcome.kind === 'partial'
-              ? result.outcome.failed.length
-              : 0;
-        if (failedCount > 0) this.deps.observer.failed(this.labels, failedCount);
-        this.statusKeeper.setResult(processingResult(result.outcome));
-        const settled = await this.settle(poller, records, result.outcome, {
-          statusCode: result.statusCode,
-          executedVersion: result.executedVersion,
-          attempt,
-        });
-        return settled?.retry;
-      },
-      // The span runs from receive to settle; the invocation's own spans are its children.
-      { startTime: attempt === 1 ? receivedAt : undefined },
-    );
-  }
-
-  private async settle(
-    poller: SourcePoller,
-    records: readonly SourceRecord[],
-    outcome: BatchOutcome,
-    invocation: { statusCode: number; executedVersion: string | undefined; attempt: number } | undefined,
-  ): Promise<SettleResult | undefined> {
-    let result: SettleResult | undefined;
-    try {
-      result = await poller.settle(records, outcome);
-    } catch (err) {
-      // Unsettled records come back from the source: at least once, with a duplicate.
-      this.deps.log(`event source mapping ${this.definition.uuid}: settle failed: ${messageOf(err)}`);
-      return undefined;
-    }
-    if (result?.discarded && result.discarded.records.length > 0) {
-      await this.discard(poller, result.discarded, invocation);
-    }
-    return result;
-  }
-
-  private async discard(
-    poller: SourcePoller,
-    discarded: NonNullable<SettleResult['discarded']>,
-    invocation: { statusCode: number; executedVersion: string | undefined; attempt: number } | undefined,
-  ): Promise<void> {
-    const { spec, namespace } = this.definition;
-    this.deps.observer.dropped(this.labels, discarded.records.length);
-    const destination = spec.destinationConfig?.onFailure;
-    if (!destination) return;
-    const record = failureRecord({
-      functionArn: functionArn(this.deps.region, namespace, spec.functionName, spec.qualifier),
-      condition: discarded.condition,
-      approximateInvokeCount: Math.max(
-        invocation?.attempt ?? 0,
-        ...discarded.records.map((r) => r.deliveryCount),
-      ),
-      outcome: discarded.outcome,
-      statusCode: invocation?.statusCode ?? 200,
-      executedVersion: invocation?.executedVersion,
-      batchInfo: poller.failureBatchInfo?.(discarded.records) ?? {},
-      now: Date.now(),
-    });
-    await this.deps.sendFailureRecord(destination, record, namespace).catch((err) => {
-      this.deps.log(
-        `event source mapping ${this.definition.uuid}: on-failure destination failed: ${messageOf(err)}`,
-      );
-    });
-  }
-
   private async readBacklog(poller: SourcePoller): Promise<void> {
     if (!poller.backlog || this.lost !== undefined) return;
     try {
@@ -449,15 +296,6 @@ export class MappingWorker {
   }
 }
 
-function processingResult(outcome: BatchOutcome): string {
-  if (outcome.kind !== 'failure') return 'OK';
-  if (outcome.errorType === 'Sandbox.Timedout') return 'PROBLEM: Function timed out';
-  if (outcome.reason === 'function_error') return 'PROBLEM: Function call failed';
-  if (outcome.reason === 'invalid_response')
-    return 'PROBLEM: Function response is not a valid batch response';
-  return 'PROBLEM: Function could not be invoked';
-}
-
 /**
  * Receiving ahead holds a batch leased while the current one runs, so only when that is cheap: batches of
  * ordered groups (FIFO) are never received ahead (a batch dropped as stale would spend a receive of its
@@ -471,12 +309,4 @@ function aheadPays(
 ): boolean {
   if (batch.some((r) => r.group !== undefined)) return false;
   return leaseMs === undefined || lastBatchMs < leaseMs / 4;
-}
-
-function distinctGroups(records: readonly SourceRecord[]): string[] {
-  return [...new Set(records.map((r) => r.group).filter((g): g is string => g !== undefined))];
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

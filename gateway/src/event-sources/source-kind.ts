@@ -95,11 +95,12 @@ export interface MappingContext {
 
 /** Credentials never live in manifest text: the runtime resolves them and hands them to the kind. */
 export interface Credentials {
-  /** A connection URL: a `secretRef`'s value, or the gateway's own NATS for a NATS source without a URL. */
+  /** A connection URL: the spec's, a `secretRef`'s value, or the gateway's own NATS for a NATS source without one. */
   url?: string | undefined;
-  /** AWS-style access keys for SQS (local: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
+  /** AWS access keys for SQS: a `credentialsSecretRef`'s, else the gateway's AWS_ACCESS_KEY_ID / … */
   accessKeyId?: string | undefined;
   secretAccessKey?: string | undefined;
+  sessionToken?: string | undefined;
 }
 
 /** The live side of one mapping's source: one per mapping, shared by its concurrent poll loops. */

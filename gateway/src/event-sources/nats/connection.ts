@@ -11,6 +11,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { EventSourceMappingSpec } from '../../../../apis/event-source-mapping.ts';
+import { CredentialsError } from '../credentials.ts';
 
 const NS_PER_MS = 1_000_000;
 /** How long a delivered message may go unacknowledged before JetStream redelivers it. */
@@ -39,7 +40,7 @@ export async function openNats(
 ): Promise<NatsSource> {
   const nats = spec.source.nats!;
   const nc = await connect({
-    servers: url.split(','),
+    ...serversAndLogin(url),
     name: `serval-esm-${mappingName}`,
     maxReconnectAttempts: 0,
   });
@@ -71,6 +72,38 @@ export async function openNats(
     await nc.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The client takes no credentials from server URLs, so `nats://user:pass@host` (user and password) and
+ * `nats://token@host` (a token) are read here, and the servers given without them.
+ */
+export function serversAndLogin(url: string): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+} {
+  let login: { user?: string; pass?: string; token?: string } = {};
+  const servers = url.split(',').map((server) => {
+    if (!server.includes('@')) return server;
+    const u = new URL(server);
+    const user = decodeURIComponent(u.username);
+    const pass = decodeURIComponent(u.password);
+    login = u.password === '' ? { token: user } : { user, pass };
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  });
+  return { servers, ...login };
+}
+
+/** A login the server refused is a credentials problem (status CredentialsRejected), not an outage. */
+export function refusedLogin(err: unknown, spec: EventSourceMappingSpec, namespace: string): unknown {
+  if ((err as { name?: unknown } | null)?.name !== 'AuthorizationError') return err;
+  const ref = spec.source.nats?.secretRef;
+  const from = ref ? `the URL in Secret ${namespace}/${ref.name}` : 'the URL';
+  return new CredentialsError(`${from} (authorization violation)`, { rejected: true });
 }
 
 export function consumerOf(source: NatsSource) {

@@ -2,7 +2,7 @@
 import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
 import { recordsPayload } from '../record-json.ts';
 import type { SourceKind, SourcePoller } from '../source-kind.ts';
-import { ACK_WAIT_MS, consumerName, type NatsSource, openNats } from './connection.ts';
+import { ACK_WAIT_MS, consumerName, type NatsSource, openNats, refusedLogin } from './connection.ts';
 import { type NatsRecord, natsRecord } from './event.ts';
 import { NatsReceiver } from './receive.ts';
 import { settleNats } from './settle.ts';
@@ -39,9 +39,13 @@ export const natsKind: SourceKind<NatsRecord> = {
     return {
       async connect() {
         await release();
-        const url = spec.source.nats?.url ?? (await context.credentials()).url;
+        const { url } = await context.credentials();
         if (!url) throw new Error('no NATS server: set source.nats.url or the gateway’s SERVAL_NATS_URL');
-        source = await openNats(url, spec, name);
+        try {
+          source = await openNats(url, spec, name);
+        } catch (err) {
+          throw refusedLogin(err, spec, namespace);
+        }
         arn = `arn:serval:nats:${region}:${namespace}:stream/${source.stream}/consumer/${consumerName(spec, name)}`;
         receiver = new NatsReceiver();
         await receiver.start(source, Math.min(MAX_PREFETCH, batchSize * 50));

@@ -33,7 +33,11 @@ export function sqsClient(
 ): SQSClient {
   const keys =
     credentials.accessKeyId && credentials.secretAccessKey
-      ? { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }
+      ? {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey,
+          ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
+        }
       : undefined;
   // Kept-alive sockets without the SDK's cap of 50: every loop may hold a long poll and a delete at once,
   // and a delete queued behind 20 s long polls would stall its loop. The loops bound the sockets.

@@ -1,5 +1,4 @@
 // Lambda's `aws:sqs` record, field for field (reference §10.4), and what filters see of it.
-import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { textPayloadView } from '../../../../apis/event-filter.ts';
 import { lazyFilterView } from '../record-json.ts';
 import type { SourceRecord } from '../source-kind.ts';
@@ -26,6 +25,25 @@ interface LambdaMessageAttribute {
   dataType: string;
 }
 
+/** A message as ReceiveMessage's JSON answer has it (binary values in base64, as Lambda's event wants them). */
+export interface WireMessage {
+  MessageId?: string;
+  ReceiptHandle?: string;
+  MD5OfBody?: string;
+  Body?: string;
+  Attributes?: Record<string, string>;
+  MD5OfMessageAttributes?: string;
+  MessageAttributes?: Record<string, WireAttributeValue>;
+}
+
+interface WireAttributeValue {
+  StringValue?: string;
+  BinaryValue?: string;
+  StringListValues?: string[];
+  BinaryListValues?: string[];
+  DataType?: string;
+}
+
 export interface SqsRecord extends SourceRecord {
   readonly receiptHandle: string;
   readonly event: SqsEventRecord;
@@ -46,12 +64,10 @@ const ATTRIBUTE_ORDER = [
   'DeadLetterQueueSourceArn',
 ];
 
-export function sqsRecord(message: Message, queue: QueueInfo): SqsRecord {
+export function sqsRecord(message: WireMessage, queue: QueueInfo): SqsRecord {
   const system = message.Attributes ?? {};
   const attributes: Record<string, string> = {};
-  for (const key of ATTRIBUTE_ORDER)
-    if (system[key as keyof typeof system] !== undefined)
-      attributes[key] = String(system[key as keyof typeof system]);
+  for (const key of ATTRIBUTE_ORDER) if (system[key] !== undefined) attributes[key] = String(system[key]);
   const messageAttributes: Record<string, LambdaMessageAttribute> = {};
   for (const [name, value] of Object.entries(message.MessageAttributes ?? {}))
     messageAttributes[name] = attribute(value);
@@ -83,14 +99,12 @@ export function sqsRecord(message: Message, queue: QueueInfo): SqsRecord {
   return lazyFilterView(record, () => ({ ...event, body: textPayloadView(event.body) }));
 }
 
-function attribute(value: MessageAttributeValue): LambdaMessageAttribute {
+function attribute(value: WireAttributeValue): LambdaMessageAttribute {
   return {
     ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
-    ...(value.BinaryValue !== undefined
-      ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }
-      : {}),
+    ...(value.BinaryValue !== undefined ? { binaryValue: value.BinaryValue } : {}),
     stringListValues: value.StringListValues ?? [],
-    binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+    binaryListValues: value.BinaryListValues ?? [],
     dataType: value.DataType ?? 'String',
   };
 }

@@ -1,4 +1,5 @@
-// The SQS source kind (standard and FIFO queues) through the AWS SDK v3 client.
+// The SQS source kind (standard and FIFO queues): the hot calls through SqsApi (sqs-api.ts), the cold ones
+// and credential resolution through the AWS SDK v3 client.
 
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_BATCHING } from '../../../../apis/event-source-mapping.ts';
@@ -7,7 +8,9 @@ import type { SourceKind, SourcePoller } from '../source-kind.ts';
 import { describeQueue, type QueueInfo, queueArn, queueRegion, sqsClient } from './connection.ts';
 import type { SqsRecord } from './event.ts';
 import { receiveSqs, SQS_MAX_PER_RECEIVE } from './receive.ts';
+import { rejectedKeys } from './rejected-keys.ts';
 import { extendSqs, settleSqs } from './settle.ts';
+import { SqsApi } from './sqs-api.ts';
 
 export const sqsKind: SourceKind<SqsRecord> = {
   kind: 'sqs',
@@ -24,32 +27,54 @@ export const sqsKind: SourceKind<SqsRecord> = {
     const url = context.spec.source.sqs!.queueUrl;
     const region = queueRegion(url, context.region);
     let client: SQSClient | undefined;
+    let api: SqsApi | undefined;
     let queue: QueueInfo | undefined;
     const connected = () => {
-      if (!client || !queue) throw new Error('not connected');
-      return { client, queue };
+      if (!client || !api || !queue) throw new Error('not connected');
+      return { client, api, queue };
+    };
+    const release = () => {
+      client?.destroy();
+      api?.destroy();
+      client = undefined;
+      api = undefined;
     };
     return {
       async connect() {
-        client?.destroy();
+        release();
         client = sqsClient(url, region, await context.credentials(), context.brokerRequest);
-        queue = await describeQueue(client, url, region);
+        const sdk = client;
+        api = new SqsApi({
+          endpoint: new URL(url).origin,
+          region,
+          // The SDK's provider: the keys given, else its chain (environment, profile, web identity, …).
+          identity: () => sdk.config.credentials(),
+          onRequest: context.brokerRequest,
+        });
+        try {
+          queue = await describeQueue(client, url, region);
+        } catch (err) {
+          throw rejectedKeys(err, context.spec, context.namespace);
+        }
       },
       receive(max, waitMs, signal) {
         const c = connected();
-        return receiveSqs(c.client, c.queue, max, waitMs, signal);
+        // Keys rotated to wrong ones while connected are a credentials problem from the first refusal.
+        return receiveSqs(c.api, c.queue, max, waitMs, signal).catch((err: unknown) => {
+          throw rejectedKeys(err, context.spec, context.namespace);
+        });
       },
       buildEvent: (records) => ({ Records: records.map((r) => r.event) }),
       eventPayload: recordsPayload,
       async settle(records, outcome) {
         const c = connected();
-        await settleSqs(c.client, c.queue, records, outcome);
+        await settleSqs(c.api, c.queue, records, outcome);
         return undefined;
       },
       leaseMs: () => connected().queue.visibilityTimeoutSeconds * 1000,
       async extendLease(records) {
         const c = connected();
-        await extendSqs(c.client, c.queue, records);
+        await extendSqs(c.api, c.queue, records);
       },
       async backlog() {
         const c = connected();
@@ -62,8 +87,7 @@ export const sqsKind: SourceKind<SqsRecord> = {
         return { messages: Number(a.ApproximateNumberOfMessages ?? 0) };
       },
       async close() {
-        client?.destroy();
-        client = undefined;
+        release();
       },
     };
   },

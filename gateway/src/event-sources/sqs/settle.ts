@@ -1,18 +1,18 @@
 // Settles SQS messages as Lambda does: delete what succeeded or was filtered (in batches of 10); leave what
 // failed alone, so it reappears after the visibility timeout and the queue's redrive policy counts it.
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
 import type { BatchOutcome } from '../source-kind.ts';
 import type { QueueInfo } from './connection.ts';
 import type { SqsRecord } from './event.ts';
+import type { SqsApi } from './sqs-api.ts';
+
+interface BatchResult {
+  Failed?: Array<{ Id?: string; Code?: string; Message?: string }>;
+}
 
 const ENTRIES_PER_CALL = 10;
 
 export async function settleSqs(
-  client: SQSClient,
+  api: SqsApi,
   queue: QueueInfo,
   records: readonly SqsRecord[],
   outcome: BatchOutcome<SqsRecord>,
@@ -21,12 +21,10 @@ export async function settleSqs(
   const failed = new Set(outcome.kind === 'partial' ? outcome.failed.map((r) => r.id) : []);
   const done = records.filter((r) => !failed.has(r.id));
   await forChunks(done, async (chunk) => {
-    const result = await client.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queue.url,
-        Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
-      }),
-    );
+    const result = await api.call<BatchResult>('DeleteMessageBatch', {
+      QueueUrl: queue.url,
+      Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+    });
     if (result.Failed && result.Failed.length > 0) {
       throw new Error(
         `could not delete ${result.Failed.length} message(s): ${result.Failed[0]?.Message ?? ''}`,
@@ -36,22 +34,16 @@ export async function settleSqs(
 }
 
 /** Keeps a throttled batch's messages invisible for another visibility timeout while it waits. */
-export async function extendSqs(
-  client: SQSClient,
-  queue: QueueInfo,
-  records: readonly SqsRecord[],
-): Promise<void> {
+export async function extendSqs(api: SqsApi, queue: QueueInfo, records: readonly SqsRecord[]): Promise<void> {
   await forChunks(records, (chunk) =>
-    client.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queue.url,
-        Entries: chunk.map((r, i) => ({
-          Id: String(i),
-          ReceiptHandle: r.receiptHandle,
-          VisibilityTimeout: queue.visibilityTimeoutSeconds,
-        })),
-      }),
-    ),
+    api.call<BatchResult>('ChangeMessageVisibilityBatch', {
+      QueueUrl: queue.url,
+      Entries: chunk.map((r, i) => ({
+        Id: String(i),
+        ReceiptHandle: r.receiptHandle,
+        VisibilityTimeout: queue.visibilityTimeoutSeconds,
+      })),
+    }),
   );
 }
 

@@ -25,14 +25,29 @@ const basicAuth = (body: WireSource) =>
 
 export const WIRE_KINDS: WireKind[] = [
   {
-    // An SQS ARN (AWS's endpoint), or the queue URL of any SQS-compatible server.
+    // An SQS ARN (AWS's endpoint), or the queue URL of any SQS-compatible server; a BASIC_AUTH entry names
+    // the Secret holding the access keys (Serval's own: Lambda uses the execution role).
     read(body) {
       const arn = body.EventSourceArn ?? '';
       const m = SQS_ARN.exec(arn);
-      if (m) return { sqs: { queueUrl: `https://sqs.${m[1]}.amazonaws.com/${m[2]}/${m[3]}` } };
-      return /^https?:\/\//.test(arn) ? { sqs: { queueUrl: arn } } : undefined;
+      const queueUrl = m
+        ? `https://sqs.${m[1]}.amazonaws.com/${m[2]}/${m[3]}`
+        : /^https?:\/\//.test(arn)
+          ? arn
+          : undefined;
+      if (queueUrl === undefined) return undefined;
+      const secret = basicAuth(body);
+      return { sqs: { queueUrl, ...(secret ? { credentialsSecretRef: { name: secret } } : {}) } };
     },
-    write: (s) => (s.sqs ? { EventSourceArn: s.sqs.queueUrl } : {}),
+    write: (s) =>
+      s.sqs
+        ? {
+            EventSourceArn: s.sqs.queueUrl,
+            ...(s.sqs.credentialsSecretRef
+              ? { SourceAccessConfigurations: [{ Type: 'BASIC_AUTH', URI: s.sqs.credentialsSecretRef.name }] }
+              : {}),
+          }
+        : {},
   },
   {
     // An amqp(s) broker URL (or an MQ broker ARN with a BASIC_AUTH Secret holding the URL), and one queue.
@@ -84,19 +99,30 @@ export const WIRE_KINDS: WireKind[] = [
     },
   },
   {
-    // A NATS server URL, the subject in Topics and the JetStream stream in Queues.
+    // A NATS server URL (or `nats://` with a BASIC_AUTH Secret holding the URL), the subject in Topics and
+    // the JetStream stream in Queues.
     read(body) {
       const arn = body.EventSourceArn ?? '';
       if (!/^(nats|tls):\/\//.test(arn)) return undefined;
       const stream = body.Queues?.[0];
-      return { nats: { url: arn, subject: body.Topics?.[0] ?? '', ...(stream ? { stream } : {}) } };
+      const secret = basicAuth(body);
+      return {
+        nats: {
+          ...(secret ? { secretRef: { name: secret, key: 'url' } } : { url: arn }),
+          subject: body.Topics?.[0] ?? '',
+          ...(stream ? { stream } : {}),
+        },
+      };
     },
     write(s) {
       if (!s.nats) return {};
       return {
-        EventSourceArn: s.nats.url ?? 'nats://',
+        EventSourceArn: s.nats.url ? redactUrl(s.nats.url, true) : 'nats://',
         Topics: [s.nats.subject],
         ...(s.nats.stream ? { Queues: [s.nats.stream] } : {}),
+        ...(s.nats.secretRef
+          ? { SourceAccessConfigurations: [{ Type: 'BASIC_AUTH', URI: s.nats.secretRef.name }] }
+          : {}),
       };
     },
   },
@@ -118,11 +144,12 @@ export function sourceToWire(source: EventSource): WireSource {
   return {};
 }
 
-/** A URL's password never leaves the gateway. */
-function redactUrl(url: string): string {
+/** A URL's password never leaves the gateway, nor a NATS token (`nats://<token>@host`). */
+function redactUrl(url: string, tokenAsUser = false): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '****';
+    else if (tokenAsUser && u.username) u.username = '****';
     return u.toString();
   } catch {
     return url;
