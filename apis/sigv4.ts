@@ -140,14 +140,16 @@ export interface SigningCredentials {
 }
 
 /**
- * The headers that sign a request for Lambda in `region` (host, x-amz-date, authorization), as the SDKs
- * compute them. `url` is absolute and already percent-encoded.
+ * The headers that sign a request for Lambda (or `options.service`) in `region` (the request's own, then
+ * x-amz-date and authorization), as the SDKs compute them. `url` is absolute and already percent-encoded.
+ * `options.key` lets a caller that signs often reuse the scope's key, which changes once a day.
  */
 export function signRequest(
   credentials: SigningCredentials,
   request: { method: string; url: string; headers: Record<string, string>; body: string },
   region: string,
   now: Date,
+  options: { service?: string; key?: (secret: string, scope: Scope) => KeyObject } = {},
 ): Record<string, string> {
   const url = new URL(request.url);
   const amzDate = now
@@ -162,9 +164,10 @@ export function signRequest(
     url: `${url.pathname}${url.search}`,
     headers: Object.fromEntries(signed.map((n) => [n, [headers[n]!]])),
   };
-  const scope: Scope = { date: amzDate.slice(0, 8), region, service: 'lambda' };
+  const scope: Scope = { date: amzDate.slice(0, 8), region, service: options.service ?? 'lambda' };
   const canonical = canonicalRequest(wire, signed, sha256Hex(request.body));
-  const hex = signature(credentials.secretAccessKey, amzDate, scope, canonical);
+  const key = (options.key ?? signingKey)(credentials.secretAccessKey, scope);
+  const hex = signWith(key, amzDate, scope, canonical);
   const authorization = `${ALGORITHM} Credential=${credentials.accessKeyId}/${scopeString(scope)}, SignedHeaders=${signed.join(';')}, Signature=${hex}`;
   return { ...request.headers, 'x-amz-date': amzDate, authorization };
 }

@@ -7,15 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import {
-  ALGORITHM,
-  canonicalRequest,
-  type Scope,
-  scopeString,
-  sha256Hex,
-  signingKey,
-  signWith,
-} from '../../../../apis/sigv4.ts';
+import { type Scope, signingKey, signRequest } from '../../../../apis/sigv4.ts';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 
@@ -38,6 +30,8 @@ export class SqsApiError extends Error {
 
 export class SqsApi {
   private readonly origin: URL;
+  /** Every call is a POST to the endpoint's root (SQS's JSON protocol names the operation in a header). */
+  private readonly url: string;
   private readonly region: string;
   private readonly identity: () => Promise<AwsIdentity | undefined>;
   private readonly onRequest: ((operation: string) => void) | undefined;
@@ -51,6 +45,7 @@ export class SqsApi {
     onRequest?: ((operation: string) => void) | undefined;
   }) {
     this.origin = new URL(options.endpoint);
+    this.url = `${this.origin.origin}/`;
     this.region = options.region;
     this.identity = options.identity;
     this.onRequest = options.onRequest;
@@ -84,22 +79,11 @@ export class SqsApi {
     };
     const identity = await this.identity();
     if (!identity) return headers;
-    const amzDate = new Date()
-      .toISOString()
-      .replace(/\.\d{3}Z$/, 'Z')
-      .replace(/[-:]/g, '');
-    headers['x-amz-date'] = amzDate;
     if (identity.sessionToken) headers['x-amz-security-token'] = identity.sessionToken;
-    const signed = Object.keys(headers).sort();
-    const canonical = canonicalRequest(
-      { method: 'POST', url: '/', headers: Object.fromEntries(signed.map((n) => [n, [headers[n]!]])) },
-      signed,
-      sha256Hex(body),
-    );
-    const scope: Scope = { date: amzDate.slice(0, 8), region: this.region, service: 'sqs' };
-    const hex = signWith(this.keyFor(identity.secretAccessKey, scope), amzDate, scope, canonical);
-    headers.authorization = `${ALGORITHM} Credential=${identity.accessKeyId}/${scopeString(scope)}, SignedHeaders=${signed.join(';')}, Signature=${hex}`;
-    return headers;
+    return signRequest(identity, { method: 'POST', url: this.url, headers, body }, this.region, new Date(), {
+      service: 'sqs',
+      key: (secret, scope) => this.keyFor(secret, scope),
+    });
   }
 
   /** The signing key changes once a day per secret; four HMACs a call saved. */
