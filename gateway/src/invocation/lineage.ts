@@ -5,7 +5,7 @@
 // An entry is `<mac>:<count>` per function, entries joined by `|`. The mac is an HMAC of the function and
 // its count under a key only gateways hold, so a caller cannot forge a count: an entry that does not verify
 // is not ours and counts as nothing (a chain from outside starts at zero).
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,12 +15,16 @@ export const RECURSION_LIMIT = 16;
 const MAX_ENTRIES = 8;
 const MAX_COUNT = 9999;
 const ENTRY = /^([0-9a-f]{8}):([0-9]{1,4})$/;
+/** Macs remembered: an HMAC per call was a tenth of the gateway's CPU per warm invocation (#19). */
+const MAC_CACHE_SIZE = 4096;
 
 export class LineageKey {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
+  /** `fn:count` → mac; a function's first hop is the same mac on every call that starts a chain. */
+  private readonly macs = new Map<string, string>();
 
   constructor(key: Buffer) {
-    this.key = key;
+    this.key = createSecretKey(key);
   }
 
   /**
@@ -74,7 +78,15 @@ export class LineageKey {
   }
 
   private mac(fn: string, count: number): string {
-    return createHmac('sha256', this.key).update(`${fn}:${count}`).digest('hex').slice(0, 8);
+    const input = `${fn}:${count}`;
+    let mac = this.macs.get(input);
+    if (mac === undefined) {
+      mac = createHmac('sha256', this.key).update(input).digest('hex').slice(0, 8);
+      // Bounded whatever callers send: clearing now and then costs a few HMACs, not memory.
+      if (this.macs.size >= MAC_CACHE_SIZE) this.macs.clear();
+      this.macs.set(input, mac);
+    }
+    return mac;
   }
 }
 

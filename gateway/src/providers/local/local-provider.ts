@@ -3,7 +3,6 @@
 // passed in as fd 3, so no environment needs, or can reach, a listener on the host.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type {
@@ -15,6 +14,7 @@ import type {
 import { EnvironmentDirs } from './environment-dirs.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
+import { onLines } from './line-reader.ts';
 import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
   interpreterPaths,
@@ -137,10 +137,8 @@ export class LocalProvider implements EnvironmentProvider {
     });
     const link = child.stdio[LINK_FD] as Duplex | null; // none if the spawn itself failed
     if (link) acceptLink(link);
-    createInterface({ input: child.stdout! }).on('line', (line) => this.logSink(spec, line));
-    createInterface({ input: child.stderr! }).on('line', (line) =>
-      this.logSink(spec, `[serval-agent] ${line}`),
-    );
+    onLines(child.stdout!, (line) => this.logSink(spec, line));
+    onLines(child.stderr!, (line) => this.logSink(spec, `[serval-agent] ${line}`));
     const exited = new Promise<string>((resolve) => {
       child.once('error', (err) => resolve(`agent could not start: ${err.message}`));
       child.once('exit', (code, signal) =>
