@@ -11,7 +11,8 @@ import type { AsyncEvent, EventQueue, FailureCondition, LastAttempt, Leased } fr
 import { invocationRecord } from './invocation-record.ts';
 import { type AttemptOutcome, afterFailure, isExpired } from './retry-policy.ts';
 
-const IDLE_POLL_MS = 50;
+/** Longest a worker sleeps with nothing due (a backstop: writes and due times wake it earlier). */
+const IDLE_WAIT_MS = 1000;
 
 export interface AsyncWorkerOptions {
   /** How many events run at once. */
@@ -43,6 +44,7 @@ export class AsyncWorker {
   private running = false;
   private feeder: Promise<void> | undefined;
   private readonly active = new Set<Promise<void>>();
+  private stopping = new AbortController();
 
   constructor(queue: EventQueue, invoker: Invoker, destinations: Destinations, options: AsyncWorkerOptions) {
     this.queue = queue;
@@ -55,12 +57,14 @@ export class AsyncWorker {
   start(): void {
     if (this.options.concurrency === 0) return;
     this.running = true;
+    this.stopping = new AbortController();
     this.feeder = this.feed();
   }
 
   /** Stops taking events and waits for the running ones. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     await this.feeder;
     await Promise.all(this.active);
   }
@@ -80,7 +84,7 @@ export class AsyncWorker {
         continue;
       }
       if (!leased) {
-        if (this.queue.backend === 'sqlite') await sleep(IDLE_POLL_MS);
+        await this.queue.waitForWork?.(Date.now(), IDLE_WAIT_MS, this.stopping.signal);
         continue;
       }
       const run = this.process(leased).catch((err) =>

@@ -85,6 +85,11 @@ export interface EventQueue {
   enqueueOnce(event: AsyncEvent, key: string): Promise<boolean>;
   /** The next due event, or undefined when none is due now. */
   take(now: number): Promise<Leased | undefined>;
+  /**
+   * After `take` found nothing: resolves once an event may be due (one was written, a delayed one comes
+   * due), after `maxMs`, or on `signal`. Backends whose `take` waits by itself (JetStream) leave it out.
+   */
+  waitForWork?(now: number, maxMs: number, signal: AbortSignal): Promise<void>;
   /** Tells the backend the worker is still on it (long invocations outlive a JetStream ack wait). */
   touch(leased: Leased): void;
   ack(leased: Leased): Promise<void>;
