@@ -161,7 +161,12 @@ async function reconcileAlias(
   let pc: ReturnType<typeof provisionedStatus>['status'] | null = null;
   if (parsed.success && parsed.data.provisionedConcurrency !== undefined) {
     const report = provisioned.get(namespace, name);
-    const { condition, status } = provisionedStatus(parsed.data, report, alias.metadata?.generation);
+    const { condition, status } = provisionedStatus(
+      parsed.data,
+      report,
+      alias.metadata?.generation,
+      message || undefined,
+    );
     conditions = setCondition(conditions, condition);
     pc = status;
   } else conditions = conditions.filter((c) => c.type !== 'ProvisionedConcurrency');

@@ -51,6 +51,10 @@ describe('provisioned concurrency on Alias status (ADR-51)', () => {
       message: expect.stringMatching(/boom$/),
     });
     expect(failed.status.statusReason).toBe('boom');
+    // An Alias that is not Ready itself says so here too, whatever an earlier report said.
+    const invalid = provisionedStatus(spec, report(), 3, 'spec: version(s) 1 of pc are not published');
+    expect(invalid.condition).toMatchObject({ status: 'False', reason: 'InvalidTarget' });
+    expect(invalid.status.status).toBe('FAILED');
   });
 
   it('answers the aliases whose report changed, appeared or went', () => {

@@ -37,16 +37,23 @@ export class ProvisionedReports {
 
 /**
  * The condition and status for an Alias with `spec.provisionedConcurrency`, from the gateway's report of it
- * (absent until the gateway has seen the Alias, or when it refuses to serve it). A report of another count
- * is one from before the latest change.
+ * (absent until the gateway has seen the Alias). A report of another count is one from before the latest
+ * change. `invalid`: why the Alias itself is not Ready (its version is not published, say).
  */
 export function provisionedStatus(
   spec: AliasSpec,
   report: ProvisionedReport | undefined,
   generation: number | undefined,
+  invalid?: string,
 ): { condition: Omit<Condition, 'lastTransitionTime'>; status: ProvisionedStatus } {
   const requested = spec.provisionedConcurrency ?? 0;
   const base = { type: 'ProvisionedConcurrency', observedGeneration: generation };
+  if (invalid) {
+    return {
+      condition: { ...base, status: 'False', reason: 'InvalidTarget', message: invalid },
+      status: { requested, allocated: 0, available: 0, status: 'FAILED', statusReason: invalid },
+    };
+  }
   if (!report || report.requested !== requested) {
     return {
       condition: {
