@@ -158,22 +158,26 @@ async function reconcileAlias(
     observedGeneration: alias.metadata?.generation,
   });
   // Provisioned concurrency: the gateway keeps the environments and reports their allocation (ADR-51).
-  let pc: ReturnType<typeof provisionedStatus>['status'] | null = null;
-  if (parsed.success && parsed.data.provisionedConcurrency !== undefined) {
-    const report = provisioned.get(namespace, name);
+  const had =
+    (alias.status as { provisionedConcurrency?: unknown } | undefined)?.provisionedConcurrency ?? null;
+  let pc: unknown = null;
+  if (!parsed.success || parsed.data.provisionedConcurrency === undefined)
+    conditions = conditions.filter((c) => c.type !== 'ProvisionedConcurrency');
+  else if (!provisioned.heard)
+    pc = had; // this controller just started: what the status says stands
+  else {
     const { condition, status } = provisionedStatus(
       parsed.data,
-      report,
+      provisioned.get(namespace, name),
       alias.metadata?.generation,
       message || undefined,
     );
     conditions = setCondition(conditions, condition);
     pc = status;
-  } else conditions = conditions.filter((c) => c.type !== 'ProvisionedConcurrency');
-  const had = (alias.status as { provisionedConcurrency?: unknown } | undefined)?.provisionedConcurrency;
+  }
   if (
     JSON.stringify(conditions) !== JSON.stringify(alias.status?.conditions) ||
-    !isDeepStrictEqual(pc, had ?? null)
+    !isDeepStrictEqual(pc, had)
   ) {
     await requestJson(kc, `${path}/status`, {
       method: 'PATCH',

@@ -59,7 +59,11 @@ describe('provisioned concurrency on Alias status (ADR-51)', () => {
 
   it('answers the aliases whose report changed, appeared or went', () => {
     const reports = new ProvisionedReports();
+    // No answer from the gateway yet: nothing is known, so Alias status is left as it is.
+    expect(reports.update(undefined)).toEqual([]);
+    expect(reports.heard).toBe(false);
     expect(reports.update([report()])).toEqual(['default/pc-live']);
+    expect(reports.heard).toBe(true);
     expect(reports.update([report()])).toEqual([]);
     // No answer from the gateway keeps what it said last.
     expect(reports.update(undefined)).toEqual([]);

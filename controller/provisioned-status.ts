@@ -18,10 +18,16 @@ export interface ProvisionedStatus {
 /** The gateway's latest reports, by Alias resource (`namespace/name`). */
 export class ProvisionedReports {
   private byAlias = new Map<string, ProvisionedReport>();
+  /**
+   * Whether the gateway has answered since this controller started: until then an Alias's status is left
+   * as it was, rather than flipped to InProgress by a controller that merely knows nothing yet.
+   */
+  heard = false;
 
   /** Takes a new set of reports; answers the aliases (`namespace/name`) whose report changed. */
   update(reports: ProvisionedReport[] | undefined): string[] {
     if (reports === undefined) return [];
+    this.heard = true;
     const next = new Map(reports.map((r) => [`${r.namespace}/${r.alias}`, r]));
     const changed = [...new Set([...this.byAlias.keys(), ...next.keys()])].filter(
       (key) => JSON.stringify(this.byAlias.get(key)) !== JSON.stringify(next.get(key)),

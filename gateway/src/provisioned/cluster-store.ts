@@ -33,7 +33,13 @@ export class ClusterProvisionedStore implements ProvisionedConfigSource {
   }
 
   all(): ProvisionedConfig[] {
-    const configs = this.registry.list().flatMap((fn) => this.ofFunction(fn.namespace, fn.name));
+    const configs: ProvisionedConfig[] = [];
+    for (const a of this.writes.catalog.allAliases()) {
+      // An Alias of a function not served (gone, or refused) provisions nothing.
+      if (a.spec.provisionedConcurrency === undefined || !this.registry.get(a.namespace, a.spec.functionName))
+        continue;
+      configs.push(this.configOf(a.namespace, a.spec.functionName, a));
+    }
     const held = new Set(configs.map((c) => `${c.namespace}/${c.functionName}/${c.qualifier}`));
     for (const key of this.firstSeen.keys()) if (!held.has(key)) this.firstSeen.delete(key);
     return configs;

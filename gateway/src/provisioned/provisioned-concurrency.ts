@@ -129,14 +129,14 @@ export class ProvisionedConcurrency {
     return this.deps.store
       .ofFunction(fn.namespace, fn.name)
       .sort((a, b) => (a.qualifier < b.qualifier ? -1 : 1))
-      .map((c) => this.stateOf(fn, c.qualifier));
+      .map((c) => this.stateOf(fn, c.qualifier, c));
   }
 
   /** Every configuration's state, for the metrics. */
   states(): ProvisionedState[] {
     return this.deps.store.all().flatMap((c) => {
       const fn = this.deps.registry.get(c.namespace, c.functionName);
-      return fn ? [this.stateOf(fn, c.qualifier)] : [];
+      return fn ? [this.stateOf(fn, c.qualifier, c)] : [];
     });
   }
 
@@ -229,8 +229,11 @@ export class ProvisionedConcurrency {
     clearInterval(this.timer);
   }
 
-  private stateOf(fn: FunctionDefinition, qualifier: string): ProvisionedState {
-    const config = this.deps.store.get(fn.namespace, fn.name, qualifier);
+  private stateOf(
+    fn: FunctionDefinition,
+    qualifier: string,
+    config = this.deps.store.get(fn.namespace, fn.name, qualifier),
+  ): ProvisionedState {
     const spillovers = this.spillovers.get(`${fn.namespace}/${fn.name}/${qualifier}`) ?? 0;
     if (!config) {
       throw new ApiError(

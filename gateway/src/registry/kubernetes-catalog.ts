@@ -24,6 +24,7 @@ export const POD_CODE_DIR = '/var/task';
 
 /** An Alias resource as served: its record, and what the control-plane API reads beside the spec. */
 export type CatalogAlias = AliasRecord & {
+  namespace: string;
   objectName: string;
   uid?: string | undefined;
   annotations?: Record<string, string> | undefined;
@@ -112,6 +113,11 @@ export class KubernetesCatalog implements VersionSource {
   }
 
   /** A function's aliases with their resource names, for the control-plane API. */
+  /** Every Alias served, in all namespaces (provisioned concurrency's configurations, ADR-51). */
+  allAliases(): IterableIterator<CatalogAlias> {
+    return this.aliases.values();
+  }
+
   aliasesOf(namespace: string, functionName: string): CatalogAlias[] {
     const prefix = `${namespace}/${functionName}/`;
     return [...this.aliases.entries()].filter(([k]) => k.startsWith(prefix)).map(([, a]) => a);
@@ -191,6 +197,7 @@ export class KubernetesCatalog implements VersionSource {
     // As for Functions: the API's own write is served at once, and an earlier state's event may follow it.
     if (held && isOlder(o, held)) return;
     this.aliases.set(key, {
+      namespace: ns(o),
       objectName: name(o),
       name: aliasName,
       spec: parsed.data,
