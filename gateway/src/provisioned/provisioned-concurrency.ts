@@ -172,9 +172,16 @@ export class ProvisionedConcurrency {
     /** The qualifier each provisioned version is served through. */
     const holders = new Map<string, string>();
     const refused = new Map<string, string>();
-    // Oldest first, so a configuration written later is the one refused, as the API would have refused it.
+    // Those served now first, then oldest first: a configuration written (or an alias moved) later is the
+    // one refused, as the API would have refused it, and one already served never loses its environments.
+    const served = (c: ProvisionedConfig) => {
+      const fn = registry.get(c.namespace, c.functionName);
+      const was = this.active.get(`${c.namespace}/${c.functionName}/${c.qualifier}`);
+      return fn && was && was.version === this.resolvedVersion(fn, c.qualifier) ? 0 : 1;
+    };
     const configs = [...store.all()].sort(
-      (a, b) => a.lastModified - b.lastModified || (a.qualifier < b.qualifier ? -1 : 1),
+      (a, b) =>
+        served(a) - served(b) || a.lastModified - b.lastModified || (a.qualifier < b.qualifier ? -1 : 1),
     );
     for (const c of configs) {
       const fn = registry.get(c.namespace, c.functionName);
