@@ -165,6 +165,11 @@ describe.skipIf(!rigAvailable)('provisioned concurrency on a cluster', () => {
   }, 300_000);
 
   it('puts, gets, lists and deletes through the Alias resource, with Lambda’s checks', async () => {
+    // Puts at once on one Alias collide on its resourceVersion: each is retried on a fresh read and lands.
+    const racing = await Promise.all(
+      [1, 2, 3].map((n) => api('PUT', 'Qualifier=live', { ProvisionedConcurrentExecutions: n })),
+    );
+    expect(racing.map((r) => r.status)).toEqual([202, 202, 202]);
     const put = await api('PUT', 'Qualifier=live', { ProvisionedConcurrentExecutions: 3 });
     expect(put.status).toBe(202);
     expect(put.body).toMatchObject({ RequestedProvisionedConcurrentExecutions: 3 });
