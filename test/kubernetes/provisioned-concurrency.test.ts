@@ -1,7 +1,7 @@
 // Provisioned concurrency on a cluster (ADR-51): an Alias's `spec.provisionedConcurrency`, applied with
 // kubectl or put through the Lambda API, becomes pods initialised before any call (their runtime told
 // `provisioned-concurrency`), the Alias's status tells the allocation, a call beyond them spills over to an
-// on-demand pod, and deleting the configuration removes the pods. Busy environments are held on a file,
+// on-demand pod, the pods follow the Alias to a new version, and deleting the configuration removes them. Busy environments are held on a file,
 // never on a timer (the test node runs pods as local processes, so they see the test's directory).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -241,6 +241,49 @@ describe.skipIf(!rigAvailable)('provisioned concurrency on a cluster', () => {
     expect(gone.type).toMatch(/^ProvisionedConcurrencyConfigNotFoundException/);
     await rig.until('the condition gone', async () => ((await condition()) === undefined ? true : undefined));
     expect((await alias()).status.provisionedConcurrency).toBeUndefined();
+  }, 300_000);
+
+  it('follows the Alias to a newly published version', async () => {
+    const before = (await rig.json(['get', 'function', 'pc', '-n', NS])).status.codeSha256;
+    await rig.kubectl(
+      ['apply', '-f', '-'],
+      functionManifest(NS, 'pc', `${HANDLER}// two\n`, { reservedConcurrency: 3 }),
+    );
+    await rig.until('the new code', async () => {
+      const sha = (await rig.json(['get', 'function', 'pc', '-n', NS])).status?.codeSha256;
+      return sha && sha !== before ? sha : undefined;
+    });
+    await rig.kubectl(['annotate', 'function', 'pc', '-n', NS, 'serval.dev/publish=2', '--overwrite']);
+    await rig.until(
+      'version 2',
+      async () => (await rig.json(['get', 'function', 'pc', '-n', NS])).status?.latestVersion === '2',
+    );
+    await rig.kubectl([
+      'patch',
+      'alias',
+      'pc-live',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      '{"spec":{"functionVersion":"2","provisionedConcurrency":1}}',
+    ]);
+    await rig.until(
+      'one provisioned pod of version 2, and the Alias allocated',
+      async () => {
+        const pods = await provisionedPods();
+        const c = await condition();
+        return pods.length === 1 &&
+          pods[0].metadata.labels['serval.dev/version'] === '2' &&
+          c?.status === 'True'
+          ? true
+          : undefined;
+      },
+      120_000,
+    );
+    const r = await invoke();
+    expect(r.answer.type).toBe('provisioned-concurrency');
+    expect(r.initDuration).toBe(false);
   }, 300_000);
 
   it('removes the pods when the configuration is deleted', async () => {
