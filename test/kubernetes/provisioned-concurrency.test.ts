@@ -1,8 +1,9 @@
 // Provisioned concurrency on a cluster (ADR-51): an Alias's `spec.provisionedConcurrency`, applied with
 // kubectl or put through the Lambda API, becomes pods initialised before any call (their runtime told
 // `provisioned-concurrency`), the Alias's status tells the allocation, a call beyond them spills over to an
-// on-demand pod, the pods follow the Alias to a new version, and deleting the configuration removes them. Busy environments are held on a file,
-// never on a timer (the test node runs pods as local processes, so they see the test's directory).
+// on-demand pod, the pods follow the Alias to a new version, and deleting the configuration removes them.
+// Busy environments are held on a file, never on a timer (the test node runs pods as local processes, so
+// they see the test's directory).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
