@@ -98,4 +98,5 @@ export const EventSourceMappingStatusSchema = z
 export type Condition = z.infer<typeof ConditionSchema>;
 export type FunctionStatus = z.infer<typeof FunctionStatusSchema>;
 export type AliasStatus = z.infer<typeof AliasStatusSchema>;
+export type ProvisionedConcurrencyStatus = z.infer<typeof ProvisionedConcurrencyStatusSchema>;
 export type EventSourceMappingStatus = z.infer<typeof EventSourceMappingStatusSchema>;

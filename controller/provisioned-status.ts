@@ -2,18 +2,12 @@
 // allocation; it reports it beside its demand list, and the controller, the one writer of Alias status,
 // turns each report into `status.provisionedConcurrency` and the `ProvisionedConcurrency` condition.
 import type { AliasSpec } from '../apis/alias.ts';
+import type { ProvisionedConcurrencyStatus } from '../apis/status.ts';
 import type { ProvisionedReport } from '../gateway/src/providers/kubernetes/demand-provider.ts';
 import type { Condition } from '../kube/resources.ts';
 
 /** `status.provisionedConcurrency`: GetProvisionedConcurrencyConfig's fields. */
-export interface ProvisionedStatus {
-  requested: number;
-  allocated: number;
-  available: number;
-  status: ProvisionedReport['status'];
-  statusReason?: string;
-  lastModified?: string;
-}
+export type ProvisionedStatus = ProvisionedConcurrencyStatus;
 
 /** The gateway's latest reports, by Alias resource (`namespace/name`). */
 export class ProvisionedReports {
