@@ -37,7 +37,8 @@ export const AliasSpecSchema = z
       .optional(),
     /**
      * Environments kept initialised ahead for calls through this alias (PutProvisionedConcurrencyConfig;
-     * docs/provisioned-concurrency.md). Needs a published functionVersion. Local mode only for now.
+     * docs/provisioned-concurrency.md). Needs a published functionVersion. In a cluster the gateway keeps
+     * that many pods initialised, and status.provisionedConcurrency tells their allocation.
      */
     provisionedConcurrency: z.number().int().min(1).optional(),
     /** Shift the alias's traffic to `targetVersion` on a CodeDeploy schedule (docs/deployments.md). */

@@ -55,12 +55,27 @@ export const FunctionStatusSchema = z
   })
   .loose();
 
+/** GetProvisionedConcurrencyConfig's fields, as the gateway serves `spec.provisionedConcurrency` (ADR-51). */
+export const ProvisionedConcurrencyStatusSchema = z
+  .object({
+    requested: z.number().int().min(0),
+    allocated: z.number().int().min(0),
+    available: z.number().int().min(0),
+    /** Lambda's Status: IN_PROGRESS, READY or FAILED. */
+    status: z.enum(['IN_PROGRESS', 'READY', 'FAILED']),
+    statusReason: z.string().max(4096).optional(),
+    lastModified: z.string().meta({ format: 'date-time' }).optional(),
+  })
+  .loose();
+
 export const AliasStatusSchema = z
   .object({
     observedGeneration,
     conditions,
     /** The deployment in progress (`spec.deployment`) and the last finished ones. */
     deployment: DeploymentStatusSchema.optional(),
+    /** The allocation of `spec.provisionedConcurrency`, written by the controller from the gateway's report. */
+    provisionedConcurrency: ProvisionedConcurrencyStatusSchema.optional(),
   })
   .loose();
 
@@ -83,4 +98,5 @@ export const EventSourceMappingStatusSchema = z
 export type Condition = z.infer<typeof ConditionSchema>;
 export type FunctionStatus = z.infer<typeof FunctionStatusSchema>;
 export type AliasStatus = z.infer<typeof AliasStatusSchema>;
+export type ProvisionedConcurrencyStatus = z.infer<typeof ProvisionedConcurrencyStatusSchema>;
 export type EventSourceMappingStatus = z.infer<typeof EventSourceMappingStatusSchema>;

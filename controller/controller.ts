@@ -1,6 +1,7 @@
 // Assembles the controller: leader election, informers on Functions and Aliases feeding one work queue,
 // the Function reconciler, the pod loop that follows the gateway's demand, and a health endpoint.
 import { createServer, type Server } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { AliasSpecSchema } from '../apis/alias.ts';
 import { systemClock } from '../gateway/src/deployments/clock.ts';
@@ -12,6 +13,7 @@ import { FunctionReconciler } from './function-reconciler.ts';
 import { LeaderElection } from './leader-election.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PodConverger } from './pods.ts';
+import { ProvisionedReports, provisionedStatus } from './provisioned-status.ts';
 import { setCondition } from './status.ts';
 import { WorkQueue } from './work-queue.ts';
 
@@ -30,6 +32,7 @@ export async function startController(
   const metrics = new ControllerMetrics();
   const functions = new FunctionReconciler(kc, config.functionUrlDomain);
   const pods = new PodConverger(kc, config, log, (action) => metrics.pod(action));
+  const provisioned = new ProvisionedReports();
   const deployments = new ClusterDeployments({
     kc,
     clock: systemClock(config.deploymentTimeScale),
@@ -50,7 +53,7 @@ export async function startController(
       await metrics.reconcile(kind, () =>
         kind === 'function'
           ? functions.reconcile(namespace, name)
-          : reconcileAlias(kc, namespace, name, deployments),
+          : reconcileAlias(kc, namespace, name, deployments, provisioned),
       );
     }, log);
     const q = queue;
@@ -76,6 +79,8 @@ export async function startController(
     const loop = async () => {
       if (!leading) return;
       await pods.converge().catch((err) => log(`pods: ${err instanceof Error ? err.message : String(err)}`));
+      // An allocation that moved is written on its Alias's status (ADR-51).
+      for (const key of provisioned.update(pods.provisioned)) q.add(`alias/${key}`);
       if (leading) podLoop = setTimeout(() => void loop(), config.demandPollMs);
     };
     void loop();
@@ -121,6 +126,7 @@ async function reconcileAlias(
   namespace: string,
   name: string,
   deployments: ClusterDeployments,
+  provisioned: ProvisionedReports,
 ): Promise<void> {
   const path = `${aliasesPath().replace('/aliases', `/namespaces/${namespace}/aliases`)}/${name}`;
   const alias = (await requestJson(kc, path).catch(() => undefined)) as AliasObject | undefined;
@@ -151,21 +157,34 @@ async function reconcileAlias(
     message: message || 'routing',
     observedGeneration: alias.metadata?.generation,
   });
-  // Provisioned concurrency is served by the local gateway only (ADR-41): say so rather than ignore it.
-  if (parsed.success && parsed.data.provisionedConcurrency !== undefined) {
-    conditions = setCondition(conditions, {
-      type: 'ProvisionedConcurrency',
-      status: 'False',
-      reason: 'NotSupportedInCluster',
-      message:
-        'spec.provisionedConcurrency is not served in a cluster yet (local mode only): calls run on demand',
-      observedGeneration: alias.metadata?.generation,
-    });
-  } else conditions = conditions.filter((c) => c.type !== 'ProvisionedConcurrency');
-  if (JSON.stringify(conditions) !== JSON.stringify(alias.status?.conditions)) {
+  // Provisioned concurrency: the gateway keeps the environments and reports their allocation (ADR-51).
+  const had =
+    (alias.status as { provisionedConcurrency?: unknown } | undefined)?.provisionedConcurrency ?? null;
+  let pc: unknown = null;
+  if (!parsed.success || parsed.data.provisionedConcurrency === undefined)
+    conditions = conditions.filter((c) => c.type !== 'ProvisionedConcurrency');
+  else if (!provisioned.heard)
+    pc = had; // this controller just started: what the status says stands
+  else {
+    const { condition, status } = provisionedStatus(
+      parsed.data,
+      provisioned.get(namespace, name),
+      alias.metadata?.generation,
+      message || undefined,
+    );
+    conditions = setCondition(conditions, condition);
+    pc = status;
+  }
+  if (
+    JSON.stringify(conditions) !== JSON.stringify(alias.status?.conditions) ||
+    !isDeepStrictEqual(pc, had)
+  ) {
     await requestJson(kc, `${path}/status`, {
       method: 'PATCH',
-      body: { status: { conditions, observedGeneration: alias.metadata?.generation } },
+      // null removes the field (a merge patch), once the configuration is gone.
+      body: {
+        status: { conditions, observedGeneration: alias.metadata?.generation, provisionedConcurrency: pc },
+      },
       contentType: 'application/merge-patch+json',
     });
   }

@@ -3,7 +3,10 @@
 // gateway only drops an environment that is idle or already ended, so a busy pod is never taken away.
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { FunctionSpec } from '../apis/function.ts';
-import type { DemandedEnvironment } from '../gateway/src/providers/kubernetes/demand-provider.ts';
+import type {
+  DemandedEnvironment,
+  ProvisionedReport,
+} from '../gateway/src/providers/kubernetes/demand-provider.ts';
 import { KubeError, type RunningInformer, requestJson, startInformer } from '../kube/informer.ts';
 import {
   type FunctionObject,
@@ -30,6 +33,9 @@ import { LayerFileLists, layerVolume, type ResolvedLayer, resolveLayers } from '
 
 export type PodAction = 'created' | 'deleted' | 'refused' | 'resized';
 
+/** On the pods of environments kept initialised ahead (provisioned concurrency, ADR-51). */
+export const LABEL_INITIALIZATION_TYPE = 'serval.dev/initialization-type';
+
 export class PodConverger {
   private readonly kc: KubeConfig;
   private readonly config: ControllerConfig;
@@ -41,6 +47,8 @@ export class PodConverger {
   private readonly capacity: CapacityReporter;
   private readonly boost: InitCpuBoost;
   private pods: RunningInformer<V1Pod> | undefined;
+  /** What the gateway last reported of its provisioned concurrency, beside its demand (ADR-51). */
+  provisioned: ProvisionedReport[] | undefined;
 
   constructor(
     kc: KubeConfig,
@@ -124,7 +132,12 @@ export class PodConverger {
       signal: AbortSignal.timeout(10_000),
     });
     if (!res.ok) throw new Error(`the gateway's demand list answered ${res.status}`);
-    return ((await res.json()) as { environments: DemandedEnvironment[] }).environments;
+    const body = (await res.json()) as {
+      environments: DemandedEnvironment[];
+      provisioned?: ProvisionedReport[];
+    };
+    this.provisioned = body.provisioned;
+    return body.environments;
   }
 
   /** Tells the gateway an environment ended; true when the gateway still waited for it. */
@@ -262,6 +275,7 @@ export function podFor(
         [LABEL_VERSION]: version,
         [LABEL_ENVIRONMENT]: env.environmentId,
         [LABEL_MANAGED]: MANAGER,
+        ...(env.initializationType ? { [LABEL_INITIALIZATION_TYPE]: env.initializationType } : {}),
       },
       ...(cpu.afterInit ? { annotations: { [ANNOTATION_CPU_AFTER_INIT]: `${cpu.afterInit}m` } } : {}),
       ownerReferences: [ownerReference({ name: fn.metadata!.name!, uid: fn.metadata!.uid! })],

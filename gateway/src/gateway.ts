@@ -44,6 +44,7 @@ import { createObservability, type ObservabilityOverrides } from './observabilit
 import { provisionedGauges } from './observability/provisioned-gauges.ts';
 import type { DemandProvider } from './providers/kubernetes/demand-provider.ts';
 import type { EnvironmentProvider } from './providers/provider.ts';
+import { ClusterProvisionedStore, provisionedReports } from './provisioned/cluster-store.ts';
 import { ProvisionedConcurrency } from './provisioned/provisioned-concurrency.ts';
 import { ProvisionedConfigStore } from './provisioned/provisioned-store.ts';
 import { ApiFunctionStore, apiDefinition } from './registry/api-functions.ts';
@@ -152,24 +153,30 @@ export async function startGateway({
   if (!cluster) loadApiFunctions(apiFunctions, layers, config.region, registry, log);
   const limits = admitReservations(config, registry, log);
   const codeSigning = new CodeSigningGate(codeSigningConfigs ?? [], log);
-  // Provisioned concurrency is local-only for now (ADR-41): a cluster's API says so.
-  const provisioned = cluster
-    ? undefined
-    : new ProvisionedConcurrency({
-        region: config.region,
-        store: new ProvisionedConfigStore(config.dataDir),
-        registry,
-        versions,
-        aliases,
-        dispatcher,
-        limits,
-        log,
-      });
+  // Provisioned concurrency (ADR-41): its configurations are in the data directory, or a cluster's on Alias
+  // resources (ADR-51), whose status the controller writes from what the demand list reports.
+  const provisionedStore = cluster
+    ? cluster.functions && new ClusterProvisionedStore(cluster.functions, registry)
+    : new ProvisionedConfigStore(config.dataDir);
+  const provisioned =
+    provisionedStore &&
+    new ProvisionedConcurrency({
+      region: config.region,
+      store: provisionedStore,
+      registry,
+      versions: cluster?.versions ?? versions,
+      aliases: cluster?.aliases ?? aliases,
+      dispatcher,
+      limits,
+      log,
+    });
+  if (cluster && provisioned)
+    cluster.demand.reportProvisioned(() => provisionedReports(provisioned.states()));
   const declared = (manifestAliases ?? []).filter((a) => a.spec.provisionedConcurrency !== undefined);
   provisioned?.dropUndeclared(
     new Set(declared.map((a) => `${a.namespace}/${a.spec.functionName}/${a.name}`)),
   );
-  for (const alias of declared) applyManifestProvisioning(alias, registry, aliases, provisioned, log);
+  for (const alias of declared) await applyManifestProvisioning(alias, registry, aliases, provisioned, log);
   registry.onChange(({ put, deleted }) => {
     if (deleted) {
       limits.setReservation(deleted.namespace, deleted.name, undefined);
@@ -395,25 +402,20 @@ function applyManifestAlias(
 }
 
 /** An alias manifest's `provisionedConcurrency`, put as PutProvisionedConcurrencyConfig would be. */
-function applyManifestProvisioning(
+async function applyManifestProvisioning(
   alias: LoadedAlias,
   registry: FunctionRegistry,
   aliases: AliasStore,
   provisioned: ProvisionedConcurrency | undefined,
   log: (line: string) => void,
-): void {
+): Promise<void> {
   const { namespace, name, spec, source } = alias;
   const fn = registry.get(namespace, spec.functionName);
   if (spec.provisionedConcurrency === undefined || !fn || !aliases.get(namespace, spec.functionName, name))
     return;
-  if (!provisioned) {
-    log(
-      `${source}: alias ${spec.functionName}:${name}: spec.provisionedConcurrency is served locally only, not in a cluster yet`,
-    );
-    return;
-  }
+  if (!provisioned) return;
   try {
-    provisioned.put(fn, name, spec.provisionedConcurrency, source);
+    await provisioned.put(fn, name, spec.provisionedConcurrency, source);
   } catch (err) {
     log(
       `skipped ${source}: alias ${spec.functionName}:${name}: spec.provisionedConcurrency: ${(err as Error).message}`,

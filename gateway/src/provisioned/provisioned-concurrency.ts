@@ -1,13 +1,14 @@
-// Provisioned concurrency (reference §8, §14.6; ADR-41): the configurations a caller puts on an alias or a
-// published version, checked against Lambda's rules, kept in effect by a reconcile that asks the dispatcher
-// for that many environments initialised ahead, and read back with Lambda's allocation status.
+// Provisioned concurrency (reference §8, §14.6; ADR-41, ADR-51): the configurations a caller puts on an
+// alias or a published version, checked against Lambda's rules, kept in effect by a reconcile that asks the
+// dispatcher for that many environments initialised ahead, and read back with Lambda's allocation status.
+// The same in a cluster, where the configurations are Alias resources' and the environments pods.
 import { ApiError } from '../../../apis/errors.ts';
 import type { ConcurrencyLimits } from '../admission/concurrency-limits.ts';
 import type { Dispatcher, ProvisionedClaim } from '../dispatch/dispatcher.ts';
 import { type FunctionDefinition, functionArn } from '../registry/function-definition.ts';
 import type { FunctionRegistry } from '../registry/function-registry.ts';
 import type { AliasSource, VersionSource } from '../versions/sources.ts';
-import type { ProvisionedConfig, ProvisionedConfigStore } from './provisioned-store.ts';
+import type { ProvisionedConfig, ProvisionedConfigSource } from './provisioned-store.ts';
 
 export type ProvisionedStatus = 'IN_PROGRESS' | 'READY' | 'FAILED';
 
@@ -27,7 +28,7 @@ const RECONCILE_EVERY_MS = 1000;
 
 export interface ProvisionedDeps {
   region: string;
-  store: ProvisionedConfigStore;
+  store: ProvisionedConfigSource;
   registry: FunctionRegistry;
   versions: VersionSource;
   aliases: AliasSource;
@@ -42,6 +43,11 @@ export class ProvisionedConcurrency {
   /** Qualifiers the dispatcher provisions now, by `namespace/function/qualifier`. */
   private readonly active = new Map<string, { fn: FunctionDefinition; version: string; qualifier: string }>();
   private readonly spillovers = new Map<string, number>();
+  /**
+   * Configurations the reconcile does not serve, and why: a second one on a version, or more than the
+   * reservation allows. The API refuses both; kubectl can write them on Alias resources.
+   */
+  private refused = new Map<string, string>();
 
   constructor(deps: ProvisionedDeps) {
     this.deps = deps;
@@ -50,18 +56,19 @@ export class ProvisionedConcurrency {
     this.timer.unref();
   }
 
-  /** PutProvisionedConcurrencyConfig: checks, stores and starts allocating; returns the new state. */
-  put(
+  /** PutProvisionedConcurrencyConfig: checks, stores and starts allocating; resolves with the new state. */
+  async put(
     fn: FunctionDefinition,
     qualifier: string | undefined,
     requested: unknown,
     declaredIn?: string,
-  ): ProvisionedState {
+  ): Promise<ProvisionedState> {
     if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < 1)
       throw invalid('ProvisionedConcurrentExecutions: must be an integer of at least 1');
     const q = checkedQualifier(qualifier);
     const version = this.versionOf(fn, q);
     const { store, limits } = this.deps;
+    store.checkQualifier(q);
     // One configuration per version: an alias and the version it points to, or two aliases, cannot both
     // provision it.
     const clash = store
@@ -81,7 +88,7 @@ export class ProvisionedConcurrency {
         .reduce((sum, c) => sum + c.requested, 0) + requested;
     const problem = limits.checkProvisioned(fn.namespace, fn.name, total);
     if (problem) throw invalid(problem);
-    store.put({
+    await store.put({
       namespace: fn.namespace,
       functionName: fn.name,
       qualifier: q,
@@ -110,10 +117,10 @@ export class ProvisionedConcurrency {
   }
 
   /** DeleteProvisionedConcurrencyConfig: the environments end (busy ones after their invocation). */
-  delete(fn: FunctionDefinition, qualifier: string | undefined): void {
+  async delete(fn: FunctionDefinition, qualifier: string | undefined): Promise<void> {
     const q = checkedQualifier(qualifier);
     this.versionOf(fn, q);
-    this.deps.store.delete(fn.namespace, fn.name, q);
+    await this.deps.store.delete(fn.namespace, fn.name, q);
     this.reconcile();
   }
 
@@ -122,14 +129,14 @@ export class ProvisionedConcurrency {
     return this.deps.store
       .ofFunction(fn.namespace, fn.name)
       .sort((a, b) => (a.qualifier < b.qualifier ? -1 : 1))
-      .map((c) => this.stateOf(fn, c.qualifier));
+      .map((c) => this.stateOf(fn, c.qualifier, c));
   }
 
   /** Every configuration's state, for the metrics. */
   states(): ProvisionedState[] {
     return this.deps.store.all().flatMap((c) => {
       const fn = this.deps.registry.get(c.namespace, c.functionName);
-      return fn ? [this.stateOf(fn, c.qualifier)] : [];
+      return fn ? [this.stateOf(fn, c.qualifier, c)] : [];
     });
   }
 
@@ -162,29 +169,56 @@ export class ProvisionedConcurrency {
       { fn: FunctionDefinition; version: string; qualifier: string; count: number }
     >();
     const totals = new Map<string, number>();
-    for (const c of [...store.all()]) {
+    /** The qualifier each provisioned version is served through. */
+    const holders = new Map<string, string>();
+    const refused = new Map<string, string>();
+    // Those served now first, then oldest first: a configuration written (or an alias moved) later is the
+    // one refused, as the API would have refused it, and one already served never loses its environments.
+    const served = (c: ProvisionedConfig) => {
+      const fn = registry.get(c.namespace, c.functionName);
+      const was = this.active.get(`${c.namespace}/${c.functionName}/${c.qualifier}`);
+      return fn && was && was.version === this.resolvedVersion(fn, c.qualifier) ? 0 : 1;
+    };
+    const configs = [...store.all()].sort(
+      (a, b) =>
+        served(a) - served(b) || a.lastModified - b.lastModified || (a.qualifier < b.qualifier ? -1 : 1),
+    );
+    for (const c of configs) {
       const fn = registry.get(c.namespace, c.functionName);
       const version = fn && this.resolvedVersion(fn, c.qualifier);
       const published = fn && version && this.deps.versions.get(fn.namespace, fn.name, version);
       if (!fn || !version || !published) {
-        if (!fn || version === undefined) {
-          store.delete(c.namespace, c.functionName, c.qualifier);
+        if (store.owned && (!fn || version === undefined)) {
+          void store.delete(c.namespace, c.functionName, c.qualifier);
           this.deps.log(
             `provisioned concurrency of ${c.functionName}:${c.qualifier} removed: it no longer exists`,
           );
         }
         continue;
       }
+      const key = `${c.namespace}/${c.functionName}`;
+      const holder = holders.get(`${key}/${version}`);
+      const total = (totals.get(key) ?? 0) + c.requested;
+      const problem = holder
+        ? `version ${version} is already provisioned through ${holder}: a version has at most one provisioned concurrency configuration`
+        : limits.checkProvisioned(c.namespace, c.functionName, total);
+      if (problem) {
+        refused.set(`${key}/${c.qualifier}`, problem);
+        continue;
+      }
+      holders.set(`${key}/${version}`, c.qualifier);
       const definition = this.deps.versions.definitionOf(fn, published);
-      wanted.set(`${c.namespace}/${c.functionName}/${c.qualifier}`, {
+      wanted.set(`${key}/${c.qualifier}`, {
         fn: definition,
         version,
         qualifier: c.qualifier,
         count: c.requested,
       });
-      const key = `${c.namespace}/${c.functionName}`;
-      totals.set(key, (totals.get(key) ?? 0) + c.requested);
+      totals.set(key, total);
+      // At once, so the next function's check sees what this one takes from the unreserved pool.
+      limits.setProvisioned(c.namespace, c.functionName, total);
     }
+    this.refused = refused;
     for (const [key, was] of this.active) {
       if (wanted.has(key)) continue;
       dispatcher.provision(was.fn, was.version, was.qualifier, 0);
@@ -196,18 +230,17 @@ export class ProvisionedConcurrency {
       dispatcher.provision(w.fn, w.version, w.qualifier, w.count);
       this.active.set(key, w);
     }
-    for (const [key, total] of totals) {
-      const [namespace = '', name = ''] = key.split('/');
-      limits.setProvisioned(namespace, name, total);
-    }
   }
 
   close(): void {
     clearInterval(this.timer);
   }
 
-  private stateOf(fn: FunctionDefinition, qualifier: string): ProvisionedState {
-    const config = this.deps.store.get(fn.namespace, fn.name, qualifier);
+  private stateOf(
+    fn: FunctionDefinition,
+    qualifier: string,
+    config = this.deps.store.get(fn.namespace, fn.name, qualifier),
+  ): ProvisionedState {
     const spillovers = this.spillovers.get(`${fn.namespace}/${fn.name}/${qualifier}`) ?? 0;
     if (!config) {
       throw new ApiError(
@@ -216,6 +249,10 @@ export class ProvisionedConcurrency {
       );
     }
     const version = this.resolvedVersion(fn, qualifier);
+    const refusal = this.refused.get(`${fn.namespace}/${fn.name}/${qualifier}`);
+    if (refusal) {
+      return { config, allocated: 0, busy: 0, spillovers, status: 'FAILED', statusReason: refusal };
+    }
     if (version === '$LATEST') {
       return {
         config,

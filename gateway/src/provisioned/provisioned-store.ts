@@ -1,5 +1,6 @@
-// Provisioned concurrency configurations (PutProvisionedConcurrencyConfig), one per alias or version,
-// persisted in the data directory; manifests' aliases put theirs here at start-up too.
+// Provisioned concurrency configurations (PutProvisionedConcurrencyConfig), one per alias or version. Local
+// mode persists them in the data directory (manifests' aliases put theirs here at start-up too); a cluster
+// keeps them on Alias resources (cluster-store.ts, ADR-51).
 import { join } from 'node:path';
 import { readJsonFile, writeJsonFileAtomically } from '../versions/json-file.ts';
 
@@ -13,9 +14,28 @@ export interface ProvisionedConfig {
   lastModified: number;
   /** The manifest that declares it (an Alias's `provisionedConcurrency`); absent when the API put it. */
   declaredIn?: string | undefined;
+  /** In a cluster: the Alias resource that holds it. */
+  resource?: string | undefined;
 }
 
-export class ProvisionedConfigStore {
+/** Where configurations live: the data directory, or a cluster's Alias resources. */
+export interface ProvisionedConfigSource {
+  /**
+   * Whether the configurations are this store's own: then the reconcile forgets one whose function, alias or
+   * version is gone. A cluster's live on their Alias and go with it.
+   */
+  readonly owned: boolean;
+  all(): readonly ProvisionedConfig[];
+  ofFunction(namespace: string, functionName: string): ProvisionedConfig[];
+  get(namespace: string, functionName: string, qualifier: string): ProvisionedConfig | undefined;
+  /** Refuses, throwing, a qualifier this store cannot hold a configuration for. */
+  checkQualifier(qualifier: string): void;
+  put(config: ProvisionedConfig): void | Promise<void>;
+  delete(namespace: string, functionName: string, qualifier: string): boolean | Promise<boolean>;
+}
+
+export class ProvisionedConfigStore implements ProvisionedConfigSource {
+  readonly owned = true;
   private readonly file: string;
   private configs: ProvisionedConfig[];
 
@@ -37,6 +57,8 @@ export class ProvisionedConfigStore {
       (c) => c.namespace === namespace && c.functionName === functionName && c.qualifier === qualifier,
     );
   }
+
+  checkQualifier(): void {}
 
   put(config: ProvisionedConfig): void {
     this.save([...this.without(config.namespace, config.functionName, config.qualifier), config]);

@@ -22,6 +22,14 @@ import type { FunctionRegistry } from './function-registry.ts';
 /** Where a function pod mounts its code: the agent's LAMBDA_TASK_ROOT. */
 export const POD_CODE_DIR = '/var/task';
 
+/** An Alias resource as served: its record, and what the control-plane API reads beside the spec. */
+export type CatalogAlias = AliasRecord & {
+  namespace: string;
+  objectName: string;
+  uid?: string | undefined;
+  annotations?: Record<string, string> | undefined;
+};
+
 interface ControllerRevision {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
   revision: number;
@@ -33,7 +41,7 @@ export class KubernetesCatalog implements VersionSource {
   private readonly registry: FunctionRegistry;
   private readonly log: (line: string) => void;
   private readonly versions = new Map<string, Map<string, PublishedVersion>>();
-  private readonly aliases = new Map<string, AliasRecord & { objectName: string }>();
+  private readonly aliases = new Map<string, CatalogAlias>();
   /** The Function resources as last seen, for the control-plane API's view (annotations, uid, generation). */
   private readonly objects = new Map<string, FunctionObject>();
   private informers: RunningInformer<never>[] = [];
@@ -105,7 +113,12 @@ export class KubernetesCatalog implements VersionSource {
   }
 
   /** A function's aliases with their resource names, for the control-plane API. */
-  aliasesOf(namespace: string, functionName: string): Array<AliasRecord & { objectName: string }> {
+  /** Every Alias served, in all namespaces (provisioned concurrency's configurations, ADR-51). */
+  allAliases(): IterableIterator<CatalogAlias> {
+    return this.aliases.values();
+  }
+
+  aliasesOf(namespace: string, functionName: string): CatalogAlias[] {
     const prefix = `${namespace}/${functionName}/`;
     return [...this.aliases.entries()].filter(([k]) => k.startsWith(prefix)).map(([, a]) => a);
   }
@@ -179,11 +192,18 @@ export class KubernetesCatalog implements VersionSource {
     const parsed = AliasSpecSchema.safeParse(o.spec);
     if (!parsed.success) return;
     const aliasName = parsed.data.name ?? name(o);
-    this.aliases.set(aliasKey(ns(o), parsed.data.functionName, aliasName), {
+    const key = aliasKey(ns(o), parsed.data.functionName, aliasName);
+    const held = this.aliases.get(key);
+    // As for Functions: the API's own write is served at once, and an earlier state's event may follow it.
+    if (held && isOlder(o, held)) return;
+    this.aliases.set(key, {
+      namespace: ns(o),
       objectName: name(o),
       name: aliasName,
       spec: parsed.data,
       revisionId: o.metadata?.resourceVersion ?? '',
+      uid: o.metadata?.uid,
+      annotations: o.metadata?.annotations,
     });
   }
 }
@@ -192,9 +212,13 @@ export class KubernetesCatalog implements VersionSource {
  * Whether `incoming` is an earlier state of the object `held` is. resourceVersions are etcd revisions,
  * which only grow; one that is not a number (another storage) is never judged older.
  */
-function isOlder(incoming: FunctionObject, held: FunctionObject): boolean {
-  const [a, b] = [incoming.metadata?.resourceVersion ?? '', held.metadata?.resourceVersion ?? ''];
-  if (incoming.metadata?.uid !== held.metadata?.uid || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+function isOlder(
+  incoming: { metadata?: { uid?: string; resourceVersion?: string } },
+  held: FunctionObject | CatalogAlias,
+): boolean {
+  const heldMeta = 'revisionId' in held ? { uid: held.uid, resourceVersion: held.revisionId } : held.metadata;
+  const [a, b] = [incoming.metadata?.resourceVersion ?? '', heldMeta?.resourceVersion ?? ''];
+  if (incoming.metadata?.uid !== heldMeta?.uid || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
   return BigInt(a) < BigInt(b);
 }
 

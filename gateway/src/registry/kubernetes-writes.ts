@@ -255,6 +255,33 @@ export class KubernetesWrites {
     return replaced;
   }
 
+  /**
+   * As updateFunction, for an Alias: read from the API server, changed by `change` (which may refuse,
+   * throwing), replaced with the resourceVersion read, and a 409 retried on a fresh read.
+   */
+  async updateAlias(
+    namespace: string,
+    objectName: string,
+    change: (current: AliasObject | undefined) => AliasObject,
+    attempts = UPDATE_ATTEMPTS,
+  ): Promise<AliasObject> {
+    for (let attempt = 1; ; attempt++) {
+      const next = change(await this.getAlias(namespace, objectName));
+      try {
+        const replaced = (await requestJson(this.kc, `${aliasesPath(namespace)}/${objectName}`, {
+          method: 'PUT',
+          body: next,
+        })) as AliasObject;
+        this.catalog.observeAlias(replaced);
+        return replaced;
+      } catch (err) {
+        if (!(err instanceof KubeError && err.status === 409) || attempt >= attempts)
+          throw kubeFailure(err, `Alias ${next.spec.name ?? objectName}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+    }
+  }
+
   async deleteAlias(namespace: string, functionName: string, alias: string, objectName: string) {
     try {
       await requestJson(this.kc, `${aliasesPath(namespace)}/${objectName}`, { method: 'DELETE' });

@@ -54,7 +54,7 @@ export function internalRoutes(
     if (req.method === 'GET' && path === ENVIRONMENTS) {
       res
         .writeHead(200, { 'Content-Type': 'application/json' })
-        .end(JSON.stringify({ environments: demand.list() }));
+        .end(JSON.stringify({ environments: demand.list(), provisioned: demand.provisioned() }));
       return;
     }
     const gone = GONE.exec(path);

@@ -1,6 +1,6 @@
 // Put/Get/Delete/ListProvisionedConcurrencyConfigs (reference §14.3): the wire side of provisioned
-// concurrency; the rules and the allocation live in provisioned/provisioned-concurrency.ts. Local mode only
-// for now (ADR-41): in a cluster every call is refused, saying so.
+// concurrency; the rules and the allocation live in provisioned/provisioned-concurrency.ts. Local mode keeps
+// the configurations in the data directory (ADR-41), a cluster on Alias resources (ADR-51).
 import type { Request, Response } from 'express';
 import { ApiError } from '../../../../apis/errors.ts';
 import type { GatewayConfig } from '../../config.ts';
@@ -18,10 +18,11 @@ export function provisionedConcurrencyHandlers(
 ) {
   const target = (req: Request) => {
     if (!provisioned) {
+      // A cluster gateway started without the writes to Alias resources (the chart always grants them).
       throw new ApiError(
         'ResourceConflictException',
-        'Provisioned concurrency is not available in a cluster yet: it is served by the local gateway only ' +
-          '(docs/provisioned-concurrency.md)',
+        'This gateway cannot write Alias resources, which hold provisioned concurrency in a cluster: ' +
+          'set spec.provisionedConcurrency with kubectl (docs/provisioned-concurrency.md)',
       );
     }
     const qualifier = typeof req.query.Qualifier === 'string' ? req.query.Qualifier : undefined;
@@ -30,9 +31,9 @@ export function provisionedConcurrencyHandlers(
     return { fn, qualifier, provisioned };
   };
   return {
-    put(req: Request, res: Response) {
+    async put(req: Request, res: Response) {
       const { fn, qualifier, provisioned } = target(req);
-      const state = provisioned.put(fn, qualifier, objectBody(req).ProvisionedConcurrentExecutions);
+      const state = await provisioned.put(fn, qualifier, objectBody(req).ProvisionedConcurrentExecutions);
       res.status(202).json(configView(state));
     },
     /** GetProvisionedConcurrencyConfig, or with `List=ALL` ListProvisionedConcurrencyConfigs. */
@@ -56,9 +57,9 @@ export function provisionedConcurrencyHandlers(
         ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
       });
     },
-    delete(req: Request, res: Response) {
+    async delete(req: Request, res: Response) {
       const { fn, qualifier, provisioned } = target(req);
-      provisioned.delete(fn, qualifier);
+      await provisioned.delete(fn, qualifier);
       res.status(204).end();
     },
   };

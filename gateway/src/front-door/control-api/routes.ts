@@ -15,7 +15,7 @@ import { settingHandlers } from './setting-handlers.ts';
 import { versionHandlers } from './version-handlers.ts';
 
 export type ControlApiDeps = FunctionChangeDeps & {
-  /** Provisioned concurrency; absent in a cluster, where its routes say it is local-only. */
+  /** Provisioned concurrency; absent only in a cluster gateway that cannot write Alias resources. */
   provisioned?: ProvisionedConcurrency | undefined;
 };
 
@@ -110,7 +110,7 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   for (const [method, path, op, fullHandler] of routes) {
     // Functions, versions, aliases (ADR-39) and settings (ADR-45) are resources the cluster handlers write,
     // layers ConfigMaps their store writes (ADR-46), and a change without one is refused there. Provisioned
-    // concurrency answers for itself in a cluster (it is local-only, not a kubectl matter).
+    // concurrency has one handler for both modes: its store is the Alias resource in a cluster (ADR-51).
     if (deps.cluster && !deps.kube && path.startsWith(L)) continue;
     const clusterHandler = path.startsWith(L) ? fullHandler : inCluster[op];
     if (deps.cluster && !clusterHandler && /Alias|Version/.test(op)) continue;

@@ -2,7 +2,9 @@
 // environments it wants (its demand), and the controller converges pods to that list. An environment the
 // gateway stops — only ever an idle one, or one whose invocation already ended — leaves the list, and the
 // controller deletes its pod. Each entry carries the environment's own link credential, which the
-// LinkServer accepts for that one environment (so for that one function version) only.
+// LinkServer accepts for that one environment (so for that one function version) only. Beside the list, the
+// gateway reports its provisioned concurrency allocations, which the controller writes on Alias status
+// (ADR-51).
 import type { EnvironmentSpec } from '../../../../apis/environment-link.ts';
 import type { EnvironmentLaunch, EnvironmentProvider, LaunchedEnvironment } from '../provider.ts';
 
@@ -21,6 +23,23 @@ export interface DemandedEnvironment {
   requestedAt: string;
   /** The agent finished its first init: the controller takes back the pod's init CPU boost (ADR-48). */
   initialised?: boolean;
+  /** `provisioned-concurrency` for an environment kept initialised ahead (ADR-51): its pod is labelled so. */
+  initializationType?: EnvironmentSpec['initializationType'];
+}
+
+/** One provisioned concurrency configuration as the gateway serves it, for its Alias's status. */
+export interface ProvisionedReport {
+  namespace: string;
+  /** The Alias resource's name. */
+  alias: string;
+  functionName: string;
+  qualifier: string;
+  requested: number;
+  allocated: number;
+  status: 'IN_PROGRESS' | 'READY' | 'FAILED';
+  statusReason?: string;
+  /** RFC 3339. */
+  lastModified: string;
 }
 
 interface Entry {
@@ -30,6 +49,7 @@ interface Entry {
 
 export class DemandProvider implements EnvironmentProvider {
   private readonly entries = new Map<string, Entry>();
+  private reports: () => ProvisionedReport[] = () => [];
 
   launch({ spec, token, linkUrl }: EnvironmentLaunch): LaunchedEnvironment {
     let end!: (reason: string) => void;
@@ -54,6 +74,16 @@ export class DemandProvider implements EnvironmentProvider {
   /** What the controller should be running now. */
   list(): DemandedEnvironment[] {
     return [...this.entries.values()].map((e) => e.demanded);
+  }
+
+  /** Where provisioned(): reads from, once provisioned concurrency exists. */
+  reportProvisioned(source: () => ProvisionedReport[]): void {
+    this.reports = source;
+  }
+
+  /** The provisioned concurrency configurations on Alias resources, with their allocation. */
+  provisioned(): ProvisionedReport[] {
+    return this.reports();
   }
 
   /** The environment's agent reports its first init done. */
@@ -95,5 +125,8 @@ function demanded(spec: EnvironmentSpec, token: string, linkUrl: string): Demand
     linkPath: new URL(linkUrl).pathname,
     token,
     requestedAt: new Date().toISOString(),
+    ...(spec.initializationType === 'provisioned-concurrency'
+      ? { initializationType: spec.initializationType }
+      : {}),
   };
 }
