@@ -121,6 +121,7 @@ beforeAll(async () => {
       inlineNode('capped', HANDLER, { spec: { reservedConcurrency: 2 } }),
       inlineNode('short', HANDLER),
       inlineNode('broken', BROKEN),
+      inlineNode('tenanted', HANDLER, { spec: { tenancy: { mode: 'PER_TENANT' } } }),
     ],
     config: { localSharedDirs: [shared], idleTimeoutSeconds: 1 },
   });
@@ -251,6 +252,18 @@ describe('provisioned concurrency', () => {
       name: 'ResourceNotFoundException',
       status: 404,
     });
+    // As Lambda: a function in tenant isolation mode has no provisioned concurrency.
+    const tenanted = await errorOf(
+      lambda.send(
+        new PutProvisionedConcurrencyConfigCommand({
+          FunctionName: 'tenanted',
+          Qualifier: '1',
+          ProvisionedConcurrentExecutions: 1,
+        }),
+      ),
+    );
+    expect(tenanted).toMatchObject({ name: 'InvalidParameterValueException', status: 400 });
+    expect(tenanted.message).toMatch(/tenancy mode PER_TENANT/);
     const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'warm' }));
     expect(list.ProvisionedConcurrencyConfigs).toEqual([
       expect.objectContaining({

@@ -25,6 +25,9 @@ export interface ProvisionedState {
 
 /** How often configurations are brought in line with aliases that moved and environments that ended. */
 const RECONCILE_EVERY_MS = 1000;
+/** Lambda refuses it: a provisioned environment would be initialised before any tenant is known (§14.6). */
+const TENANCY_REFUSAL =
+  'provisioned concurrency is not supported for a function with tenancy mode PER_TENANT';
 
 export interface ProvisionedDeps {
   region: string;
@@ -65,6 +68,7 @@ export class ProvisionedConcurrency {
   ): Promise<ProvisionedState> {
     if (typeof requested !== 'number' || !Number.isInteger(requested) || requested < 1)
       throw invalid('ProvisionedConcurrentExecutions: must be an integer of at least 1');
+    if (fn.spec.tenancy) throw invalid(TENANCY_REFUSAL);
     const q = checkedQualifier(qualifier);
     const version = this.versionOf(fn, q);
     const { store, limits } = this.deps;
@@ -199,9 +203,11 @@ export class ProvisionedConcurrency {
       const key = `${c.namespace}/${c.functionName}`;
       const holder = holders.get(`${key}/${version}`);
       const total = (totals.get(key) ?? 0) + c.requested;
-      const problem = holder
-        ? `version ${version} is already provisioned through ${holder}: a version has at most one provisioned concurrency configuration`
-        : limits.checkProvisioned(c.namespace, c.functionName, total);
+      const problem = fn.spec.tenancy
+        ? TENANCY_REFUSAL
+        : holder
+          ? `version ${version} is already provisioned through ${holder}: a version has at most one provisioned concurrency configuration`
+          : limits.checkProvisioned(c.namespace, c.functionName, total);
       if (problem) {
         refused.set(`${key}/${c.qualifier}`, problem);
         continue;
