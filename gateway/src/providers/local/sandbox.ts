@@ -69,6 +69,11 @@ export interface SandboxView {
    * Node resolves packages from, in a repository or monorepo).
    */
   codeDir: string;
+  /**
+   * Where the view shows the code instead of its own path: a pre-warmed environment's own code directory
+   * at /var/task (ADR-50), which then has no ancestors' node_modules.
+   */
+  codeAt?: string | undefined;
   /** The function's merged layers, read-only at /opt as in Lambda. */
   optDir?: string | undefined;
   /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
@@ -104,11 +109,11 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
     // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
     ['rw', view.tmpDir, '/tmp'],
     ['copy', ETC_PATHS.filter((p) => existsSync(p)).join(' '), '/'],
-    ...compact([...view.readOnly, view.codeDir, ...ancestorNodeModules(view.codeDir)]).map((p) => [
-      'ro',
-      p,
-      p,
-    ]),
+    ...compact([
+      ...view.readOnly,
+      ...(view.codeAt ? [] : [view.codeDir, ...ancestorNodeModules(view.codeDir)]),
+    ]).map((p) => ['ro', p, p]),
+    ...(view.codeAt ? [['ro', view.codeDir, view.codeAt]] : []),
     ...compact(view.shared).map((p) => ['rw', p, p]),
     ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
     ...(view.optDir ? [['ro', view.optDir, '/opt']] : []),
@@ -153,6 +158,14 @@ function probeSandbox(): string | undefined {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether code at `dir` may load packages from its parents' node_modules, which a view showing it at
+ * /var/task cannot offer: such a function is not pre-warmed (ADR-50).
+ */
+export function hasAncestorNodeModules(dir: string): boolean {
+  return ancestorNodeModules(dir).some((p) => existsSync(p));
 }
 
 function ancestorNodeModules(dir: string): string[] {

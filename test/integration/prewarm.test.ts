@@ -1,0 +1,212 @@
+// Pre-warmed generic environments (ADR-50): a cold start takes one waiting for its runtime profile and
+// specialises it; it is that function's for life, sees exactly its variables and code, and a function that
+// comes next gets another one, with none of the first one's module state or /tmp.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServal, type TestServal } from '../support/serval.ts';
+
+/**
+ * Code outside the repository (whose node_modules would make the function's parents' packages part of its
+ * code, which a view at /var/task cannot show) and outside /tmp (which a sandbox's own /tmp hides).
+ */
+const codeRoot = mkdtempSync('/var/tmp/serval-prewarm-');
+
+function nodeFunction(name: string, extra = ''): string {
+  const dir = join(codeRoot, name);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'index.mjs'),
+    `import { existsSync, writeFileSync } from 'node:fs';
+const loadedAt = Date.now();
+${extra}
+let calls = 0;
+export const handler = async (event) => {
+  calls++;
+  const sawFirstTmp = existsSync('/tmp/first-was-here');
+  writeFileSync('/tmp/${name}-was-here', 'x');
+  return {
+    me: ${JSON.stringify(name)},
+    calls,
+    sawFirstTmp,
+    taskRoot: process.env.LAMBDA_TASK_ROOT,
+    handler: process.env._HANDLER,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    own: process.env.OWN_VARIABLE,
+    envKeys: Object.keys(process.env),
+    cwd: process.cwd(),
+    msBeforeLoad: Math.round(loadedAt - (Date.now() - process.uptime() * 1000)),
+  };
+};
+`,
+  );
+  return dir;
+}
+
+function pythonFunction(name: string): string {
+  const dir = join(codeRoot, name);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'app.py'),
+    `import os
+calls = 0
+def handler(event, context):
+    global calls
+    calls += 1
+    seen = os.path.exists('/tmp/pyfirst-was-here')
+    open('/tmp/${name}-was-here', 'w').write('x')
+    return {"me": ${JSON.stringify(name)}, "calls": calls, "sawFirstTmp": seen,
+            "taskRoot": os.environ.get("LAMBDA_TASK_ROOT"), "own": os.environ.get("OWN_VARIABLE"),
+            "envKeys": list(os.environ.keys()), "cwd": os.getcwd()}
+`,
+  );
+  return dir;
+}
+
+interface Answer {
+  me: string;
+  calls: number;
+  sawFirstTmp: boolean;
+  taskRoot: string;
+  handler?: string;
+  functionName?: string;
+  own?: string;
+  envKeys: string[];
+  cwd: string;
+  msBeforeLoad?: number;
+}
+
+const initDuration = (tail: string) => Number(/Init Duration: ([\d.]+) ms/.exec(tail)?.[1] ?? Number.NaN);
+/** Lets the pool's background refill start a generic environment (a still-starting one is taken as well). */
+const refill = () => new Promise((r) => setTimeout(r, 1500));
+
+afterAll(() => rmSync(codeRoot, { recursive: true, force: true }));
+
+describe('pre-warmed environments', () => {
+  let serval: TestServal;
+  const env = (own: string) => ({ OWN_VARIABLE: own });
+  beforeAll(async () => {
+    serval = await startServal({
+      functions: [
+        { name: 'warmer', runtime: 'nodejs24.x', handler: 'index.handler', codePath: nodeFunction('warmer') },
+        {
+          name: 'first',
+          runtime: 'nodejs24.x',
+          handler: 'index.handler',
+          codePath: nodeFunction('first', 'const until = Date.now() + 300; while (Date.now() < until);'),
+          environment: env('first-value'),
+        },
+        {
+          name: 'second',
+          runtime: 'nodejs24.x',
+          handler: 'index.handler',
+          codePath: nodeFunction('second'),
+          environment: { ...env('second-value'), SECOND_ONLY: 'yes' },
+        },
+        {
+          name: 'broken',
+          runtime: 'nodejs24.x',
+          handler: 'missing.handler',
+          codePath: nodeFunction('broken'),
+        },
+        {
+          name: 'pywarmer',
+          runtime: 'python3.11',
+          handler: 'app.handler',
+          codePath: pythonFunction('pywarmer'),
+        },
+        {
+          name: 'pyfirst',
+          runtime: 'python3.11',
+          handler: 'app.handler',
+          codePath: pythonFunction('pyfirst'),
+          environment: env('py-first'),
+        },
+        {
+          name: 'pysecond',
+          runtime: 'python3.11',
+          handler: 'app.handler',
+          codePath: pythonFunction('pysecond'),
+          environment: env('py-second'),
+        },
+      ],
+    });
+  }, 60_000);
+  afterAll(() => serval.stop());
+
+  it('runs sandboxed here (the CI machine has namespaces)', () => {
+    if (process.env.CI) expect(serval.isolatesTmp).toBe(true);
+  });
+
+  it('specialises a waiting Node environment for its function, never reused by another', async () => {
+    const cold = await serval.invoke('warmer');
+    expect(cold.status).toBe(200);
+    const warmer = cold.json() as Answer;
+    await refill();
+
+    const firstCall = await serval.invoke('first');
+    expect(firstCall.status).toBe(200);
+    const first = firstCall.json() as Answer;
+    if (serval.isolatesTmp) {
+      // Pre-warmed: its code is in its own directory, shown at /var/task; a cold start shows it in place.
+      expect(warmer.taskRoot).not.toBe('/var/task');
+      expect(first.taskRoot).toBe('/var/task');
+      expect(first.cwd).toBe('/var/task');
+    }
+    expect(first).toMatchObject({ me: 'first', calls: 1, handler: 'index.handler', functionName: 'first' });
+    expect(first.own).toBe('first-value');
+    // Exactly the function's variables: nothing of the pre-warm's (the agent's, the specialisation pipe).
+    expect(first.envKeys.filter((k) => k.startsWith('SERVAL_'))).toEqual([]);
+    expect(first.envKeys).not.toContain('SECOND_ONLY');
+    expect(first.envKeys.sort()).toEqual((cold.json() as Answer).envKeys.concat('OWN_VARIABLE').sort());
+
+    // Init Duration is the function's own init (its 300 ms module body), not the time the runtime waited.
+    const init = initDuration(firstCall.logTail);
+    expect(init).toBeGreaterThanOrEqual(300);
+    if (serval.isolatesTmp) expect(first.msBeforeLoad).toBeGreaterThan(init);
+
+    const again = (await serval.invoke('first')).json() as Answer;
+    expect(again.calls).toBe(2);
+    await refill();
+
+    const secondCall = await serval.invoke('second');
+    const second = secondCall.json() as Answer;
+    expect(second).toMatchObject({ me: 'second', calls: 1, own: 'second-value', functionName: 'second' });
+    if (serval.isolatesTmp) {
+      expect(second.taskRoot).toBe('/var/task');
+      // Another environment: the first function's /tmp is not there.
+      expect(second.sawFirstTmp).toBe(false);
+    }
+    expect(second.envKeys).toContain('SECOND_ONLY');
+    expect(secondCall.logTail).toContain('Init Duration');
+  }, 60_000);
+
+  it('gives a specialisation that fails the error a cold start gives', async () => {
+    await refill();
+    const res = await serval.invoke('broken');
+    expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
+    const body = res.json() as { errorType: string; errorMessage: string };
+    expect(body.errorType).toBe('Runtime.ImportModuleError');
+    expect(body.errorMessage).toMatch(/Cannot find module 'missing'/);
+    expect(res.logTail).toMatch(/INIT_REPORT Init Duration: [\d.]+ ms\s+Phase: init\s+Status: error/);
+  }, 60_000);
+
+  it('specialises a waiting Python environment the same way', async () => {
+    const cold = (await serval.invoke('pywarmer')).json() as Answer;
+    await refill();
+    const firstCall = await serval.invoke('pyfirst');
+    const first = firstCall.json() as Answer;
+    expect(first).toMatchObject({ me: 'pyfirst', calls: 1, own: 'py-first', sawFirstTmp: false });
+    expect(firstCall.logTail).toContain('Init Duration');
+    expect(first.envKeys.filter((k) => k.startsWith('SERVAL_'))).toEqual([]);
+    expect(first.envKeys.sort()).toEqual(cold.envKeys.concat('OWN_VARIABLE').sort());
+    if (serval.isolatesTmp) expect(first.taskRoot).toBe('/var/task');
+    await refill();
+    const second = (await serval.invoke('pysecond')).json() as Answer;
+    expect(second).toMatchObject({ me: 'pysecond', calls: 1, own: 'py-second' });
+    if (serval.isolatesTmp) {
+      expect(second.taskRoot).toBe('/var/task');
+      expect(second.sawFirstTmp).toBe(false);
+    }
+  }, 60_000);
+});
