@@ -15,7 +15,7 @@ import type {
   FunctionLogSink,
   LaunchedEnvironment,
 } from '../provider.ts';
-import { linkTree } from './code-links.ts';
+import { linkTree, TooManyFiles } from './code-links.ts';
 import { type EnvironmentDir, EnvironmentDirs } from './environment-dirs.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
@@ -38,6 +38,11 @@ const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
 const LINK_FD = 3;
 /** Where a pre-warmed environment's sandbox shows its function's code (ADR-50), as Lambda does. */
 const TASK_ROOT = '/var/task';
+/**
+ * Files a specialisation links at most (code and layers): some 30-45 µs of CPU each on a loaded 2-core
+ * machine, so 2,000 is about what a cold start costs anyway. Bigger code gets cold starts (ADR-50).
+ */
+const MAX_LINKED_FILES = 2000;
 
 /** What spawnAgent needs: one environment's directories, link and view. */
 interface AgentStart {
@@ -76,6 +81,8 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly sharedPaths: string[];
   private readonly sharedDirs: string[];
   private readonly running = new Set<LaunchedEnvironment>();
+  /** Code directories found too big to link into a generic environment: they get cold starts. */
+  private readonly tooBig = new Set<string>();
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -144,6 +151,7 @@ export class LocalProvider implements EnvironmentProvider {
     if (spec.runtime.startsWith('python') && resolvePython(spec.runtime, process.env).ok !== true)
       return false;
     if (!this.sandboxed) return spec.layersDir === undefined;
+    if (this.tooBig.has(spec.codeDir)) return false;
     return spec.runtime.startsWith('python') || !hasAncestorNodeModules(spec.codeDir);
   }
 
@@ -194,8 +202,15 @@ export class LocalProvider implements EnvironmentProvider {
         if (!this.sandboxed) {
           register(spec);
         } else {
-          linkTree(spec.codeDir, taskDir);
-          if (spec.layersDir) linkTree(spec.layersDir, optDir);
+          try {
+            const linked = linkTree(spec.codeDir, taskDir, MAX_LINKED_FILES);
+            if (spec.layersDir) linkTree(spec.layersDir, optDir, MAX_LINKED_FILES - linked);
+          } catch (err) {
+            // Half of this function's code is in there now: the environment can serve nobody else.
+            if (err instanceof TooManyFiles) this.tooBig.add(spec.codeDir);
+            launched.stop();
+            throw err;
+          }
           register({ ...spec, codeDir: TASK_ROOT });
         }
         acceptLink(link);
