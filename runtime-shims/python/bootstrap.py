@@ -1,4 +1,5 @@
 """Entry point of Serval's Python runtime: puts the user's code first on sys.path and runs the loop."""
+import importlib
 import json
 import os
 import sys
@@ -36,6 +37,9 @@ def _specialise(fd):
     os.environ.update(message["env"])
     if hasattr(time, "tzset"):
         time.tzset()
+    # /opt/python and the like were empty when our modules loaded: forget that they had nothing to import.
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
 
 
 if __name__ == "__main__":
