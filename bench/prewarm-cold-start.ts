@@ -33,6 +33,18 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/** What a descendant is: the agent, a runtime, or the sandbox's set-up. */
+function role(pid: number): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmd.includes('agent/main.ts')) return 'agent';
+    if (cmd.includes('bootstrap')) return 'runtime';
+    return 'other';
+  } catch {
+    return 'gone';
+  }
+}
+
 /** CPU ms by pid of the gateway's descendants: own plus reaped children's. */
 function childCpu(): Map<number, number> {
   const out = new Map<number, number>();
@@ -65,10 +77,16 @@ async function run(prewarm: number) {
   const gatewayCpu: number[] = [];
   const envCpu: number[] = [];
   const init: number[] = [];
+  const byRole: Record<string, number> = {};
   try {
     await serval.invoke('f0'); // the profile's first cold start: from now on it has demand
-    for (const name of names.slice(1)) {
-      await new Promise((r) => setTimeout(r, 3000)); // the refill is ready, the machine quiet again
+    for (const [i, name] of names.slice(1).entries()) {
+      // With pre-warming: until the refill's runtime is up (one runtime per function so far, plus it).
+      const deadline = performance.now() + 30_000;
+      const runtimes = () => descendants(process.pid).filter((p) => role(p) === 'runtime').length;
+      while (prewarm > 0 && runtimes() < i + 2 && performance.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 2000)); // its modules loaded, the machine quiet again
       const before = childCpu();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -78,7 +96,12 @@ async function run(prewarm: number) {
       gatewayCpu.push((cpu.user + cpu.system) / 1000);
       // Only the function's own environment: the pool's refill starts later (its delay).
       let env = 0;
-      for (const [pid, ms] of childCpu()) env += ms - (before.get(pid) ?? 0);
+      for (const [pid, ms] of childCpu()) {
+        const delta = ms - (before.get(pid) ?? 0);
+        env += delta;
+        const r = role(pid);
+        byRole[r] = (byRole[r] ?? 0) + delta / CALLS;
+      }
       envCpu.push(env);
       init.push(Number(/Init Duration: ([\d.]+)/.exec(res.logTail)?.[1] ?? Number.NaN));
       if (res.status !== 200) throw new Error(`${name}: ${res.status} ${res.text}`);
@@ -94,6 +117,7 @@ async function run(prewarm: number) {
   console.log(row('  gateway CPU ms', gatewayCpu));
   console.log(row('  environment CPU ms', envCpu));
   console.log(row('  Init Duration ms', init));
+  console.log(`  environment CPU ms per first call, mean by process: ${JSON.stringify(byRole)}`);
 }
 
 console.log(`load: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

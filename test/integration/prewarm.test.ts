@@ -1,10 +1,10 @@
 // Pre-warmed generic environments (ADR-50): a cold start takes one waiting for its runtime profile and
 // specialises it; it is that function's for life, sees exactly its variables and code, and a function that
 // comes next gets another one, with none of the first one's module state or /tmp.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServal, type TestServal } from '../support/serval.ts';
+import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
 /**
  * Code outside the repository (whose node_modules would make the function's parents' packages part of its
@@ -63,6 +63,14 @@ def handler(event, context):
   return dir;
 }
 
+/** A custom runtime (its own bootstrap): the agent is pre-warmed, the runtime starts at specialisation. */
+function providedFunction(name: string): string {
+  const dir = join(codeRoot, name);
+  mkdirSync(dir);
+  copyFileSync(fixture('provided/protocol-probe/bootstrap'), join(dir, 'bootstrap'));
+  return dir;
+}
+
 interface Answer {
   me: string;
   calls: number;
@@ -108,6 +116,13 @@ describe('pre-warmed environments', () => {
           runtime: 'nodejs24.x',
           handler: 'missing.handler',
           codePath: nodeFunction('broken'),
+        },
+        { name: 'cwarmer', runtime: 'provided.al2023', codePath: providedFunction('cwarmer') },
+        {
+          name: 'cfirst',
+          runtime: 'provided.al2023',
+          codePath: providedFunction('cfirst'),
+          environment: env('custom-first'),
         },
         {
           name: 'pywarmer',
@@ -207,6 +222,25 @@ describe('pre-warmed environments', () => {
     if (serval.isolatesTmp) {
       expect(second.taskRoot).toBe('/var/task');
       expect(second.sawFirstTmp).toBe(false);
+    }
+  }, 60_000);
+
+  it('pre-warms the agent of a custom runtime, whose own bootstrap starts at specialisation', async () => {
+    const cold = (await serval.invoke('cwarmer', { scenario: 'headers' })).json() as {
+      env: Record<string, string>;
+    };
+    await refill();
+    const res = await serval.invoke('cfirst', { scenario: 'headers' });
+    expect(res.status).toBe(200);
+    const first = res.json() as { env: Record<string, string>; cwd: string };
+    expect(first.env.OWN_VARIABLE).toBe('custom-first');
+    expect(first.env.AWS_LAMBDA_FUNCTION_NAME).toBe('cfirst');
+    expect(Object.keys(first.env).sort()).toEqual(Object.keys(cold.env).concat('OWN_VARIABLE').sort());
+    expect(res.logTail).toContain('Init Duration');
+    if (serval.isolatesTmp) {
+      expect(cold.env.LAMBDA_TASK_ROOT).not.toBe('/var/task');
+      expect(first.env.LAMBDA_TASK_ROOT).toBe('/var/task');
+      expect(first.cwd).toBe('/var/task');
     }
   }, 60_000);
 });
