@@ -49,8 +49,8 @@ interface AgentStart {
   environmentId: string;
   memoryMB: number;
   envDir: EnvironmentDir;
-  /** Host directory of the Node compile cache the environment uses. */
-  compileCache: string;
+  /** Host directory of the Node compile cache the environment uses, if any. */
+  compileCache: string | undefined;
   linkUrl: string;
   token: string;
   python: string | undefined;
@@ -181,10 +181,9 @@ export class LocalProvider implements EnvironmentProvider {
       environmentId,
       memoryMB,
       envDir,
-      // Its own, empty: a shared one would carry compiled code from one function to the next.
-      compileCache: this.sandboxed
-        ? join(envDir.dir, 'compile-cache')
-        : join(this.dataDir, 'node-compile-cache'),
+      // None in a sandbox: a shared one would carry compiled code from one function to the next, and one of
+      // its own would be written (tens of ms of CPU, the runtime's in its init) and never read again.
+      compileCache: this.sandboxed ? undefined : join(this.dataDir, 'node-compile-cache'),
       linkUrl,
       token,
       python: python?.executable,
@@ -221,17 +220,19 @@ export class LocalProvider implements EnvironmentProvider {
   /** Spawns an agent, in a sandbox where there is one, with its link socket (undefined if the spawn failed). */
   private spawnAgent(start: AgentStart): { launched: LaunchedEnvironment; link: Duplex | undefined } {
     const { envDir, compileCache } = start;
-    const seenCompileCache = this.sandboxed ? SANDBOX_COMPILE_CACHE : compileCache;
+    const seenCompileCache = this.sandboxed && compileCache ? SANDBOX_COMPILE_CACHE : compileCache;
     const env: Record<string, string> = {
       SERVAL_LINK_URL: start.linkUrl,
       SERVAL_LINK_FD: String(LINK_FD),
       SERVAL_ENVIRONMENT_TOKEN: start.token,
       SERVAL_RUNTIME_API_ADDRESS: this.sandboxed ? SANDBOX_RUNTIME_API : '127.0.0.1:0',
       SERVAL_TMP_DIR: this.sandboxed ? '/tmp' : envDir.tmpDir,
-      SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
+      ...(seenCompileCache && {
+        SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
+        // The agent itself starts faster with V8's compile cache.
+        NODE_COMPILE_CACHE: seenCompileCache,
+      }),
       SERVAL_OPT_DIR: this.sandboxed ? '/opt' : (start.optDir ?? '/opt'),
-      // The agent itself starts faster with V8's compile cache.
-      NODE_COMPILE_CACHE: seenCompileCache,
       ...(start.prewarm && {
         ...start.prewarm,
         ...(start.code?.at && { SERVAL_PREWARM_TASK_ROOT: start.code.at }),

@@ -76,8 +76,8 @@ export interface SandboxView {
   codeAt?: string | undefined;
   /** The function's merged layers, read-only at /opt as in Lambda. */
   optDir?: string | undefined;
-  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
-  compileCacheDir: string;
+  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE; none for a pre-warmed environment. */
+  compileCacheDir: string | undefined;
   /** Host paths seen read-only at their own paths. */
   readOnly: string[];
   /** Host directories seen writable at their own paths (SERVAL_LOCAL_SHARED_DIRS). */
@@ -104,7 +104,7 @@ export function interpreterPaths(executable: string): string[] {
 
 /** The command that starts `command` inside a new sandbox with the given view. */
 export function sandboxCommand(view: SandboxView, command: string[]): { file: string; args: string[] } {
-  mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
+  if (view.compileCacheDir) mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
   const binds = [
     // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
     ['rw', view.tmpDir, '/tmp'],
@@ -115,7 +115,7 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
     ]).map((p) => ['ro', p, p]),
     ...(view.codeAt ? [['ro', view.codeDir, view.codeAt]] : []),
     ...compact(view.shared).map((p) => ['rw', p, p]),
-    ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
+    ...(view.compileCacheDir ? [['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE]] : []),
     ...(view.optDir ? [['ro', view.optDir, '/opt']] : []),
   ];
   return {
