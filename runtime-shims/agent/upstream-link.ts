@@ -14,6 +14,7 @@ import { untilCpuAtMost } from './cpu-after-init.ts';
 import { Environment } from './environment.ts';
 import { PrestartedRuntime } from './prestarted-runtime.ts';
 import { type LinkBody, StreamRelay } from './stream-relay.ts';
+import { warmUp } from './warm-up.ts';
 
 export interface UpstreamLink {
   /** Resolves when the link closes; the runtime has been stopped by then. */
@@ -69,7 +70,8 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     PrestartedRuntime.start(config, config.prewarm, `${config.runtimeApiHost}:${config.runtimeApiPort}`);
   let environment: Environment | undefined;
   let provisioned = false;
-  let queue = Promise.resolve();
+  // A pre-warmed agent's first messages wait for its throwaway exchange, which cannot fail the environment.
+  let queue = config.prewarm ? warmUp(config.runtimeApiHost).catch(() => undefined) : Promise.resolve();
   /** Streamed responses under way, by request id: credit and cancel for one must not queue behind its invoke. */
   const relays = new Map<string, StreamRelay>();
   const send = (message: AgentMessage, body?: LinkBody) => {

@@ -17,7 +17,7 @@ function nodeFunction(name: string, extra = ''): string {
   mkdirSync(dir);
   writeFileSync(
     join(dir, 'index.mjs'),
-    `import { existsSync, writeFileSync } from 'node:fs';
+    `import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 const loadedAt = Date.now();
 ${extra}
 let calls = 0;
@@ -36,6 +36,8 @@ export const handler = async (event) => {
     envKeys: Object.keys(process.env),
     cwd: process.cwd(),
     msBeforeLoad: Math.round(loadedAt - (Date.now() - process.uptime() * 1000)),
+    // The block the process was started with (Linux keeps it as it was): a pre-started runtime's.
+    prestarted: readFileSync('/proc/self/environ', 'utf8').includes('SERVAL_SPECIALISE_FD='),
   };
 };
 `,
@@ -82,6 +84,7 @@ interface Answer {
   envKeys: string[];
   cwd: string;
   msBeforeLoad?: number;
+  prestarted?: boolean;
 }
 
 const initDuration = (tail: string) => Number(/Init Duration: ([\d.]+) ms/.exec(tail)?.[1] ?? Number.NaN);
@@ -169,6 +172,7 @@ describe('pre-warmed environments', () => {
       expect(first.cwd).toBe('/var/task');
     }
     expect(first).toMatchObject({ me: 'first', calls: 1, handler: 'index.handler', functionName: 'first' });
+    expect([warmer.prestarted, first.prestarted]).toEqual([false, true]);
     expect(first.own).toBe('first-value');
     // Exactly the function's variables: nothing of the pre-warm's (the agent's, the specialisation pipe).
     expect(first.envKeys.filter((k) => k.startsWith('SERVAL_'))).toEqual([]);
@@ -244,5 +248,47 @@ describe('pre-warmed environments', () => {
       expect(first.env.LAMBDA_TASK_ROOT).toBe('/var/task');
       expect(first.cwd).toBe('/var/task');
     }
+  }, 60_000);
+});
+
+describe('pre-warmed environments without a sandbox (SERVAL_LOCAL_ISOLATION=off)', () => {
+  let serval: TestServal;
+  beforeAll(async () => {
+    const fn = (name: string, own: string) => ({
+      name,
+      runtime: 'nodejs24.x',
+      handler: 'index.handler',
+      codePath: nodeFunction(name),
+      environment: { OWN_VARIABLE: own },
+    });
+    serval = await startServal({
+      functions: [fn('offwarmer', 'w'), fn('offfirst', 'one'), fn('offsecond', 'two')],
+      env: { SERVAL_LOCAL_ISOLATION: 'off' },
+    });
+  }, 60_000);
+  afterAll(() => serval.stop());
+
+  it('specialises one for each function, its code in place, with exactly its variables', async () => {
+    const cold = (await serval.invoke('offwarmer')).json() as Answer;
+    await refill();
+    const first = (await serval.invoke('offfirst')).json() as Answer;
+    await refill();
+    const second = (await serval.invoke('offsecond')).json() as Answer;
+    expect(first).toMatchObject({
+      me: 'offfirst',
+      calls: 1,
+      own: 'one',
+      taskRoot: join(codeRoot, 'offfirst'),
+    });
+    expect(second).toMatchObject({
+      me: 'offsecond',
+      calls: 1,
+      own: 'two',
+      taskRoot: join(codeRoot, 'offsecond'),
+    });
+    expect(first.cwd).toBe(first.taskRoot);
+    expect(first.envKeys.sort()).toEqual(cold.envKeys.sort());
+    expect(first.envKeys.filter((k) => k.startsWith('SERVAL_'))).toEqual([]);
+    expect([cold.prestarted, first.prestarted, second.prestarted]).toEqual([false, true, true]);
   }, 60_000);
 });
