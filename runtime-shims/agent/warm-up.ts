@@ -6,6 +6,8 @@ import { request } from 'node:http';
 import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from './runtime-api/server.ts';
 import { StreamRelay } from './stream-relay.ts';
 
+const WARM_UP_LIMIT_MS = 5000;
+
 export async function warmUp(host: string): Promise<void> {
   let answered!: () => void;
   const done = new Promise<void>((r) => {
@@ -34,9 +36,15 @@ export async function warmUp(host: string): Promise<void> {
         req.end(body);
       });
     api.enqueue({ requestId: 'warm-up', invokedFunctionArn: 'arn:warm-up' }, Buffer.from('{}'));
-    await call('GET', '/invocation/next');
-    await call('POST', '/invocation/warm-up/response', '{}');
-    await done;
+    const exchange = (async () => {
+      await call('GET', '/invocation/next');
+      await call('POST', '/invocation/warm-up/response', '{}');
+      await done;
+    })().catch(() => undefined); // late too: after the bound the closed server fails it, harmlessly
+    // Bounded: the function's configure waits behind it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exchange, new Promise((r) => (timer = setTimeout(r, WARM_UP_LIMIT_MS)))]);
+    clearTimeout(timer);
   } finally {
     api.close();
   }
