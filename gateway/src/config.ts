@@ -43,6 +43,11 @@ export interface GatewayConfig {
   pythonMismatch: 'warn' | 'refuse';
   /** Local provider: namespaces and a memory cgroup per environment where the host allows them (docs/security.md). */
   localIsolation: 'auto' | 'off';
+  /**
+   * Local provider: generic pre-warmed environments kept for each runtime profile (runtime and memory) that
+   * had a cold start within the idle timeout; a cold start specialises one for its function (ADR-50). 0: none.
+   */
+  localPrewarm: number;
   /** Host directories every sandboxed local environment sees, writable: a shared mount, so no isolation there. */
   localSharedDirs: string[];
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
@@ -137,6 +142,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
       env.SERVAL_FUNCTION_URL_DOMAIN ?? `lambda-url.${env.SERVAL_REGION ?? 'local'}.localhost`,
     pythonMismatch: oneOf(env, 'SERVAL_PYTHON_MISMATCH', ['warn', 'refuse'] as const, 'warn'),
     localIsolation: oneOf(env, 'SERVAL_LOCAL_ISOLATION', ['auto', 'off'] as const, 'auto'),
+    localPrewarm: int(env, 'SERVAL_LOCAL_PREWARM', 1, 0, 64),
     localSharedDirs: (env.SERVAL_LOCAL_SHARED_DIRS ?? '')
       .split(':')
       .filter(Boolean)

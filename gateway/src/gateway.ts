@@ -1,7 +1,9 @@
 // Assembles the gateway: the front door, the dispatcher, the environment link listener and a provider.
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express from 'express';
 import type { CodeSigningConfig } from '../../apis/code-signing.ts';
 import { ConcurrencyLimits } from './admission/concurrency-limits.ts';
@@ -24,6 +26,7 @@ import { LocalDeployments } from './deployments/local-deployments.ts';
 import { DeploymentMetrics } from './deployments/metrics.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { environmentLauncher } from './dispatch/environment-launcher.ts';
+import { isPrewarming, PrewarmPool } from './dispatch/prewarm-pool.ts';
 import type { DeclaredMapping, MappingCatalog } from './event-sources/catalog.ts';
 import { createEventSources } from './event-sources/event-sources.ts';
 import { controlApiRoutes } from './front-door/control-api/routes.ts';
@@ -135,12 +138,23 @@ export async function startGateway({
   // A pod started with an init CPU boost: the controller resizes it once its agent says init is done.
   if (cluster) links.onInitialised((id) => cluster.demand.initialised(id));
   const internalPort = await listen(internal, config.internalHost, config.internalPort);
+  const linkBaseUrl = () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`;
+  const acceptLink = (stream: Duplex) => pipeLinks.emit('connection', withReusedReads(stream));
+  // Local mode: generic environments wait for the runtime profiles in use (ADR-50).
+  const prewarm =
+    !cluster && config.localPrewarm > 0 && isPrewarming(provider)
+      ? new PrewarmPool(provider, (id) => `${linkBaseUrl()}${links.linkPath(id)}`, acceptLink, {
+          perProfile: config.localPrewarm,
+          idleMs: config.idleTimeoutSeconds * 1000,
+        })
+      : undefined;
   const start = environmentLauncher(
     provider,
     links,
-    () => `ws://${hostForUrl(config.internalHost)}:${internalPort}`,
+    linkBaseUrl,
     config.environmentStartTimeoutSeconds * 1000,
-    (stream) => pipeLinks.emit('connection', withReusedReads(stream)),
+    acceptLink,
+    prewarm,
   );
   const dispatcher = new Dispatcher(config, start, observability.dispatch);
   // Local mode keeps versions and aliases in files; cluster mode reads what the controller published.
@@ -319,6 +333,7 @@ export async function startGateway({
     await nats.close();
     provisioned?.close();
     dispatcher.close();
+    prewarm?.close();
     await provider.close();
     links.close();
     await Promise.all([closeServer(front), closeServer(internal)]);

@@ -37,6 +37,11 @@ export interface AgentConfig {
   attachedRuntime: boolean;
   /** The pod starts with an init CPU boost: the proportional share (millicores) the first handler waits for (ADR-48). */
   cpuAfterInitMillicores: number | undefined;
+  /**
+   * A pre-warmed local environment (ADR-50): no function yet; Serval's own runtime for this profile starts
+   * now and waits for its function, whose spec arrives when the gateway hands the link over.
+   */
+  prewarm: { runtime: string; memoryMB: number; taskRoot: string | undefined } | undefined;
   /** Host variables handed through to the runtime (PATH, HOME, …): local mode needs the host's tools. */
   passthroughEnv: Record<string, string>;
 }
@@ -89,6 +94,13 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, runtimeDirDefault: strin
     passthroughEnv,
     attachedRuntime: env.SERVAL_ATTACHED_RUNTIME === '1',
     cpuAfterInitMillicores: positive(env.SERVAL_CPU_AFTER_INIT_MILLICORES),
+    prewarm: env.SERVAL_PREWARM_RUNTIME
+      ? {
+          runtime: env.SERVAL_PREWARM_RUNTIME,
+          memoryMB: positive(env.SERVAL_PREWARM_MEMORY_MB) ?? 128,
+          taskRoot: env.SERVAL_PREWARM_TASK_ROOT || undefined,
+        }
+      : undefined,
   };
 }
 

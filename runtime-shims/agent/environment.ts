@@ -5,6 +5,7 @@ import type { EnvironmentSpec, InvocationRequest, InvocationResult } from '../..
 import { AttachedRuntime } from './attached-runtime.ts';
 import type { AgentConfig } from './config.ts';
 import { LogStream, type ReportStatus } from './log-stream.ts';
+import type { PrestartedRuntime } from './prestarted-runtime.ts';
 import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from './runtime-api/server.ts';
 import { runtimeCommand } from './runtime-command.ts';
 import { logStreamName, runtimeEnvironment } from './runtime-environment.ts';
@@ -73,6 +74,8 @@ export class Environment implements RuntimeApiListener {
   private readonly streamName: string;
   /** Runs once, between the first init that succeeds and its handler (the init CPU boost's resize, ADR-48). */
   private afterFirstInit: (() => Promise<void>) | undefined;
+  /** A pre-warmed environment's runtime, waiting for this function (ADR-50): the first init uses it. */
+  private prestarted: PrestartedRuntime | undefined;
 
   constructor(
     spec: EnvironmentSpec,
@@ -80,8 +83,10 @@ export class Environment implements RuntimeApiListener {
     sink: (line: string) => void,
     ended: () => void = () => undefined,
     afterFirstInit?: () => Promise<void>,
+    prestarted?: PrestartedRuntime,
   ) {
     this.spec = spec;
+    this.prestarted = prestarted;
     this.ended = ended;
     this.afterFirstInit = afterFirstInit;
     this.config = config;
@@ -128,6 +133,7 @@ export class Environment implements RuntimeApiListener {
   }
 
   stop(): void {
+    this.prestarted?.kill();
     this.runtime?.kill();
     this.api.close();
   }
@@ -237,6 +243,21 @@ export class Environment implements RuntimeApiListener {
     const startedAt = performance.now();
     if (this.config.attachedRuntime)
       return this.awaitInit(new AttachedRuntime(), startedAt, limitMs, requestId);
+    const env = runtimeEnvironment({
+      spec: this.spec,
+      runtimeApi: this.runtimeApiAddress,
+      runtimeDir: this.config.runtimeDir,
+      tmpDir: this.config.tmpDir,
+      passthrough: this.config.passthroughEnv,
+      logStreamName: this.streamName,
+      nodeCompileCache: this.config.nodeCompileCache,
+      optDir: this.config.optDir,
+    });
+    const output = (s: string) => this.log.runtimeOutput(s);
+    // Only the first init: a runtime that crashed or timed out is replaced by a fresh one, as in Lambda.
+    const prestarted = this.prestarted?.take(env, this.spec.environment, this.spec.codeDir, output);
+    this.prestarted = undefined;
+    if (prestarted) return this.awaitInit(prestarted, startedAt, limitMs, requestId);
     const command = runtimeCommand(
       this.spec,
       this.config.runtimeDir,
@@ -250,28 +271,11 @@ export class Environment implements RuntimeApiListener {
         failure: platformError(command.errorType, `RequestId: ${requestId} Error: ${command.message}`),
       });
     }
-    const env = runtimeEnvironment({
-      spec: this.spec,
-      runtimeApi: this.runtimeApiAddress,
-      runtimeDir: this.config.runtimeDir,
-      tmpDir: this.config.tmpDir,
-      passthrough: this.config.passthroughEnv,
-      logStreamName: this.streamName,
-      nodeCompileCache: this.config.nodeCompileCache,
-      optDir: this.config.optDir,
+    const runtime = new RuntimeProcess(command.file, command.args, this.spec.codeDir, env, output, {
+      memoryMB: this.spec.memoryMB,
+      cgroup: this.config.memoryCgroup,
+      containerMemoryEvents: this.config.containerMemoryEvents,
     });
-    const runtime = new RuntimeProcess(
-      command.file,
-      command.args,
-      this.spec.codeDir,
-      env,
-      (s) => this.log.runtimeOutput(s),
-      {
-        memoryMB: this.spec.memoryMB,
-        cgroup: this.config.memoryCgroup,
-        containerMemoryEvents: this.config.containerMemoryEvents,
-      },
-    );
     return this.awaitInit(runtime, startedAt, limitMs, requestId);
   }
 

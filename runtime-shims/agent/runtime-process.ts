@@ -2,6 +2,7 @@
 // output forwarded, killed as a group, its memory read and, without a cgroup, its limit watched.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { ProcStatus } from './proc-status.ts';
 
 /** How long output may trail a process's exit before it is no longer waited for. */
@@ -26,6 +27,11 @@ export interface RuntimeLimits {
    * agent too, so the kernel kills the runtime before the resident-memory watch sees it over its limit.
    */
   containerMemoryEvents?: string | undefined;
+  /**
+   * A pre-started runtime (ADR-50): its fd 3 is a pipe on which it waits, before loading any function code,
+   * for the one line that specialises it (see specialise()).
+   */
+  specialisable?: boolean | undefined;
 }
 
 export interface RuntimeExit {
@@ -59,15 +65,16 @@ export class RuntimeProcess {
     this.oomKillsBefore = cgroup ? oomKills(cgroup.events) : 0;
     this.containerEvents = limits.containerMemoryEvents;
     this.containerOomKillsBefore = this.containerOomKills();
+    const fd3 = limits.specialisable ? 'pipe' : 'ignore';
     this.child = cgroup
       ? spawn('/bin/sh', ['-c', JOIN_CGROUP, 'sh', file, ...args], {
           // by path: the function's PATH need not hold sh
           cwd,
           env,
-          stdio: ['ignore', 'pipe', 'pipe', 'ignore', cgroup.procs],
+          stdio: ['ignore', 'pipe', 'pipe', fd3, cgroup.procs],
           detached: true,
         })
-      : spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      : spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe', fd3], detached: true });
     this.child.stdout!.setEncoding('utf8').on('data', output);
     this.child.stderr!.setEncoding('utf8').on('data', output);
     this.exited = new Promise((resolve) => {
@@ -135,6 +142,18 @@ export class RuntimeProcess {
     }, MEMORY_SAMPLE_MS);
     timer.unref();
     void this.exited.then(() => clearInterval(timer));
+  }
+
+  /**
+   * Hands a pre-started runtime its function, as one JSON line on its fd 3 (then closed): the variables its
+   * process holds from now on, its working directory, and which variables it was started with (`started`):
+   * it drops those and keeps only what it set itself at start (sh's PWD, Python's locale coercion), as a
+   * runtime started with `env` would have.
+   */
+  specialise(env: Record<string, string>, cwd: string, started: string[]): void {
+    const pipe = this.child.stdio[3] as Writable | null | undefined;
+    pipe?.on('error', () => undefined); // a runtime that died meanwhile shows as its exit
+    pipe?.end(`${JSON.stringify({ env, cwd, started })}\n`);
   }
 
   get pid(): number | undefined {

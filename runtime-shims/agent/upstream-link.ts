@@ -12,7 +12,9 @@ import {
 import type { AgentConfig } from './config.ts';
 import { untilCpuAtMost } from './cpu-after-init.ts';
 import { Environment } from './environment.ts';
+import { PrestartedRuntime } from './prestarted-runtime.ts';
 import { type LinkBody, StreamRelay } from './stream-relay.ts';
+import { warmUp } from './warm-up.ts';
 
 export interface UpstreamLink {
   /** Resolves when the link closes; the runtime has been stopped by then. */
@@ -61,9 +63,15 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
       },
     }),
   });
+  // A pre-warmed environment's runtime starts before its link is even accepted (ADR-50): the handshake
+  // below waits, unanswered, until the gateway gives this environment a function.
+  let prestarted =
+    config.prewarm &&
+    PrestartedRuntime.start(config, config.prewarm, `${config.runtimeApiHost}:${config.runtimeApiPort}`);
   let environment: Environment | undefined;
   let provisioned = false;
-  let queue = Promise.resolve();
+  // A pre-warmed agent's first messages wait for its throwaway exchange, which cannot fail the environment.
+  let queue = config.prewarm ? warmUp(config.runtimeApiHost).catch(() => undefined) : Promise.resolve();
   /** Streamed responses under way, by request id: credit and cancel for one must not queue behind its invoke. */
   const relays = new Map<string, StreamRelay>();
   const send = (message: AgentMessage, body?: LinkBody) => {
@@ -123,7 +131,9 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
               queue = queue.then(() => socket.close(1000, 'the runtime ended'));
             },
             afterInit(config, send),
+            prestarted,
           );
+          prestarted = undefined;
           await environment.start();
           provisioned = header.spec.initializationType === 'provisioned-concurrency';
           if (provisioned) {
@@ -161,6 +171,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
     socket.once('error', reject);
     // The environment lives exactly as long as its link: when the gateway goes, so does the runtime.
     socket.once('close', () => {
+      prestarted?.kill();
       environment?.stop();
       resolve();
     });
@@ -168,6 +179,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   return {
     closed,
     stop: () => {
+      prestarted?.kill();
       environment?.stop();
       socket.terminate();
     },

@@ -2,21 +2,26 @@
 // namespaces (sandbox.ts) and memory cgroup (memory-cgroup.ts). The link to the gateway is a socket pair
 // passed in as fd 3, so no environment needs, or can reach, a listener on the host.
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { EnvironmentSpec } from '../../../../apis/environment-link.ts';
+import type { GenericEnvironment, GenericLaunch } from '../../dispatch/prewarm-pool.ts';
 import type {
   EnvironmentLaunch,
   EnvironmentProvider,
   FunctionLogSink,
   LaunchedEnvironment,
 } from '../provider.ts';
-import { EnvironmentDirs } from './environment-dirs.ts';
+import { linkTree, TooManyFiles } from './code-links.ts';
+import { type EnvironmentDir, EnvironmentDirs } from './environment-dirs.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
 import { onLines } from './line-reader.ts';
 import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
+  hasAncestorNodeModules,
   interpreterPaths,
   SANDBOX_COMPILE_CACHE,
   SANDBOX_RUNTIME_API,
@@ -31,6 +36,33 @@ const SHUTDOWN_GRACE_MS = 2000;
 const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
 /** The agent's fds: 3 the link, 4–6 its runtime's memory cgroup (cgroup.procs, peak, OOM events). */
 const LINK_FD = 3;
+/** Where a pre-warmed environment's sandbox shows its function's code (ADR-50), as Lambda does. */
+const TASK_ROOT = '/var/task';
+/**
+ * Files a specialisation links at most (code and layers): some 30-45 µs of CPU each on a loaded 2-core
+ * machine, so 2,000 is about what a cold start costs anyway. Bigger code gets cold starts (ADR-50).
+ */
+const MAX_LINKED_FILES = 2000;
+
+/** What spawnAgent needs: one environment's directories, link and view. */
+interface AgentStart {
+  environmentId: string;
+  memoryMB: number;
+  envDir: EnvironmentDir;
+  /** Host directory of the Node compile cache the environment uses, if any. */
+  compileCache: string | undefined;
+  linkUrl: string;
+  token: string;
+  python: string | undefined;
+  /** The code's host directory, and where a sandbox shows it if not at its own path; none for a generic one unsandboxed. */
+  code: { dir: string; at?: string | undefined } | undefined;
+  /** Host directory of the layers (/opt). */
+  optDir: string | undefined;
+  /** Whose log the agent's output goes to: a generic environment's is nobody's until it is specialised. */
+  logTo: () => EnvironmentSpec | undefined;
+  /** A generic environment's profile, for its agent (SERVAL_PREWARM_*). */
+  prewarm?: Record<string, string> | undefined;
+}
 
 export interface LocalProviderOptions {
   dataDir: string;
@@ -49,6 +81,8 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly sharedPaths: string[];
   private readonly sharedDirs: string[];
   private readonly running = new Set<LaunchedEnvironment>();
+  /** Code directories found too big to link into a generic environment: they get cold starts. */
+  private readonly tooBig = new Set<string>();
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -90,27 +124,133 @@ export class LocalProvider implements EnvironmentProvider {
     const compileCache = this.sandboxed
       ? join(this.dataDir, 'node-compile-cache', spec.namespace, spec.functionName)
       : join(this.dataDir, 'node-compile-cache');
-    const seenCompileCache = this.sandboxed ? SANDBOX_COMPILE_CACHE : compileCache;
+    const { launched, link } = this.spawnAgent({
+      environmentId: spec.environmentId,
+      memoryMB: spec.memoryMB,
+      envDir,
+      compileCache,
+      linkUrl,
+      token,
+      python: python?.executable,
+      code: { dir: spec.codeDir },
+      // Layers: /opt inside a sandbox; without one, the merged directory itself stands in for /opt.
+      optDir: spec.layersDir,
+      logTo: () => spec,
+    });
+    if (link) acceptLink(link);
+    return launched;
+  }
+
+  /**
+   * Whether `spec` can run in a generic environment (ADR-50): not an image, and code that needs nothing a
+   * view at /var/task cannot show (its parents' node_modules) nor, without a sandbox, layers (their place
+   * is fixed when the agent starts). Everything else falls back to a cold start as before.
+   */
+  prewarmable(spec: Omit<EnvironmentSpec, 'environmentId'>): boolean {
+    if (!/^(nodejs|python|provided)/.test(spec.runtime)) return false;
+    if (spec.runtime.startsWith('python') && resolvePython(spec.runtime, process.env).ok !== true)
+      return false;
+    if (!this.sandboxed) return spec.layersDir === undefined;
+    if (this.tooBig.has(spec.codeDir)) return false;
+    return spec.runtime.startsWith('python') || !hasAncestorNodeModules(spec.codeDir);
+  }
+
+  /**
+   * A generic environment of one profile (ADR-50): sandbox, memory cgroup and agent started, and the agent's
+   * pre-started runtime for Serval's own runtimes, but no function. Its view shows two directories of its
+   * own, empty until specialise() fills them: the code at /var/task and the layers at /opt. Its link is held
+   * here, unread, until then: the agent's handshake waits, and no credential admits it before.
+   */
+  launchGeneric({
+    runtime,
+    memoryMB,
+    environmentId,
+    linkUrl,
+    token,
+    acceptLink,
+  }: GenericLaunch): GenericEnvironment {
+    const python = runtime.startsWith('python') ? resolvePython(runtime, process.env) : undefined;
+    if (python && !python.ok) throw new Error(python.message);
+    const envDir = this.dirs.create(environmentId);
+    const taskDir = join(envDir.dir, 'task');
+    const optDir = join(envDir.dir, 'opt');
+    mkdirSync(taskDir);
+    mkdirSync(optDir);
+    let owner: EnvironmentSpec | undefined;
+    const { launched, link } = this.spawnAgent({
+      environmentId,
+      memoryMB,
+      envDir,
+      // None in a sandbox: a shared one would carry compiled code from one function to the next, and one of
+      // its own would be written (tens of ms of CPU, the runtime's in its init) and never read again.
+      compileCache: this.sandboxed ? undefined : join(this.dataDir, 'node-compile-cache'),
+      linkUrl,
+      token,
+      python: python?.executable,
+      code: this.sandboxed ? { dir: taskDir, at: TASK_ROOT } : undefined,
+      optDir: this.sandboxed ? optDir : undefined,
+      logTo: () => owner,
+      prewarm: { SERVAL_PREWARM_RUNTIME: runtime, SERVAL_PREWARM_MEMORY_MB: String(memoryMB) },
+    });
+    return {
+      launched,
+      specialise: (spec, register) => {
+        if (owner) throw new Error('a pre-warmed environment serves one function only');
+        if (!link) throw new Error('the environment did not start');
+        owner = spec;
+        if (!this.sandboxed) {
+          register(spec);
+        } else {
+          try {
+            const linked = linkTree(spec.codeDir, taskDir, MAX_LINKED_FILES);
+            if (spec.layersDir) linkTree(spec.layersDir, optDir, MAX_LINKED_FILES - linked);
+          } catch (err) {
+            // Half of this function's code is in there now: the environment can serve nobody else.
+            if (err instanceof TooManyFiles) this.tooBig.add(spec.codeDir);
+            launched.stop();
+            throw err;
+          }
+          register({ ...spec, codeDir: TASK_ROOT });
+        }
+        acceptLink(link);
+      },
+    };
+  }
+
+  /** Spawns an agent, in a sandbox where there is one, with its link socket (undefined if the spawn failed). */
+  private spawnAgent(start: AgentStart): { launched: LaunchedEnvironment; link: Duplex | undefined } {
+    const { envDir, compileCache } = start;
+    const seenCompileCache = this.sandboxed && compileCache ? SANDBOX_COMPILE_CACHE : compileCache;
     const env: Record<string, string> = {
-      SERVAL_LINK_URL: linkUrl,
+      SERVAL_LINK_URL: start.linkUrl,
       SERVAL_LINK_FD: String(LINK_FD),
-      SERVAL_ENVIRONMENT_TOKEN: token,
+      SERVAL_ENVIRONMENT_TOKEN: start.token,
       SERVAL_RUNTIME_API_ADDRESS: this.sandboxed ? SANDBOX_RUNTIME_API : '127.0.0.1:0',
       SERVAL_TMP_DIR: this.sandboxed ? '/tmp' : envDir.tmpDir,
-      SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
-      // Layers: /opt inside a sandbox; without one, the merged directory itself stands in for /opt.
-      SERVAL_OPT_DIR: this.sandboxed ? '/opt' : (spec.layersDir ?? '/opt'),
-      // The agent itself starts faster with V8's compile cache.
-      NODE_COMPILE_CACHE: seenCompileCache,
+      ...(seenCompileCache && {
+        SERVAL_NODE_COMPILE_CACHE: seenCompileCache,
+        // The agent itself starts faster with V8's compile cache.
+        NODE_COMPILE_CACHE: seenCompileCache,
+      }),
+      SERVAL_OPT_DIR: this.sandboxed ? '/opt' : (start.optDir ?? '/opt'),
+      ...(start.prewarm && {
+        ...start.prewarm,
+        ...(start.code?.at && { SERVAL_PREWARM_TASK_ROOT: start.code.at }),
+      }),
     };
     for (const key of HOST_PASSTHROUGH) if (process.env[key]) env[key] = process.env[key];
-    if (python) env.SERVAL_PYTHON = python.executable;
+    if (start.python) env.SERVAL_PYTHON = start.python;
+    const log = (line: string) => {
+      const owner = start.logTo();
+      if (owner) this.logSink(owner, line);
+      else process.stderr.write(`[serval-agent ${start.environmentId}, pre-warmed] ${line}\n`);
+    };
 
     let cgroup: EnvironmentCgroup | undefined;
     try {
-      cgroup = this.cgroups?.create(spec.environmentId, spec.memoryMB);
+      cgroup = this.cgroups?.create(start.environmentId, start.memoryMB);
     } catch (err) {
-      this.logSink(spec, `[serval-agent] no memory cgroup for this environment: ${(err as Error).message}`);
+      log(`[serval-agent] no memory cgroup for this environment: ${(err as Error).message}`);
     }
     const cgroupFds = cgroup ? [cgroup.fds.procs, cgroup.fds.peak, cgroup.fds.events] : [];
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
@@ -121,10 +261,11 @@ export class LocalProvider implements EnvironmentProvider {
           {
             rootDir: envDir.viewDir,
             tmpDir: envDir.tmpDir,
-            codeDir: spec.codeDir,
+            codeDir: start.code?.dir ?? envDir.viewDir,
+            codeAt: start.code?.at,
             compileCacheDir: compileCache,
-            optDir: spec.layersDir,
-            readOnly: [...this.sharedPaths, ...(python ? interpreterPaths(python.executable) : [])],
+            optDir: start.optDir,
+            readOnly: [...this.sharedPaths, ...(start.python ? interpreterPaths(start.python) : [])],
             shared: this.sharedDirs,
           },
           agent,
@@ -135,10 +276,9 @@ export class LocalProvider implements EnvironmentProvider {
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...cgroupFds],
     });
-    const link = child.stdio[LINK_FD] as Duplex | null; // none if the spawn itself failed
-    if (link) acceptLink(link);
-    onLines(child.stdout!, (line) => this.logSink(spec, line));
-    onLines(child.stderr!, (line) => this.logSink(spec, `[serval-agent] ${line}`));
+    const link = (child.stdio[LINK_FD] as Duplex | null) ?? undefined; // none if the spawn itself failed
+    onLines(child.stdout!, log);
+    onLines(child.stderr!, (line) => log(`[serval-agent] ${line}`));
     const exited = new Promise<string>((resolve) => {
       child.once('error', (err) => resolve(`agent could not start: ${err.message}`));
       child.once('exit', (code, signal) =>
@@ -160,7 +300,7 @@ export class LocalProvider implements EnvironmentProvider {
       },
     };
     this.running.add(launched);
-    return launched;
+    return { launched, link };
   }
 
   async close(): Promise<void> {

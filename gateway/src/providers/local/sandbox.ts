@@ -69,10 +69,15 @@ export interface SandboxView {
    * Node resolves packages from, in a repository or monorepo).
    */
   codeDir: string;
+  /**
+   * Where the view shows the code instead of its own path: a pre-warmed environment's own code directory
+   * at /var/task (ADR-50), which then has no ancestors' node_modules.
+   */
+  codeAt?: string | undefined;
   /** The function's merged layers, read-only at /opt as in Lambda. */
   optDir?: string | undefined;
-  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE. */
-  compileCacheDir: string;
+  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE; none for a pre-warmed environment. */
+  compileCacheDir: string | undefined;
   /** Host paths seen read-only at their own paths. */
   readOnly: string[];
   /** Host directories seen writable at their own paths (SERVAL_LOCAL_SHARED_DIRS). */
@@ -99,18 +104,18 @@ export function interpreterPaths(executable: string): string[] {
 
 /** The command that starts `command` inside a new sandbox with the given view. */
 export function sandboxCommand(view: SandboxView, command: string[]): { file: string; args: string[] } {
-  mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
+  if (view.compileCacheDir) mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
   const binds = [
     // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
     ['rw', view.tmpDir, '/tmp'],
     ['copy', ETC_PATHS.filter((p) => existsSync(p)).join(' '), '/'],
-    ...compact([...view.readOnly, view.codeDir, ...ancestorNodeModules(view.codeDir)]).map((p) => [
-      'ro',
-      p,
-      p,
-    ]),
+    ...compact([
+      ...view.readOnly,
+      ...(view.codeAt ? [] : [view.codeDir, ...ancestorNodeModules(view.codeDir)]),
+    ]).map((p) => ['ro', p, p]),
+    ...(view.codeAt ? [['ro', view.codeDir, view.codeAt]] : []),
     ...compact(view.shared).map((p) => ['rw', p, p]),
-    ['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE],
+    ...(view.compileCacheDir ? [['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE]] : []),
     ...(view.optDir ? [['ro', view.optDir, '/opt']] : []),
   ];
   return {
@@ -153,6 +158,14 @@ function probeSandbox(): string | undefined {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether code at `dir` may load packages from its parents' node_modules, which a view showing it at
+ * /var/task cannot offer: such a function is not pre-warmed (ADR-50).
+ */
+export function hasAncestorNodeModules(dir: string): boolean {
+  return ancestorNodeModules(dir).some((p) => existsSync(p));
 }
 
 function ancestorNodeModules(dir: string): string[] {
