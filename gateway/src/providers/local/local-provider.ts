@@ -26,6 +26,10 @@ import {
 } from './sandbox.ts';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../../../runtime-shims/agent/main.ts', import.meta.url));
+/** The agent with the Node runtime inside it (ADR-52). */
+const NODE_IN_PROCESS_MAIN = fileURLToPath(
+  new URL('../../../../runtime-shims/node/in-process/main.ts', import.meta.url),
+);
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
 const SHUTDOWN_GRACE_MS = 2000;
 const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
@@ -38,6 +42,8 @@ export interface LocalProviderOptions {
   localIsolation: 'auto' | 'off';
   /** Host directories every sandboxed environment sees, writable (like a shared file system mount). */
   localSharedDirs: string[];
+  /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS). */
+  nodeInProcess?: boolean;
 }
 
 export class LocalProvider implements EnvironmentProvider {
@@ -49,6 +55,7 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly sharedPaths: string[];
   private readonly sharedDirs: string[];
   private readonly running = new Set<LaunchedEnvironment>();
+  private readonly nodeInProcess: boolean;
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -62,6 +69,7 @@ export class LocalProvider implements EnvironmentProvider {
     this.sandboxed = noSandbox === undefined;
     this.sharedPaths = this.sandboxed ? sharedReadOnlyPaths() : [];
     this.sharedDirs = options.localSharedDirs;
+    this.nodeInProcess = options.nodeInProcess ?? false;
     if (noSandbox) {
       this.isolationNotes.push(
         `local mode is single-tenant: environments share this user's file system, processes and loopback (${noSandbox})`,
@@ -115,7 +123,7 @@ export class LocalProvider implements EnvironmentProvider {
     const cgroupFds = cgroup ? [cgroup.fds.procs, cgroup.fds.peak, cgroup.fds.events] : [];
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
 
-    const agent = [process.execPath, AGENT_MAIN];
+    const agent = this.environmentCommand(spec);
     const { file, args } = this.sandboxed
       ? sandboxCommand(
           {
@@ -163,6 +171,14 @@ export class LocalProvider implements EnvironmentProvider {
     };
     this.running.add(launched);
     return launched;
+  }
+
+  /** The agent, or for a nodejs* function in in-process mode the agent with its runtime inside. */
+  private environmentCommand(spec: EnvironmentLaunch['spec']): string[] {
+    if (!this.nodeInProcess || !spec.runtime.startsWith('nodejs')) return [process.execPath, AGENT_MAIN];
+    // Lambda's Node bootstrap caps the old generation at 90 % of the function's memory (runtime-command.ts).
+    const heap = Math.floor((spec.memoryMB * 90) / 100);
+    return [process.execPath, `--max-old-space-size=${heap}`, NODE_IN_PROCESS_MAIN];
   }
 
   async close(): Promise<void> {
