@@ -84,7 +84,7 @@ export class Watchdog {
         linkFd: linkFd ?? -1,
       },
       // Small young generation: it allocates next to nothing (a tighter old-space limit fails its start).
-      resourceLimits: { maxYoungGenerationSizeMb: 1 },
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
       stdout: false,
       stderr: false,
     });
