@@ -14,6 +14,7 @@ const FIXTURES = [
   'no-handler',
   'timeout',
   'spin',
+  'blocked',
   'exit-mid',
   'async-crash',
   'big-response',
@@ -40,7 +41,7 @@ describe.each([
           runtime: 'nodejs24.x',
           handler: 'index.handler',
           codePath: fixture('node', name),
-          timeoutSeconds: name === 'timeout' || name === 'spin' ? 1 : 5,
+          timeoutSeconds: ['timeout', 'spin', 'blocked'].includes(name) ? 1 : 5,
         })),
         {
           name: 'node-multi',
@@ -141,6 +142,20 @@ describe.each([
       expect(next.logTail).toContain('Init Duration:');
     },
   );
+
+  it('blocked outside JavaScript: Sandbox.Timedout all the same, and the next call is served', async () => {
+    const res = await serval.invoke('node-blocked', {});
+    const requestId = res.headers.get('x-amzn-requestid');
+    expect(res.json()).toEqual({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: `RequestId: ${requestId} Error: Task timed out after 1.00 seconds`,
+    });
+    expect(res.logTail).toContain(
+      `${requestId} Task timed out after 1.00 seconds\nEND RequestId: ${requestId}\n`,
+    );
+    const next = await serval.invoke('node-echo-esm', { after: 'blocked' });
+    expect(next.json()).toEqual({ after: 'blocked' });
+  });
 
   it('exit-mid: Runtime.ExitError with the exit status, and its last words in the log', async () => {
     const res = await serval.invoke('node-exit-mid', {});

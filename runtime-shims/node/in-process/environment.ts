@@ -89,7 +89,13 @@ export class InProcessEnvironment implements LinkedEnvironment {
     const { memoryCgroup } = this.context.config;
     // The whole environment joins the function's memory cgroup: the runtime is this process.
     if (memoryCgroup) writeSync(memoryCgroup.procs, '0');
-    this.watchdog = new Watchdog(() => this.overdue(), this.context.config.linkFd);
+    const { spec } = this.context;
+    this.watchdog = new Watchdog(() => this.overdue(), {
+      linkFd: this.context.config.linkFd,
+      memorySizeMB: spec.memoryMB,
+      timeoutSeconds: spec.timeoutSeconds,
+      textLog: spec.logFormat !== 'JSON',
+    });
     process.on('exit', (code) => this.lastWords({ exitCode: code }));
   }
 
@@ -365,10 +371,14 @@ export class InProcessEnvironment implements LinkedEnvironment {
 
   private rearm(): void {
     let earliest = this.initDeadlineMs;
+    let owner: Call | undefined;
     for (const call of this.calls.values())
-      if (call.deadlineMs !== undefined && (earliest === undefined || call.deadlineMs < earliest))
+      if (call.deadlineMs !== undefined && (earliest === undefined || call.deadlineMs < earliest)) {
         earliest = call.deadlineMs;
-    this.watchdog?.arm(earliest);
+        owner = call;
+      }
+    const startedAtMs = owner && Date.now() - (performance.now() - owner.startedAt);
+    this.watchdog?.arm(earliest, owner && { requestId: owner.requestId, startedAtMs: startedAtMs! });
   }
 
   /**

@@ -6,7 +6,7 @@ import { writeSync } from 'node:fs';
 import { type AgentMessage, encodeFrame } from '../../../apis/environment-link.ts';
 
 /** How long a full socket buffer may hold up the last words before they are given up. */
-const WRITE_PATIENCE_MS = 2000;
+export const WRITE_PATIENCE_MS = 2000;
 
 export function webSocketFrame(opcode: number, payload: Uint8Array): Buffer {
   const length = payload.length;
