@@ -1,7 +1,7 @@
 // Agent mode against in-process mode (ADR-52) on the same Node echo handler, interleaved in one run: two
 // `serval dev` gateways, one with SERVAL_NODE_IN_PROCESS=on, measured in turns at concurrency 1 and 8 with
 // wrk. CPU per invocation is taken from /proc per process role (gateway, agent, runtime, in-process
-// environment); memory is one warm environment's smaps_rollup (PSS and private pages, its processes summed).
+// environment); memory is each warm environment's smaps_rollup (PSS and private pages, its processes summed).
 // Run: node bench/in-process.ts [rounds=3] [seconds=5]
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ const ECHO = join(ROOT, 'test/fixtures/functions/node/echo-esm');
 
 function roleOf(p: ProcessCpu): string {
   if (p.depth === 0) return 'gateway';
+  // The sandbox's `unshare` wrapper names the agent in its arguments too.
+  if (!p.cmdline.split('\0')[0]!.endsWith('node')) return 'other';
   if (p.cmdline.includes('in-process/main.ts')) return 'in-process';
   if (p.cmdline.includes('agent/main.ts')) return 'agent';
   if (p.cmdline.includes('node/bootstrap.ts')) return 'runtime';
@@ -39,21 +41,43 @@ interface Memory {
   processes: number;
 }
 
-/** One environment's memory: its processes (agent and runtime, or the one in-process) summed. */
-function environmentMemory(gatewayPid: number): Memory {
+/** Each environment's memory: its agent with its runtime child, or the one in-process process. */
+function environmentsMemory(gatewayPid: number): Memory[] {
   const tree = cpuTree(gatewayPid);
-  const envRoles = new Set(['agent', 'runtime', 'in-process']);
-  const out: Memory = { rssKb: 0, pssKb: 0, privateKb: 0, processes: 0 };
-  for (const [pid, p] of tree) {
-    if (!envRoles.has(roleOf(p))) continue;
+  const parentOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  const read = (pid: number, into: Memory) => {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-    out.rssKb += kb('Rss');
-    out.pssKb += kb('Pss');
-    out.privateKb += kb('Private_Clean') + kb('Private_Dirty');
-    out.processes++;
+    into.rssKb += kb('Rss');
+    into.pssKb += kb('Pss');
+    into.privateKb += kb('Private_Clean') + kb('Private_Dirty');
+    into.processes++;
+  };
+  const out: Memory[] = [];
+  for (const [pid, p] of tree) {
+    const role = roleOf(p);
+    if (role !== 'agent' && role !== 'in-process') continue;
+    const env: Memory = { rssKb: 0, pssKb: 0, privateKb: 0, processes: 0 };
+    try {
+      read(pid, env);
+      for (const [child, c] of tree) if (roleOf(c) === 'runtime' && parentOf(child) === pid) read(child, env);
+    } catch {
+      continue; // ended while we looked
+    }
+    out.push(env);
   }
   return out;
+}
+
+function describeMemory(name: string, envs: Memory[]): string {
+  const mb = (kb: number) => (kb / 1024).toFixed(1);
+  const rows = envs
+    .map((m) => `${m.processes}p RSS ${mb(m.rssKb)} PSS ${mb(m.pssKb)} private ${mb(m.privateKb)}`)
+    .join('; ');
+  return `memory ${name}: ${envs.length} environment(s), MB each: ${rows}`;
 }
 
 async function main() {
@@ -85,9 +109,8 @@ async function main() {
     for (const s of servals) {
       await wrk(s.url, 1, 2);
       await new Promise((r) => setTimeout(r, 500));
-      const m = environmentMemory(s.child.pid!);
       say(
-        `memory ${s.name}: ${m.processes} process(es), RSS ${(m.rssKb / 1024).toFixed(1)} MB, PSS ${(m.pssKb / 1024).toFixed(1)} MB, private ${(m.privateKb / 1024).toFixed(1)} MB`,
+        describeMemory(`${s.name} (first environment, cold compile cache)`, environmentsMemory(s.child.pid!)),
       );
     }
     say(
@@ -107,6 +130,9 @@ async function main() {
         }
       }
     }
+    // Environments started later found their function's compile cache warm (no type stripping loaded).
+    for (const s of servals)
+      say(describeMemory(`${s.name} (after the rounds)`, environmentsMemory(s.child.pid!)));
   } finally {
     for (const s of servals) await stop(s.child);
   }
