@@ -44,6 +44,13 @@ describe.each([
           timeoutSeconds: ['timeout', 'spin', 'blocked'].includes(name) ? 1 : 5,
         })),
         {
+          name: 'node-stream-hang',
+          runtime: 'nodejs24.x',
+          handler: 'index.handler',
+          codePath: fixture('node', 'stream-url'),
+          timeoutSeconds: 1,
+        },
+        {
           name: 'node-multi',
           runtime: 'nodejs24.x',
           handler: 'index.handler',
@@ -217,6 +224,12 @@ describe.each([
     const failed = await serval.invoke('node-streaming', { mode: 'fail-mid' });
     expect(failed.headers.get('x-amz-function-error')).toBe('Unhandled');
     expect(failed.text).toContain('stream broke');
+  });
+
+  it('streaming: a handler waiting on nothing mid-stream is ended by its timeout, not by the drained loop', async () => {
+    const res = await serval.invoke('node-stream-hang', { mode: 'hang' });
+    expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
+    expect(res.text).toContain('Sandbox.Timedout');
   });
 
   it('multi-concurrency: four calls at once in one process, each with its own trace id and log tail', async () => {

@@ -73,9 +73,9 @@ export class InProcessEnvironment implements LinkedEnvironment {
       },
       outcome: (requestId, outcome) => this.calls.get(requestId)?.settle?.(outcome),
       relayOf: (requestId) => this.calls.get(requestId)?.relay,
-      polling: (waiting) => {
+      keepAlive: (alive) => {
         const wire = this.context.wire();
-        if (waiting) wire?.ref();
+        if (alive) wire?.ref();
         else wire?.unref();
       },
     });

@@ -14,7 +14,7 @@ function recording() {
     initError: (errorType) => events.push(`init-error ${errorType}`),
     outcome: (requestId, outcome) => outcomes.set(requestId, outcome),
     relayOf: (requestId) => relays.get(requestId),
-    polling: (waiting) => events.push(waiting ? 'polling' : 'not-polling'),
+    keepAlive: (alive) => events.push(alive ? 'alive' : 'not-alive'),
   };
   return { events, outcomes, relays, client: new InProcessClient(listener) };
 }
@@ -31,10 +31,10 @@ describe('InProcessClient', () => {
   it('hands an invocation to the poller with the headers the Runtime API sends', async () => {
     const { client, events } = recording();
     const next = client.next();
-    expect(events).toEqual(['init-complete', 'polling']);
+    expect(events).toEqual(['init-complete', 'alive']);
     client.deliver(request, Buffer.from('{"a":1}'), 1_700_000_000_000);
     const invocation = await next;
-    expect(events.at(-1)).toBe('not-polling');
+    expect(events.at(-1)).toBe('not-alive');
     expect(invocation.body).toBe('{"a":1}');
     expect(invocation.headers).toMatchObject({
       'lambda-runtime-aws-request-id': 'r-1',

@@ -1,8 +1,8 @@
 // The runtime's RuntimeClient in in-process mode: invocations are handed over by the environment in the same
 // process, and answers go straight back to it, in the Runtime API's terms (RuntimeOutcome), with the same
-// payload limits. While a poller waits for an invocation the link's socket holds the process up (as a pending
-// /next does); while the handler runs it does not, so "wait for an empty event loop" sees only the function's
-// own work.
+// payload limits. While a poller waits for an invocation, or a streamed response is open, the link's socket
+// holds the process up (as a pending /next or the streamed POST's socket does); otherwise it does not, so
+// "wait for an empty event loop" sees only the function's own work.
 import type { IncomingHttpHeaders } from 'node:http';
 import { headerSafeJson } from '../../../apis/ascii-json.ts';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
@@ -19,8 +19,8 @@ export interface ClientListener {
   initError(errorType: string, body: Buffer): void;
   outcome(requestId: string, outcome: RuntimeOutcome): void;
   relayOf(requestId: string): StreamRelay | undefined;
-  /** Whether anything waits for an invocation: the link keeps the process alive only then. */
-  polling(waiting: boolean): void;
+  /** Whether a poller waits or a streamed response is open: the link keeps the process alive only then. */
+  keepAlive(alive: boolean): void;
 }
 
 const ACCEPTED: ApiReply = { status: 202, body: '{"status":"OK"}' };
@@ -31,6 +31,8 @@ export class InProcessClient implements RuntimeClient {
   private readonly queued: Invocation[] = [];
   private readonly waiting: Array<(invocation: Invocation) => void> = [];
   private initialised = false;
+  private openUploads = 0;
+  private alive = false;
   /** Handed out and not yet answered, by request id: an answer for any other is refused, as by the API. */
   private readonly running = new Set<string>();
 
@@ -44,7 +46,7 @@ export class InProcessClient implements RuntimeClient {
     this.running.add(request.requestId);
     const poller = this.waiting.shift();
     if (poller) {
-      if (this.waiting.length === 0) this.listener.polling(false);
+      this.holdProcess();
       poller(invocation);
     } else this.queued.push(invocation);
   }
@@ -62,8 +64,8 @@ export class InProcessClient implements RuntimeClient {
     const queued = this.queued.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve) => {
-      if (this.waiting.length === 0) this.listener.polling(true);
       this.waiting.push(resolve);
+      this.holdProcess();
     });
   }
 
@@ -101,7 +103,15 @@ export class InProcessClient implements RuntimeClient {
   openResponseStream(requestId: string): ResponseStreamRequest {
     const relay = this.running.has(requestId) ? this.listener.relayOf(requestId) : undefined;
     const { promise: reply, resolve: answer } = Promise.withResolvers<ApiReply>();
+    this.openUploads++;
+    this.holdProcess();
+    let open = true;
     const ended = (end: UploadEnd) => {
+      if (open) {
+        open = false;
+        this.openUploads--;
+        this.holdProcess();
+      }
       if (!this.running.delete(requestId)) return answer({ status: 400, body: '' });
       this.listener.outcome(requestId, streamedOutcome(end));
       // After the environment has the outcome, as the API answers after it took the whole upload.
@@ -109,6 +119,13 @@ export class InProcessClient implements RuntimeClient {
     };
     const request = new InProcessUpload(relay ?? droppedRelay(requestId), ended);
     return { request, replied: reply };
+  }
+
+  private holdProcess(): void {
+    const alive = this.waiting.length > 0 || this.openUploads > 0;
+    if (alive === this.alive) return;
+    this.alive = alive;
+    this.listener.keepAlive(alive);
   }
 }
 
