@@ -50,6 +50,11 @@ export interface GatewayConfig {
   localPrewarm: number;
   /** Host directories every sandboxed local environment sees, writable: a shared mount, so no isolation there. */
   localSharedDirs: string[];
+  /**
+   * Local provider: a nodejs* zip function's environment is one process, the agent with the Node runtime
+   * inside it, instead of an agent and a runtime behind the Runtime API (SERVAL_NODE_IN_PROCESS=on, ADR-52).
+   */
+  nodeInProcess: boolean;
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
   queueBackend: 'sqlite' | 'nats';
   /** NATS server(s) for the JetStream queue and for NATS destinations, comma-separated. */
@@ -147,6 +152,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
       .split(':')
       .filter(Boolean)
       .map((d) => resolve(d)),
+    nodeInProcess: oneOf(env, 'SERVAL_NODE_IN_PROCESS', ['on', 'off'] as const, 'off') === 'on',
     queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),

@@ -4,7 +4,8 @@
 import type { EnvironmentSpec, InvocationRequest, InvocationResult } from '../../apis/environment-link.ts';
 import { AttachedRuntime } from './attached-runtime.ts';
 import type { AgentConfig } from './config.ts';
-import { LogStream, type ReportStatus } from './log-stream.ts';
+import { type Failure, invocationResult, platformError, timeoutFailure } from './invocation-result.ts';
+import { LogStream } from './log-stream.ts';
 import type { PrestartedRuntime } from './prestarted-runtime.ts';
 import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from './runtime-api/server.ts';
 import { runtimeCommand } from './runtime-command.ts';
@@ -28,11 +29,6 @@ type InitResult = { ok: true; durationMs: number } | { ok: false; durationMs: nu
 interface InitPhase {
   init: InitResult;
   retriedAt: number | undefined;
-}
-interface Failure {
-  errorType: string;
-  body: Buffer;
-  status: ReportStatus;
 }
 
 interface PendingInit {
@@ -368,12 +364,7 @@ export class Environment implements RuntimeApiListener {
   }
 
   private timeout(requestId: string): Failure {
-    this.log.timedOut(requestId, this.spec.timeoutSeconds);
-    return platformError(
-      'Sandbox.Timedout',
-      `RequestId: ${requestId} Error: Task timed out after ${this.spec.timeoutSeconds.toFixed(2)} seconds`,
-      'timeout',
-    );
+    return timeoutFailure(this.log, requestId, this.spec.timeoutSeconds);
   }
 
   private async finish(
@@ -389,38 +380,14 @@ export class Environment implements RuntimeApiListener {
     // Let output the runtime wrote before answering reach the log ahead of END.
     await new Promise((r) => setImmediate(r));
     const maxMemoryUsedMB = this.lastRuntime?.maxMemoryUsedMB() ?? 0;
-    const failed = !('kind' in outcome) || outcome.kind === 'error';
-    const errorType =
-      'kind' in outcome ? (outcome.kind === 'error' ? outcome.errorType : undefined) : outcome.errorType;
-    const status: ReportStatus = 'status' in outcome ? outcome.status : failed ? 'error' : 'success';
-    // Also when a timeout or crash cut the stream short: the caller must know it streamed.
-    const streamedBytes = relay.isStarted ? relay.relayedBytes : undefined;
-    const metrics = {
-      durationMs,
-      billedDurationMs: Math.max(1, Math.ceil(durationMs)),
-      memorySizeMB: this.spec.memoryMB,
-      maxMemoryUsedMB,
-      initDurationMs,
-    };
-    const logTail = this.log.end(
+    return invocationResult(this.spec, this.log, {
       requestId,
-      status,
-      { ...metrics, producedBytes: streamedBytes ?? outcome.body.length },
-      errorType,
-    );
-    const contentType = 'kind' in outcome ? outcome.contentType : 'application/json';
-    return {
-      result: {
-        requestId,
-        outcome: failed ? 'error' : 'success',
-        errorType: failed ? (errorType ?? 'Runtime.Unknown') : undefined,
-        contentType,
-        ...metrics,
-        logTail,
-        streamedBytes,
-      },
-      body: outcome.body,
-    };
+      outcome,
+      durationMs,
+      initDurationMs,
+      maxMemoryUsedMB,
+      relay,
+    });
   }
 
   private onRuntimeExit(runtime: Runtime): void {
@@ -436,10 +403,6 @@ export class Environment implements RuntimeApiListener {
       if (this.config.attachedRuntime) this.ended();
     }
   }
-}
-
-function platformError(errorType: string, errorMessage: string, status: ReportStatus = 'error'): Failure {
-  return { errorType, body: Buffer.from(JSON.stringify({ errorType, errorMessage })), status };
 }
 
 /** Over its memory the runtime is killed, and Lambda says so: Runtime.OutOfMemory, not Runtime.ExitError. */

@@ -5,9 +5,11 @@ import WebSocket from 'ws';
 import {
   type AgentMessage,
   decodeFrame,
+  type EnvironmentSpec,
   encodeFrame,
   type GatewayMessage,
   type InvocationRequest,
+  type InvocationResult,
 } from '../../apis/environment-link.ts';
 import type { AgentConfig } from './config.ts';
 import { untilCpuAtMost } from './cpu-after-init.ts';
@@ -15,6 +17,40 @@ import { Environment } from './environment.ts';
 import { PrestartedRuntime } from './prestarted-runtime.ts';
 import { type LinkBody, StreamRelay } from './stream-relay.ts';
 import { warmUp } from './warm-up.ts';
+
+/** What the link needs of an environment: the agent's (a runtime process behind the Runtime API) or in-process. */
+export interface LinkedEnvironment {
+  /** Runs invocations side by side (multi-concurrency). */
+  readonly concurrent: boolean;
+  readonly isInitialised: boolean;
+  start(): Promise<void>;
+  /** Provisioned concurrency: init now; resolves with why it failed, or undefined. */
+  initAhead(): Promise<string | undefined>;
+  invoke(
+    request: InvocationRequest,
+    body: Buffer,
+    relay: StreamRelay,
+  ): Promise<{ result: InvocationResult; body: Buffer }>;
+  stop(): void;
+}
+
+export interface EnvironmentContext {
+  spec: EnvironmentSpec;
+  config: AgentConfig;
+  sink: (line: string) => void;
+  /** The environment cannot serve again: the link closes after the result in flight. */
+  ended: () => void;
+  afterFirstInit: (() => Promise<void>) | undefined;
+  /** The local link's socket (none over TCP): an in-process environment refs and unrefs it. */
+  wire: () => Socket | undefined;
+  /** A pre-warmed agent's runtime, started before its function was known (ADR-50). */
+  prestarted?: PrestartedRuntime | undefined;
+}
+
+export type EnvironmentFactory = (context: EnvironmentContext) => LinkedEnvironment;
+
+const agentEnvironment: EnvironmentFactory = (c) =>
+  new Environment(c.spec, c.config, c.sink, c.ended, c.afterFirstInit, c.prestarted);
 
 export interface UpstreamLink {
   /** Resolves when the link closes; the runtime has been stopped by then. */
@@ -44,7 +80,11 @@ function afterInit(config: AgentConfig, send: (message: AgentMessage) => void) {
   };
 }
 
-export function connectUpstream(config: AgentConfig, sink: (line: string) => void): UpstreamLink {
+export function connectUpstream(
+  config: AgentConfig,
+  sink: (line: string) => void,
+  createEnvironment: EnvironmentFactory = agentEnvironment,
+): UpstreamLink {
   const { linkFd } = config;
   /** The local link's socket, corked while a streamed chunk's fragments are written (none over TCP). */
   let wire: Socket | undefined;
@@ -68,7 +108,7 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
   let prestarted =
     config.prewarm &&
     PrestartedRuntime.start(config, config.prewarm, `${config.runtimeApiHost}:${config.runtimeApiPort}`);
-  let environment: Environment | undefined;
+  let environment: LinkedEnvironment | undefined;
   let provisioned = false;
   // A pre-warmed agent's first messages wait for its throwaway exchange, which cannot fail the environment.
   let queue = config.prewarm ? warmUp(config.runtimeApiHost).catch(() => undefined) : Promise.resolve();
@@ -122,17 +162,18 @@ export function connectUpstream(config: AgentConfig, sink: (line: string) => voi
       switch (header.type) {
         case 'configure':
           // Where the code is mounted is the pod's business: SERVAL_CODE_DIR overrides the gateway's default.
-          environment = new Environment(
-            config.codeDir ? { ...header.spec, codeDir: config.codeDir } : header.spec,
+          environment = createEnvironment({
+            spec: config.codeDir ? { ...header.spec, codeDir: config.codeDir } : header.spec,
             config,
             sink,
             // An image's runtime that ended cannot be started again: after the result, so does the link.
-            () => {
+            ended: () => {
               queue = queue.then(() => socket.close(1000, 'the runtime ended'));
             },
-            afterInit(config, send),
-            prestarted,
-          );
+            afterFirstInit: afterInit(config, send),
+            wire: () => wire,
+            prestarted: prestarted || undefined,
+          });
           prestarted = undefined;
           await environment.start();
           provisioned = header.spec.initializationType === 'provisioned-concurrency';

@@ -7,11 +7,11 @@ import type { LoadedHandler } from './handler-loader.ts';
 import { forwardTraceId, readInvokeHeaders } from './invoke-context.ts';
 import type { RuntimeLog } from './log-patch.ts';
 import type { FaultReporter } from './process-faults.ts';
-import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
+import type { Invocation, RuntimeClient } from './runtime-api-client.ts';
 import { runStreamingInvocation } from './streaming-invocation.ts';
 
 export interface InvokeLoopDeps {
-  client: RuntimeApiClient;
+  client: RuntimeClient;
   handler: LoadedHandler;
   log: RuntimeLog;
   exitHook: BeforeExitHook;

@@ -1,7 +1,7 @@
 // The writable a streaming handler receives: bytes go out as a chunked POST to /response, a failure as trailers.
-import type { ClientRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import { InvalidStreamingOperation, toErrorResponse, toHeaderValue } from './errors.ts';
+import type { StreamUpload } from './runtime-api-client.ts';
 
 type WriteCallback = (error?: Error | null) => void;
 type Chunk = string | Uint8Array;
@@ -12,13 +12,13 @@ export class ResponseStream extends Writable {
    * official client's name because code written for Lambda may set it directly.
    */
   _onBeforeFirstWrite: ((write: (chunk: Chunk) => void) => void) | undefined;
-  private readonly request: ClientRequest;
+  private readonly request: StreamUpload;
   private writeCalled = false;
   private preludeSent = false;
   private failure: unknown;
   private failed = false;
 
-  constructor(request: ClientRequest, highWaterMark?: number) {
+  constructor(request: StreamUpload, highWaterMark?: number) {
     super(highWaterMark === undefined ? {} : { highWaterMark });
     this.request = request;
     request.on('error', (err) => this.destroy(err));

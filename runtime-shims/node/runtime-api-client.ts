@@ -1,5 +1,5 @@
 // HTTP client for the Lambda Runtime API (2018-06-01): /next, /response, /error, /init/error and streamed responses.
-import type { ClientRequest, IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { toErrorResponse, toHeaderValue } from './errors.ts';
 
 // Not `import ... from 'node:http'`: building that ES module namespace touches http's lazy WebSocket getters,
@@ -25,12 +25,40 @@ export interface ApiReply {
 export class RuntimeApiError extends Error {}
 
 export interface ResponseStreamRequest {
-  request: ClientRequest;
+  request: StreamUpload;
   /** Settles once the Runtime API has answered the streamed POST. */
   replied: Promise<ApiReply>;
 }
 
-export class RuntimeApiClient {
+/** What a streamed response is written to: the chunked POST's ClientRequest, or an in-process upload. */
+export interface StreamUpload {
+  setHeader(name: string, value: string): unknown;
+  write(
+    chunk: string | Uint8Array,
+    encoding?: BufferEncoding,
+    callback?: (error?: Error | null) => void,
+  ): boolean;
+  end(callback?: () => void): unknown;
+  addTrailers(trailers: Record<string, string>): void;
+  destroy(): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+}
+
+/**
+ * How the runtime takes invocations and answers them: over the Runtime API (RuntimeApiClient), or handed
+ * in directly by the environment it runs in (in-process mode, runtime-shims/node/in-process/).
+ */
+export interface RuntimeClient {
+  next(): Promise<Invocation>;
+  postResponse(requestId: string, body: string): Promise<ApiReply>;
+  postError(requestId: string, error: unknown): Promise<ApiReply>;
+  postInitError(error: unknown): Promise<ApiReply>;
+  openResponseStream(requestId: string): ResponseStreamRequest;
+}
+
+export class RuntimeApiClient implements RuntimeClient {
   private readonly hostname: string;
   private readonly port: number;
   // Keep-alive reuses one connection for every call. Node unrefs idle pooled sockets, so between our calls the

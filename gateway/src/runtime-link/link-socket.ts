@@ -208,6 +208,9 @@ export class LinkSocket {
     if (!this.sentClose) this.sendClose(payload.length >= 2 ? this.closeCode : 1000, Buffer.alloc(0));
     this.failed = true; // nothing after a close frame is read
     this.stream.end();
+    // The link is over now, not when the socket has closed: an environment that ends itself (ADR-52) writes
+    // its last result and its close together, and no call may be sent to it between them and its exit.
+    this.finish();
   }
 
   /** A message the link cannot read (a broken frame, a bad header) ends the link: it cannot resync. */

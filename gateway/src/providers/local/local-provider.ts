@@ -31,6 +31,10 @@ import {
 } from './sandbox.ts';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../../../runtime-shims/agent/main.ts', import.meta.url));
+/** The agent with the Node runtime inside it (ADR-52). */
+const NODE_IN_PROCESS_MAIN = fileURLToPath(
+  new URL('../../../../runtime-shims/node/in-process/main.ts', import.meta.url),
+);
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
 const SHUTDOWN_GRACE_MS = 2000;
 const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
@@ -47,6 +51,8 @@ const MAX_LINKED_FILES = 2000;
 /** What spawnAgent needs: one environment's directories, link and view. */
 interface AgentStart {
   environmentId: string;
+  /** The function's runtime; none for a generic environment. */
+  runtime?: string | undefined;
   memoryMB: number;
   envDir: EnvironmentDir;
   /** Host directory of the Node compile cache the environment uses, if any. */
@@ -70,6 +76,8 @@ export interface LocalProviderOptions {
   localIsolation: 'auto' | 'off';
   /** Host directories every sandboxed environment sees, writable (like a shared file system mount). */
   localSharedDirs: string[];
+  /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS). */
+  nodeInProcess?: boolean;
 }
 
 export class LocalProvider implements EnvironmentProvider {
@@ -83,6 +91,7 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly running = new Set<LaunchedEnvironment>();
   /** Code directories found too big to link into a generic environment: they get cold starts. */
   private readonly tooBig = new Set<string>();
+  private readonly nodeInProcess: boolean;
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -96,6 +105,7 @@ export class LocalProvider implements EnvironmentProvider {
     this.sandboxed = noSandbox === undefined;
     this.sharedPaths = this.sandboxed ? sharedReadOnlyPaths() : [];
     this.sharedDirs = options.localSharedDirs;
+    this.nodeInProcess = options.nodeInProcess ?? false;
     if (noSandbox) {
       this.isolationNotes.push(
         `local mode is single-tenant: environments share this user's file system, processes and loopback (${noSandbox})`,
@@ -126,6 +136,7 @@ export class LocalProvider implements EnvironmentProvider {
       : join(this.dataDir, 'node-compile-cache');
     const { launched, link } = this.spawnAgent({
       environmentId: spec.environmentId,
+      runtime: spec.runtime,
       memoryMB: spec.memoryMB,
       envDir,
       compileCache,
@@ -255,7 +266,7 @@ export class LocalProvider implements EnvironmentProvider {
     const cgroupFds = cgroup ? [cgroup.fds.procs, cgroup.fds.peak, cgroup.fds.events] : [];
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
 
-    const agent = [process.execPath, AGENT_MAIN];
+    const agent = this.environmentCommand(start);
     const { file, args } = this.sandboxed
       ? sandboxCommand(
           {
@@ -301,6 +312,18 @@ export class LocalProvider implements EnvironmentProvider {
     };
     this.running.add(launched);
     return { launched, link };
+  }
+
+  /**
+   * The agent, or for a nodejs* function in in-process mode the agent with its runtime inside. A generic
+   * (pre-warmed) environment is always an agent: in-process mode has no specialisation protocol (ADR-52).
+   */
+  private environmentCommand(start: AgentStart): string[] {
+    if (!this.nodeInProcess || start.prewarm || !start.runtime?.startsWith('nodejs'))
+      return [process.execPath, AGENT_MAIN];
+    // Lambda's Node bootstrap caps the old generation at 90 % of the function's memory (runtime-command.ts).
+    const heap = Math.floor((start.memoryMB * 90) / 100);
+    return [process.execPath, `--max-old-space-size=${heap}`, NODE_IN_PROCESS_MAIN];
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,146 @@
+// Agent mode against in-process mode (ADR-52) on the same Node echo handler, interleaved in one run: two
+// `serval dev` gateways, one with SERVAL_NODE_IN_PROCESS=on, measured in turns at concurrency 1 and 8 with
+// wrk. CPU per invocation is taken from /proc per process role (gateway, agent, runtime, in-process
+// environment); memory is each warm environment's smaps_rollup (PSS and private pages, its processes summed).
+// Run: node bench/in-process.ts [rounds=3] [seconds=5]
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuByRole, cpuTree, type ProcessCpu, stop, wrk } from './load-tools.ts';
+import { ROOT, startServalProcess } from './serval-process.ts';
+
+const ROUNDS = Number(process.argv[2] ?? 3);
+const SECONDS = Number(process.argv[3] ?? 5);
+const ECHO = join(ROOT, 'test/fixtures/functions/node/echo-esm');
+
+function roleOf(p: ProcessCpu): string {
+  if (p.depth === 0) return 'gateway';
+  // The sandbox's `unshare` wrapper names the agent in its arguments too.
+  if (!p.cmdline.split('\0')[0]!.endsWith('node')) return 'other';
+  if (p.cmdline.includes('in-process/main.ts')) return 'in-process';
+  if (p.cmdline.includes('agent/main.ts')) return 'agent';
+  if (p.cmdline.includes('node/bootstrap.ts')) return 'runtime';
+  return 'other';
+}
+
+function manifests(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'serval-bench-inproc-'));
+  mkdirSync(join(dir, 'manifests'));
+  writeFileSync(
+    join(dir, 'manifests/bench.yaml'),
+    `apiVersion: serval.dev/v1alpha1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: nodejs24.x, handler: index.handler, code: {path: ${ECHO}}}\n`,
+  );
+  mkdirSync(join(dir, 'data'));
+  return dir;
+}
+
+interface Memory {
+  rssKb: number;
+  pssKb: number;
+  privateKb: number;
+  processes: number;
+}
+
+/** Each environment's memory: its agent with its runtime child, or the one in-process process. */
+function environmentsMemory(gatewayPid: number): Memory[] {
+  const tree = cpuTree(gatewayPid);
+  const parentOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  const read = (pid: number, into: Memory) => {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    into.rssKb += kb('Rss');
+    into.pssKb += kb('Pss');
+    into.privateKb += kb('Private_Clean') + kb('Private_Dirty');
+    into.processes++;
+  };
+  const out: Memory[] = [];
+  for (const [pid, p] of tree) {
+    const role = roleOf(p);
+    if (role !== 'agent' && role !== 'in-process') continue;
+    const env: Memory = { rssKb: 0, pssKb: 0, privateKb: 0, processes: 0 };
+    try {
+      read(pid, env);
+      for (const [child, c] of tree) if (roleOf(c) === 'runtime' && parentOf(child) === pid) read(child, env);
+    } catch {
+      continue; // ended while we looked
+    }
+    out.push(env);
+  }
+  return out;
+}
+
+function describeMemory(name: string, envs: Memory[]): string {
+  const mb = (kb: number) => (kb / 1024).toFixed(1);
+  const rows = envs
+    .map((m) => `${m.processes}p RSS ${mb(m.rssKb)} PSS ${mb(m.pssKb)} private ${mb(m.privateKb)}`)
+    .join('; ');
+  return `memory ${name}: ${envs.length} environment(s), MB each: ${rows}`;
+}
+
+async function main() {
+  const modes: Array<{ name: string; env: Record<string, string> }> = [
+    { name: 'agent', env: {} },
+    { name: 'in-process', env: { SERVAL_NODE_IN_PROCESS: 'on' } },
+  ];
+  const servals = [];
+  for (const mode of modes) {
+    const dir = manifests();
+    const serval = await startServalProcess(join(dir, 'manifests'), {
+      SERVAL_DATA_DIR: join(dir, 'data'),
+      ...mode.env,
+    });
+    servals.push({ ...mode, ...serval, url: `${serval.url}/2015-03-31/functions/echo/invocations` });
+  }
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    console.log(line);
+  };
+  say(
+    `load before: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  try {
+    // One warm environment each, measured before any concurrent load starts more.
+    for (const s of servals) {
+      await wrk(s.url, 1, 2);
+      await new Promise((r) => setTimeout(r, 500));
+      say(
+        describeMemory(`${s.name} (first environment, cold compile cache)`, environmentsMemory(s.child.pid!)),
+      );
+    }
+    say(
+      'round | mode | c | req/s | p50 ms | p99 ms | failures | CPU µs/invocation: gateway, agent, runtime, in-process',
+    );
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const c of [1, 8]) {
+        for (const s of servals) {
+          await wrk(s.url, c, 1); // warm at this concurrency (environments started)
+          const before = cpuTree(s.child.pid!);
+          const r = await wrk(s.url, c, SECONDS);
+          const cpu = cpuByRole(before, cpuTree(s.child.pid!), roleOf);
+          const per = (role: string) => (((cpu.get(role) ?? 0) * 1e6) / Math.max(1, r.requests)).toFixed(0);
+          say(
+            `${round} | ${s.name} | ${c} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.failures} | ${per('gateway')}, ${per('agent')}, ${per('runtime')}, ${per('in-process')}`,
+          );
+        }
+      }
+    }
+    // Environments started later found their function's compile cache warm (no type stripping loaded).
+    for (const s of servals)
+      say(describeMemory(`${s.name} (after the rounds)`, environmentsMemory(s.child.pid!)));
+  } finally {
+    for (const s of servals) await stop(s.child);
+  }
+  say(
+    `load after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+}
+
+await main();
