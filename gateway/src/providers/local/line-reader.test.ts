@@ -24,6 +24,17 @@ describe('onLines', () => {
     ]);
   });
 
+  it('ends a line at a lone CR as readline does (a multi-line log message), and at a CRLF split between chunks', async () => {
+    expect(await collect(['first\rsecond\rthird\n', 'a\r', '\nb\r', 'c\n'])).toEqual([
+      'first',
+      'second',
+      'third',
+      'a',
+      'b',
+      'c',
+    ]);
+  });
+
   it('keeps a multi-byte character split between chunks whole', async () => {
     const bytes = Buffer.from('héllo\n');
     expect(await collect([bytes.subarray(0, 2), bytes.subarray(2)])).toEqual(['héllo']);
