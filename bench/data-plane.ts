@@ -3,7 +3,8 @@
 // the loopback floor (a bare node:http echo) and the process-start floor (`node -e 0`). Load comes from
 // wrk. The machine may be shared, so the headline is each ratio within the run, with the load average
 // beside it. `node bench/data-plane.ts` runs this part alone and updates its section of
-// docs/benchmarks.md; BENCH_QUICK=1 (or BENCH_DATA_PLANE_SECONDS / BENCH_COLD_SAMPLES) keeps it short.
+// docs/benchmarks.md; BENCH_QUICK=1 keeps it short (2 s rows, 3 cold starts) and prints without writing,
+// BENCH_DATA_PLANE_SECONDS / BENCH_COLD_SAMPLES / BENCH_MEMORY_ENVIRONMENTS set each part's size.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -306,6 +307,7 @@ function keptNotes(): string {
 
 if (import.meta.main) {
   const section = await dataPlaneBench();
-  if (!process.env.BENCH_DRY) writeSection(DOC, DATA_PLANE_HEADING, section);
+  // A quick run is a check, not the record: only a full one is written.
+  if (!process.env.BENCH_DRY && !QUICK) writeSection(DOC, DATA_PLANE_HEADING, section);
   process.stdout.write(section);
 }
