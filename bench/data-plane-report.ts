@@ -52,6 +52,7 @@ export interface Measured {
 
 const f = (x: number | undefined, digits = 3) =>
   x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
+const ms = (x: number) => (Number.isFinite(x) ? `${f(x)} ms` : 'n/a');
 const us = (x: number | undefined) => (x === undefined ? '–' : f(x, 0));
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined ? undefined : a / b;
@@ -69,7 +70,7 @@ export function report(m: Measured): string {
   const table = m.rows
     .map(
       (x) =>
-        `| ${x.system} | ${x.concurrency} | ${f(x.load.rate, 0)}/s | ${f(x.load.p50)} ms | ${f(x.load.p99)} ms | ${x.load.failures} | ${us(x.cpu.front)} | ${us(x.cpu.agent)} | ${us(x.cpu.runtime)} | ${x.environments ?? '–'} | ${wrkShare(x)} |`,
+        `| ${x.system} | ${x.concurrency} | ${f(x.load.rate, 0)}/s | ${ms(x.load.p50)} | ${ms(x.load.p99)} | ${x.load.failures} | ${us(x.cpu.front)} | ${us(x.cpu.agent)} | ${us(x.cpu.runtime)} | ${x.environments ?? '–'} | ${wrkShare(x)} |`,
     )
     .join('\n');
 
@@ -134,7 +135,7 @@ export function report(m: Measured): string {
       '≥ 0.90×',
       s64.load.rate >= 0.9 * s8.load.rate,
     ),
-    target('p99 at c=8', `${f(s8.load.p99)} ms`, '< 10 ms', s8.load.p99 < 10),
+    target('p99 at c=8', ms(s8.load.p99), '< 10 ms', s8.load.p99 < 10),
     target(
       `${callers} callers, cap ${cap}`,
       `${m.cap.ok} × 200, ${m.cap.throttled} × 429 TooManyRequestsException, ${m.cap.other} other${m.cap.otherKinds ? ` (${m.cap.otherKinds})` : ''}`,

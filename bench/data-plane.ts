@@ -88,10 +88,13 @@ async function measured(url: string, concurrency: number, root?: number, roleOf 
   const load = await wrk(url, concurrency, SECONDS);
   const cpu: Row['cpu'] = {};
   let environments: number | undefined;
+  // A row that completed nothing has no latency and no CPU per invocation (not a division by one).
+  if (load.requests === 0) Object.assign(load, { p50: Number.NaN, p99: Number.NaN });
   if (before && root) {
     const after = cpuTree(root);
-    for (const [role, seconds] of cpuByRole(before, after, roleOf))
-      cpu[role as keyof Row['cpu']] = (seconds * 1e6) / Math.max(1, load.requests);
+    if (load.requests > 0)
+      for (const [role, seconds] of cpuByRole(before, after, roleOf))
+        cpu[role as keyof Row['cpu']] = (seconds * 1e6) / load.requests;
     // The agent process itself, not the sandbox's unshare wrapper that names it too.
     const agents = [...after.values()].filter(
       (p) => roleOf(p) === 'agent' && !p.cmdline.startsWith('unshare'),
