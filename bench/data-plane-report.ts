@@ -204,7 +204,8 @@ not counted: ${f(mem.gatewayPrivateMb, 0)} MB private.`
 - CPU columns are µs of CPU per invocation from /proc/<pid>/stat: "front" is the process that takes the
   HTTP call (Serval's gateway; RIE itself; serverless-offline's one process), "agent" Serval's
   in-environment agents, "runtime" the Node runtime processes. "environments" counts Serval's agents at
-  the end of the row. "wrk CPU" is wrk's share of the machine's CPU during the row.
+  the end of the row, the cold-start functions' idle ones included (one each). "wrk CPU" is wrk's share
+  of the machine's CPU during the row.
 
 | System | Concurrency | Invocations/s | p50 | p99 | failed | front µs | agent µs | runtime µs | environments | wrk CPU |
 |---|---|---|---|---|---|---|---|---|---|---|
