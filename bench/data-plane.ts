@@ -6,7 +6,7 @@
 // docs/benchmarks.md; BENCH_QUICK=1 keeps it short (2 s rows, 3 cold starts) and prints without writing,
 // BENCH_DATA_PLANE_SECONDS / BENCH_COLD_SAMPLES / BENCH_MEMORY_ENVIRONMENTS set each part's size.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -228,6 +228,7 @@ async function serverlessOfflineRows(rows: Row[]): Promise<{ cold?: number; skip
     return { skipped: `serverless-offline rows (${(err as Error).message.split('\n')[0]})` };
   } finally {
     await stop(sls.child);
+    rmSync(sls.dir, { recursive: true, force: true });
   }
 }
 

@@ -3,7 +3,7 @@
 // (agents, their sandbox wrappers, runtimes), summed and divided by the environments.
 // Private memory (Private_Clean + Private_Dirty) is what the target counts: pages no other process
 // shares, so what the machine pays for each environment more. PSS is beside it.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,5 +126,6 @@ export async function environmentMemory(
     };
   } finally {
     await stop(serval.child);
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -65,6 +65,8 @@ async function freePort(): Promise<number> {
 
 export interface ServerlessOffline {
   child: ChildProcess;
+  /** The service directory (a temporary copy of the code and serverless.yml). */
+  dir: string;
   /** The Invoke URL of function `name` of the service. */
   invokeUrl: (name: string) => string;
 }
@@ -115,6 +117,7 @@ export async function startServerlessOffline(
   await waitForPort(lambdaPort, 60_000);
   return {
     child,
+    dir: service,
     invokeUrl: (name) =>
       `http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${SERVICE}-${STAGE}-${name}/invocations`,
   };
