@@ -1,50 +1,46 @@
 // The data plane side by side, in one run on one machine: Serval against AWS's Runtime Interface
-// Emulator with the official Node client on the same echo handler, with the loopback floor (a bare
-// node:http echo) and the process-start floor (`node -e 0`). Load comes from wrk. The machine may be
-// shared, so the headline is each ratio within the run, with the load average beside it.
-// `node bench/data-plane.ts` runs this part alone and updates its section of docs/benchmarks.md.
+// Emulator with the official Node client and against serverless-offline on the same echo handler, with
+// the loopback floor (a bare node:http echo) and the process-start floor (`node -e 0`). Load comes from
+// wrk. The machine may be shared, so the headline is each ratio within the run, with the load average
+// beside it. `node bench/data-plane.ts` runs this part alone and updates its section of
+// docs/benchmarks.md; BENCH_QUICK=1 keeps it short (2 s rows, 3 cold starts) and prints without writing,
+// BENCH_DATA_PLANE_SECONDS / BENCH_COLD_SAMPLES / BENCH_MEMORY_ENVIRONMENTS set each part's size.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeSection } from './doc-section.ts';
 import {
-  cpuByRole,
-  cpuTree,
-  type ProcessCpu,
-  RIE_VERSION,
-  startRie,
-  stop,
-  type WrkResult,
-  waitForPort,
-  wrk,
-} from './load-tools.ts';
+  type CapResult,
+  DATA_PLANE_HEADING,
+  NOTES_MARKER,
+  RIE,
+  type Row,
+  report,
+  SERVAL,
+  SLS,
+} from './data-plane-report.ts';
+import { previousSection, writeSection } from './doc-section.ts';
+import { environmentMemory } from './environment-memory.ts';
+import { cpuByRole, cpuTree, type ProcessCpu, startRie, stop, waitForPort, wrk } from './load-tools.ts';
 import { startServalProcess } from './serval-process.ts';
+import { startServerlessOffline } from './serverless-offline.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-export const DATA_PLANE_HEADING = '## Data plane side by side';
-const SECONDS = Number(process.env.BENCH_DATA_PLANE_SECONDS ?? 5);
-const COLD = Number(process.env.BENCH_COLD_SAMPLES ?? 10);
+const DOC = join(ROOT, 'docs/benchmarks.md');
+const QUICK = Boolean(process.env.BENCH_QUICK);
+const SECONDS = Number(process.env.BENCH_DATA_PLANE_SECONDS ?? (QUICK ? 2 : 5));
+const COLD = Number(process.env.BENCH_COLD_SAMPLES ?? (QUICK ? 3 : 10));
+/** The memory target is stated for 64 warm environments; fewer only when asked for. */
+const MEMORY_ENVIRONMENTS = Number(process.env.BENCH_MEMORY_ENVIRONMENTS ?? 64);
 const ECHO = join(ROOT, 'test/fixtures/functions/node/echo-esm');
 const CAP = 64;
 const CALLERS = 256;
-
-interface Row {
-  system: string;
-  concurrency: number;
-  load: WrkResult;
-  /** CPU µs per invocation by role, where the system has that role. */
-  cpu: { front?: number; agent?: number; runtime?: number };
-  /** Serval's environments (agents) at the end of the row: a start storm shows here (ADR-43). */
-  environments?: number;
-}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
-const f = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
 interface Answer {
   status: number;
@@ -87,15 +83,18 @@ async function measured(url: string, concurrency: number, root?: number, roleOf 
   // Warm-up: the first call waits out a cold start, then load starts environments and warms the JIT.
   const first = await post(url, '{"a":1}', new Agent());
   if (first.status !== 200) throw new Error(`${url} answered ${first.status}: ${first.text}`);
-  await wrk(url, concurrency, Math.ceil(1 + concurrency / 32));
+  await wrk(url, concurrency, QUICK ? 1 : Math.ceil(1 + concurrency / 32));
   const before = root ? cpuTree(root) : undefined;
   const load = await wrk(url, concurrency, SECONDS);
   const cpu: Row['cpu'] = {};
   let environments: number | undefined;
+  // A row that completed nothing has no latency and no CPU per invocation (not a division by one).
+  if (load.requests === 0) Object.assign(load, { p50: Number.NaN, p99: Number.NaN });
   if (before && root) {
     const after = cpuTree(root);
-    for (const [role, seconds] of cpuByRole(before, after, roleOf))
-      cpu[role as keyof Row['cpu']] = (seconds * 1e6) / Math.max(1, load.requests);
+    if (load.requests > 0)
+      for (const [role, seconds] of cpuByRole(before, after, roleOf))
+        cpu[role as keyof Row['cpu']] = (seconds * 1e6) / load.requests;
     // The agent process itself, not the sandbox's unshare wrapper that names it too.
     const agents = [...after.values()].filter(
       (p) => roleOf(p) === 'agent' && !p.cmdline.startsWith('unshare'),
@@ -164,7 +163,7 @@ function manifests(): string {
 }
 
 /** `CALLERS` calls at once against a function capped at `CAP`: the extra ones must be clean 429s. */
-async function capCheck(base: string) {
+async function capCheck(base: string): Promise<CapResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: CALLERS });
   const url = `${base}/2015-03-31/functions/capped/invocations`;
   // First the cap's worth of environments, so that the burst's admitted calls do not wait out cold starts
@@ -193,9 +192,50 @@ async function capCheck(base: string) {
   return { ok, throttled, other: CALLERS - ok - throttled, otherKinds: other };
 }
 
+/** First calls of `names`, one each over `agent`: p50 of the cold starts, in ms. */
+async function firstCalls(urlOf: (name: string) => string, names: string[], what: string): Promise<number> {
+  const cold: number[] = [];
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  for (const name of names) {
+    const t = performance.now();
+    const res = await post(urlOf(name), '{}', agent);
+    cold.push(performance.now() - t);
+    if (res.status !== 200) throw new Error(`${what} answered ${res.status}: ${res.text}`);
+  }
+  agent.destroy();
+  return pct(cold, 50);
+}
+
+const coldNames = () => Array.from({ length: COLD }, (_, i) => `cold-${i}`);
+const slsRole = (p: ProcessCpu) => (p.depth === 0 ? 'front' : 'runtime');
+
+/** serverless-offline's rows and cold start; what failed is returned as the reason, not thrown. */
+async function serverlessOfflineRows(rows: Row[]): Promise<{ cold?: number; skipped?: string }> {
+  let sls: Awaited<ReturnType<typeof startServerlessOffline>>;
+  try {
+    sls = await startServerlessOffline(ECHO, 'index.handler', ['echo', ...coldNames()]);
+  } catch (err) {
+    return { skipped: `serverless-offline (${(err as Error).message.split('\n')[0]})` };
+  }
+  try {
+    const cold = await firstCalls(sls.invokeUrl, coldNames(), 'serverless-offline');
+    for (const c of [1, 8]) {
+      const m = await measured(sls.invokeUrl('echo'), c, sls.child.pid, slsRole);
+      rows.push({ system: SLS, concurrency: c, ...m });
+    }
+    return { cold };
+  } catch (err) {
+    return { skipped: `serverless-offline rows (${(err as Error).message.split('\n')[0]})` };
+  } finally {
+    await stop(sls.child);
+    rmSync(sls.dir, { recursive: true, force: true });
+  }
+}
+
 export async function dataPlaneBench(): Promise<string> {
   const startLoad = loadavg();
   const rows: Row[] = [];
+  const skipped: string[] = [];
   const floor = await startFloor();
   try {
     for (const c of [1, 8, 64])
@@ -216,139 +256,62 @@ export async function dataPlaneBench(): Promise<string> {
     await waitForPort(RIE_PORT);
     // The emulator serves one call at a time (overlapping calls fail), so it runs at concurrency 1 only.
     const m = await measured(rieUrl, 1, rie.pid, rieRole);
-    rows.push({ system: 'RIE + aws-lambda-ric', concurrency: 1, ...m });
+    rows.push({ system: RIE, concurrency: 1, ...m });
   } finally {
     await stop(rie);
   }
 
+  const sls = await serverlessOfflineRows(rows);
+  if (sls.skipped) skipped.push(sls.skipped);
+
   const dir = manifests();
   const serval = await startServalProcess(join(dir, 'manifests'), { SERVAL_DATA_DIR: join(dir, 'data') });
   let coldServal: number;
-  let cap: Awaited<ReturnType<typeof capCheck>>;
+  let cap: CapResult;
   try {
-    const cold: number[] = [];
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    for (let i = 0; i < COLD; i++) {
-      const t = performance.now();
-      const res = await post(`${serval.url}/2015-03-31/functions/cold-${i}/invocations`, '{}', agent);
-      cold.push(performance.now() - t);
-      if (res.status !== 200) throw new Error(`Serval answered ${res.status}: ${res.text}`);
-    }
-    agent.destroy();
-    coldServal = pct(cold, 50);
+    coldServal = await firstCalls(
+      (name) => `${serval.url}/2015-03-31/functions/${name}/invocations`,
+      coldNames(),
+      'Serval',
+    );
     for (const c of [1, 8, 64]) {
       const m = await measured(`${serval.url}/2015-03-31/functions/echo/invocations`, c, serval.child.pid);
-      rows.push({ system: 'Serval', concurrency: c, ...m });
+      rows.push({ system: SERVAL, concurrency: c, ...m });
     }
     cap = await capCheck(serval.url);
   } finally {
     await stop(serval.child);
   }
-  return report(rows, { coldRie, coldServal, nodeStart, cap, startLoad });
+  const memory = await environmentMemory(ECHO, MEMORY_ENVIRONMENTS, post);
+  const section = report({
+    rows,
+    cold: { rie: coldRie, serval: coldServal, sls: sls.cold },
+    nodeStart,
+    cap,
+    memory,
+    skipped,
+    startLoad,
+    settings: {
+      seconds: SECONDS,
+      coldSamples: COLD,
+      cap: CAP,
+      callers: CALLERS,
+      memoryEnvironments: MEMORY_ENVIRONMENTS,
+    },
+  });
+  return `${section}\n${keptNotes()}`;
 }
 
-function report(
-  rows: Row[],
-  r: {
-    coldRie: number;
-    coldServal: number;
-    nodeStart: number;
-    cap: Awaited<ReturnType<typeof capCheck>>;
-    startLoad: number[];
-  },
-): string {
-  const find = (system: string, c: number) => rows.find((x) => x.system === system && x.concurrency === c)!;
-  const rie = find('RIE + aws-lambda-ric', 1);
-  const s1 = find('Serval', 1);
-  const s8 = find('Serval', 8);
-  const s64 = find('Serval', 64);
-  const wrkShare = (x: Row) => `${f((100 * x.load.cpuSeconds) / (x.load.seconds * cpus().length), 0)} %`;
-  const us = (x: number | undefined) => (x === undefined ? '–' : f(x, 0));
-  const table = rows
-    .map(
-      (x) =>
-        `| ${x.system} | ${x.concurrency} | ${f(x.load.rate, 0)}/s | ${f(x.load.p50)} ms | ${f(x.load.p99)} ms | ${x.load.failures} | ${us(x.cpu.front)} | ${us(x.cpu.agent)} | ${us(x.cpu.runtime)} | ${x.environments ?? '–'} | ${wrkShare(x)} |`,
-    )
-    .join('\n');
-  const target = (name: string, value: string, goal: string, met: boolean) =>
-    `| ${name} | ${value} | ${goal} | ${met ? 'met' : 'not met'} |`;
-  const targets = [
-    target(
-      'warm p50 vs RIE (c=1)',
-      `${f(s1.load.p50 / rie.load.p50, 2)}×`,
-      '≤ 1.00×',
-      s1.load.p50 <= rie.load.p50,
-    ),
-    target(
-      'warm p99 vs RIE (c=1)',
-      `${f(s1.load.p99 / rie.load.p99, 2)}×`,
-      '≤ 1.00×',
-      s1.load.p99 <= rie.load.p99,
-    ),
-    target(
-      'throughput vs RIE (c=1)',
-      `${f(s1.load.rate / rie.load.rate, 2)}×`,
-      '≥ 1.00×',
-      s1.load.rate >= rie.load.rate,
-    ),
-    target('throughput at c=8', `${f(s8.load.rate, 0)}/s`, '≥ 5,000/s', s8.load.rate >= 5000),
-    target('p99 at c=8', `${f(s8.load.p99)} ms`, '< 10 ms', s8.load.p99 < 10),
-    target(
-      'throughput c=64 / c=8',
-      `${f(s64.load.rate / s8.load.rate, 2)}×`,
-      '≥ 0.90×',
-      s64.load.rate >= 0.9 * s8.load.rate,
-    ),
-    target(
-      'agent CPU per invocation (c=8)',
-      `${us(s8.cpu.agent)} µs`,
-      '< 100 µs',
-      (s8.cpu.agent ?? Infinity) < 100,
-    ),
-    target(
-      'cold start vs RIE',
-      `${f(r.coldServal / r.coldRie, 2)}× (${f(r.coldServal, 1)} vs ${f(r.coldRie, 1)} ms)`,
-      '≤ 1.20×',
-      r.coldServal <= 1.2 * r.coldRie,
-    ),
-    target(
-      `${CALLERS} callers, cap ${CAP}`,
-      `${r.cap.ok} × 200, ${r.cap.throttled} × 429 TooManyRequestsException, ${r.cap.other} other${r.cap.otherKinds ? ` (${r.cap.otherKinds})` : ''}`,
-      `${CAP} × 200, the rest clean 429s`,
-      r.cap.ok === CAP && r.cap.throttled === CALLERS - CAP,
-    ),
-  ].join('\n');
-  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
-  return `${DATA_PLANE_HEADING}
-
-- Date: ${new Date().toISOString()}
-- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}
-- Load average (1 / 5 / 15 min): ${load(r.startLoad)} at the start, ${load(loadavg())} at the end.
-- Method: wrk 1 thread, closed loop over keep-alive connections, ${SECONDS} s per row after a warm-up, POST
-  \`{"a":1}\` to the same Node echo handler (test/fixtures/functions/node/echo-esm). RIE is
-  aws-lambda-runtime-interface-emulator ${RIE_VERSION} with the official aws-lambda-ric; it serves one
-  call at a time, so it has a concurrency-1 row only. serverless-offline is not part of this run.
-- CPU columns are µs of CPU per invocation from /proc/<pid>/stat: "front" is the process that takes the
-  HTTP call (Serval's gateway; RIE itself), "agent" Serval's in-environment agents, "runtime" the Node
-  runtime processes. "environments" counts Serval's agents at the end of the row. "wrk CPU" is wrk's
-  share of the machine's CPU during the row.
-
-| System | Concurrency | Invocations/s | p50 | p99 | failed | front µs | agent µs | runtime µs | environments | wrk CPU |
-|---|---|---|---|---|---|---|---|---|---|---|
-${table}
-
-Floors: process start (\`node -e 0\`, p50 of ${COLD}) ${f(r.nodeStart, 1)} ms; cold start (first call of a
-new function, p50 of ${COLD}): Serval ${f(r.coldServal, 1)} ms, RIE + aws-lambda-ric ${f(r.coldRie, 1)} ms (a
-fresh emulator each time).
-
-| Target | Measured | Goal | |
-|---|---|---|---|
-${targets}
-`;
+/** The hand-written notes under the generated part of the section, as the doc has them now. */
+function keptNotes(): string {
+  const previous = previousSection(existsSync(DOC) ? readFileSync(DOC, 'utf8') : '', DATA_PLANE_HEADING);
+  const at = previous.indexOf(NOTES_MARKER);
+  return at < 0 ? `${NOTES_MARKER}\n` : previous.slice(at);
 }
 
 if (import.meta.main) {
   const section = await dataPlaneBench();
-  if (!process.env.BENCH_DRY) writeSection(join(ROOT, 'docs/benchmarks.md'), DATA_PLANE_HEADING, section);
+  // A quick run is a check, not the record: only a full one is written.
+  if (!process.env.BENCH_DRY && !QUICK) writeSection(DOC, DATA_PLANE_HEADING, section);
   process.stdout.write(section);
 }

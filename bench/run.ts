@@ -1,5 +1,6 @@
 // `npm run bench`: warm invoke latency against a direct loopback HTTP baseline, and cold starts, for the
-// Node and Python echo functions. Writes docs/benchmarks.md. Not part of CI.
+// Node and Python echo functions. Writes docs/benchmarks.md. Not part of CI. BENCH_QUICK=1 runs the
+// data-plane side by side alone, short, and only prints it.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -163,6 +164,13 @@ async function cold(url: string, prefix: string): Promise<{ total: number[]; ini
     if (m) init.push(Number(m[1]));
   }
   return { total, init };
+}
+
+// BENCH_QUICK=1: the data-plane side by side alone, with short rows, printed and not written (a quick
+// run is a check, not the record docs/benchmarks.md keeps).
+if (process.env.BENCH_QUICK) {
+  process.stdout.write(await dataPlaneBench());
+  process.exit(0);
 }
 
 const base = await baseline();
