@@ -1,10 +1,10 @@
 // The Runtime API (2018-06-01) on loopback: one route table, one handler per endpoint, state checked first.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { headerSafeJson } from '../../../apis/ascii-json.ts';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { readCappedBody } from './body.ts';
 import { ConcurrentInvocations } from './concurrent-invocations.ts';
+import { nextHeaders } from './next-headers.ts';
 import { accepted, errorReply, invalidRequestId } from './replies.ts';
 import { RuntimeStateMachine, StateTransitionError } from './state.ts';
 import { MAX_STREAMED_BYTES, type ResponseRelay, relayStreamedBody } from './streamed-body.ts';
@@ -155,26 +155,7 @@ export class RuntimeApiServer {
   /** Writes one invocation as the answer to a /next; returns the deadline it carried. */
   private send(res: ServerResponse, request: InvocationRequest, body: Buffer): number {
     const deadlineMs = this.listener.delivered(request.requestId);
-    const headers: Record<string, string | number> = {
-      'Content-Type':
-        request.contentType && HEADER_VALUE.test(request.contentType)
-          ? request.contentType
-          : 'application/json',
-      'Content-Length': body.length,
-      'Lambda-Runtime-Aws-Request-Id': request.requestId,
-      'Lambda-Runtime-Deadline-Ms': deadlineMs,
-      'Lambda-Runtime-Invoked-Function-Arn': request.invokedFunctionArn,
-    };
-    // Lambda omits headers whose value is empty; a value a header cannot carry is dropped, JSON ones are
-    // carried in their ASCII form (the gateway already sends them so).
-    const optional = (name: string, value: string | undefined, json = false) => {
-      const safe = value && (json ? headerSafeJson(value) : HEADER_VALUE.test(value) ? value : undefined);
-      if (safe) headers[name] = safe;
-    };
-    optional('Lambda-Runtime-Trace-Id', request.traceId);
-    optional('Lambda-Runtime-Client-Context', request.clientContext, true);
-    optional('Lambda-Runtime-Cognito-Identity', request.cognitoIdentity, true);
-    optional('Lambda-Runtime-Aws-Tenant-Id', request.tenantId);
+    const headers = nextHeaders(request, body.length, deadlineMs);
     res.writeHead(200, headers);
     res.end(body);
     return deadlineMs;
@@ -363,9 +344,6 @@ function isStreamedUpload(req: IncomingMessage, mode: string | undefined): boole
     !/^application\/json\b/i.test(header(req, 'content-type') ?? '')
   );
 }
-
-/** What a header value may hold: printable ASCII and tabs. */
-const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 function decodeRequestId(raw: string): string | undefined {
   try {

@@ -4,8 +4,8 @@
 // holds the process up (as a pending /next or the streamed POST's socket does); otherwise it does not, so
 // "wait for an empty event loop" sees only the function's own work.
 import type { IncomingHttpHeaders } from 'node:http';
-import { headerSafeJson } from '../../../apis/ascii-json.ts';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
+import { nextHeaders } from '../../agent/runtime-api/next-headers.ts';
 import { MAX_PAYLOAD_BYTES, type RuntimeOutcome } from '../../agent/runtime-api/server.ts';
 import { StreamRelay } from '../../agent/stream-relay.ts';
 import { toErrorResponse, toHeaderValue } from '../errors.ts';
@@ -24,7 +24,6 @@ export interface ClientListener {
 }
 
 const ACCEPTED: ApiReply = { status: 202, body: '{"status":"OK"}' };
-const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 export class InProcessClient implements RuntimeClient {
   private readonly listener: ClientListener;
@@ -143,27 +142,9 @@ function streamedOutcome(end: UploadEnd): RuntimeOutcome {
     : { kind: 'response', body: Buffer.alloc(0), contentType: undefined };
 }
 
-/** The /next headers the Runtime API would send (server.ts's send), lower-cased as node:http gives them. */
+/** The /next headers the Runtime API would send (next-headers.ts), lower-cased as node:http gives them. */
 function invokeHeaders(request: InvocationRequest, body: Buffer, deadlineMs: number): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = {
-    'content-type':
-      request.contentType && HEADER_VALUE.test(request.contentType)
-        ? request.contentType
-        : 'application/json',
-    'content-length': String(body.length),
-    'lambda-runtime-aws-request-id': request.requestId,
-    'lambda-runtime-deadline-ms': String(deadlineMs),
-    'lambda-runtime-invoked-function-arn': request.invokedFunctionArn,
-  };
-  const optional = (name: string, value: string | undefined, json = false) => {
-    const safe = value && (json ? headerSafeJson(value) : HEADER_VALUE.test(value) ? value : undefined);
-    if (safe) headers[name] = safe;
-  };
-  optional('lambda-runtime-trace-id', request.traceId);
-  optional('lambda-runtime-client-context', request.clientContext, true);
-  optional('lambda-runtime-cognito-identity', request.cognitoIdentity, true);
-  optional('lambda-runtime-aws-tenant-id', request.tenantId);
-  return headers;
+  return nextHeaders(request, body.length, deadlineMs, true);
 }
 
 function tooLarge(size: number, limit: number): RuntimeOutcome {
