@@ -13,6 +13,8 @@ export const NOTES_MARKER =
 export const RIE = 'RIE + aws-lambda-ric';
 export const SLS = 'serverless-offline';
 export const SERVAL = 'Serval';
+/** The same Serval with SERVAL_NODE_IN_PROCESS=on (ADR-52): the agent inside the Node runtime's process. */
+export const SERVAL_IN_PROCESS = 'Serval, in-process Node (opt-in)';
 
 export interface Row {
   system: string;
@@ -174,7 +176,35 @@ export function report(m: Measured): string {
       m.cold.sls,
       false,
     ),
+    ...inProcessTargets(),
   ].join('\n');
+
+  // The opt-in mode's rows against the same goals; its environment is one process, so its whole CPU is
+  // what the agent target asks of the agent alone.
+  function inProcessTargets(): string[] {
+    const [i1, i8, i64] = [1, 8, 64].map((c) => find(SERVAL_IN_PROCESS, c));
+    if (!i1 || !i8 || !i64) return [];
+    const envWorst = Math.max(i1.cpu.runtime ?? Infinity, i8.cpu.runtime ?? Infinity);
+    return [
+      versus('in-process: warm p50 vs RIE (c=1)', i1.load.p50, rie?.load.p50, false),
+      versus('in-process: warm p99 vs RIE (c=1)', i1.load.p99, rie?.load.p99, false),
+      versus('in-process: throughput vs RIE (c=1)', i1.load.rate, rie?.load.rate, true),
+      target('in-process: throughput at c=8', `${f(i8.load.rate, 0)}/s`, '≥ 5,000/s', i8.load.rate >= 5000),
+      target(
+        'in-process: throughput c=64 / c=8',
+        `${f(i64.load.rate / i8.load.rate, 2)}×`,
+        '≥ 0.90×',
+        i64.load.rate >= 0.9 * i8.load.rate,
+      ),
+      target('in-process: p99 at c=8', ms(i8.load.p99), '< 10 ms', i8.load.p99 < 10),
+      target(
+        'in-process: environment CPU per invocation (agent and runtime in one process)',
+        `${us(i1.cpu.runtime)} µs at c=1, ${us(i8.cpu.runtime)} µs at c=8`,
+        '< 100 µs',
+        envWorst < 100,
+      ),
+    ];
+  }
 
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   const skipped = m.skipped.length ? `\n- Left out of this run: ${m.skipped.join('; ')}.` : '';

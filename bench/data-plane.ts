@@ -18,6 +18,7 @@ import {
   type Row,
   report,
   SERVAL,
+  SERVAL_IN_PROCESS,
   SLS,
 } from './data-plane-report.ts';
 import { previousSection, writeSection } from './doc-section.ts';
@@ -281,6 +282,23 @@ export async function dataPlaneBench(): Promise<string> {
     cap = await capCheck(serval.url);
   } finally {
     await stop(serval.child);
+  }
+  // The opt-in in-process mode (ADR-52), same rows: its environment is the Node runtime's one process.
+  const inProcess = await startServalProcess(join(dir, 'manifests'), {
+    SERVAL_DATA_DIR: join(dir, 'data-in-process'),
+    SERVAL_NODE_IN_PROCESS: 'on',
+  });
+  try {
+    for (const c of [1, 8, 64]) {
+      const m = await measured(
+        `${inProcess.url}/2015-03-31/functions/echo/invocations`,
+        c,
+        inProcess.child.pid,
+      );
+      rows.push({ system: SERVAL_IN_PROCESS, concurrency: c, ...m });
+    }
+  } finally {
+    await stop(inProcess.child);
   }
   const memory = await environmentMemory(ECHO, MEMORY_ENVIRONMENTS, post);
   const section = report({
