@@ -310,8 +310,13 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
     const warm = JSON.parse((await invoke('imaged', { n: 2 })).body);
     expect(warm).toMatchObject({ event: { n: 2 }, calls: 2, pid: first.pid });
 
-    const pods = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=imaged']);
-    const pod = pods.items.find((p: any) => p.status.phase === 'Running');
+    // The kubelet reports the phase on its own schedule: the pod may serve calls before it says Running.
+    const pod = await rig.until('the imaged pod Running', async () => {
+      const pods = await json(['get', 'pods', '-n', NS, '-l', 'serval.dev/function=imaged']);
+      return pods.items.find(
+        (p: any) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.ready === true,
+      );
+    });
     expect(pod.status.containerStatuses[0]).toMatchObject({ name: 'function', image: tag, ready: true });
     expect(pod.status.initContainerStatuses[0]).toMatchObject({ name: 'agent', image: RUNTIME_IMAGE });
     expect(pod.spec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true });
