@@ -319,7 +319,8 @@ function truncated(): RuntimeOutcome {
   };
 }
 
-function tooLarge(size: number, limit: number): RuntimeOutcome {
+/** Lambda's answer to a response over the payload limit; the in-process runtime gives the same one. */
+export function tooLarge(size: number, limit: number): RuntimeOutcome {
   const body = Buffer.from(
     JSON.stringify({
       errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,

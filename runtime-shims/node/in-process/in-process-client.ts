@@ -6,7 +6,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { nextHeaders } from '../../agent/runtime-api/next-headers.ts';
-import { MAX_PAYLOAD_BYTES, type RuntimeOutcome } from '../../agent/runtime-api/server.ts';
+import { MAX_PAYLOAD_BYTES, type RuntimeOutcome, tooLarge } from '../../agent/runtime-api/server.ts';
+import { MAX_STREAMED_BYTES } from '../../agent/runtime-api/streamed-body.ts';
 import { StreamRelay } from '../../agent/stream-relay.ts';
 import { toErrorResponse, toHeaderValue } from '../errors.ts';
 import type { ApiReply, Invocation, ResponseStreamRequest, RuntimeClient } from '../runtime-api-client.ts';
@@ -129,7 +130,7 @@ export class InProcessClient implements RuntimeClient {
 }
 
 function streamedOutcome(end: UploadEnd): RuntimeOutcome {
-  if (end.kind === 'too-large') return tooLarge(end.bytes, 200 * 1024 * 1024);
+  if (end.kind === 'too-large') return tooLarge(end.bytes, MAX_STREAMED_BYTES);
   if (end.kind === 'truncated')
     return {
       kind: 'error',
@@ -145,16 +146,6 @@ function streamedOutcome(end: UploadEnd): RuntimeOutcome {
 /** The /next headers the Runtime API would send (next-headers.ts), lower-cased as node:http gives them. */
 function invokeHeaders(request: InvocationRequest, body: Buffer, deadlineMs: number): IncomingHttpHeaders {
   return nextHeaders(request, body.length, deadlineMs, true);
-}
-
-function tooLarge(size: number, limit: number): RuntimeOutcome {
-  const body = Buffer.from(
-    JSON.stringify({
-      errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
-      errorType: 'Function.ResponseSizeTooLarge',
-    }),
-  );
-  return { kind: 'error', errorType: 'Function.ResponseSizeTooLarge', body, contentType: 'application/json' };
 }
 
 /** Settles after the environment's own continuations ran: the answer's result is on the link by then. */
