@@ -76,7 +76,7 @@ function post(url: string, body: string, agent: Agent): Promise<Answer> {
 
 /** Serval's processes: the gateway, the agents (under their sandbox wrappers), the runtimes. */
 const servalRole = (p: ProcessCpu) =>
-  p.depth === 0 ? 'front' : p.cmdline.includes('agent/main.ts') ? 'agent' : 'runtime';
+  p.depth === 0 ? 'front' : /agent\/main\.[jt]s/.test(p.cmdline) ? 'agent' : 'runtime';
 const rieRole = (p: ProcessCpu) => (p.depth === 0 ? 'front' : 'runtime');
 
 /** wrk against `url`, with the CPU µs per invocation each role of `root`'s process tree spent. */

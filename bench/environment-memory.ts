@@ -31,7 +31,7 @@ interface Rollup {
   pss: number;
 }
 
-const isAgent = (cmdline: string) => cmdline.includes('agent/main.ts') && !cmdline.startsWith('unshare');
+const isAgent = (cmdline: string) => /agent\/main\.[jt]s/.test(cmdline) && !cmdline.startsWith('unshare');
 const isRuntime = (cmdline: string) => cmdline.includes('runtime-shims/node/bootstrap');
 
 function rollup(pid: number): Rollup | undefined {

@@ -17,9 +17,9 @@ function roleOf(p: ProcessCpu): string {
   if (p.depth === 0) return 'gateway';
   // The sandbox's `unshare` wrapper names the agent in its arguments too.
   if (!p.cmdline.split('\0')[0]!.endsWith('node')) return 'other';
-  if (p.cmdline.includes('in-process/main.ts')) return 'in-process';
-  if (p.cmdline.includes('agent/main.ts')) return 'agent';
-  if (p.cmdline.includes('node/bootstrap.ts')) return 'runtime';
+  if (/in-process\/main\.[jt]s/.test(p.cmdline)) return 'in-process';
+  if (/agent\/main\.[jt]s/.test(p.cmdline)) return 'agent';
+  if (/node\/bootstrap\.[jt]s/.test(p.cmdline)) return 'runtime';
   return 'other';
 }
 

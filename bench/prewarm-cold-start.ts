@@ -37,7 +37,7 @@ function descendants(pid: number): number[] {
 function role(pid: number): string {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmd.includes('agent/main.ts')) return 'agent';
+    if (/agent\/main\.[jt]s/.test(cmd)) return 'agent';
     if (cmd.includes('bootstrap')) return 'runtime';
     return 'other';
   } catch {

@@ -53,7 +53,7 @@ async function streamOnce(url: string, tree?: number): Promise<{ mbps: number; c
 /** Which part of a stream's path a process of the serval tree is. */
 function roleOf(p: ProcessCpu): string {
   if (p.depth === 0) return 'gateway';
-  if (p.cmdline.includes('agent/main.ts')) return 'agent';
+  if (/agent\/main\.[jt]s/.test(p.cmdline)) return 'agent';
   if (p.cmdline.includes('bootstrap')) return 'runtime';
   return 'other';
 }

@@ -1,6 +1,6 @@
 // The gateway's configuration, parsed once at start-up from flags and environment and passed down.
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AuthConfigError, type AuthSettings, parseAuthSettings } from './auth/auth-config.ts';
 
 export interface GatewayConfig {
@@ -10,6 +10,11 @@ export interface GatewayConfig {
   internalHost: string;
   internalPort: number;
   dataDir: string;
+  /**
+   * Serval's cache (SERVAL_CACHE, else ~/.cache/serval): built shims (ADR-56), test servers, compiled
+   * binaries. None when neither is set.
+   */
+  cacheDir: string | undefined;
   region: string;
   /** Namespace a bare function name resolves in (the "account" of a call without an ARN). */
   defaultNamespace: string;
@@ -126,6 +131,11 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
     internalHost: env.SERVAL_INTERNAL_HOST ?? '127.0.0.1',
     internalPort: int(env, 'SERVAL_INTERNAL_PORT', 0, 0, 65535),
     dataDir: resolve(env.SERVAL_DATA_DIR ?? '.serval'),
+    cacheDir: env.SERVAL_CACHE
+      ? resolve(env.SERVAL_CACHE)
+      : env.HOME
+        ? join(env.HOME, '.cache', 'serval')
+        : undefined,
     region: env.SERVAL_REGION ?? 'local',
     defaultNamespace: env.SERVAL_DEFAULT_NAMESPACE ?? 'default',
     idleTimeoutSeconds: int(env, 'SERVAL_IDLE_TIMEOUT_SECONDS', 600, 1, 86_400),

@@ -1,7 +1,10 @@
 // Which program starts the runtime for a function's runtime identifier.
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, extname, join } from 'node:path';
 import type { EnvironmentSpec } from '../../apis/environment-link.ts';
+
+/** `.ts` from the source tree, `.js` from the built one (gateway/src/providers/local/shim-build.ts). */
+const MODULE_EXT = extname(import.meta.url);
 
 export type RuntimeCommand =
   | { ok: true; file: string; args: string[] }
@@ -19,7 +22,7 @@ export function runtimeCommand(
     return {
       ok: true,
       file: process.execPath,
-      args: [`--max-old-space-size=${heap}`, join(runtimeDir, 'node', 'bootstrap.ts')],
+      args: [`--max-old-space-size=${heap}`, join(runtimeDir, 'node', `bootstrap${MODULE_EXT}`)],
     };
   }
   if (spec.runtime.startsWith('python')) {

@@ -29,12 +29,9 @@ import {
   sandboxUnavailable,
   sharedReadOnlyPaths,
 } from './sandbox.ts';
+import { buildShims } from './shim-build.ts';
 
-const AGENT_MAIN = fileURLToPath(new URL('../../../../runtime-shims/agent/main.ts', import.meta.url));
-/** The agent with the Node runtime inside it (ADR-52). */
-const NODE_IN_PROCESS_MAIN = fileURLToPath(
-  new URL('../../../../runtime-shims/node/in-process/main.ts', import.meta.url),
-);
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
 const SHUTDOWN_GRACE_MS = 2000;
 const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
@@ -78,6 +75,31 @@ export interface LocalProviderOptions {
   localSharedDirs: string[];
   /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS). */
   nodeInProcess?: boolean;
+  /** Where the shims are built as JavaScript (SERVAL_CACHE); none: environments load the TypeScript sources. */
+  cacheDir?: string | undefined;
+}
+
+/** The agent's entry points in the built shims, or in the sources (saying why) if they cannot be built. */
+function loadableShims(cacheDir: string | undefined, notes: string[]) {
+  const source = (dir: string) => ({
+    agentMain: join(dir, 'agent/main.ts'),
+    inProcessMain: join(dir, 'node/in-process/main.ts'),
+  });
+  if (!cacheDir) return source(join(REPO_ROOT, 'runtime-shims'));
+  try {
+    const built = buildShims(REPO_ROOT, cacheDir);
+    const dir = built.runtimeShimsDir;
+    return {
+      agentMain: join(dir, 'agent/main.js'),
+      inProcessMain: join(dir, 'node/in-process/main.js'),
+      root: built.root,
+    };
+  } catch (err) {
+    notes.push(
+      `environments load the runtimes' TypeScript sources, about 12 MB more each (${(err as Error).message})`,
+    );
+    return source(join(REPO_ROOT, 'runtime-shims'));
+  }
 }
 
 export class LocalProvider implements EnvironmentProvider {
@@ -92,6 +114,8 @@ export class LocalProvider implements EnvironmentProvider {
   /** Code directories found too big to link into a generic environment: they get cold starts. */
   private readonly tooBig = new Set<string>();
   private readonly nodeInProcess: boolean;
+  /** Where environments load Serval's shims from: built JavaScript (ADR-56), or the sources if that failed. */
+  private readonly shims: { agentMain: string; inProcessMain: string; root?: string };
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -103,7 +127,10 @@ export class LocalProvider implements EnvironmentProvider {
     const auto = options.localIsolation === 'auto';
     const noSandbox = auto ? sandboxUnavailable() : 'SERVAL_LOCAL_ISOLATION=off';
     this.sandboxed = noSandbox === undefined;
-    this.sharedPaths = this.sandboxed ? sharedReadOnlyPaths() : [];
+    this.shims = loadableShims(options.cacheDir, this.isolationNotes);
+    this.sharedPaths = this.sandboxed
+      ? [...sharedReadOnlyPaths(), ...(this.shims.root ? [this.shims.root] : [])]
+      : [];
     this.sharedDirs = options.localSharedDirs;
     this.nodeInProcess = options.nodeInProcess ?? false;
     if (noSandbox) {
@@ -320,10 +347,10 @@ export class LocalProvider implements EnvironmentProvider {
    */
   private environmentCommand(start: AgentStart): string[] {
     if (!this.nodeInProcess || start.prewarm || !start.runtime?.startsWith('nodejs'))
-      return [process.execPath, AGENT_MAIN];
+      return [process.execPath, this.shims.agentMain];
     // Lambda's Node bootstrap caps the old generation at 90 % of the function's memory (runtime-command.ts).
     const heap = Math.floor((start.memoryMB * 90) / 100);
-    return [process.execPath, `--max-old-space-size=${heap}`, NODE_IN_PROCESS_MAIN];
+    return [process.execPath, `--max-old-space-size=${heap}`, this.shims.inProcessMain];
   }
 
   async close(): Promise<void> {
