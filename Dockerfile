@@ -3,7 +3,9 @@
 #   serval   the controller and the gateway   docker build --target serval  -t serval:dev .
 #   runtime  function pods: the agent with     docker build --target runtime -t serval-runtime:dev .
 #            the Node and Python runtimes
-# Node 24 runs the TypeScript sources as they are (ADR-1): nothing is compiled, only dependencies installed.
+# Node 24 runs the TypeScript sources as they are (ADR-1): only dependencies are installed. The runtime
+# image's shims are the exception: erased to JavaScript (ADR-56), so no function pod loads Node's
+# TypeScript stripper (about 12 MB in each of its processes).
 # test/kubernetes/dockerfile.test.ts checks that every COPY source exists, every stage ends non-root, and
 # each image holds every module its entry point imports.
 
@@ -16,6 +18,16 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/serval
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# The agent and the runtimes as JavaScript, in the repository's layout, by the local provider's own build.
+FROM ${NODE_IMAGE} AS shims
+WORKDIR /src
+COPY package.json ./
+COPY apis apis
+COPY runtime-shims runtime-shims
+COPY gateway/src/providers/local/shim-build.ts gateway/src/providers/local/shim-build.ts
+RUN node --input-type=module \
+      -e "const { writeShims } = await import('./gateway/src/providers/local/shim-build.ts'); writeShims('/src', '/out');"
 
 # The controller and the gateway: `args` in the chart pick the command (gateway | controller).
 FROM ${NODE_IMAGE} AS serval
@@ -51,8 +63,7 @@ ENV NODE_ENV=production HOME=/tmp PYTHONDONTWRITEBYTECODE=1
 WORKDIR /opt/serval
 # The agent's only package is ws (no dependencies of its own); the runtimes use none.
 COPY --from=deps /opt/serval/node_modules/ws node_modules/ws
-COPY package.json ./
-COPY apis apis
-COPY runtime-shims runtime-shims
+# runtime-shims/ and apis/ as .js, and a package.json that makes them ES modules.
+COPY --from=shims /out/ ./
 USER 10001
-CMD ["node", "runtime-shims/agent/main.ts"]
+CMD ["node", "runtime-shims/agent/main.js"]

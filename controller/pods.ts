@@ -299,7 +299,7 @@ export function podFor(
           name: 'function',
           image: config.runtimeImage,
           workingDir: '/opt/serval',
-          command: ['node', 'runtime-shims/agent/main.ts'],
+          command: ['node', 'runtime-shims/agent/main.js'], // the image's shims are JavaScript (ADR-56)
           env: [
             { name: 'SERVAL_LINK_URL', value: `${config.linkUrl}${env.linkPath}` },
             { name: 'SERVAL_ENVIRONMENT_TOKEN', value: env.token },

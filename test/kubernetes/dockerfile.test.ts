@@ -106,8 +106,8 @@ function shipped(s: Stage, path: string): boolean {
 }
 
 describe('Dockerfile', () => {
-  it('has the deps, serval and runtime stages on Node 24', () => {
-    expect(stages.map((s) => s.name)).toEqual(['deps', 'serval', 'runtime']);
+  it('has the deps, shims, serval and runtime stages on Node 24', () => {
+    expect(stages.map((s) => s.name)).toEqual(['deps', 'shims', 'serval', 'runtime']);
     expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).toContain(
       'ARG NODE_IMAGE=node:24-bookworm-slim',
     );
@@ -157,10 +157,10 @@ describe('Dockerfile', () => {
 
   it('runs each image as a numeric non-root user and starts it with the intended command', () => {
     const expected = {
-      serval: ['node', 'bin/serval.mjs', 'gateway'],
-      runtime: ['node', 'runtime-shims/agent/main.ts'],
+      serval: { cmd: ['node', 'bin/serval.mjs', 'gateway'], source: 'bin/serval.mjs' },
+      runtime: { cmd: ['node', 'runtime-shims/agent/main.js'], source: 'runtime-shims/agent/main.ts' },
     };
-    for (const [name, cmd] of Object.entries(expected)) {
+    for (const [name, { cmd, source }] of Object.entries(expected)) {
       const s = stage(name);
       const user = s.instructions.filter((i) => i.op === 'USER').at(-1)?.args;
       expect(user, name).toBe('10001');
@@ -171,11 +171,27 @@ describe('Dockerfile', () => {
       const cmds = s.instructions.filter((i) => i.op === 'CMD');
       expect(cmds).toHaveLength(1);
       expect(JSON.parse(cmds[0]!.args), name).toEqual(cmd);
-      expect(existsSync(join(REPO_ROOT, cmd[1]!)), cmd[1]).toBe(true);
-      expect(shipped(s, cmd[1]!), `${name} ships ${cmd[1]}`).toBe(true);
+      expect(existsSync(join(REPO_ROOT, source)), source).toBe(true);
+      expect(shipped(name === 'runtime' ? stage('shims') : s, source), `${name} ships ${source}`).toBe(true);
       expect(s.instructions.find((i) => i.op === 'WORKDIR')?.args).toBe('/opt/serval');
-      expect(shippedPaths(s)).toContain('package.json');
     }
+    expect(shippedPaths(stage('serval'))).toContain('package.json');
+  });
+
+  it("builds the runtime image's shims as JavaScript with the local provider's own build", () => {
+    const shims = stage('shims');
+    // The build's own imports are in the stage (node: built-ins only, so no packages).
+    const build = importGraph(['gateway/src/providers/local/shim-build.ts']);
+    expect([...build.files].filter((f) => !shipped(shims, f))).toEqual([]);
+    expect([...build.packages]).toEqual([]);
+    expect(shims.instructions.find((i) => i.op === 'RUN')?.args).toContain("writeShims('/src', '/out')");
+    expect(shims.instructions.find((i) => i.op === 'WORKDIR')?.args).toBe('/src');
+    expect(shippedPaths(shims)).toContain('package.json');
+    const fromShims = stage('runtime').instructions.filter(
+      (i) => i.op === 'COPY' && i.args.includes('--from=shims'),
+    );
+    expect(fromShims.map((i) => i.args)).toEqual(['--from=shims /out/ ./']);
+    expect(contextCopies(stage('runtime'))).toEqual([]); // nothing from the context but through the build
   });
 
   it('the serval image holds every file the CLI imports, and its packages are production dependencies', () => {
@@ -196,11 +212,12 @@ describe('Dockerfile', () => {
       'runtime-shims/agent/main.ts',
       'runtime-shims/node/bootstrap.ts',
     ]);
-    const missing = [...files].filter((f) => !shipped(stage('runtime'), f));
+    // They reach the runtime image through the shims stage (above).
+    const missing = [...files].filter((f) => !shipped(stage('shims'), f));
     expect(missing).toEqual([]);
     expect([...packages]).toEqual(['ws']);
-    expect(shipped(stage('runtime'), 'runtime-shims/python/bootstrap.py')).toBe(true);
-    expect(shipped(stage('runtime'), 'runtime-shims/python/serval_lambda_runtime/loop.py')).toBe(true);
+    expect(shipped(stage('shims'), 'runtime-shims/python/bootstrap.py')).toBe(true);
+    expect(shipped(stage('shims'), 'runtime-shims/python/serval_lambda_runtime/loop.py')).toBe(true);
     const fromDeps = stage('runtime')
       .instructions.filter((i) => i.op === 'COPY' && i.args.startsWith('--from=deps'))
       .map((i) => i.args);

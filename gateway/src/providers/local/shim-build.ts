@@ -44,13 +44,14 @@ export interface BuiltShims {
  * the first rename wins.
  */
 export function buildShims(repoRoot: string, cacheDir: string): BuiltShims {
-  const files = SOURCE_DIRS.flatMap((dir) => listFiles(repoRoot, dir));
+  const files = shimSources(repoRoot);
   const hash = createHash('sha256').update(process.version);
-  const sources = files.map((file) => {
-    const bytes = readFileSync(join(repoRoot, file));
-    hash.update(file).update('\0').update(bytes).update('\0');
-    return { file, bytes };
-  });
+  for (const file of files)
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(repoRoot, file)))
+      .update('\0');
   const root = join(cacheDir, 'shims', hash.digest('hex').slice(0, 16));
   const built = { root, runtimeShimsDir: join(root, 'runtime-shims') };
   if (existsSync(join(root, COMPLETE))) return built;
@@ -59,13 +60,7 @@ export function buildShims(repoRoot: string, cacheDir: string): BuiltShims {
   const work = mkdtempSync(`${root}.building-`);
   try {
     chmodSync(work, 0o755); // environments run as another user (uid 993 in a sandbox)
-    for (const { file, bytes } of sources) {
-      const target = join(work, file.endsWith('.ts') ? `${file.slice(0, -3)}.js` : file);
-      mkdirSync(dirname(target), { recursive: true });
-      if (file.endsWith('.ts')) writeFileSync(target, toJavaScript(bytes.toString('utf8'), file));
-      else copyFileSync(join(repoRoot, file), target);
-    }
-    writeFileSync(join(work, 'package.json'), '{ "private": true, "type": "module" }\n');
+    writeShims(repoRoot, work, files);
     // ESM resolves packages (ws, yaml) by walking up from the importing file, so the tree links the repository's.
     symlinkSync(join(repoRoot, 'node_modules'), join(work, 'node_modules'));
     writeFileSync(join(work, COMPLETE), '');
@@ -80,6 +75,21 @@ export function buildShims(repoRoot: string, cacheDir: string): BuiltShims {
     rmSync(work, { recursive: true, force: true });
   }
   return built;
+}
+
+/**
+ * Writes the shims of `repoRoot` as JavaScript into `outDir` (an empty directory), in the repository's layout,
+ * with a package.json that makes them ES modules. The runtime image is built with it too (Dockerfile).
+ */
+export function writeShims(repoRoot: string, outDir: string, files = shimSources(repoRoot)): void {
+  for (const file of files) {
+    const ts = file.endsWith('.ts');
+    const target = join(outDir, ts ? `${file.slice(0, -3)}.js` : file);
+    mkdirSync(dirname(target), { recursive: true });
+    if (ts) writeFileSync(target, toJavaScript(readFileSync(join(repoRoot, file), 'utf8'), file));
+    else copyFileSync(join(repoRoot, file), target);
+  }
+  writeFileSync(join(outDir, 'package.json'), '{ "private": true, "type": "module" }\n');
 }
 
 /** A module's JavaScript: types erased where they stand, relative `.ts` specifiers pointed at `.js`. */
@@ -98,7 +108,8 @@ export function toJavaScript(source: string, file: string): string {
   return code.replace(TS_SPECIFIER, '$1$2.js$1');
 }
 
-function listFiles(repoRoot: string, dir: string): string[] {
+/** The files a runtime needs, relative to the repository, in a stable order. */
+function shimSources(repoRoot: string): string[] {
   const found: string[] = [];
   const walk = (abs: string) => {
     for (const entry of readdirSync(abs, { withFileTypes: true })) {
@@ -108,6 +119,6 @@ function listFiles(repoRoot: string, dir: string): string[] {
       else if (entry.isFile()) found.push(relative(repoRoot, path));
     }
   };
-  walk(join(repoRoot, dir));
+  for (const dir of SOURCE_DIRS) walk(join(repoRoot, dir));
   return found.sort();
 }
