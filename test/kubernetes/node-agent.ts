@@ -40,10 +40,11 @@ interface Running {
 export async function startNodeAgent(options: {
   kc: KubeConfig;
   nodeName: string;
-  repoRoot: string;
+  /** What the runtime image holds at /opt/serval: the shims built as JavaScript (ADR-56). */
+  imageRoot: string;
   workDir: string;
 }): Promise<NodeAgent> {
-  const { kc, nodeName, repoRoot, workDir } = options;
+  const { kc, nodeName, imageRoot, workDir } = options;
   const processes = new Map<string, Running>();
   const claimed = new Set<string>();
   let cpuCapacity: number | undefined;
@@ -158,7 +159,7 @@ export async function startNodeAgent(options: {
         if (value === from || value.startsWith(`${from}/`)) return to + value.slice(from.length);
       }
       if (value === IMAGE_WORKDIR || value.startsWith(`${IMAGE_WORKDIR}/`))
-        return repoRoot + value.slice(IMAGE_WORKDIR.length);
+        return imageRoot + value.slice(IMAGE_WORKDIR.length);
       // After the image's directory: /opt stands for the layers, but /opt/serval is still the agent.
       for (const [from, to] of parents) {
         if (value === from || value.startsWith(`${from}/`)) return to + value.slice(from.length);

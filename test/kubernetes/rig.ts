@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -13,6 +14,7 @@ import { parseGatewayConfig } from '../../gateway/src/config.ts';
 import { KubernetesMappingCatalog } from '../../gateway/src/event-sources/kubernetes-catalog.ts';
 import { type RunningGateway, startGateway } from '../../gateway/src/gateway.ts';
 import { DemandProvider } from '../../gateway/src/providers/kubernetes/demand-provider.ts';
+import { buildShims } from '../../gateway/src/providers/local/shim-build.ts';
 import { FunctionRegistry } from '../../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../../gateway/src/registry/kubernetes-catalog.ts';
 import { KubernetesWrites } from '../../gateway/src/registry/kubernetes-writes.ts';
@@ -214,7 +216,8 @@ async function assembleRig(
     (await startNodeAgent({
       kc: admin,
       nodeName: NODE,
-      repoRoot: REPO_ROOT,
+      // The runtime image's /opt/serval: the shims as JavaScript, as the Dockerfile's shims stage builds them.
+      imageRoot: buildShims(REPO_ROOT, process.env.SERVAL_CACHE ?? join(homedir(), '.cache', 'serval')).root,
       workDir: join(work, 'node'),
     }));
 
