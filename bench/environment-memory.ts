@@ -31,7 +31,9 @@ interface Rollup {
   pss: number;
 }
 
-const isAgent = (cmdline: string) => /agent\/main\.[jt]s/.test(cmdline) && !cmdline.startsWith('unshare');
+/** An environment's first Node process: an agent, or an in-process environment (ADR-52, the runtime inside it). */
+const isAgent = (cmdline: string) =>
+  /(agent|in-process)\/main\.[jt]s/.test(cmdline) && !/^(\S*\/)?(unshare|bwrap) /.test(cmdline);
 const isRuntime = (cmdline: string) => cmdline.includes('runtime-shims/node/bootstrap');
 
 function rollup(pid: number): Rollup | undefined {
