@@ -11,8 +11,9 @@ import { FunctionRegistry } from '../gateway/src/registry/function-registry.ts';
 import { KubernetesCatalog } from '../gateway/src/registry/kubernetes-catalog.ts';
 import { KubernetesWrites } from '../gateway/src/registry/kubernetes-writes.ts';
 import { loadKubeConfig } from '../kube/client.ts';
+import { ClusterConfigError } from './cluster-config-error.ts';
 
-export class ClusterConfigError extends Error {}
+export { ClusterConfigError };
 
 export async function clusterGateway(config: GatewayConfig, env: NodeJS.ProcessEnv): Promise<void> {
   const linkKey = env.SERVAL_LINK_KEY;

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ControllerConfigError } from '../controller/config.ts';
 import { ConfigError, parseGatewayConfig } from '../gateway/src/config.ts';
-import { ClusterConfigError, clusterController, clusterGateway } from './cluster.ts';
+import { ClusterConfigError } from './cluster-config-error.ts';
 import { alias, type ControlOptions, publish } from './control.ts';
 import { deployAction, deployStart, deployStatus } from './deploy.ts';
 import { dev } from './dev.ts';
@@ -206,10 +206,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'gateway': {
+        // Loaded here: the Kubernetes client is most of what the cluster processes load, and no other command's.
+        const { clusterGateway } = await import('./cluster.ts');
         await clusterGateway(parseGatewayConfig(process.env), process.env);
         return -1; // keeps running until signalled
       }
       case 'controller': {
+        const { clusterController } = await import('./cluster.ts');
         await clusterController(process.env);
         return -1;
       }

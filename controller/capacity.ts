@@ -3,7 +3,7 @@
 // (429 TooManyRequestsException) instead of failing it, and the Function says so: a Warning Event and a
 // `Capacity=False` condition, set back to True once one of its pods runs again.
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
-import { KubeError, requestJson } from '../kube/informer.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 import { type FunctionObject, functionsPath, LABEL_FUNCTION } from '../kube/resources.ts';
 import { recordEvent, setCondition } from './status.ts';
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FunctionSpec } from '../apis/function.ts';
-import { KubeError, requestJson } from '../kube/informer.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 import { LABEL_FUNCTION, LABEL_MANAGED, MANAGER } from '../kube/resources.ts';
 
 /** ConfigMaps hold at most 1 MiB in all. */

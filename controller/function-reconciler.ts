@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { FunctionSpecSchema } from '../apis/function.ts';
 import { functionUrlId } from '../gateway/src/front-door/function-urls/url-table.ts';
 import { configHash } from '../gateway/src/versions/version-store.ts';
-import { KubeError, requestJson } from '../kube/informer.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 import {
   ANNOTATION_PUBLISH,
   FINALIZER,

@@ -6,7 +6,7 @@
 // must differ), which is what the scheduler accounts. Without in-place resize the boost is turned off and
 // pods get their share from the start.
 import type { KubeConfig, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
-import { KubeError, requestJson } from '../kube/informer.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 
 /** Lambda gives a function one vCPU at 1,769 MB; CPU is proportional to memory. */
 const MB_PER_CPU = 1769;

@@ -4,7 +4,6 @@
 // one's), mounted at /opt/<entry> for each top-level entry: /opt itself holds the agent (/opt/serval).
 import type { KubeConfig, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { FunctionSpec } from '../apis/function.ts';
-import { KubeError, requestJson } from '../kube/informer.ts';
 import {
   AGENT_ENTRY,
   type LayerConfigMap,
@@ -15,6 +14,7 @@ import {
   layerOfArn,
   METADATA_ONLY,
 } from '../kube/layer-configmaps.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 import { CodeError } from './code.ts';
 
 export interface ResolvedLayer {

@@ -2,7 +2,7 @@
 // The holder renews every `renewMs`; another replica takes over once the lease has not been renewed for its
 // duration. Writes carry the resourceVersion they read, so two candidates cannot both win.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeError, requestJson } from '../kube/informer.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 
 const LEASE_SECONDS = 15;
 

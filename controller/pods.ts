@@ -7,7 +7,8 @@ import type {
   DemandedEnvironment,
   ProvisionedReport,
 } from '../gateway/src/providers/kubernetes/demand-provider.ts';
-import { KubeError, type RunningInformer, requestJson, startInformer } from '../kube/informer.ts';
+import { type RunningInformer, startInformer } from '../kube/informer.ts';
+import { KubeError, requestJson } from '../kube/request.ts';
 import {
   type FunctionObject,
   functionsPath,

@@ -1,6 +1,6 @@
 // Status conditions and Events: how the controller tells people what it did and why.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { requestJson } from '../kube/informer.ts';
+import { requestJson } from '../kube/request.ts';
 import type { Condition } from '../kube/resources.ts';
 
 /** Sets one condition, keeping lastTransitionTime when the status did not change. */

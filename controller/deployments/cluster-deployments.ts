@@ -17,7 +17,7 @@ import { HealthJudge } from '../../gateway/src/deployments/health.ts';
 import { withState } from '../../gateway/src/deployments/local-store.ts';
 import { DeploymentMetrics } from '../../gateway/src/deployments/metrics.ts';
 import { refusalOf } from '../../gateway/src/deployments/validate.ts';
-import { KubeError, requestJson } from '../../kube/informer.ts';
+import { KubeError, requestJson } from '../../kube/request.ts';
 import type { AliasObject, FunctionObject } from '../../kube/resources.ts';
 import { functionsPath, GROUP, VERSION } from '../../kube/resources.ts';
 import { gatewayDeploymentClient } from './gateway-client.ts';

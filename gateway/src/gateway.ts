@@ -306,6 +306,8 @@ export async function startGateway({
       read: { versions: cluster?.versions ?? versions, aliases: cluster?.aliases ?? aliases },
       cluster: cluster !== undefined,
       kube: cluster?.functions,
+      clusterApi:
+        cluster?.functions && (await loadClusterApi()).clusterApi(cluster.functions, config.dataDir),
       provisioned,
       deploymentOf: (namespace, functionName, alias) =>
         deployments?.runningOn({ namespace, functionName, alias }),
@@ -453,4 +455,9 @@ function closeServer(server: Server): Promise<void> {
 function hostForUrl(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The control-plane API's cluster half, with the Kubernetes client it brings: a cluster gateway's only. */
+function loadClusterApi() {
+  return import('./front-door/control-api/cluster-api.ts');
 }

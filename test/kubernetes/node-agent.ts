@@ -8,7 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
-import { KubeError, requestJson, startInformer } from '../../kube/informer.ts';
+import { startInformer } from '../../kube/informer.ts';
+import { KubeError, requestJson } from '../../kube/request.ts';
 
 const IMAGE_WORKDIR = '/opt/serval';
 

@@ -7,7 +7,8 @@ import {
   EventSourceMappingSpecSchema,
   sourceKind,
 } from '../../../apis/event-source-mapping.ts';
-import { type RunningInformer, requestJson, startInformer } from '../../../kube/informer.ts';
+import { type RunningInformer, startInformer } from '../../../kube/informer.ts';
+import { requestJson } from '../../../kube/request.ts';
 import { GROUP, VERSION } from '../../../kube/resources.ts';
 import type { CatalogListener, MappingCatalog } from './catalog.ts';
 import type { SecretReader } from './credentials.ts';

@@ -2,7 +2,7 @@
 // connects. The chart grants `get` on Secrets only in the namespaces it lists
 // (gateway.eventSourceSecrets.namespaces), so a mapping elsewhere gets a clear "may not read" instead.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeError, requestJson } from '../../../kube/informer.ts';
+import { KubeError, requestJson } from '../../../kube/request.ts';
 import { CredentialsError, type SecretReader } from './credentials.ts';
 
 export function kubernetesSecrets(kc: KubeConfig): SecretReader {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError } from '../../../apis/errors.ts';
-import { KubeError, requestJson } from '../../../kube/informer.ts';
+import { KubeError, requestJson } from '../../../kube/request.ts';
 import {
   ALIASES,
   type AliasObject,

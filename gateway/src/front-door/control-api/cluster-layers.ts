@@ -7,7 +7,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError } from '../../../../apis/errors.ts';
 import type { FunctionSpec } from '../../../../apis/function.ts';
-import { KubeError, requestJson } from '../../../../kube/informer.ts';
 import {
   AGENT_ENTRY,
   ANNOTATION_LAYER,
@@ -26,6 +25,7 @@ import {
   METADATA_LIST_ONLY,
   METADATA_ONLY,
 } from '../../../../kube/layer-configmaps.ts';
+import { KubeError, requestJson } from '../../../../kube/request.ts';
 import { LABEL_MANAGED, MANAGER } from '../../../../kube/resources.ts';
 import { kubeFailure } from '../../registry/kubernetes-writes.ts';
 import type {

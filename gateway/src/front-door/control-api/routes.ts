@@ -4,8 +4,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import { ApiError } from '../../../../apis/errors.ts';
 import type { ProvisionedConcurrency } from '../../provisioned/provisioned-concurrency.ts';
 import { apiRouter } from '../api-router.ts';
-import { clusterOperations } from './cluster-function-handlers.ts';
-import { ClusterLayerStore } from './cluster-layers.ts';
+import type { ClusterApi } from './cluster-api.ts';
 import { type FunctionChangeDeps, FunctionChanges } from './function-changes.ts';
 import { functionHandlers } from './function-handlers.ts';
 import { layerHandlers } from './layer-handlers.ts';
@@ -17,6 +16,8 @@ import { versionHandlers } from './version-handlers.ts';
 export type ControlApiDeps = FunctionChangeDeps & {
   /** Provisioned concurrency; absent only in a cluster gateway that cannot write Alias resources. */
   provisioned?: ProvisionedConcurrency | undefined;
+  /** A cluster gateway that writes resources: its handlers and layer store (loaded by gateway.ts). */
+  clusterApi?: ClusterApi | undefined;
 };
 
 /** A base64 zip of up to 50 MB is about 70 MB of JSON; everything else is small. */
@@ -28,10 +29,7 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
   const fns = functionHandlers(changes);
   const settings = settingHandlers(changes);
   const versions = versionHandlers(changes);
-  const layers = layerHandlers(
-    deps.config,
-    deps.kube ? new ClusterLayerStore(deps.kube.kc, deps.config.dataDir) : deps.layers,
-  );
+  const layers = layerHandlers(deps.config, deps.clusterApi ? deps.clusterApi.layers : deps.layers);
   const router = apiRouter();
   const small = body(SMALL_BODY_LIMIT);
   const pkg = body(PACKAGE_BODY_LIMIT);
@@ -106,7 +104,7 @@ export function controlApiRoutes(deps: ControlApiDeps): Router {
     ['delete', `${lv}/policy/:statementId`, 'RemoveLayerVersionPermission', layers.removePermission],
   ];
   const packageOperations = new Set(['CreateFunction', 'UpdateFunctionCode', 'PublishLayerVersion']);
-  const inCluster = deps.kube ? clusterOperations(changes, deps.kube) : {};
+  const inCluster = deps.clusterApi ? deps.clusterApi.operations(changes) : {};
   for (const [method, path, op, fullHandler] of routes) {
     // Functions, versions, aliases (ADR-39) and settings (ADR-45) are resources the cluster handlers write,
     // layers ConfigMaps their store writes (ADR-46), and a change without one is refused there. Provisioned
