@@ -127,6 +127,23 @@ export class RuntimeApiServer {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
+    // The tap holds a streamed /response's body for its handler; whatever answers without reading it has
+    // it dropped, so the connection reads on.
+    const upload =
+      req.headers['transfer-encoding'] !== undefined
+        ? claimStreamedUpload(req.socket, req.method, req.url)
+        : undefined;
+    const handling = this.dispatch(req, res, upload);
+    if (handling) void handling.finally(() => upload?.discard());
+    else upload?.discard();
+  }
+
+  /** Answers the request, or starts its handler and returns its promise. */
+  private dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upload: StreamedUpload | undefined,
+  ): Promise<void> | undefined {
     const url = req.url ?? '';
     const path = url.startsWith(BASE) ? url.slice(BASE.length).split('?')[0]! : '';
     if (url === '/ping' || url === `${BASE}/ping`) {
@@ -146,21 +163,14 @@ export class RuntimeApiServer {
         invalidRequestId(res);
         return;
       }
-      // The tap holds a streamed /response's body for its handler; one that answers without reading it
-      // has it dropped, so the connection reads on.
-      const upload =
-        req.headers['transfer-encoding'] !== undefined
-          ? claimStreamedUpload(req.socket, req.method, req.url)
-          : undefined;
       // new Promise catches a handler's synchronous throw as well: one request never ends the agent.
-      new Promise<void>((resolve) => resolve(handler(req, res, requestId, upload)))
-        .catch((err: unknown) => {
+      return new Promise<void>((resolve) => resolve(handler(req, res, requestId, upload))).catch(
+        (err: unknown) => {
           if (!res.headersSent) errorReply(res, 500, 'InternalServerError', 'Internal Server Error');
           else res.destroy();
           process.stderr.write(`serval-agent: runtime API handler failed: ${String(err)}\n`);
-        })
-        .finally(() => upload?.discard());
-      return;
+        },
+      );
     }
     errorReply(res, 404, 'NotFound', `No such Runtime API endpoint: ${req.method} ${printable(url)}`);
   }

@@ -152,15 +152,19 @@ describe('the Runtime API tap', () => {
     expect(Buffer.concat(relayed).length).toBeLessThanOrEqual(1024 * 1024);
   });
 
-  it('a streamed /response for another request id is refused, and its body read past', async () => {
-    const runtime = await streamingRuntime();
-    await runtime.send(STREAM_HEAD.replace('req-1', 'req-9'), '3\r\nabc\r\n0\r\n\r\n');
-    expect(await runtime.answers(2)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
-    expect(relayed).toEqual([]);
-    // The connection reads on: req-1's own response is taken.
-    await runtime.send(STREAM_HEAD, '2\r\nok\r\n0\r\n\r\n');
-    expect(await runtime.answers(3)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400', 'HTTP/1.1 202']);
-    expect(Buffer.concat(relayed).toString()).toBe('ok');
-    runtime.socket.destroy();
-  });
+  for (const [what, id] of [
+    ['another request id', 'req-9'],
+    ['a request id that is not percent-encoding', '%E0%A4%A'],
+  ] as const)
+    it(`a streamed /response for ${what} is refused, and its body read past`, async () => {
+      const runtime = await streamingRuntime();
+      await runtime.send(STREAM_HEAD.replace('req-1', id), '3\r\nabc\r\n0\r\n\r\n');
+      expect(await runtime.answers(2)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+      expect(relayed).toEqual([]);
+      // The connection reads on: req-1's own response is taken.
+      await runtime.send(STREAM_HEAD, '2\r\nok\r\n0\r\n\r\n');
+      expect(await runtime.answers(3)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400', 'HTTP/1.1 202']);
+      expect(Buffer.concat(relayed).toString()).toBe('ok');
+      runtime.socket.destroy();
+    });
 });
