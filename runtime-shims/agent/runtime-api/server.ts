@@ -14,6 +14,7 @@ import { accepted, errorReply, invalidRequestId } from './replies.ts';
 import { RuntimeStateMachine, StateTransitionError } from './state.ts';
 import {
   declaresStreamedUpload,
+  isStreamedResponseHead,
   MAX_STREAMED_BYTES,
   type ResponseRelay,
   relayStreamedBody,
@@ -46,8 +47,6 @@ type Handler = (
   requestId: string,
   upload: StreamedUpload | undefined,
 ) => void | Promise<void>;
-
-const RESPONSE_PATH = /^\/2018-06-01\/runtime\/invocation\/[^/]+\/response$/;
 
 export class RuntimeApiServer {
   private readonly server: Server;
@@ -83,11 +82,8 @@ export class RuntimeApiServer {
     this.server = createServer((req, res) => this.route(req, res));
     this.server.keepAliveTimeout = 0; // the runtime's /next may wait for minutes between invocations
     this.server.requestTimeout = 0;
-    // A streamed /response is one of these heads: POST, chunked, and streaming by its headers.
-    const isStreamed = (head: { method: string; path: string; header: (n: string) => string | undefined }) =>
-      head.method === 'POST' && RESPONSE_PATH.test(head.path) && declaresStreamedUpload(head.header);
     this.acceptor = createListener({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
-      const connection = tapConnection(accepted, isStreamed);
+      const connection = tapConnection(accepted, isStreamedResponseHead);
       this.connections.add(accepted);
       connection.once('close', () => this.connections.delete(accepted));
       this.server.emit('connection', connection);

@@ -1,6 +1,7 @@
 // Reads a runtime's streaming-mode /response body (chunked, with error trailers) and relays each chunk as
 // it arrives, pausing the runtime's upload while the relay has no credit: backpressure end to end.
 import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from './request-head.ts';
 import type { StreamedUpload } from './upload-tap.ts';
 
 /** Lambda's limit for a streamed response: 200 MB (reference §1.6). */
@@ -41,6 +42,13 @@ export function declaresStreamedUpload(header: (name: string) => string | undefi
     /chunked/i.test(header('transfer-encoding') ?? '') &&
     !/^application\/json\b/i.test(header('content-type') ?? '')
   );
+}
+
+const RESPONSE_PATH = /^\/2018-06-01\/runtime\/invocation\/[^/]+\/response$/;
+
+/** The heads whose chunked body the Runtime API's tap takes off the socket: streamed /responses. */
+export function isStreamedResponseHead(head: RequestHead): boolean {
+  return head.method === 'POST' && RESPONSE_PATH.test(head.path) && declaresStreamedUpload(head.header);
 }
 
 /**
