@@ -1,11 +1,7 @@
 // The Runtime API (2018-06-01) on loopback: one route table, one handler per endpoint, state checked first.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import {
-  type AddressInfo,
-  createServer as createListener,
-  type Server as Listener,
-  type Socket,
-} from 'node:net';
+import { type AddressInfo, createServer as createListener, type Server as Listener } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { readCappedBody } from './body.ts';
 import { ConcurrentInvocations } from './concurrent-invocations.ts';
@@ -52,7 +48,8 @@ export class RuntimeApiServer {
   private readonly server: Server;
   /** Accepts the runtime's connections and taps each (upload-tap.ts) before `server` parses it. */
   private readonly acceptor: Listener;
-  private readonly connections = new Set<Socket>();
+  /** The tapped connections (the accepted sockets' handles are theirs now). */
+  private readonly connections = new Set<Duplex>();
   private readonly listener: RuntimeApiListener;
   private machine = new RuntimeStateMachine();
   private waitingNext: ServerResponse | undefined;
@@ -84,8 +81,8 @@ export class RuntimeApiServer {
     this.server.requestTimeout = 0;
     this.acceptor = createListener({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
       const connection = tapConnection(accepted, isStreamedResponseHead);
-      this.connections.add(accepted);
-      connection.once('close', () => this.connections.delete(accepted));
+      this.connections.add(connection);
+      connection.once('close', () => this.connections.delete(connection));
       this.server.emit('connection', connection);
     });
   }
