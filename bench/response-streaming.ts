@@ -2,7 +2,8 @@
 // function URL over the function's own first write, and a 100 MB stream's rate against a plain Node HTTP
 // server streaming the same bytes on loopback in the same run. Run alone with
 // `node bench/response-streaming.ts`, or as part of `npm run bench`; with BENCH_STREAM_BASELINE set to
-// other checkouts (main's, say; comma-separated) their servals stream too, interleaved, for a before/after in one run.
+// other checkouts (main's, say; comma-separated) their servals stream too, interleaved, for a before/after in one run;
+// BENCH_STREAM_MODES=agent,in-process runs each checkout in both Node modes (ADR-52) side by side as well.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,8 @@ const STREAM_MB = 100;
 const RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
 /** Other checkouts (say, main's worktree), comma-separated, to measure side by side with this one. */
 const BASELINE_ROOTS = (process.env.BENCH_STREAM_BASELINE ?? '').split(',').filter(Boolean);
+/** Node modes to run each checkout in: `agent` (the default) and `in-process` (SERVAL_NODE_IN_PROCESS=on). */
+const MODES = (process.env.BENCH_STREAM_MODES ?? 'agent').split(',').filter(Boolean);
 const now = () => performance.timeOrigin + performance.now();
 
 /** GETs `url`, counting bytes without keeping them; `first` sees the first chunk and its arrival time. */
@@ -53,7 +56,9 @@ async function streamOnce(url: string, tree?: number): Promise<{ mbps: number; c
 /** Which part of a stream's path a process of the serval tree is. */
 function roleOf(p: ProcessCpu): string {
   if (p.depth === 0) return 'gateway';
-  if (/agent\/main\.[jt]s/.test(p.cmdline)) return 'agent';
+  // In-process mode's environment is the agent and the runtime in one process: its CPU is the agent column's.
+  // The shims run from the source tree or as JavaScript built into the cache.
+  if (/(agent|in-process)\/main\.[jt]s/.test(p.cmdline)) return 'agent';
   if (p.cmdline.includes('bootstrap')) return 'runtime';
   return 'other';
 }
@@ -75,7 +80,7 @@ async function loopbackServer(): Promise<{ url: string; close: () => void }> {
 }
 
 /** A serval process serving the stream function; `root` is the checkout it runs from. */
-async function startStreamingServal(dir: string, name: string, root: string) {
+async function startStreamingServal(dir: string, name: string, root: string, mode: string) {
   const key = String(readdirSync(dir).length);
   const manifests = join(dir, `manifests-${key}`);
   mkdirSync(manifests);
@@ -85,7 +90,10 @@ async function startStreamingServal(dir: string, name: string, root: string) {
   );
   const { url, child } = await startServalProcess(
     manifests,
-    { SERVAL_DATA_DIR: join(dir, `data-${key}`) },
+    {
+      SERVAL_DATA_DIR: join(dir, `data-${key}`),
+      SERVAL_NODE_IN_PROCESS: mode === 'in-process' ? 'on' : 'off',
+    },
     root,
   );
   const base = `${url}/lambda-url/${functionUrlId('default', 'stream', '$LATEST')}/`;
@@ -103,8 +111,12 @@ export async function responseStreamingBench(): Promise<string> {
   const servals: Array<Awaited<ReturnType<typeof startStreamingServal>>> = [];
   const loopback = await loopbackServer();
   try {
-    servals.push(await startStreamingServal(dir, 'this checkout', ROOT));
-    for (const root of BASELINE_ROOTS) servals.push(await startStreamingServal(dir, root, root));
+    const label = (name: string, mode: string) => (MODES.length > 1 ? `${name}, ${mode}` : name);
+    for (const mode of MODES) {
+      servals.push(await startStreamingServal(dir, label('this checkout', mode), ROOT, mode));
+      for (const root of BASELINE_ROOTS)
+        servals.push(await startStreamingServal(dir, label(root, mode), root, mode));
+    }
     // Samples alternate between the checkouts, as the throughput runs below do.
     const ttfb = new Map<string, number[]>(servals.map((s) => [s.name, []]));
     for (let i = 0; i < TTFB_SAMPLES + 20; i++) {

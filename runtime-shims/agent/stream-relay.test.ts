@@ -75,4 +75,49 @@ describe('StreamRelay', () => {
     relay.grant(STREAM_WINDOW_BYTES / 8);
     await relay.writable();
   });
+
+  it('chunkLent() sends at once, after what is held, in one frame, and says when the link took the bytes', async () => {
+    const lent: Array<{ message: AgentMessage; parts: string[] }> = [];
+    let taken: (() => void) | undefined;
+    const relay = new StreamRelay(
+      'req-1',
+      () => {},
+      (message, parts) => {
+        lent.push({ message, parts: parts.map(String) });
+        return new Promise<void>((r) => {
+          taken = r;
+        });
+      },
+    );
+    relay.start(undefined);
+    relay.chunk(Buffer.from('held '));
+    const sending = relay.chunkLent([Buffer.from('lent'), Buffer.from(' twice')]);
+    expect(lent).toEqual([
+      { message: { type: 'stream-chunk', requestId: 'req-1' }, parts: ['held ', 'lent', ' twice'] },
+    ]);
+    expect(relay.relayedBytes).toBe(15);
+    let done = false;
+    void sending!.then(() => (done = true));
+    await nextTurn();
+    expect(done).toBe(false); // the caller keeps its buffer until the link has the bytes
+    taken!();
+    await sending;
+    await nextTurn();
+    expect(lent).toHaveLength(1); // nothing held was left to flush at the end of the turn
+  });
+
+  it('chunkLent() without a lent sender copies once; cancelled, it drops and keeps taking', () => {
+    const { relay, frames } = recorded();
+    relay.start(undefined);
+    const piece = Buffer.from('abc');
+    expect(relay.chunkLent([piece])).toBeUndefined();
+    piece.fill(0x78); // the caller reuses its buffer at once
+    expect(frames.map(String)).toEqual(['abc']);
+    relay.chunkLent([Buffer.alloc(STREAM_WINDOW_BYTES)]);
+    expect(relay.hasCredit).toBe(false);
+    relay.cancel();
+    expect(relay.hasCredit).toBe(true);
+    expect(relay.chunkLent([Buffer.from('dropped')])).toBeUndefined();
+    expect(frames).toHaveLength(2);
+  });
 });

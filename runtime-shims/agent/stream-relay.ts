@@ -13,6 +13,12 @@ export type LinkBody = Uint8Array | readonly Uint8Array[];
 /** Sends one link message. */
 export type LinkSend = (message: AgentMessage, body?: LinkBody) => void;
 
+/**
+ * Sends a `stream-chunk` whose parts are only lent: undefined once the link has taken every byte (written,
+ * or copied), else a promise for when it has, before which the parts' memory must not be reused.
+ */
+export type LentSend = (message: AgentMessage, parts: readonly Buffer[]) => Promise<void> | undefined;
+
 /** The largest frame the relay builds: a quarter of the window, so credit keeps flowing while it travels. */
 export const FRAME_BYTES = STREAM_WINDOW_BYTES / 4;
 
@@ -32,9 +38,18 @@ export class StreamRelay {
   /** The invocation's result went out: nothing more may follow it on the link. */
   private closed = false;
 
-  constructor(requestId: string, send: LinkSend) {
+  private readonly sendLent: LentSend;
+
+  constructor(requestId: string, send: LinkSend, sendLent?: LentSend) {
     this.requestId = requestId;
     this.send = send;
+    // Without a way to write lent bytes, they are copied once into the frame's one part.
+    this.sendLent = sendLent ?? ((message, parts) => void send(message, [Buffer.concat(parts)]));
+  }
+
+  /** Whether the window has room; a cancelled or closed stream takes (and drops) whatever comes. */
+  get hasCredit(): boolean {
+    return this.credit > 0 || this.cancelled || this.closed;
   }
 
   get isStarted(): boolean {
@@ -68,6 +83,23 @@ export class StreamRelay {
       });
     }
     return this.credit > 0;
+  }
+
+  /**
+   * Takes chunks lent for this call (the Runtime API's read buffer) and sends them now, with whatever is
+   * held, as one frame: a read of the upload is a frame, and its bytes are never copied on the way.
+   */
+  chunkLent(parts: Buffer[]): Promise<void> | undefined {
+    if (this.cancelled || this.closed) return undefined;
+    let bytes = 0;
+    for (const part of parts) bytes += part.length;
+    if (bytes === 0) return undefined;
+    this.credit -= bytes;
+    this.relayed += bytes;
+    const frame = this.heldBytes === 0 ? parts : [...this.held, ...parts];
+    this.held = [];
+    this.heldBytes = 0;
+    return this.sendLent({ type: 'stream-chunk', requestId: this.requestId }, frame);
   }
 
   /** Sends what is held as one frame; the end of the upload calls it so nothing waits for the next turn. */

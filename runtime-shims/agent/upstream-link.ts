@@ -14,6 +14,7 @@ import {
 import type { AgentConfig } from './config.ts';
 import { untilCpuAtMost } from './cpu-after-init.ts';
 import { Environment } from './environment.ts';
+import { writeLinkFrame } from './link-frame-writer.ts';
 import { PrestartedRuntime } from './prestarted-runtime.ts';
 import { type LinkBody, StreamRelay } from './stream-relay.ts';
 import { warmUp } from './warm-up.ts';
@@ -86,7 +87,7 @@ export function connectUpstream(
   createEnvironment: EnvironmentFactory = agentEnvironment,
 ): UpstreamLink {
   const { linkFd } = config;
-  /** The local link's socket, corked while a streamed chunk's fragments are written (none over TCP). */
+  /** The local link's socket, where streamed chunks are written as frames of our own (none over TCP). */
   let wire: Socket | undefined;
   const socket = new WebSocket(config.linkUrl, {
     headers: { Authorization: `Bearer ${config.token}` },
@@ -117,14 +118,21 @@ export function connectUpstream(
   const send = (message: AgentMessage, body?: LinkBody) => {
     if (body === undefined || body instanceof Uint8Array || body.length === 0)
       return socket.send(encodeFrame(message, body));
-    // A streamed chunk's parts (the runtime's upload as it was read) go out as the fragments of one
-    // message, each written as it is: joining them cost a fresh buffer per byte, which GC then had to
-    // collect (ADR-49). The gateway reads a message's fragments as one payload. Corked, they leave in
-    // one writev rather than one per fragment.
-    wire?.cork();
+    // A streamed chunk's parts (the runtime's upload as it was read) are never joined into a fresh buffer
+    // (ADR-49). On a local link they go out as one frame of our own in one writev (ADR-53); over TCP as the
+    // fragments of one `ws` message, which the gateway reads as one payload.
+    if (wire) {
+      if (socket.readyState === WebSocket.OPEN) writeLinkFrame(wire, encodeFrame(message), body);
+      return;
+    }
     socket.send(encodeFrame(message), { fin: false });
     for (const [i, part] of body.entries()) socket.send(part, { fin: i === body.length - 1 });
-    wire?.uncork();
+  };
+  /** A chunk lent by the Runtime API's read buffer: written as it is on a local link, copied over TCP. */
+  const sendLent = (message: AgentMessage, parts: readonly Buffer[]) => {
+    if (!wire) return void send(message, [Buffer.concat(parts)]);
+    if (socket.readyState !== WebSocket.OPEN) return undefined;
+    return writeLinkFrame(wire, encodeFrame(message), parts);
   };
   const fail = (err: unknown) => {
     process.stderr.write(`serval-agent: ${String(err)}\n`);
@@ -132,7 +140,7 @@ export function connectUpstream(
   };
   const invoke = async (invocation: InvocationRequest, body: Buffer) => {
     if (!environment) throw new Error('invoke before configure');
-    const relay = new StreamRelay(invocation.requestId, send);
+    const relay = new StreamRelay(invocation.requestId, send, sendLent);
     relays.set(invocation.requestId, relay);
     try {
       const outcome = await environment.invoke(invocation, body, relay);

@@ -6,6 +6,7 @@ import {
   type GatewayMessage,
   type InvocationRequest,
   type InvocationResult,
+  STREAM_WINDOW_BYTES,
 } from '../../../apis/environment-link.ts';
 import { LinkMessageReader, type StreamChunkHeader } from './link-messages.ts';
 import { LinkSocket } from './link-socket.ts';
@@ -13,6 +14,12 @@ import { CollectingSink, type ResponseSink } from './response-sink.ts';
 
 /** The largest link message: an invocation's result stays far below it (6 MB plus its header). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * Credit goes back to the agent once this much is owed, a quarter of the window: the agent stops only with
+ * the whole window unacknowledged, so what is owed here (less than this) never holds it up, and a stream
+ * costs a credit message per MiB rather than one per turn of the event loop (ADR-53).
+ */
+const CREDIT_BYTES = STREAM_WINDOW_BYTES / 4;
 
 export interface InvocationOutput {
   result: InvocationResult;
@@ -153,17 +160,14 @@ export class AgentConnection {
     pending?.sink?.write(piece, () => this.credit(pending, piece.length));
   }
 
-  /** Credit passed on in one message per turn of the event loop, not one per chunk. */
+  /** Credit passed on once a quarter of the window is owed (CREDIT_BYTES), in one message. */
   private credit(pending: InFlight, bytes: number): void {
-    const first = pending.credit === 0;
     pending.credit += bytes;
-    if (!first) return;
-    setImmediate(() => {
-      const granted = pending.credit;
-      pending.credit = 0;
-      if (this.inFlight.get(pending.requestId) === pending && !this.closedFlag)
-        this.send({ type: 'stream-credit', requestId: pending.requestId, bytes: granted });
-    });
+    if (pending.credit < CREDIT_BYTES) return;
+    const granted = pending.credit;
+    pending.credit = 0;
+    if (this.inFlight.get(pending.requestId) === pending && !this.closedFlag)
+      this.send({ type: 'stream-credit', requestId: pending.requestId, bytes: granted });
   }
 
   private lost(): void {

@@ -54,9 +54,9 @@ export class CollectingSink implements ResponseSink {
 }
 
 /** Streamed bytes are copied into blocks of this size on their way to a client. */
-const BLOCK_BYTES = 64 * 1024;
+const BLOCK_BYTES = 256 * 1024;
 /** Blocks kept for reuse across streams: 16 MiB at most. */
-const MAX_FREE_BLOCKS = 256;
+const MAX_FREE_BLOCKS = 64;
 const freeBlocks: Buffer[] = [];
 
 interface Block {

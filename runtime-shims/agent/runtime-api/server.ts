@@ -1,13 +1,21 @@
 // The Runtime API (2018-06-01) on loopback: one route table, one handler per endpoint, state checked first.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createListener, type Server as Listener } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
 import { readCappedBody } from './body.ts';
 import { ConcurrentInvocations } from './concurrent-invocations.ts';
 import { nextHeaders } from './next-headers.ts';
 import { accepted, errorReply, invalidRequestId } from './replies.ts';
 import { RuntimeStateMachine, StateTransitionError } from './state.ts';
-import { MAX_STREAMED_BYTES, type ResponseRelay, relayStreamedBody } from './streamed-body.ts';
+import {
+  declaresStreamedUpload,
+  isStreamedResponseHead,
+  MAX_STREAMED_BYTES,
+  type ResponseRelay,
+  relayStreamedBody,
+} from './streamed-body.ts';
+import { claimStreamedUpload, type StreamedUpload, tapConnection } from './upload-tap.ts';
 
 /** The RIE's buffered payload cap: 6 MiB + 100 bytes (reference §1.5). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100;
@@ -29,10 +37,19 @@ export interface RuntimeApiListener {
   responseStream(requestId: string): ResponseRelay;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => void | Promise<void>;
+type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  upload: StreamedUpload | undefined,
+) => void | Promise<void>;
 
 export class RuntimeApiServer {
   private readonly server: Server;
+  /** Accepts the runtime's connections and taps each (upload-tap.ts) before `server` parses it. */
+  private readonly acceptor: Listener;
+  /** The tapped connections (the accepted sockets' handles are theirs now). */
+  private readonly connections = new Set<Duplex>();
   private readonly listener: RuntimeApiListener;
   private machine = new RuntimeStateMachine();
   private waitingNext: ServerResponse | undefined;
@@ -55,26 +72,33 @@ export class RuntimeApiServer {
       : undefined;
     this.routes = [
       ['GET', /^\/runtime\/invocation\/next$/, (q, s) => this.next(q, s)],
-      ['POST', /^\/runtime\/invocation\/([^/]+)\/response$/, (q, s, id) => this.response(q, s, id)],
+      ['POST', /^\/runtime\/invocation\/([^/]+)\/response$/, (q, s, id, u) => this.response(q, s, id, u)],
       ['POST', /^\/runtime\/invocation\/([^/]+)\/error$/, (q, s, id) => this.invocationError(q, s, id)],
       ['POST', /^\/runtime\/init\/error$/, (q, s) => this.initError(q, s)],
     ];
     this.server = createServer((req, res) => this.route(req, res));
     this.server.keepAliveTimeout = 0; // the runtime's /next may wait for minutes between invocations
     this.server.requestTimeout = 0;
+    this.acceptor = createListener({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
+      const connection = tapConnection(accepted, isStreamedResponseHead);
+      this.connections.add(connection);
+      connection.once('close', () => this.connections.delete(connection));
+      this.server.emit('connection', connection);
+    });
   }
 
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
+      this.acceptor.once('error', reject);
+      this.acceptor.listen(port, host, () => resolve());
     });
-    return (this.server.address() as AddressInfo).port;
+    return (this.acceptor.address() as AddressInfo).port;
   }
 
   close(): void {
     this.server.closeAllConnections();
-    this.server.close();
+    for (const connection of this.connections) connection.destroy();
+    this.acceptor.close();
   }
 
   /** A new runtime process starts from `Started`; whatever the old one left is dropped. */
@@ -96,6 +120,23 @@ export class RuntimeApiServer {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
+    // The tap holds a streamed /response's body for its handler; whatever answers without reading it has
+    // it dropped, so the connection reads on.
+    const upload =
+      req.headers['transfer-encoding'] !== undefined
+        ? claimStreamedUpload(req.socket, req.method, req.url)
+        : undefined;
+    const handling = this.dispatch(req, res, upload);
+    if (handling) void handling.finally(() => upload?.discard());
+    else upload?.discard();
+  }
+
+  /** Answers the request, or starts its handler and returns its promise. */
+  private dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upload: StreamedUpload | undefined,
+  ): Promise<void> | undefined {
     const url = req.url ?? '';
     const path = url.startsWith(BASE) ? url.slice(BASE.length).split('?')[0]! : '';
     if (url === '/ping' || url === `${BASE}/ping`) {
@@ -116,12 +157,13 @@ export class RuntimeApiServer {
         return;
       }
       // new Promise catches a handler's synchronous throw as well: one request never ends the agent.
-      new Promise<void>((resolve) => resolve(handler(req, res, requestId))).catch((err: unknown) => {
-        if (!res.headersSent) errorReply(res, 500, 'InternalServerError', 'Internal Server Error');
-        else res.destroy();
-        process.stderr.write(`serval-agent: runtime API handler failed: ${String(err)}\n`);
-      });
-      return;
+      return new Promise<void>((resolve) => resolve(handler(req, res, requestId, upload))).catch(
+        (err: unknown) => {
+          if (!res.headersSent) errorReply(res, 500, 'InternalServerError', 'Internal Server Error');
+          else res.destroy();
+          process.stderr.write(`serval-agent: runtime API handler failed: ${String(err)}\n`);
+        },
+      );
     }
     errorReply(res, 404, 'NotFound', `No such Runtime API endpoint: ${req.method} ${printable(url)}`);
   }
@@ -161,7 +203,12 @@ export class RuntimeApiServer {
     return deadlineMs;
   }
 
-  private async response(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  private async response(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    upload: StreamedUpload | undefined,
+  ): Promise<void> {
     if (!this.startAnswer(res, requestId, 'InvocationResponse')) return;
     const mode = header(req, 'lambda-runtime-function-response-mode');
     if (mode !== undefined && mode !== 'streaming') {
@@ -174,7 +221,7 @@ export class RuntimeApiServer {
       return errorReply(res, 400, 'InvalidFunctionResponseMode', 'Invalid function response mode');
     }
     if (!this.concurrent) this.machine.transition('InvocationResponse');
-    if (isStreamedUpload(req, mode)) return this.streamedResponse(req, res, requestId);
+    if (upload || isStreamedUpload(req)) return this.streamedResponse(req, res, requestId, upload);
     const read = await readCappedBody(req, MAX_PAYLOAD_BYTES);
     if (read.kind === 'too-large') {
       this.complete(requestId, tooLarge(read.size, MAX_PAYLOAD_BYTES));
@@ -198,8 +245,10 @@ export class RuntimeApiServer {
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    upload: StreamedUpload | undefined,
   ): Promise<void> {
-    const read = await relayStreamedBody(req, this.listener.responseStream(requestId), this.maxStreamedBytes);
+    const relay = this.listener.responseStream(requestId);
+    const read = await relayStreamedBody(req, relay, this.maxStreamedBytes, upload);
     if (read.kind === 'too-large') {
       this.complete(requestId, tooLarge(read.bytes, this.maxStreamedBytes));
       // The runtime may still be uploading: answer, then close the connection rather than read on.
@@ -330,20 +379,9 @@ export function tooLarge(size: number, limit: number): RuntimeOutcome {
   return { kind: 'error', errorType: 'Function.ResponseSizeTooLarge', body, contentType: 'application/json' };
 }
 
-/**
- * Streaming mode is what the header says; aws-lambda-go streams without it, as a chunked upload that
- * declares the error trailers, and tells its buffered JSON answers (sent the same way) by their type.
- */
-function isStreamedUpload(req: IncomingMessage, mode: string | undefined): boolean {
-  if (mode === 'streaming') return true;
-  const declaresErrorTrailers = /(^|,)\s*lambda-runtime-function-error-type\s*(,|$)/i.test(
-    header(req, 'trailer') ?? '',
-  );
-  return (
-    declaresErrorTrailers &&
-    /chunked/i.test(header(req, 'transfer-encoding') ?? '') &&
-    !/^application\/json\b/i.test(header(req, 'content-type') ?? '')
-  );
+/** Streaming mode by the request's headers (streamed-body.ts says how); the tap decides the same way. */
+function isStreamedUpload(req: IncomingMessage): boolean {
+  return declaresStreamedUpload((name) => header(req, name));
 }
 
 function decodeRequestId(raw: string): string | undefined {

@@ -1,6 +1,8 @@
 // Reads a runtime's streaming-mode /response body (chunked, with error trailers) and relays each chunk as
 // it arrives, pausing the runtime's upload while the relay has no credit: backpressure end to end.
 import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from './request-head.ts';
+import type { StreamedUpload } from './upload-tap.ts';
 
 /** Lambda's limit for a streamed response: 200 MB (reference §1.6). */
 export const MAX_STREAMED_BYTES = 200 * 1024 * 1024;
@@ -13,6 +15,12 @@ export interface ResponseRelay {
   writable(): Promise<void>;
   /** The upload is over: send what the relay still holds now, ahead of the outcome. */
   flush(): void;
+  /**
+   * Chunks lent for this call only (the tap's read buffer), sent at once; a promise when the link has not
+   * taken them yet, until when the buffer must not be reused. Check `hasCredit` after.
+   */
+  chunkLent(parts: Buffer[]): Promise<void> | undefined;
+  readonly hasCredit: boolean;
 }
 
 export type StreamedRead =
@@ -20,10 +28,38 @@ export type StreamedRead =
   | { kind: 'too-large'; bytes: number }
   | { kind: 'truncated'; bytes: number };
 
+/**
+ * Streaming mode is what the header says; aws-lambda-go streams without it, as a chunked upload that
+ * declares the error trailers, and tells its buffered JSON answers (sent the same way) by their type.
+ */
+export function declaresStreamedUpload(header: (name: string) => string | undefined): boolean {
+  if (header('lambda-runtime-function-response-mode') === 'streaming') return true;
+  const declaresErrorTrailers = /(^|,)\s*lambda-runtime-function-error-type\s*(,|$)/i.test(
+    header('trailer') ?? '',
+  );
+  return (
+    declaresErrorTrailers &&
+    /chunked/i.test(header('transfer-encoding') ?? '') &&
+    !/^application\/json\b/i.test(header('content-type') ?? '')
+  );
+}
+
+const RESPONSE_PATH = /^\/2018-06-01\/runtime\/invocation\/[^/]+\/response$/;
+
+/** The heads whose chunked body the Runtime API's tap takes off the socket: streamed /responses. */
+export function isStreamedResponseHead(head: RequestHead): boolean {
+  return head.method === 'POST' && RESPONSE_PATH.test(head.path) && declaresStreamedUpload(head.header);
+}
+
+/**
+ * Relays the body: from the tap's read buffer when there is an `upload` (the Runtime API's own sockets),
+ * else through the IncomingMessage. Either way the end, the trailers and truncation are the request's.
+ */
 export function relayStreamedBody(
   req: IncomingMessage,
   relay: ResponseRelay,
   limit: number = MAX_STREAMED_BYTES,
+  upload?: StreamedUpload,
 ): Promise<StreamedRead> {
   relay.start(headerOf(req, 'content-type'));
   return new Promise((resolve) => {
@@ -36,6 +72,23 @@ export function relayStreamedBody(
       relay.flush();
       resolve(read);
     };
+    if (upload) {
+      let tooLarge = false;
+      upload.consume((slices) => {
+        if (settled || tooLarge) return;
+        for (const slice of slices) bytes += slice.length;
+        if (bytes > limit) {
+          // Nothing past the limit is relayed; the caller answers 413 and closes the upload.
+          tooLarge = true;
+          upload.hold(); // never released: the socket is closed after the 413
+          settle({ kind: 'too-large', bytes });
+          return;
+        }
+        const sending = relay.chunkLent(slices);
+        if (sending) void sending.then(upload.hold());
+        if (!relay.hasCredit) void relay.writable().then(upload.hold());
+      });
+    }
     const onData = (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > limit) {
@@ -51,7 +104,9 @@ export function relayStreamedBody(
         });
       }
     };
-    req.on('data', onData);
+    // With the tap the request carries no data, only its end and trailers, which need it flowing.
+    if (upload) req.resume();
+    else req.on('data', onData);
     req.on('end', () => {
       const errorType = req.trailers['lambda-runtime-function-error-type'];
       const encoded = req.trailers['lambda-runtime-function-error-body'];
