@@ -45,7 +45,8 @@ export interface BuiltShims {
  */
 export function buildShims(repoRoot: string, cacheDir: string): BuiltShims {
   const files = shimSources(repoRoot);
-  const hash = createHash('sha256').update(process.version);
+  // The tree links this checkout's node_modules, so two checkouts of the same sources get a tree each.
+  const hash = createHash('sha256').update(process.version).update('\0').update(repoRoot);
   for (const file of files)
     hash
       .update(file)
