@@ -270,7 +270,6 @@ export class LocalProvider implements EnvironmentProvider {
     const { file, args } = this.sandboxed
       ? sandboxCommand(
           {
-            rootDir: envDir.viewDir,
             tmpDir: envDir.tmpDir,
             codeDir: start.code?.dir ?? envDir.viewDir,
             codeAt: start.code?.at,

@@ -76,8 +76,6 @@ export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
 export const SANDBOX_COMPILE_CACHE = '/var/cache/serval/node-compile-cache';
 
 export interface SandboxView {
-  /** Not used: bwrap assembles the view on a tmpfs of its own. */
-  rootDir?: string | undefined;
   /** The host directory that becomes /tmp. */
   tmpDir: string;
   /**
