@@ -9,6 +9,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSy
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildServalCompileCache } from './compile-cache.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** What the agent and the managed runtimes load from Serval's own tree. */
@@ -72,7 +73,7 @@ const DEV = [
 
 /** The Runtime API inside the environment's own network namespace. */
 export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
-/** Where it sees its function's V8 compile cache. */
+/** Where it sees the V8 compile cache of Serval's own code, read-only. */
 export const SANDBOX_COMPILE_CACHE = '/var/cache/serval/node-compile-cache';
 
 export interface SandboxView {
@@ -90,7 +91,7 @@ export interface SandboxView {
   codeAt?: string | undefined;
   /** The function's merged layers, read-only at /opt as in Lambda. */
   optDir?: string | undefined;
-  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE; none for a pre-warmed environment. */
+  /** Serval's own compile cache (compile-cache.ts), read-only at SANDBOX_COMPILE_CACHE, if built yet. */
   compileCacheDir: string | undefined;
   /** Host paths seen read-only at their own paths. */
   readOnly: string[];
@@ -104,7 +105,7 @@ export interface SandboxView {
  */
 export function sharedReadOnlyPaths(): string[] {
   const node = dirname(dirname(realpathSync(process.execPath)));
-  const cache = process.env.SERVAL_CACHE ?? (process.env.HOME && join(process.env.HOME, '.cache', 'serval'));
+  const cache = servalCacheDir();
   return [...SYSTEM_PATHS, node, ...SERVAL_PATHS, ...(cache ? [cache] : [])];
 }
 
@@ -155,8 +156,39 @@ let probed: { reason: string | undefined } | undefined;
  * refuses any part of it (user namespaces, mounts, loopback) is found at start-up. Returns the reason if not.
  */
 export function sandboxUnavailable(): string | undefined {
-  probed ??= { reason: probeSandbox() };
+  if (!probed) {
+    probed = { reason: probeSandbox() };
+    if (!probed.reason) startCompileCacheBuild();
+  }
   return probed.reason;
+}
+
+/** Serval's compile cache, built in a sandbox like an environment's, so that its paths and uid are theirs. */
+function startCompileCacheBuild(): void {
+  const cacheRoot = servalCacheDir();
+  if (!cacheRoot) return;
+  buildServalCompileCache(cacheRoot, (work, script) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'serval-compile-cache-'));
+    // The one view where the cache is writable, at its own path.
+    const view = {
+      tmpDir: tmp,
+      codeDir: tmp,
+      compileCacheDir: undefined,
+      readOnly: sharedReadOnlyPaths(),
+      shared: [work],
+    };
+    const { file, args } = sandboxCommand(view, script);
+    return {
+      file,
+      args,
+      cacheEnv: work,
+      cleanup: () => rmSync(tmp, { recursive: true, force: true }),
+    };
+  });
+}
+
+function servalCacheDir(): string | undefined {
+  return process.env.SERVAL_CACHE ?? (process.env.HOME && join(process.env.HOME, '.cache', 'serval'));
 }
 
 function probeSandbox(): string | undefined {
@@ -168,7 +200,7 @@ function probeSandbox(): string | undefined {
       {
         tmpDir: join(dir, 'tmp'),
         codeDir: join(dir, 'code'),
-        compileCacheDir: join(dir, 'cache'),
+        compileCacheDir: undefined,
         readOnly: sharedReadOnlyPaths(),
         shared: [],
       },
