@@ -15,6 +15,7 @@ import type {
   LaunchedEnvironment,
 } from '../provider.ts';
 import { linkTree, TooManyFiles } from './code-links.ts';
+import { servalCompileCache } from './compile-cache.ts';
 import { type EnvironmentDir, EnvironmentDirs } from './environment-dirs.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
@@ -130,10 +131,8 @@ export class LocalProvider implements EnvironmentProvider {
     // A missing interpreter fails the start with its reason, which the caller sees as ResourceNotReady.
     if (python && !python.ok) return { exited: Promise.resolve(python.message), stop: () => {} };
     const envDir = this.dirs.create(spec.environmentId);
-    // Sandboxed environments of one function share a compile cache; other functions' compiled code stays unseen.
-    const compileCache = this.sandboxed
-      ? join(this.dataDir, 'node-compile-cache', spec.namespace, spec.functionName)
-      : join(this.dataDir, 'node-compile-cache');
+    // Sandboxed: Serval's own, read-only, which holds no function's code (ADR-55).
+    const compileCache = this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache');
     const { launched, link } = this.spawnAgent({
       environmentId: spec.environmentId,
       runtime: spec.runtime,
@@ -192,9 +191,8 @@ export class LocalProvider implements EnvironmentProvider {
       environmentId,
       memoryMB,
       envDir,
-      // None in a sandbox: a shared one would carry compiled code from one function to the next, and one of
-      // its own would be written (tens of ms of CPU, the runtime's in its init) and never read again.
-      compileCache: this.sandboxed ? undefined : join(this.dataDir, 'node-compile-cache'),
+      // In a sandbox Serval's own, read-only: it carries no compiled code from one function to the next (ADR-55).
+      compileCache: this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache'),
       linkUrl,
       token,
       python: python?.executable,
