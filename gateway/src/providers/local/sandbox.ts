@@ -119,7 +119,6 @@ export function interpreterPaths(executable: string): string[] {
 
 /** The command that starts `command` inside a new sandbox with the given view. */
 export function sandboxCommand(view: SandboxView, command: string[]): { file: string; args: string[] } {
-  if (view.compileCacheDir) mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
   const ro = (from: string, to = from) => ['--ro-bind', from, to];
   const rw = (from: string, to = from) => ['--bind', from, to];
   const args = [
@@ -133,7 +132,7 @@ export function sandboxCommand(view: SandboxView, command: string[]): { file: st
     ]).flatMap((p) => (isRootLink(p) ? ['--symlink', readlinkSync(p), p] : ro(p))),
     ...(view.codeAt ? ro(view.codeDir, view.codeAt) : []),
     ...compact(view.shared).flatMap((p) => rw(p)),
-    ...(view.compileCacheDir ? rw(view.compileCacheDir, SANDBOX_COMPILE_CACHE) : []),
+    ...(view.compileCacheDir ? ro(view.compileCacheDir, SANDBOX_COMPILE_CACHE) : []),
     ...(view.optDir ? ro(view.optDir, '/opt') : []),
     ...DEV,
     ...['--proc', '/proc'],
