@@ -5,12 +5,15 @@
 // Run: node bench/prewarm-cold-start.ts [calls] [rounds] [tree...]; say the load (uptime) with the numbers.
 // Each tree (default: this one) is a Serval checkout, so `… 8 2 /work/main .` compares main with this branch
 // side by side: every round runs each mode for each tree in turn, each in a process of its own that loads
-// that tree's gateway. BENCH_MODES picks modes (default on-demand,prewarmed), BENCH_ISOLATION=off runs them
+// that tree's gateway, after `node -e 0` and AWS's emulator with the official Node client (BENCH_NO_RIE=1
+// leaves it out). BENCH_MODES picks modes (default on-demand,prewarmed; in-process is on demand with
+// SERVAL_NODE_IN_PROCESS=on), BENCH_ISOLATION=off runs them
 // without a sandbox, BENCH_IN_REPO=1 puts the functions' code inside the tree (under .serval/), where they
 // resolve packages from its node_modules.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { startRie, stop, waitForPort } from './load-tools.ts';
 
 const TICK_MS = 10; // USER_HZ 100
 const MODES = (process.env.BENCH_MODES ?? 'on-demand,prewarmed').split(',');
@@ -52,6 +55,7 @@ function role(pid: number): string {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (cmd.includes('agent/main.ts')) return 'agent';
+    if (cmd.includes('in-process/main.ts')) return 'in-process';
     if (cmd.includes('bootstrap')) return 'runtime';
     return 'sandbox';
   } catch {
@@ -94,6 +98,8 @@ async function child(tree: string, mode: string, calls: number): Promise<Sample[
   const env = {
     SERVAL_LOCAL_PREWARM: String(prewarm),
     SERVAL_LOCAL_ISOLATION: process.env.BENCH_ISOLATION ?? 'auto',
+    // In-process mode (ADR-52): agent and runtime in one process, started on demand.
+    ...(mode === 'in-process' && { SERVAL_NODE_IN_PROCESS: 'on' }),
   };
   const serval = await startServal({ functions, env });
   const samples: Sample[] = [];
@@ -151,8 +157,8 @@ function runChild(tree: string, mode: string, calls: number): Promise<Sample[]> 
 
 function summary(label: string, xs: Sample[]): string {
   const f = (k: 'wall' | 'gateway' | 'env' | 'init') => {
-    const v = xs.map((x) => x[k]);
-    return `${percentile(v, 50).toFixed(1)} / ${percentile(v, 90).toFixed(1)}`;
+    const v = xs.map((x) => x[k]).filter((x) => !Number.isNaN(x));
+    return v.length === 0 ? '–' : `${percentile(v, 50).toFixed(1)} / ${percentile(v, 90).toFixed(1)}`;
   };
   const roles: Record<string, number> = {};
   for (const x of xs)
@@ -162,6 +168,55 @@ function summary(label: string, xs: Sample[]): string {
     .map(([r, ms]) => `${r} ${ms.toFixed(0)}`)
     .join(', ');
   return `| ${label} | ${xs.length} | ${f('wall')} | ${f('gateway')} | ${f('env')} (${byRole}) | ${f('init')} |`;
+}
+
+/** AWS's emulator with the official Node client, a fresh pair each time, timed from the first call (as bench/data-plane.ts). */
+async function rieCold(calls: number): Promise<Sample[]> {
+  const code = mkdtempSync('/var/tmp/serval-bench-rie-');
+  writeFileSync(join(code, 'index.mjs'), 'export const handler = async (e) => ({ ok: true, e });\n');
+  const port = 18_500;
+  const samples: Sample[] = [];
+  try {
+    for (let i = 0; i < calls; i++) {
+      const rie = startRie(resolve(import.meta.dirname, '..'), code, 'index.handler', port);
+      try {
+        await waitForPort(port);
+        const t0 = performance.now();
+        const res = await fetch(`http://127.0.0.1:${port}/2015-03-31/functions/function/invocations`, {
+          method: 'POST',
+          body: '{"a":1}',
+        });
+        await res.text();
+        samples.push({
+          wall: performance.now() - t0,
+          gateway: Number.NaN,
+          env: Number.NaN,
+          init: Number.NaN,
+          byRole: {},
+        });
+      } finally {
+        await stop(rie);
+      }
+    }
+  } finally {
+    rmSync(code, { recursive: true, force: true });
+  }
+  return samples;
+}
+
+/** The process-start floor: `node -e 0`, wall time. */
+function nodeFloor(calls: number): Sample[] {
+  return Array.from({ length: calls }, () => {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ['-e', '0']);
+    return {
+      wall: performance.now() - t0,
+      gateway: Number.NaN,
+      env: Number.NaN,
+      init: Number.NaN,
+      byRole: {},
+    };
+  });
 }
 
 if (process.argv[2] === '--child') {
@@ -176,11 +231,13 @@ const trees = (process.argv.length > 4 ? process.argv.slice(4) : ['.']).map((t) 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 console.log(`${new Date().toISOString()} load ${load()}, isolation ${process.env.BENCH_ISOLATION ?? 'auto'}`);
 const results = new Map<string, Sample[]>();
+const add = (key: string, xs: Sample[]) => results.set(key, [...(results.get(key) ?? []), ...xs]);
 for (let r = 0; r < rounds; r++) {
+  add('node -e 0', nodeFloor(calls));
+  if (!process.env.BENCH_NO_RIE) add('RIE + aws-lambda-ric', await rieCold(calls));
   for (const mode of MODES) {
     for (const tree of trees) {
-      const key = `${tree} ${mode}`;
-      results.set(key, [...(results.get(key) ?? []), ...(await runChild(tree, mode, calls))]);
+      add(`${tree} ${mode}`, await runChild(tree, mode, calls));
     }
   }
 }
