@@ -7,9 +7,8 @@
 // side by side: every round runs each mode for each tree in turn, each in a process of its own that loads
 // that tree's gateway, after `node -e 0` and AWS's emulator with the official Node client (BENCH_NO_RIE=1
 // leaves it out). BENCH_MODES picks modes (default on-demand,prewarmed; in-process is on demand with
-// SERVAL_NODE_IN_PROCESS=on), BENCH_ISOLATION=off runs them
-// without a sandbox, BENCH_IN_REPO=1 puts the functions' code inside the tree (under .serval/), where they
-// resolve packages from its node_modules.
+// SERVAL_NODE_IN_PROCESS=on), BENCH_ISOLATION=off runs them without a sandbox, BENCH_IN_REPO=1 puts the
+// functions' code inside the tree (under .serval/), where they resolve packages from its node_modules.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
