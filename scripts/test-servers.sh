@@ -12,8 +12,8 @@ command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$missing rabbitmq-server"
 command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
 command -v mvn >/dev/null 2>&1 || missing="$missing maven"
-# The local provider's sandbox brings up each environment's loopback with ip (docs/security.md).
-command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+# The local provider builds each environment's sandbox with bubblewrap (docs/security.md).
+command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 # The real Kubernetes node (SERVAL_REAL_NODE=1 only; docs/kubernetes.md): containerd, runc, CNI, podman,
 # debootstrap. The kubelet comes from test/kubernetes/build-binaries.sh, the images from node/images.sh.
 if [ "${SERVAL_REAL_NODE:-}" = 1 ]; then
@@ -22,6 +22,7 @@ if [ "${SERVAL_REAL_NODE:-}" = 1 ]; then
   [ -x /usr/lib/cni/bridge ] || missing="$missing containernetworking-plugins"
   command -v podman >/dev/null 2>&1 || missing="$missing podman"
   command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+  command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 fi
 here="$(dirname "$0")"
 if [ -z "$missing" ]; then

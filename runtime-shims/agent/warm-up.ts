@@ -2,11 +2,12 @@
 // listen, /next, invocation and response are then not the function's first call. That first use loads
 // Node's lazily loaded modules (cluster, for a listen) and compiles the functions on the path, which
 // otherwise cost the cold start some milliseconds of CPU. Nothing of it stays: its server is closed.
-import { request } from 'node:http';
 import { type RuntimeApiListener, RuntimeApiServer, type RuntimeOutcome } from './runtime-api/server.ts';
 import { StreamRelay } from './stream-relay.ts';
 
 const WARM_UP_LIMIT_MS = 5000;
+// Not an ES import of node:http, which loads undici (runtime-api/server.ts).
+const { request } = process.getBuiltinModule('node:http');
 
 export async function warmUp(host: string): Promise<void> {
   let answered!: () => void;

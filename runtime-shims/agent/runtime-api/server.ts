@@ -1,5 +1,5 @@
 // The Runtime API (2018-06-01) on loopback: one route table, one handler per endpoint, state checked first.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createListener, type Server as Listener } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { InvocationRequest } from '../../../apis/environment-link.ts';
@@ -16,6 +16,10 @@ import {
   relayStreamedBody,
 } from './streamed-body.ts';
 import { claimStreamedUpload, type StreamedUpload, tapConnection } from './upload-tap.ts';
+
+// Not `import { createServer } from 'node:http'`: that ES module namespace reads http's lazy WebSocket getters,
+// which load undici (and http2, tls): some 60-90 ms of the agent's start-up CPU (ADR-55).
+const { createServer } = process.getBuiltinModule('node:http');
 
 /** The RIE's buffered payload cap: 6 MiB + 100 bytes (reference §1.5). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100;

@@ -9,7 +9,7 @@ export interface EnvironmentDir {
   dir: string;
   /** Becomes the environment's /tmp. */
   tmpDir: string;
-  /** Empty; a sandboxed environment assembles its file system view on it. */
+  /** Empty: where a view shows code when an environment has none. */
   viewDir: string;
 }
 

@@ -15,6 +15,7 @@ import type {
   LaunchedEnvironment,
 } from '../provider.ts';
 import { linkTree, TooManyFiles } from './code-links.ts';
+import { type ShimTree, servalCompileCache } from './compile-cache.ts';
 import { type EnvironmentDir, EnvironmentDirs } from './environment-dirs.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
@@ -28,6 +29,7 @@ import {
   sandboxCommand,
   sandboxUnavailable,
   sharedReadOnlyPaths,
+  startCompileCacheBuild,
 } from './sandbox.ts';
 import { buildShims } from './shim-build.ts';
 
@@ -84,6 +86,7 @@ function loadableShims(cacheDir: string | undefined, notes: string[]) {
   const source = (dir: string) => ({
     agentMain: join(dir, 'agent/main.ts'),
     inProcessMain: join(dir, 'node/in-process/main.ts'),
+    tree: { runtimeShimsDir: dir, dirs: [dir, join(REPO_ROOT, 'apis')] },
   });
   if (!cacheDir) return source(join(REPO_ROOT, 'runtime-shims'));
   try {
@@ -93,6 +96,7 @@ function loadableShims(cacheDir: string | undefined, notes: string[]) {
       agentMain: join(dir, 'agent/main.js'),
       inProcessMain: join(dir, 'node/in-process/main.js'),
       root: built.root,
+      tree: { runtimeShimsDir: dir, dirs: [built.root] },
     };
   } catch (err) {
     notes.push(
@@ -115,7 +119,7 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly tooBig = new Set<string>();
   private readonly nodeInProcess: boolean;
   /** Where environments load Serval's shims from: built JavaScript (ADR-56), or the sources if that failed. */
-  private readonly shims: { agentMain: string; inProcessMain: string; root?: string };
+  private readonly shims: { agentMain: string; inProcessMain: string; root?: string; tree: ShimTree };
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -132,6 +136,9 @@ export class LocalProvider implements EnvironmentProvider {
       ? [...sharedReadOnlyPaths(), ...(this.shims.root ? [this.shims.root] : [])]
       : [];
     this.sharedDirs = options.localSharedDirs;
+    if (this.sandboxed && options.cacheDir) {
+      startCompileCacheBuild(options.cacheDir, this.shims.tree, this.sharedPaths);
+    }
     this.nodeInProcess = options.nodeInProcess ?? false;
     if (noSandbox) {
       this.isolationNotes.push(
@@ -157,10 +164,8 @@ export class LocalProvider implements EnvironmentProvider {
     // A missing interpreter fails the start with its reason, which the caller sees as ResourceNotReady.
     if (python && !python.ok) return { exited: Promise.resolve(python.message), stop: () => {} };
     const envDir = this.dirs.create(spec.environmentId);
-    // Sandboxed environments of one function share a compile cache; other functions' compiled code stays unseen.
-    const compileCache = this.sandboxed
-      ? join(this.dataDir, 'node-compile-cache', spec.namespace, spec.functionName)
-      : join(this.dataDir, 'node-compile-cache');
+    // Sandboxed: Serval's own, read-only, which holds no function's code (ADR-55).
+    const compileCache = this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache');
     const { launched, link } = this.spawnAgent({
       environmentId: spec.environmentId,
       runtime: spec.runtime,
@@ -219,9 +224,8 @@ export class LocalProvider implements EnvironmentProvider {
       environmentId,
       memoryMB,
       envDir,
-      // None in a sandbox: a shared one would carry compiled code from one function to the next, and one of
-      // its own would be written (tens of ms of CPU, the runtime's in its init) and never read again.
-      compileCache: this.sandboxed ? undefined : join(this.dataDir, 'node-compile-cache'),
+      // In a sandbox Serval's own, read-only: it carries no compiled code from one function to the next (ADR-55).
+      compileCache: this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache'),
       linkUrl,
       token,
       python: python?.executable,
@@ -297,7 +301,6 @@ export class LocalProvider implements EnvironmentProvider {
     const { file, args } = this.sandboxed
       ? sandboxCommand(
           {
-            rootDir: envDir.viewDir,
             tmpDir: envDir.tmpDir,
             codeDir: start.code?.dir ?? envDir.viewDir,
             codeAt: start.code?.at,

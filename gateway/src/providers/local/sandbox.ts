@@ -1,22 +1,23 @@
-// Each local environment in its own Linux user, mount, PID and network namespaces, where the kernel lets an
-// unprivileged user create them: its own loopback (the Runtime API on 127.0.0.1:9001, as in Lambda and in a
+// Each local environment in its own Linux user, mount, PID, network and IPC namespaces, where the kernel lets
+// an unprivileged user create them: its own loopback (the Runtime API on 127.0.0.1:9001, as in Lambda and in a
 // pod), its own process tree (ending its first process ends them all) and a file system view holding only
-// the system's programs and libraries, Serval's runtimes, the function's code and its own /tmp.
+// the system's programs and libraries, Serval's runtimes, the function's code and its own /tmp. bubblewrap
+// (bwrap) builds it in one process with one system call per mount, where a shell script took some forty
+// processes (ADR-55).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildServalCompileCache, type ShimTree } from './compile-cache.ts';
 
-const ENTER_SANDBOX = fileURLToPath(new URL('./enter-sandbox.sh', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** What the agent and the managed runtimes load from Serval's own tree. */
 const SERVAL_PATHS = ['package.json', 'apis', 'runtime-shims', 'node_modules'].map((p) => join(REPO_ROOT, p));
 const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
-/**
- * Only what programs need from /etc, copied into the view: users, name resolution, certificates (not
- * /etc/ssl/private), time zones, linker cache.
- */
+/** Lambda's sbx_user1051. */
+const SANDBOX_UID = '993';
+const SANDBOX_GID = '990';
 const ETC_PATHS = [
   'passwd',
   'group',
@@ -40,28 +41,42 @@ const ETC_PATHS = [
   'ca-certificates',
   'ca-certificates.conf',
 ].map((p) => `/etc/${p}`);
-const UNSHARE = [
-  '--user',
-  '--map-root-user',
-  '--mount',
-  '--pid',
-  '--net',
-  '--fork',
-  // The namespace's first process dies with unshare, and the rest of its processes with it.
-  '--kill-child',
-  '--propagation',
-  'private',
-  '--',
+/**
+ * One user namespace (the agent is uid 993 in it, with no capabilities and no_new_privs, so it cannot remount
+ * its view), and its own mount, PID, network (a loopback only, brought up by bwrap) and IPC namespaces.
+ */
+const NAMESPACES = [
+  '--unshare-user',
+  '--unshare-pid',
+  '--unshare-net',
+  '--unshare-ipc',
+  '--uid',
+  SANDBOX_UID,
+  '--gid',
+  SANDBOX_GID,
+  '--cap-drop',
+  'ALL',
+  // The agent is the namespace's process 1: when it ends, the kernel ends every process left in it.
+  '--as-pid-1',
+  // And it ends with bwrap, which the gateway starts and stops.
+  '--die-with-parent',
+];
+/** A minimal /dev: the five character devices programs use, the fd links, a /dev/shm of its own. */
+const DEV = [
+  ...['--size', String(64 * 1024), '--tmpfs', '/dev'],
+  ...['null', 'zero', 'full', 'random', 'urandom'].flatMap((n) => ['--dev-bind', `/dev/${n}`, `/dev/${n}`]),
+  ...['--symlink', '/proc/self/fd', '/dev/fd'],
+  ...['stdin', 'stdout', 'stderr'].flatMap((n, fd) => ['--symlink', `/proc/self/fd/${fd}`, `/dev/${n}`]),
+  ...['--perms', '1777', '--tmpfs', '/dev/shm'],
+  ...['--remount-ro', '/dev'],
 ];
 
 /** The Runtime API inside the environment's own network namespace. */
 export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
-/** Where it sees its function's V8 compile cache. */
+/** Where it sees the V8 compile cache of Serval's own code, read-only. */
 export const SANDBOX_COMPILE_CACHE = '/var/cache/serval/node-compile-cache';
 
 export interface SandboxView {
-  /** An empty directory the view is assembled on (private to the environment's mount namespace). */
-  rootDir: string;
   /** The host directory that becomes /tmp. */
   tmpDir: string;
   /**
@@ -76,7 +91,7 @@ export interface SandboxView {
   codeAt?: string | undefined;
   /** The function's merged layers, read-only at /opt as in Lambda. */
   optDir?: string | undefined;
-  /** The function's compile cache, writable at SANDBOX_COMPILE_CACHE; none for a pre-warmed environment. */
+  /** Serval's own compile cache (compile-cache.ts), read-only at SANDBOX_COMPILE_CACHE, if built yet. */
   compileCacheDir: string | undefined;
   /** Host paths seen read-only at their own paths. */
   readOnly: string[];
@@ -90,7 +105,7 @@ export interface SandboxView {
  */
 export function sharedReadOnlyPaths(): string[] {
   const node = dirname(dirname(realpathSync(process.execPath)));
-  const cache = process.env.SERVAL_CACHE ?? (process.env.HOME && join(process.env.HOME, '.cache', 'serval'));
+  const cache = servalCacheDir();
   return [...SYSTEM_PATHS, node, ...SERVAL_PATHS, ...(cache ? [cache] : [])];
 }
 
@@ -104,24 +119,33 @@ export function interpreterPaths(executable: string): string[] {
 
 /** The command that starts `command` inside a new sandbox with the given view. */
 export function sandboxCommand(view: SandboxView, command: string[]): { file: string; args: string[] } {
-  if (view.compileCacheDir) mkdirSync(view.compileCacheDir, { recursive: true }); // a bind needs its source
-  const binds = [
+  const ro = (from: string, to = from) => ['--ro-bind', from, to];
+  const rw = (from: string, to = from) => ['--bind', from, to];
+  const args = [
+    ...NAMESPACES,
     // /tmp first: a shared path under the host's /tmp (a clone in /tmp) is then bound inside it.
-    ['rw', view.tmpDir, '/tmp'],
-    ['copy', ETC_PATHS.filter((p) => existsSync(p)).join(' '), '/'],
+    ...rw(view.tmpDir, '/tmp'),
+    ...ETC_PATHS.filter((p) => existsSync(p)).flatMap((p) => ro(p)),
     ...compact([
       ...view.readOnly,
       ...(view.codeAt ? [] : [view.codeDir, ...ancestorNodeModules(view.codeDir)]),
-    ]).map((p) => ['ro', p, p]),
-    ...(view.codeAt ? [['ro', view.codeDir, view.codeAt]] : []),
-    ...compact(view.shared).map((p) => ['rw', p, p]),
-    ...(view.compileCacheDir ? [['rw', view.compileCacheDir, SANDBOX_COMPILE_CACHE]] : []),
-    ...(view.optDir ? [['ro', view.optDir, '/opt']] : []),
+    ]).flatMap((p) => (isRootLink(p) ? ['--symlink', readlinkSync(p), p] : ro(p))),
+    ...(view.codeAt ? ro(view.codeDir, view.codeAt) : []),
+    ...compact(view.shared).flatMap((p) => rw(p)),
+    ...(view.compileCacheDir ? ro(view.compileCacheDir, SANDBOX_COMPILE_CACHE) : []),
+    ...(view.optDir ? ro(view.optDir, '/opt') : []),
+    ...DEV,
+    ...['--proc', '/proc'],
+    ...['--remount-ro', '/'],
+    '--',
+    ...command,
   ];
-  return {
-    file: 'unshare',
-    args: [...UNSHARE, 'sh', ENTER_SANDBOX, view.rootDir, ...binds.flat(), '--', ...command],
-  };
+  return { file: 'bwrap', args };
+}
+
+/** A merged-/usr link such as /bin -> usr/bin: the view gets the same link, not a second bind. */
+function isRootLink(p: string): boolean {
+  return dirname(p) === '/' && lstatSync(p).isSymbolicLink();
 }
 
 let probed: { reason: string | undefined } | undefined;
@@ -131,21 +155,51 @@ let probed: { reason: string | undefined } | undefined;
  * refuses any part of it (user namespaces, mounts, loopback) is found at start-up. Returns the reason if not.
  */
 export function sandboxUnavailable(): string | undefined {
-  probed ??= { reason: probeSandbox() };
+  if (!probed) {
+    probed = { reason: probeSandbox() };
+  }
   return probed.reason;
+}
+
+/**
+ * Serval's compile cache of `shims` under `cacheRoot`, built in a sandbox like an environment's (seeing
+ * `readOnly`), so that its paths and uid are theirs.
+ */
+export function startCompileCacheBuild(cacheRoot: string, shims: ShimTree, readOnly: string[]): void {
+  buildServalCompileCache(cacheRoot, shims, (work, script) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'serval-compile-cache-'));
+    // The one view where the cache is writable, at its own path.
+    const view = {
+      tmpDir: tmp,
+      codeDir: tmp,
+      compileCacheDir: undefined,
+      readOnly,
+      shared: [work],
+    };
+    const { file, args } = sandboxCommand(view, script);
+    return {
+      file,
+      args,
+      cacheEnv: work,
+      cleanup: () => rmSync(tmp, { recursive: true, force: true }),
+    };
+  });
+}
+
+function servalCacheDir(): string | undefined {
+  return process.env.SERVAL_CACHE ?? (process.env.HOME && join(process.env.HOME, '.cache', 'serval'));
 }
 
 function probeSandbox(): string | undefined {
   if (process.platform !== 'linux') return 'namespaces are a Linux feature';
   const dir = mkdtempSync(join(tmpdir(), 'serval-probe-'));
   try {
-    for (const sub of ['root', 'tmp', 'code']) mkdirSync(join(dir, sub));
+    for (const sub of ['tmp', 'code']) mkdirSync(join(dir, sub));
     const { file, args } = sandboxCommand(
       {
-        rootDir: join(dir, 'root'),
         tmpDir: join(dir, 'tmp'),
         codeDir: join(dir, 'code'),
-        compileCacheDir: join(dir, 'cache'),
+        compileCacheDir: undefined,
         readOnly: sharedReadOnlyPaths(),
         shared: [],
       },
@@ -153,8 +207,10 @@ function probeSandbox(): string | undefined {
     );
     const probe = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
     if (probe.status === 0) return undefined;
+    if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      return 'bwrap (bubblewrap) is not installed';
     const said = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
-    return said || `unshare exited with ${probe.status ?? probe.signal}`;
+    return said || `bwrap exited with ${probe.status ?? probe.signal}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
