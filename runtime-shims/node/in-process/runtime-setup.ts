@@ -10,10 +10,11 @@ export function enterFunctionEnvironment(
   spec: EnvironmentSpec,
   config: AgentConfig,
   streamName: string,
+  runtimeApi: string,
 ): RuntimeConfig {
   const env = runtimeEnvironment({
     spec,
-    runtimeApi: '',
+    runtimeApi,
     runtimeDir: config.runtimeDir,
     tmpDir: config.tmpDir,
     passthrough: config.passthroughEnv,
@@ -21,8 +22,7 @@ export function enterFunctionEnvironment(
     nodeCompileCache: config.nodeCompileCache,
     optDir: config.optDir,
   });
-  // There is no Runtime API to call in this process; a variable pointing nowhere would mislead a library.
-  delete env.AWS_LAMBDA_RUNTIME_API;
+  if (!runtimeApi) delete env.AWS_LAMBDA_RUNTIME_API;
   for (const key of Object.keys(process.env)) delete process.env[key];
   Object.assign(process.env, env);
   process.chdir(spec.codeDir);
