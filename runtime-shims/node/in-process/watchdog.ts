@@ -95,9 +95,21 @@ function kill() {
   try { if (answer() && resort.ledgerFd !== undefined) writeSync(resort.ledgerFd, 'E', 0); } catch {}
   try { process.kill(process.pid, 'SIGKILL'); } catch {}
 }
+/**
+ * The process's anonymous resident memory, as a memory cgroup charges it: the Node binary's shared file
+ * pages are charged to whoever touched them first (the gateway), not to each environment.
+ */
+function anonymousKb() {
+  try {
+    const status = require('node:fs').readFileSync('/proc/self/status', 'latin1');
+    const kb = /^RssAnon:\\s+(\\d+) kB/m.exec(status);
+    if (kb) return Number(kb[1]);
+  } catch {}
+  return process.memoryUsage.rss() / 1024;
+}
 /** Over its memory the process dies as the OOM killer would end it; the supervisor says Runtime.OutOfMemory. */
 function watchMemory() {
-  const residentMB = Math.ceil(process.memoryUsage.rss() / (1024 * 1024));
+  const residentMB = Math.ceil(anonymousKb() / 1024);
   if (residentMB <= resort.memoryLimitMB) return;
   try { if (resort.ledgerFd !== undefined) markOverMemory(resort.ledgerFd, residentMB); } catch {}
   try { process.kill(process.pid, 'SIGKILL'); } catch {}

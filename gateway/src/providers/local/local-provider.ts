@@ -88,7 +88,7 @@ export interface LocalProviderOptions {
   localIsolation: 'auto' | 'off';
   /** Host directories every sandboxed environment sees, writable (like a shared file system mount). */
   localSharedDirs: string[];
-  /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS). */
+  /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS, default on). */
   nodeInProcess?: boolean;
 }
 
@@ -120,7 +120,7 @@ export class LocalProvider implements EnvironmentProvider {
     this.sandboxed = noSandbox === undefined;
     this.sharedPaths = this.sandboxed ? sharedReadOnlyPaths() : [];
     this.sharedDirs = options.localSharedDirs;
-    this.nodeInProcess = options.nodeInProcess ?? false;
+    this.nodeInProcess = options.nodeInProcess ?? true;
     if (noSandbox) {
       this.isolationNotes.push(
         `local mode is single-tenant: environments share this user's file system, processes and loopback (${noSandbox})`,
@@ -178,13 +178,13 @@ export class LocalProvider implements EnvironmentProvider {
    */
   prewarmable(spec: Omit<EnvironmentSpec, 'environmentId'>): boolean {
     if (!/^(nodejs|python|provided)/.test(spec.runtime)) return false;
+    // A generic environment has a /tmp of its own: a reset one's waiting for its replacement would be lost.
+    if (this.inProcess(spec.runtime) && this.keptTmp.has(keptTmpKey({ ...spec, environmentId: '' })))
+      return false;
     if (spec.runtime.startsWith('python') && resolvePython(spec.runtime, process.env).ok !== true)
       return false;
     if (!this.sandboxed) return spec.layersDir === undefined;
     if (this.tooBig.has(spec.codeDir)) return false;
-    // A generic environment has a /tmp of its own: a reset one's waiting for its replacement would be lost.
-    if (this.inProcess(spec.runtime) && this.keptTmp.has(keptTmpKey({ ...spec, environmentId: '' })))
-      return false;
     return spec.runtime.startsWith('python') || !hasAncestorNodeModules(spec.codeDir);
   }
 
