@@ -308,6 +308,7 @@ export class LocalProvider implements EnvironmentProvider {
       : { file: command.argv[0]!, args: command.argv.slice(1) };
     let child: ChildProcess | undefined;
     let stopped = false;
+    const resetSaid = { value: false };
     const { promise: spawned, resolve: settleSpawn } = Promise.withResolvers<ChildProcess | undefined>();
     const begin = (linkEnd: 'pipe' | Duplex) => {
       // Unsandboxed, an in-process environment is a group (supervisor and Node): it is ended as one.
@@ -330,7 +331,7 @@ export class LocalProvider implements EnvironmentProvider {
       onLines(
         child.stdout!,
         keepTmpAs
-          ? (line) => (line === RESET_LINE ? this.keptTmp.ending(keepTmpAs, exited) : log(line))
+          ? (line) => (line === RESET_LINE ? this.resetting(keepTmpAs, exited, resetSaid) : log(line))
           : log,
       );
       onLines(child.stderr!, (line) => log(`[serval-agent] ${line}`));
@@ -383,7 +384,8 @@ export class LocalProvider implements EnvironmentProvider {
       .then(async (reason) => {
         // Whatever the runtime started (even with setsid) ends with its environment.
         await cgroup?.remove();
-        if (start.keepTmpAs && reason === IN_PROCESS_RESET && !this.closing)
+        // Said before its last words: the gateway's stop may then end the process before its own exit.
+        if (start.keepTmpAs && (resetSaid.value || reason === IN_PROCESS_RESET) && !this.closing)
           this.keptTmp.keep(start.keepTmpAs, envDir.tmpDir);
         this.dirs.remove(envDir);
         this.running.delete(launched);
@@ -429,6 +431,12 @@ export class LocalProvider implements EnvironmentProvider {
       argv: ['/bin/sh', NODE_IN_PROCESS_SUPERVISOR, NODE_IN_PROCESS_POST_MORTEM, ...node],
       inProcess: true,
     };
+  }
+
+  /** An in-process environment said it resets itself: a replacement waits for its /tmp. */
+  private resetting(key: string, exited: Promise<string>, said: { value: boolean }): void {
+    said.value = true;
+    this.keptTmp.ending(key, exited);
   }
 
   /** Whether a function of `runtime` gets an in-process environment (a generic one never does). */
