@@ -24,7 +24,8 @@ export function enterFunctionEnvironment(
   });
   if (!runtimeApi) delete env.AWS_LAMBDA_RUNTIME_API;
   for (const key of Object.keys(process.env)) delete process.env[key];
-  Object.assign(process.env, env);
+  // PWD as the shell that starts Lambda's runtime (and agent mode's, ADR-50) exports it.
+  Object.assign(process.env, env, { PWD: spec.codeDir });
   process.chdir(spec.codeDir);
   // Node reads NODE_PATH once, at start-up; the layers' paths are only known now.
   const nodeModule = process.getBuiltinModule('node:module') as unknown as { Module: { _initPaths(): void } };
