@@ -24,8 +24,9 @@ export function enterFunctionEnvironment(
   });
   if (!runtimeApi) delete env.AWS_LAMBDA_RUNTIME_API;
   for (const key of Object.keys(process.env)) delete process.env[key];
-  // PWD as the shell that starts Lambda's runtime (and agent mode's, ADR-50) exports it.
-  Object.assign(process.env, env, { PWD: spec.codeDir });
+  // PWD as agent mode has it: the shell that joins its runtime to the memory cgroup exports it (without a
+  // cgroup the agent starts the runtime itself, with none).
+  Object.assign(process.env, env, config.memoryCgroup ? { PWD: spec.codeDir } : {});
   process.chdir(spec.codeDir);
   // Node reads NODE_PATH once, at start-up; the layers' paths are only known now.
   const nodeModule = process.getBuiltinModule('node:module') as unknown as { Module: { _initPaths(): void } };
