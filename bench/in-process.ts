@@ -3,7 +3,7 @@
 // SERVAL_BASELINE_ROOT names another checkout, that checkout's in-process mode too (before/after), measured
 // in turns at concurrency 1, 8 and 64 with wrk. CPU per invocation is taken from /proc per process role (gateway, agent, runtime, in-process
 // environment); memory is each warm environment's smaps_rollup (PSS and private pages, its processes summed).
-// Run: node bench/in-process.ts [rounds=3] [seconds=5]
+// Run: [SERVAL_BASELINE_ROOT=<checkout>] node bench/in-process.ts [rounds=3] [seconds=5] [concurrencies=1,8,64]
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { ROOT, startServalProcess } from './serval-process.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const SECONDS = Number(process.argv[3] ?? 5);
+const CONCURRENCIES = (process.argv[4] ?? '1,8,64').split(',').map(Number);
 const ECHO = join(ROOT, 'test/fixtures/functions/node/echo-esm');
 
 function roleOf(p: ProcessCpu): string {
@@ -95,6 +96,8 @@ async function main() {
     { name: 'agent', env: { SERVAL_NODE_IN_PROCESS: 'off' } },
     { name: 'in-process', env: { SERVAL_NODE_IN_PROCESS: 'on' } },
   ];
+  // The order within a round, reversed, shows whether a mode gains from its place in it.
+  if (process.env.BENCH_REVERSE === '1') modes.reverse();
   const servals = [];
   for (const mode of modes) {
     const dir = manifests();
@@ -128,7 +131,7 @@ async function main() {
       'round | mode | c | req/s | p50 ms | p99 ms | failures | CPU µs/invocation: gateway, agent, runtime, in-process, supervisor',
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const c of [1, 8, 64]) {
+      for (const c of CONCURRENCIES) {
         for (const s of servals) {
           await wrk(s.url, c, 1); // warm at this concurrency (environments started)
           const before = cpuTree(s.child.pid!);
