@@ -1,8 +1,9 @@
-// Agent mode against in-process mode (ADR-52) on the same Node echo handler, interleaved in one run: two
-// `serval dev` gateways, one with SERVAL_NODE_IN_PROCESS=on, measured in turns at concurrency 1 and 8 with
-// wrk. CPU per invocation is taken from /proc per process role (gateway, agent, runtime, in-process
+// Agent mode against in-process mode (ADR-52, the default since ADR-54) on the same Node echo handler,
+// interleaved in one run: `serval dev` gateways with SERVAL_NODE_IN_PROCESS=off and on, and, when
+// SERVAL_BASELINE_ROOT names another checkout, that checkout's in-process mode too (before/after), measured
+// in turns at concurrency 1, 8 and 64 with wrk. CPU per invocation is taken from /proc per process role (gateway, agent, runtime, in-process
 // environment); memory is each warm environment's smaps_rollup (PSS and private pages, its processes summed).
-// Run: node bench/in-process.ts [rounds=3] [seconds=5]
+// Run: [SERVAL_BASELINE_ROOT=<checkout>] node bench/in-process.ts [rounds=3] [seconds=5] [concurrencies=1,8,64]
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +12,13 @@ import { ROOT, startServalProcess } from './serval-process.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const SECONDS = Number(process.argv[3] ?? 5);
+const CONCURRENCIES = (process.argv[4] ?? '1,8,64').split(',').map(Number);
 const ECHO = join(ROOT, 'test/fixtures/functions/node/echo-esm');
 
 function roleOf(p: ProcessCpu): string {
   if (p.depth === 0) return 'gateway';
+  // An in-process environment's first process (ADR-54): it only waits.
+  if (p.cmdline.includes('supervise.sh')) return 'supervisor';
   // The sandbox's `unshare` wrapper names the agent in its arguments too.
   if (!p.cmdline.split('\0')[0]!.endsWith('node')) return 'other';
   if (/in-process\/main\.[jt]s/.test(p.cmdline)) return 'in-process';
@@ -64,6 +68,9 @@ function environmentsMemory(gatewayPid: number): Memory[] {
     try {
       read(pid, env);
       for (const [child, c] of tree) if (roleOf(c) === 'runtime' && parentOf(child) === pid) read(child, env);
+      // An in-process environment's supervisor is its parent.
+      const parent = tree.get(parentOf(pid));
+      if (role === 'in-process' && parent && roleOf(parent) === 'supervisor') read(parentOf(pid), env);
     } catch {
       continue; // ended while we looked
     }
@@ -81,17 +88,24 @@ function describeMemory(name: string, envs: Memory[]): string {
 }
 
 async function main() {
-  const modes: Array<{ name: string; env: Record<string, string> }> = [
-    { name: 'agent', env: {} },
+  const baseline = process.env.SERVAL_BASELINE_ROOT;
+  const modes: Array<{ name: string; env: Record<string, string>; root?: string }> = [
+    ...(baseline
+      ? [{ name: 'baseline in-process', env: { SERVAL_NODE_IN_PROCESS: 'on' }, root: baseline }]
+      : []),
+    { name: 'agent', env: { SERVAL_NODE_IN_PROCESS: 'off' } },
     { name: 'in-process', env: { SERVAL_NODE_IN_PROCESS: 'on' } },
   ];
+  // The order within a round, reversed, shows whether a mode gains from its place in it.
+  if (process.env.BENCH_REVERSE === '1') modes.reverse();
   const servals = [];
   for (const mode of modes) {
     const dir = manifests();
-    const serval = await startServalProcess(join(dir, 'manifests'), {
-      SERVAL_DATA_DIR: join(dir, 'data'),
-      ...mode.env,
-    });
+    const serval = await startServalProcess(
+      join(dir, 'manifests'),
+      { SERVAL_DATA_DIR: join(dir, 'data'), ...mode.env },
+      mode.root,
+    );
     servals.push({ ...mode, ...serval, url: `${serval.url}/2015-03-31/functions/echo/invocations` });
   }
   const lines: string[] = [];
@@ -114,10 +128,10 @@ async function main() {
       );
     }
     say(
-      'round | mode | c | req/s | p50 ms | p99 ms | failures | CPU µs/invocation: gateway, agent, runtime, in-process',
+      'round | mode | c | req/s | p50 ms | p99 ms | failures | CPU µs/invocation: gateway, agent, runtime, in-process, supervisor',
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const c of [1, 8]) {
+      for (const c of CONCURRENCIES) {
         for (const s of servals) {
           await wrk(s.url, c, 1); // warm at this concurrency (environments started)
           const before = cpuTree(s.child.pid!);
@@ -125,7 +139,7 @@ async function main() {
           const cpu = cpuByRole(before, cpuTree(s.child.pid!), roleOf);
           const per = (role: string) => (((cpu.get(role) ?? 0) * 1e6) / Math.max(1, r.requests)).toFixed(0);
           say(
-            `${round} | ${s.name} | ${c} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.failures} | ${per('gateway')}, ${per('agent')}, ${per('runtime')}, ${per('in-process')}`,
+            `${round} | ${s.name} | ${c} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.failures} | ${per('gateway')}, ${per('agent')}, ${per('runtime')}, ${per('in-process')}, ${per('supervisor')}`,
           );
         }
       }

@@ -57,7 +57,8 @@ export interface GatewayConfig {
   localSharedDirs: string[];
   /**
    * Local provider: a nodejs* zip function's environment is one process, the agent with the Node runtime
-   * inside it, instead of an agent and a runtime behind the Runtime API (SERVAL_NODE_IN_PROCESS=on, ADR-52).
+   * inside it, instead of an agent and a runtime behind the Runtime API (ADR-52; the default since ADR-54,
+   * SERVAL_NODE_IN_PROCESS=off for agent mode).
    */
   nodeInProcess: boolean;
   /** Where accepted `Event` invocations are kept: SQLite in dataDir (one gateway) or NATS JetStream (several). */
@@ -162,7 +163,7 @@ export function parseGatewayConfig(env: NodeJS.ProcessEnv, overrides: ConfigOver
       .split(':')
       .filter(Boolean)
       .map((d) => resolve(d)),
-    nodeInProcess: oneOf(env, 'SERVAL_NODE_IN_PROCESS', ['on', 'off'] as const, 'off') === 'on',
+    nodeInProcess: oneOf(env, 'SERVAL_NODE_IN_PROCESS', ['on', 'off'] as const, 'on') === 'on',
     queueBackend: oneOf(env, 'SERVAL_QUEUE', ['sqlite', 'nats'] as const, 'sqlite'),
     natsUrl: env.SERVAL_NATS_URL || undefined,
     natsAckWaitSeconds: int(env, 'SERVAL_NATS_ACK_WAIT_SECONDS', 30, 1, 3600),

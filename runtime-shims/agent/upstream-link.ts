@@ -85,6 +85,8 @@ export function connectUpstream(
   config: AgentConfig,
   sink: (line: string) => void,
   createEnvironment: EnvironmentFactory = agentEnvironment,
+  /** The link's socket already open (an in-process environment receives it over IPC, ADR-54). */
+  linkSocket?: Socket,
 ): UpstreamLink {
   const { linkFd } = config;
   /** The local link's socket, where streamed chunks are written as frames of our own (none over TCP). */
@@ -97,9 +99,9 @@ export function connectUpstream(
     // masking every byte in JS was half the agent's CPU on a streamed response (ADR-38).
     generateMask: (mask: Buffer) => mask.fill(0),
     // The same handshake and frames over the socket the provider passed in, where there is one.
-    ...(linkFd !== undefined && {
+    ...((linkSocket || linkFd !== undefined) && {
       createConnection: () => {
-        wire = new Socket({ fd: linkFd, readable: true, writable: true });
+        wire = linkSocket ?? new Socket({ fd: linkFd, readable: true, writable: true });
         return wire;
       },
     }),

@@ -1,5 +1,6 @@
 // The Node runtime's behaviour in both environment modes (ADR-52): as a process of its own behind the agent's
 // Runtime API, and inside the agent's process (SERVAL_NODE_IN_PROCESS=on). The same cases, the same answers.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, startServal, type TestServal } from '../support/serval.ts';
 
@@ -49,6 +50,13 @@ describe.each([
           handler: 'index.handler',
           codePath: fixture('node', 'stream-url'),
           timeoutSeconds: 1,
+        },
+        {
+          name: 'node-probe',
+          runtime: 'nodejs24.x',
+          handler: 'index.handler',
+          codePath: fixture('node', 'environment-probe'),
+          timeoutSeconds: 5,
         },
         {
           name: 'node-multi',
@@ -230,6 +238,74 @@ describe.each([
     const res = await serval.invoke('node-stream-hang', { mode: 'hang' });
     expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
     expect(res.text).toContain('Sandbox.Timedout');
+  });
+
+  it('its own SIGKILL ends the runtime: Runtime.ExitError "signal: killed", then a fresh init', async () => {
+    const res = await serval.invoke('node-probe', { mode: 'kill' });
+    const requestId = res.headers.get('x-amzn-requestid');
+    expect(res.headers.get('x-amz-function-error')).toBe('Unhandled');
+    expect(res.json()).toEqual({
+      errorType: 'Runtime.ExitError',
+      errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed`,
+    });
+    expect(res.logTail).toMatch(new RegExp(`END RequestId: ${requestId}\nREPORT RequestId: ${requestId}\t`));
+    const next = await serval.invoke('node-probe', {});
+    expect(next.headers.get('x-amz-function-error')).toBeNull();
+    expect(next.logTail).toContain('Init Duration:');
+  });
+
+  it('an abort (as a V8 heap-limit abort) is Runtime.ExitError "signal: aborted"', async () => {
+    const res = await serval.invoke('node-probe', { mode: 'abort' });
+    expect(errorOf(res).errorType).toBe('Runtime.ExitError');
+    expect(errorOf(res).errorMessage).toMatch(/Error: Runtime exited with error: signal: aborted$/);
+    expect(res.logTail).toMatch(/REPORT RequestId: /);
+  });
+
+  it('over its memory: Runtime.OutOfMemory with the peak in REPORT, and the next call runs', async () => {
+    const res = await serval.invoke('node-probe', { mode: 'hog', mb: 600 });
+    expect(res.json()).toEqual({
+      errorType: 'Runtime.OutOfMemory',
+      errorMessage: expect.stringMatching(
+        /^RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed$/,
+      ),
+    });
+    expect(Number(/Max Memory Used: (\d+) MB/.exec(res.logTail)?.[1])).toBeGreaterThanOrEqual(100);
+    const next = await serval.invoke('node-probe', { mode: 'hog', mb: 16 });
+    expect(next.json()).toEqual({ allocatedMB: 16 });
+  });
+
+  it('/tmp survives a crash of the runtime, as in Lambda', async () => {
+    const value = `kept-${Date.now()}`;
+    expect((await serval.invoke('node-probe', { mode: 'tmp-write', value })).json()).toEqual({
+      wrote: value,
+    });
+    expect(errorOf(await serval.invoke('node-probe', { mode: 'kill' })).errorType).toBe('Runtime.ExitError');
+    const read = await serval.invoke('node-probe', { mode: 'tmp-read' });
+    expect(read.json()).toEqual({ read: value });
+  });
+
+  it("a child process inherits none of the environment's descriptors", async () => {
+    const res = await serval.invoke('node-probe', { mode: 'fds' });
+    // What the test's own process passes on (its parent's descriptors) every child inherits; not ours.
+    const own = new Set(
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          return [readlinkSync(`/proc/self/fd/${fd}`)];
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const { inherited } = res.json() as { inherited: string[] };
+    const environments = inherited.filter((entry) => !own.has(entry.split(' -> ')[1]!));
+    // The link (a socket), the cgroup's files and the supervisor's ledger stay with the environment.
+    expect(environments.filter((e) => /socket:|pipe:|memory\.|cgroup|serval/.test(e))).toEqual([]);
+    if (nodeInProcess) expect(environments).toEqual([]);
+  });
+
+  it('AWS_LAMBDA_RUNTIME_API names a Runtime API that answers', async () => {
+    const res = await serval.invoke('node-probe', { mode: 'runtime-api' });
+    expect(res.json()).toEqual({ api: expect.stringMatching(/^127\.0\.0\.1:\d+$/), ping: 'pong' });
   });
 
   it('multi-concurrency: four calls at once in one process, each with its own trace id and log tail', async () => {

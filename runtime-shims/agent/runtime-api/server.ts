@@ -99,6 +99,16 @@ export class RuntimeApiServer {
     return (this.acceptor.address() as AddressInfo).port;
   }
 
+  /**
+   * For an API no runtime polls (in-process mode's AWS_LAMBDA_RUNTIME_API): it answers as agent mode's does
+   * to a handler that calls it mid-invocation (/next and /init/error refused, any request id unknown), and
+   * lets the event loop drain while it listens. Without this a /next from a handler waited for ever.
+   */
+  standIn(): void {
+    this.machine.state = 'Running';
+    this.acceptor.unref();
+  }
+
   close(): void {
     this.server.closeAllConnections();
     for (const connection of this.connections) connection.destroy();

@@ -18,6 +18,8 @@ import { logStreamName } from '../../agent/runtime-environment.ts';
 import type { StreamRelay } from '../../agent/stream-relay.ts';
 import type { EnvironmentContext, LinkedEnvironment } from '../../agent/upstream-link.ts';
 import { startRuntime } from '../start-runtime.ts';
+import { CallLedger, RESET_EXIT_CODE, RESET_LINE } from './call-ledger.ts';
+import { serveRuntimeApi } from './foreign-runtime-api.ts';
 import { InProcessClient } from './in-process-client.ts';
 import { closeFrame, messageFrame, writeAllSync } from './last-words.ts';
 import type { LogSink } from './log-sink.ts';
@@ -25,6 +27,21 @@ import { captureOutput, enterFunctionEnvironment } from './runtime-setup.ts';
 import { Watchdog } from './watchdog.ts';
 
 const INIT_LIMIT_MS = 10_000;
+/**
+ * What of this process's resident memory is the agent's part (the watchdog's isolate, the link, the log
+ * stream, the Runtime API server), which agent mode's sampling of its runtime process does not count: the
+ * same handler's resident memory was 26 MB above agent mode's runtime (113-114 MB against 82-88, ADR-54).
+ * Only where no cgroup holds the limit.
+ */
+const AGENT_PART_MB = 32;
+
+/** What the supervisor (supervise.sh, ADR-54) set up for this process. */
+export interface Supervision {
+  /** The file the supervisor reads after a death by signal (call-ledger.ts). */
+  ledgerPath?: string | undefined;
+  /** The supervisor joined the memory cgroup already, and keeps its OOM count. */
+  joinedCgroup?: boolean;
+}
 
 type InitResult = { ok: true; durationMs: number } | { ok: false; durationMs: number; failure: Failure };
 
@@ -39,6 +56,8 @@ interface Call {
   deadlineMs: number | undefined;
   timer: NodeJS.Timeout | undefined;
   settle: ((outcome: RuntimeOutcome | Failure) => void) | undefined;
+  /** Its slot in the ledger (-1 for none). */
+  slot: number;
 }
 
 export class InProcessEnvironment implements LinkedEnvironment {
@@ -60,10 +79,17 @@ export class InProcessEnvironment implements LinkedEnvironment {
   private ending = false;
   /** A fault was reported: the invocation's result is this environment's last. */
   private resetting = false;
+  private readonly supervision: Supervision;
+  private ledger: CallLedger | undefined;
+  /** The link closed or the process was told to stop: its end is not a reset. */
+  private stopping = false;
+  /** Where AWS_LAMBDA_RUNTIME_API points: a Runtime API no invocation goes through (foreign-runtime-api.ts). */
+  private runtimeApi = '';
 
-  constructor(context: EnvironmentContext, logSink: LogSink) {
+  constructor(context: EnvironmentContext, logSink: LogSink, supervision: Supervision = {}) {
     this.context = context;
     this.logSink = logSink;
+    this.supervision = supervision;
     this.log = new LogStream(context.spec, logSink.line);
     this.concurrent = context.spec.maxConcurrency !== undefined;
     this.client = new InProcessClient({
@@ -86,20 +112,36 @@ export class InProcessEnvironment implements LinkedEnvironment {
   }
 
   async start(): Promise<void> {
-    const { memoryCgroup } = this.context.config;
+    const { config, spec } = this.context;
+    const { memoryCgroup } = config;
     // The whole environment joins the function's memory cgroup: the runtime is this process.
-    if (memoryCgroup) writeSync(memoryCgroup.procs, '0');
-    const { spec } = this.context;
+    if (memoryCgroup && !this.supervision.joinedCgroup) writeSync(memoryCgroup.procs, '0');
+    const { ledgerPath } = this.supervision;
+    if (ledgerPath) this.ledger = CallLedger.open(ledgerPath, spec);
+    this.runtimeApi = await serveRuntimeApi(config.runtimeApiHost, config.runtimeApiPort).catch(
+      (err: Error) => {
+        this.context.sink(`[serval] no Runtime API for AWS_LAMBDA_RUNTIME_API: ${err.message}`);
+        return '';
+      },
+    );
     this.watchdog = new Watchdog(() => this.overdue(), {
-      linkFd: this.context.config.linkFd,
+      linkFd: config.linkFd,
       memorySizeMB: spec.memoryMB,
       timeoutSeconds: spec.timeoutSeconds,
       textLog: spec.logFormat !== 'JSON',
+      ledgerFd: this.ledger?.fd,
+      // Without a cgroup nothing else holds the environment to its memory (the agent samples its runtime).
+      memoryLimitMB: memoryCgroup ? undefined : spec.memoryMB + AGENT_PART_MB,
     });
-    process.on('exit', (code) => this.lastWords({ exitCode: code }));
+    process.on('exit', (code) => {
+      this.lastWords({ exitCode: code });
+      // Any end but a stop is a reset, whatever status the handler exited with: the provider keeps /tmp.
+      if (!this.stopping) process.exitCode = RESET_EXIT_CODE;
+    });
   }
 
   stop(): void {
+    this.stopping = true;
     this.watchdog?.stop();
   }
 
@@ -137,8 +179,11 @@ export class InProcessEnvironment implements LinkedEnvironment {
       deadlineMs: undefined,
       timer: undefined,
       settle: undefined,
+      slot: -1,
     };
     this.calls.set(requestId, call);
+    const entry = { requestId, traceId: request.traceId, at: Date.now() };
+    call.slot = this.ledger?.enter({ ...entry, phase: this.initialised ? 'invoke' : 'init' }) ?? -1;
     const joining = !this.initialised && this.initDone !== undefined;
     if (!this.initialised && !joining) this.log.initStart();
     this.log.start(requestId, request.traceId);
@@ -150,6 +195,13 @@ export class InProcessEnvironment implements LinkedEnvironment {
       const init = await this.initPhase(call);
       if (!init.ok) return this.endWith(call, init.failure);
     }
+    if (call.slot >= 0 && call.initDurationMs !== undefined)
+      this.ledger?.update(call.slot, {
+        ...entry,
+        at: Date.now(),
+        phase: 'invoke',
+        initDurationMs: call.initDurationMs,
+      });
     const outcome = await this.run(call, request, body);
     if (this.resetting && !this.concurrent) return this.endWith(call, outcome);
     return this.finish(call, outcome);
@@ -220,6 +272,7 @@ export class InProcessEnvironment implements LinkedEnvironment {
       spec,
       config,
       logStreamName(spec.version, spec.environmentId, new Date()),
+      this.runtimeApi,
     );
     captureOutput((text) => this.log.runtimeOutput(text));
     void startRuntime(runtimeConfig, {
@@ -321,6 +374,7 @@ export class InProcessEnvironment implements LinkedEnvironment {
     // The result is the stream's last word on the link: whatever the handler still writes is dropped.
     call.relay.close();
     this.calls.delete(call.requestId);
+    this.ledger?.leave(call.slot);
     return invocationResult(this.context.spec, this.log, {
       requestId: call.requestId,
       outcome,
@@ -355,11 +409,12 @@ export class InProcessEnvironment implements LinkedEnvironment {
       frames.push(messageFrame({ type: 'result', result }, body));
     }
     this.logSink.flush();
+    if (!this.stopping) writeAllSync(1, Buffer.from(`${RESET_LINE}\n`));
     const fd = this.context.config.linkFd;
     const wire = this.context.wire();
     if (fd === undefined || (wire && wire.writableLength > 0)) return;
     frames.push(closeFrame(1000, 'the environment ended'));
-    writeAllSync(fd, Buffer.concat(frames));
+    if (writeAllSync(fd, Buffer.concat(frames))) this.ledger?.ended();
   }
 
   /** After a reset the environment serves nothing more: the link closes behind the results in flight. */

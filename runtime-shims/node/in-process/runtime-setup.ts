@@ -10,10 +10,11 @@ export function enterFunctionEnvironment(
   spec: EnvironmentSpec,
   config: AgentConfig,
   streamName: string,
+  runtimeApi: string,
 ): RuntimeConfig {
   const env = runtimeEnvironment({
     spec,
-    runtimeApi: '',
+    runtimeApi,
     runtimeDir: config.runtimeDir,
     tmpDir: config.tmpDir,
     passthrough: config.passthroughEnv,
@@ -21,10 +22,11 @@ export function enterFunctionEnvironment(
     nodeCompileCache: config.nodeCompileCache,
     optDir: config.optDir,
   });
-  // There is no Runtime API to call in this process; a variable pointing nowhere would mislead a library.
-  delete env.AWS_LAMBDA_RUNTIME_API;
+  if (!runtimeApi) delete env.AWS_LAMBDA_RUNTIME_API;
   for (const key of Object.keys(process.env)) delete process.env[key];
-  Object.assign(process.env, env);
+  // PWD as agent mode has it: the shell that joins its runtime to the memory cgroup exports it (without a
+  // cgroup the agent starts the runtime itself, with none).
+  Object.assign(process.env, env, config.memoryCgroup ? { PWD: spec.codeDir } : {});
   process.chdir(spec.codeDir);
   // Node reads NODE_PATH once, at start-up; the layers' paths are only known now.
   const nodeModule = process.getBuiltinModule('node:module') as unknown as { Module: { _initPaths(): void } };

@@ -45,9 +45,12 @@ export class InProcessUpload extends Writable {
       callback();
       return;
     }
-    // A copy: the relay holds chunks until the end of the turn, and a handler may reuse its buffer once written.
-    if (this.relay.chunk(Buffer.from(chunk))) callback();
-    else void this.relay.writable().then(() => callback());
+    // Lent, not copied: a handler may reuse its buffer once its write is done, so the write is done only
+    // when the link has taken the bytes (and the window has room again).
+    const sending = this.relay.chunkLent([chunk]);
+    const window = this.relay.hasCredit ? undefined : this.relay.writable();
+    if (!sending && !window) callback();
+    else void Promise.all([sending, window]).then(() => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -11,12 +11,15 @@
 // not once per invocation.
 import { Worker } from 'node:worker_threads';
 import { encodeFrame } from '../../../apis/environment-link.ts';
+import { MEMORY_MARK_SOURCE, RESET_LINE } from './call-ledger.ts';
 import { closeFrame, messageFrame, WRITE_PATIENCE_MS, webSocketFrame, writeAllSync } from './last-words.ts';
 
 /** After its deadline the main thread's own timer gets this long before the worker steps in. */
 const GRACE_MS = 100;
 /** After the interrupt, how long the main thread may take to end before the worker kills the process. */
 const KILL_AFTER_MS = 2000;
+/** Without a memory cgroup the process's resident memory is read this often, as the agent samples its runtime's. */
+const MEMORY_SAMPLE_MS = 100;
 export const OVERDUE = Symbol.for('serval.in-process.overdue');
 
 // Slots of the shared Int32Array: deadlines are ms since `base`, 0 for none.
@@ -35,6 +38,10 @@ export interface LastResort {
   timeoutSeconds: number;
   /** Text logs get the platform's lines from the worker too; JSON logs get none from it. */
   textLog: boolean;
+  /** The supervisor's ledger (call-ledger.ts): marked when the worker said the last words, or ended an overrun. */
+  ledgerFd?: number | undefined;
+  /** Set where no memory cgroup holds the environment: over this the worker ends the process. */
+  memoryLimitMB?: number | undefined;
 }
 
 const WORKER_SOURCE = `
@@ -48,22 +55,25 @@ ${webSocketFrame}
 ${messageFrame}
 ${closeFrame}
 ${writeAllSync}
+${MEMORY_MARK_SOURCE}
+const sampleMs = resort.memoryLimitMB ? ${MEMORY_SAMPLE_MS} : undefined;
 let poked = 0;
 let session;
 // Blocking waits: the worker has nothing else to do, and a pending Atomics.waitAsync would not hold its loop.
 for (;;) {
+  if (sampleMs) watchMemory();
   const generation = Atomics.load(s, ${GENERATION});
   const deadline = Atomics.load(s, ${DEADLINE});
   if (deadline === 0) {
     Atomics.store(s, ${WAKE_AT}, 0x7fffffff);
-    Atomics.wait(s, ${GENERATION}, generation);
+    Atomics.wait(s, ${GENERATION}, generation, sampleMs);
     continue;
   }
   const wakeAt = deadline + graceMs;
   const wait = base + wakeAt - Date.now();
   if (wait > 0) {
     Atomics.store(s, ${WAKE_AT}, wakeAt);
-    Atomics.wait(s, ${GENERATION}, generation, wait);
+    Atomics.wait(s, ${GENERATION}, generation, sampleMs ? Math.min(wait, sampleMs) : wait);
     continue;
   }
   if (poked !== deadline) {
@@ -82,14 +92,32 @@ function poke() {
   session.post('Runtime.evaluate', { expression: 'globalThis[Symbol.for("serval.in-process.overdue")]()' }, () => {});
 }
 function kill() {
-  try { answer(); } catch {}
-  // As PID 1 of a sandbox the process ignores its own SIGKILL; the close above makes the gateway stop it.
+  try { if (answer() && resort.ledgerFd !== undefined) writeSync(resort.ledgerFd, 'E', 0); } catch {}
+  try { process.kill(process.pid, 'SIGKILL'); } catch {}
+}
+/**
+ * The process's anonymous resident memory, as a memory cgroup charges it: the Node binary's shared file
+ * pages are charged to whoever touched them first (the gateway), not to each environment.
+ */
+function anonymousKb() {
+  try {
+    const status = require('node:fs').readFileSync('/proc/self/status', 'latin1');
+    const kb = /^RssAnon:\\s+(\\d+) kB/m.exec(status);
+    if (kb) return Number(kb[1]);
+  } catch {}
+  return process.memoryUsage.rss() / 1024;
+}
+/** Over its memory the process dies as the OOM killer would end it; the supervisor says Runtime.OutOfMemory. */
+function watchMemory() {
+  const residentMB = Math.ceil(anonymousKb() / 1024);
+  if (residentMB <= resort.memoryLimitMB) return;
+  try { if (resort.ledgerFd !== undefined) markOverMemory(resort.ledgerFd, residentMB); } catch {}
   try { process.kill(process.pid, 'SIGKILL'); } catch {}
 }
 /** The armed call's Sandbox.Timedout, as the environment would write it, and the link's close. */
 function answer() {
   const length = Atomics.load(s, ${CALL_ID_LENGTH});
-  if (length === 0 || resort.linkFd === undefined) return;
+  if (length === 0 || resort.linkFd === undefined) return false;
   const requestId = Buffer.from(new Uint8Array(callId, 0, length)).toString('utf8');
   const durationMs = Date.now() - (base + Atomics.load(s, ${CALL_STARTED}));
   const seconds = resort.timeoutSeconds.toFixed(2);
@@ -101,7 +129,7 @@ function answer() {
       'REPORT RequestId: ' + requestId + '\\tDuration: ' + durationMs.toFixed(2) + ' ms\\tBilled Duration: ' +
       billedDurationMs + ' ms\\tMemory Size: ' + resort.memorySizeMB + ' MB\\tMax Memory Used: ' + maxMemoryUsedMB + ' MB\\t\\n'
     : '';
-  if (log) writeAllSync(1, Buffer.from(log));
+  writeAllSync(1, Buffer.from(log + '${RESET_LINE}\\n'));
   const errorMessage = 'RequestId: ' + requestId + ' Error: Task timed out after ' + seconds + ' seconds';
   const body = Buffer.from(JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage }));
   const result = {
@@ -109,7 +137,7 @@ function answer() {
     durationMs, billedDurationMs, memorySizeMB: resort.memorySizeMB, maxMemoryUsedMB,
     logTail: Buffer.from(log).toString('base64'),
   };
-  writeAllSync(resort.linkFd, Buffer.concat([
+  return writeAllSync(resort.linkFd, Buffer.concat([
     messageFrame({ type: 'result', result }, body),
     closeFrame(1000, 'the environment ended'),
   ]));

@@ -1,7 +1,7 @@
 // Environments as local agent processes: each with its own /tmp, and where Linux allows it its own
 // namespaces (sandbox.ts) and memory cgroup (memory-cgroup.ts). The link to the gateway is a socket pair
 // passed in as fd 3, so no environment needs, or can reach, a listener on the host.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -19,7 +19,9 @@ import { type ShimTree, servalCompileCache } from './compile-cache.ts';
 import { type EnvironmentDir, EnvironmentDirs } from './environment-dirs.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
+import { KeptTmpDirs, keptTmpKey, RESET_LINE } from './kept-tmp.ts';
 import { onLines } from './line-reader.ts';
+import { linkPair } from './link-pair.ts';
 import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
   hasAncestorNodeModules,
@@ -34,6 +36,10 @@ import {
 import { buildShims } from './shim-build.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** Where a sandboxed in-process environment's supervisor keeps its call ledger (private to the sandbox). */
+const SANDBOX_LEDGER = '/dev/shm/serval-in-process-calls';
+/** How an in-process environment that reset itself exits (RESET_EXIT_CODE in runtime-shims/node/in-process/call-ledger.ts). */
+const IN_PROCESS_RESET = 'agent exited with 75';
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
 const SHUTDOWN_GRACE_MS = 2000;
 const HOST_PASSTHROUGH = ['PATH', 'HOME', 'SERVAL_CACHE'];
@@ -67,6 +73,10 @@ interface AgentStart {
   logTo: () => EnvironmentSpec | undefined;
   /** A generic environment's profile, for its agent (SERVAL_PREWARM_*). */
   prewarm?: Record<string, string> | undefined;
+  /** Keeps the environment's /tmp under this key when it resets itself (an in-process one, ADR-54). */
+  keepTmpAs?: string | undefined;
+  /** Where a link made after the spawn goes (an in-process environment's, ADR-54). */
+  onLink?: ((link: Duplex) => void) | undefined;
 }
 
 export interface LocalProviderOptions {
@@ -75,17 +85,31 @@ export interface LocalProviderOptions {
   localIsolation: 'auto' | 'off';
   /** Host directories every sandboxed environment sees, writable (like a shared file system mount). */
   localSharedDirs: string[];
-  /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS). */
+  /** nodejs* zip functions run in one process, agent and runtime (SERVAL_NODE_IN_PROCESS, default on). */
   nodeInProcess?: boolean;
   /** Where the shims are built as JavaScript (SERVAL_CACHE); none: environments load the TypeScript sources. */
   cacheDir?: string | undefined;
 }
 
+interface LoadableShims {
+  agentMain: string;
+  /** The agent with the Node runtime inside it (ADR-52). */
+  inProcessMain: string;
+  /** Its first process, so Node is not PID 1 and something outlives it to say how it died (ADR-54). */
+  inProcessSupervisor: string;
+  inProcessPostMortem: string;
+  /** The built tree's root, which a sandbox must show; none for the sources. */
+  root?: string;
+  tree: ShimTree;
+}
+
 /** The agent's entry points in the built shims, or in the sources (saying why) if they cannot be built. */
-function loadableShims(cacheDir: string | undefined, notes: string[]) {
-  const source = (dir: string) => ({
+function loadableShims(cacheDir: string | undefined, notes: string[]): LoadableShims {
+  const source = (dir: string): LoadableShims => ({
     agentMain: join(dir, 'agent/main.ts'),
     inProcessMain: join(dir, 'node/in-process/main.ts'),
+    inProcessSupervisor: join(dir, 'node/in-process/supervise.sh'),
+    inProcessPostMortem: join(dir, 'node/in-process/post-mortem.ts'),
     tree: { runtimeShimsDir: dir, dirs: [dir, join(REPO_ROOT, 'apis')] },
   });
   if (!cacheDir) return source(join(REPO_ROOT, 'runtime-shims'));
@@ -95,6 +119,8 @@ function loadableShims(cacheDir: string | undefined, notes: string[]) {
     return {
       agentMain: join(dir, 'agent/main.js'),
       inProcessMain: join(dir, 'node/in-process/main.js'),
+      inProcessSupervisor: join(dir, 'node/in-process/supervise.sh'),
+      inProcessPostMortem: join(dir, 'node/in-process/post-mortem.js'),
       root: built.root,
       tree: { runtimeShimsDir: dir, dirs: [built.root] },
     };
@@ -119,7 +145,9 @@ export class LocalProvider implements EnvironmentProvider {
   private readonly tooBig = new Set<string>();
   private readonly nodeInProcess: boolean;
   /** Where environments load Serval's shims from: built JavaScript (ADR-56), or the sources if that failed. */
-  private readonly shims: { agentMain: string; inProcessMain: string; root?: string; tree: ShimTree };
+  private readonly shims: LoadableShims;
+  private readonly keptTmp: KeptTmpDirs;
+  private closing = false;
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
 
@@ -128,6 +156,7 @@ export class LocalProvider implements EnvironmentProvider {
     this.logSink = logSink;
     const tag = instanceTag();
     this.dirs = new EnvironmentDirs(options.dataDir, tag);
+    this.keptTmp = new KeptTmpDirs(join(options.dataDir, 'environments', tag));
     const auto = options.localIsolation === 'auto';
     const noSandbox = auto ? sandboxUnavailable() : 'SERVAL_LOCAL_ISOLATION=off';
     this.sandboxed = noSandbox === undefined;
@@ -139,7 +168,7 @@ export class LocalProvider implements EnvironmentProvider {
     if (this.sandboxed && options.cacheDir) {
       startCompileCacheBuild(options.cacheDir, this.shims.tree, this.sharedPaths);
     }
-    this.nodeInProcess = options.nodeInProcess ?? false;
+    this.nodeInProcess = options.nodeInProcess ?? true;
     if (noSandbox) {
       this.isolationNotes.push(
         `local mode is single-tenant: environments share this user's file system, processes and loopback (${noSandbox})`,
@@ -164,6 +193,8 @@ export class LocalProvider implements EnvironmentProvider {
     // A missing interpreter fails the start with its reason, which the caller sees as ResourceNotReady.
     if (python && !python.ok) return { exited: Promise.resolve(python.message), stop: () => {} };
     const envDir = this.dirs.create(spec.environmentId);
+    // A reset in-process environment's replacement gets its /tmp, as a restarted runtime in Lambda would.
+    const keepTmpAs = this.inProcess(spec.runtime) ? keptTmpKey(spec) : undefined;
     // Sandboxed: Serval's own, read-only, which holds no function's code (ADR-55).
     const compileCache = this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache');
     const { launched, link } = this.spawnAgent({
@@ -179,6 +210,8 @@ export class LocalProvider implements EnvironmentProvider {
       // Layers: /opt inside a sandbox; without one, the merged directory itself stands in for /opt.
       optDir: spec.layersDir,
       logTo: () => spec,
+      onLink: acceptLink,
+      keepTmpAs,
     });
     if (link) acceptLink(link);
     return launched;
@@ -191,6 +224,9 @@ export class LocalProvider implements EnvironmentProvider {
    */
   prewarmable(spec: Omit<EnvironmentSpec, 'environmentId'>): boolean {
     if (!/^(nodejs|python|provided)/.test(spec.runtime)) return false;
+    // A generic environment has a /tmp of its own: a reset one's waiting for its replacement would be lost.
+    if (this.inProcess(spec.runtime) && this.keptTmp.has(keptTmpKey({ ...spec, environmentId: '' })))
+      return false;
     if (spec.runtime.startsWith('python') && resolvePython(spec.runtime, process.env).ok !== true)
       return false;
     if (!this.sandboxed) return spec.layersDir === undefined;
@@ -297,7 +333,9 @@ export class LocalProvider implements EnvironmentProvider {
     const cgroupFds = cgroup ? [cgroup.fds.procs, cgroup.fds.peak, cgroup.fds.events] : [];
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
 
-    const agent = this.environmentCommand(start);
+    const command = this.environmentCommand(start);
+    if (command.inProcess)
+      env.SERVAL_IN_PROCESS_STATE = this.sandboxed ? SANDBOX_LEDGER : join(envDir.dir, 'in-process-calls');
     const { file, args } = this.sandboxed
       ? sandboxCommand(
           {
@@ -309,35 +347,113 @@ export class LocalProvider implements EnvironmentProvider {
             readOnly: [...this.sharedPaths, ...(start.python ? interpreterPaths(start.python) : [])],
             shared: this.sharedDirs,
           },
-          agent,
+          command.argv,
         )
-      : { file: agent[0]!, args: agent.slice(1) };
-    const child = spawn(file, args, {
-      cwd: envDir.dir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', ...cgroupFds],
-    });
-    const link = (child.stdio[LINK_FD] as Duplex | null) ?? undefined; // none if the spawn itself failed
-    onLines(child.stdout!, log);
-    onLines(child.stderr!, (line) => log(`[serval-agent] ${line}`));
-    const exited = new Promise<string>((resolve) => {
-      child.once('error', (err) => resolve(`agent could not start: ${err.message}`));
-      child.once('exit', (code, signal) =>
-        resolve(signal ? `agent killed by ${signal}` : `agent exited with ${code}`),
+      : { file: command.argv[0]!, args: command.argv.slice(1) };
+    let child: ChildProcess | undefined;
+    let stopped = false;
+    const resetSaid = { value: false };
+    const { promise: spawned, resolve: settleSpawn } = Promise.withResolvers<ChildProcess | undefined>();
+    const begin = (linkEnd: 'pipe' | Duplex) => {
+      // Unsandboxed, an in-process environment is a group (supervisor and Node): it is ended as one.
+      const group = command.inProcess && !this.sandboxed;
+      const ipc = command.inProcess ? ['ignore', 'ipc'] : [];
+      child = spawn(file, args, {
+        cwd: envDir.dir,
+        env,
+        stdio: [
+          'ignore',
+          'pipe',
+          'pipe',
+          linkEnd,
+          ...(cgroup ? cgroupFds : ['ignore', 'ignore', 'ignore']),
+          ...ipc,
+        ] as never,
+        detached: group,
+      });
+      const { keepTmpAs } = start;
+      onLines(
+        child.stdout!,
+        keepTmpAs
+          ? (line) => (line === RESET_LINE ? this.resetting(keepTmpAs, exited, resetSaid) : log(line))
+          : log,
       );
-    }).then(async (reason) => {
-      // Whatever the runtime started (even with setsid) ends with its environment.
-      await cgroup?.remove();
-      this.dirs.remove(envDir);
-      this.running.delete(launched);
-      return reason;
-    });
+      onLines(child.stderr!, (line) => log(`[serval-agent] ${line}`));
+      settleSpawn(child);
+      return child;
+    };
+    let link: Duplex | undefined;
+    if (!command.inProcess) {
+      link = (begin('pipe').stdio[LINK_FD] as Duplex | null) ?? undefined; // none if the spawn itself failed
+    } else {
+      // The link's environment end goes in twice: as fd 3, which the supervisor keeps for the post-mortem,
+      // and over the IPC channel, where Node receives it close-on-exec (ADR-54).
+      const { keepTmpAs } = start;
+      const previous = keepTmpAs ? this.keptTmp.settled(keepTmpAs) : Promise.resolve();
+      void Promise.all([linkPair(), previous]).then(
+        ([{ gateway, environment }]) => {
+          if (stopped) {
+            gateway.destroy();
+            environment.destroy();
+            settleSpawn(undefined);
+            return;
+          }
+          if (keepTmpAs) this.keptTmp.take(keepTmpAs, envDir.tmpDir);
+          const started = begin(environment);
+          started.once('error', () => environment.destroy());
+          if (started.pid === undefined) {
+            gateway.destroy();
+            return;
+          }
+          started.send({ type: 'link' }, environment, () => started.disconnect());
+          start.onLink?.(gateway);
+        },
+        (err: Error) => {
+          log(`[serval-agent] no link for the environment: ${err.message}`);
+          settleSpawn(undefined);
+        },
+      );
+    }
+    const exited = spawned
+      .then(
+        (spawnedChild) =>
+          new Promise<string>((resolve) => {
+            if (!spawnedChild) return resolve('agent could not start: no link');
+            spawnedChild.once('error', (err) => resolve(`agent could not start: ${err.message}`));
+            spawnedChild.once('exit', (code, signal) =>
+              resolve(signal ? `agent killed by ${signal}` : `agent exited with ${code}`),
+            );
+          }),
+      )
+      .then(async (reason) => {
+        // Whatever the runtime started (even with setsid) ends with its environment.
+        await cgroup?.remove();
+        // Said before its last words: the gateway's stop may then end the process before its own exit.
+        if (start.keepTmpAs && (resetSaid.value || reason === IN_PROCESS_RESET) && !this.closing)
+          this.keptTmp.keep(start.keepTmpAs, envDir.tmpDir);
+        this.dirs.remove(envDir);
+        this.running.delete(launched);
+        return reason;
+      });
     const launched: LaunchedEnvironment = {
       exited,
       stop: () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_GRACE_MS).unref();
+        stopped = true;
+        const running = child;
+        if (!running || running.exitCode !== null || running.signalCode !== null) return;
+        const kill = (signal: NodeJS.Signals) => {
+          try {
+            if (command.inProcess && !this.sandboxed && running.pid !== undefined)
+              process.kill(-running.pid, signal);
+            else running.kill(signal);
+          } catch {
+            // already gone
+          }
+        };
+        kill('SIGTERM');
+        setTimeout(() => {
+          if (running.exitCode === null && running.signalCode === null) kill('SIGKILL');
+        }, SHUTDOWN_GRACE_MS).unref();
       },
     };
     this.running.add(launched);
@@ -348,19 +464,37 @@ export class LocalProvider implements EnvironmentProvider {
    * The agent, or for a nodejs* function in in-process mode the agent with its runtime inside. A generic
    * (pre-warmed) environment is always an agent: in-process mode has no specialisation protocol (ADR-52).
    */
-  private environmentCommand(start: AgentStart): string[] {
-    if (!this.nodeInProcess || start.prewarm || !start.runtime?.startsWith('nodejs'))
-      return [process.execPath, this.shims.agentMain];
+  private environmentCommand(start: AgentStart): { argv: string[]; inProcess: boolean } {
+    if (start.prewarm || !this.inProcess(start.runtime))
+      return { argv: [process.execPath, this.shims.agentMain], inProcess: false };
     // Lambda's Node bootstrap caps the old generation at 90 % of the function's memory (runtime-command.ts).
     const heap = Math.floor((start.memoryMB * 90) / 100);
-    return [process.execPath, `--max-old-space-size=${heap}`, this.shims.inProcessMain];
+    const node = [process.execPath, `--max-old-space-size=${heap}`, this.shims.inProcessMain];
+    // By path: sh is the system's (the sandbox shows /bin), whatever PATH says.
+    return {
+      argv: ['/bin/sh', this.shims.inProcessSupervisor, this.shims.inProcessPostMortem, ...node],
+      inProcess: true,
+    };
+  }
+
+  /** An in-process environment said it resets itself: a replacement waits for its /tmp. */
+  private resetting(key: string, exited: Promise<string>, said: { value: boolean }): void {
+    said.value = true;
+    this.keptTmp.ending(key, exited);
+  }
+
+  /** Whether a function of `runtime` gets an in-process environment (a generic one never does). */
+  private inProcess(runtime: string | undefined): boolean {
+    return this.nodeInProcess && runtime?.startsWith('nodejs') === true;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const all = [...this.running];
     for (const env of all) env.stop();
     await Promise.all(all.map((env) => env.exited));
     this.cgroups?.close();
+    this.keptTmp.close();
     this.dirs.close();
   }
 }

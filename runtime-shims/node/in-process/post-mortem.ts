@@ -1,0 +1,94 @@
+// Run by the supervisor (supervise.sh) when the environment's Node process died of a signal (the memory
+// cgroup's OOM killer, a V8 heap abort, its own SIGKILL): nobody inside it could answer for the calls it was
+// running, so this does, as the agent does for a runtime that died under its invocations (ADR-54): each
+// gets Runtime.OutOfMemory when the memory limit killed it, else Runtime.ExitError with the signal, its
+// END/REPORT lines, and the link's close behind them. The log tail holds only those platform lines: the
+// handler's own lines were in the dead process.
+import { constants } from 'node:os';
+import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
+import { invocationResult, platformError } from '../../agent/invocation-result.ts';
+import { LogStream } from '../../agent/log-stream.ts';
+import { describeExit } from '../../agent/runtime-process.ts';
+import type { StreamRelay } from '../../agent/stream-relay.ts';
+import { RESET_EXIT_CODE, RESET_LINE, readLedger } from './call-ledger.ts';
+import { closeFrame, messageFrame, writeAllSync } from './last-words.ts';
+
+const LINK_FD = 3;
+const PEAK_FD = 5;
+const EVENTS_FD = 6;
+const LEDGER_FD = 7;
+
+/** The `oom_kill N` line of cgroup v2's memory.events and of v1's memory.oom_control (as runtime-process.ts). */
+function oomKillCount(text: string): number {
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+function readFd(fd: number): string {
+  const buffer = Buffer.alloc(4096);
+  const n = process.getBuiltinModule('node:fs').readSync(fd, buffer, 0, buffer.length, 0);
+  return buffer.toString('utf8', 0, n);
+}
+
+function main(): void {
+  const status = Number(process.argv[2]);
+  const number = status - 128;
+  const signal = Object.entries(constants.signals).find(([, n]) => n === number)?.[0] as
+    | NodeJS.Signals
+    | undefined;
+  writeAllSync(1, Buffer.from(`${RESET_LINE}\n`));
+  const state = readLedger(LEDGER_FD);
+  if (state.saidLastWords || !state.spec) {
+    writeAllSync(LINK_FD, closeFrame(1000, 'the environment ended'));
+    return;
+  }
+  const cgroup = Boolean(process.env.SERVAL_MEMORY_CGROUP_FDS);
+  let oomKilled = state.overMemoryMB !== undefined;
+  let peakMB = state.overMemoryMB ?? 0;
+  if (cgroup) {
+    try {
+      oomKilled ||= oomKillCount(readFd(EVENTS_FD)) > 0;
+      peakMB = Math.max(peakMB, Math.ceil(Number(readFd(PEAK_FD).trim()) / (1024 * 1024)) || 0);
+    } catch {
+      // the cgroup's files are unreadable: the signal alone speaks
+    }
+  }
+  const errorType = oomKilled ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
+  const reason = `Runtime exited with error: ${describeExit({ code: status, signal: signal ?? null })}`;
+  const spec = { ...state.spec, environment: {} } as unknown as EnvironmentSpec;
+  const lines: string[] = [];
+  let quiet = true;
+  const log = new LogStream(spec, (line) => {
+    if (!quiet) lines.push(line);
+  });
+  const frames: Buffer[] = [];
+  const now = Date.now();
+  const relay = { isStarted: false, relayedBytes: 0 } as unknown as StreamRelay;
+  for (const call of state.calls) {
+    // Its START was written by the dead process; this one only seeds the tail.
+    log.start(call.requestId, call.traceId);
+    quiet = false;
+    const failure = platformError(errorType, `RequestId: ${call.requestId} Error: ${reason}`);
+    const durationMs = Math.max(0, now - call.at);
+    if (call.phase === 'init') log.initReport(durationMs, 'error', errorType);
+    const { result, body } = invocationResult(spec, log, {
+      requestId: call.requestId,
+      outcome: failure,
+      durationMs: call.phase === 'init' ? 0 : durationMs,
+      initDurationMs: call.phase === 'init' ? durationMs : call.initDurationMs,
+      maxMemoryUsedMB: peakMB,
+      relay,
+    });
+    quiet = true;
+    frames.push(messageFrame({ type: 'result', result }, body));
+  }
+  if (lines.length > 0) writeAllSync(1, Buffer.from(`${lines.join('\n')}\n`));
+  frames.push(closeFrame(1000, 'the environment ended'));
+  writeAllSync(LINK_FD, Buffer.concat(frames));
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`serval-node-in-process post-mortem: ${String(err)}\n`);
+}
+process.exit(RESET_EXIT_CODE);
