@@ -3,7 +3,8 @@
 // server streaming the same bytes on loopback in the same run. Run alone with
 // `node bench/response-streaming.ts`, or as part of `npm run bench`; with BENCH_STREAM_BASELINE set to
 // other checkouts (main's, say; comma-separated) their servals stream too, interleaved, for a before/after in one run;
-// BENCH_STREAM_MODES=agent,in-process runs each checkout in both Node modes (ADR-52) side by side as well.
+// each checkout runs in both Node modes (ADR-52): in-process, the default since ADR-54, and agent mode, side by
+// side; BENCH_STREAM_MODES=in-process (or agent) runs one.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,8 +19,11 @@ const STREAM_MB = 100;
 const RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
 /** Other checkouts (say, main's worktree), comma-separated, to measure side by side with this one. */
 const BASELINE_ROOTS = (process.env.BENCH_STREAM_BASELINE ?? '').split(',').filter(Boolean);
-/** Node modes to run each checkout in: `agent` (the default) and `in-process` (SERVAL_NODE_IN_PROCESS=on). */
-const MODES = (process.env.BENCH_STREAM_MODES ?? 'agent').split(',').filter(Boolean);
+/** Node modes to run each checkout in: `in-process` (the default since ADR-54) and `agent` (SERVAL_NODE_IN_PROCESS=off). */
+const MODES = (process.env.BENCH_STREAM_MODES ?? 'in-process,agent').split(',').filter(Boolean);
+for (const mode of MODES)
+  if (mode !== 'in-process' && mode !== 'agent')
+    throw new Error(`BENCH_STREAM_MODES: unknown mode ${JSON.stringify(mode)} (in-process or agent)`);
 const now = () => performance.timeOrigin + performance.now();
 
 /** GETs `url`, counting bytes without keeping them; `first` sees the first chunk and its arrival time. */
@@ -171,7 +175,8 @@ server writing the same chunks on loopback, interleaved in the same run; CPU is 
 ${rows.join('\n')}
 
 Load average (1 min) during the throughput runs: ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}.
-Targets: first byte under 5 ms over the function's write; at least half the loopback rate.
+Targets: first byte under 5 ms over the function's write; at least half the loopback rate (issue #17), in the
+default mode (in-process, ADR-54).
 `;
   } finally {
     loopback.close();
