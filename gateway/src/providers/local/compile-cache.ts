@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { markInUse, pruneUnused } from './cache-trees.ts';
 
 /** Where Serval's shims are loaded from: the built JavaScript (ADR-56) or, failing that, the sources. */
 export interface ShimTree {
@@ -46,8 +47,10 @@ export function servalCompileCache(): string | undefined {
 export function buildServalCompileCache(cacheRoot: string, shims: ShimTree, command: CacheBuild): void {
   if (built || building) return;
   const dir = join(cacheRoot, 'serval-compile-cache', treeKey(shims.dirs));
+  pruneUnused(join(cacheRoot, 'serval-compile-cache'), dir);
   if (existsSync(dir)) {
     built = dir;
+    markInUse(dir);
     return;
   }
   mkdirSync(join(cacheRoot, 'serval-compile-cache'), { recursive: true });
@@ -71,9 +74,13 @@ export function buildServalCompileCache(cacheRoot: string, shims: ShimTree, comm
       if (code !== 0 || readdirSync(work).length === 0) throw new Error('nothing built');
       renameSync(work, dir); // whole or not at all; another gateway may have won the race, which is as good
       built = dir;
+      markInUse(dir);
     } catch {
       rmSync(work, { recursive: true, force: true });
-      if (existsSync(dir)) built = dir;
+      if (existsSync(dir)) {
+        built = dir;
+        markInUse(dir);
+      }
     }
   });
 }

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join, relative } from 'node:path';
+import { markInUse, pruneUnused } from './cache-trees.ts';
 
 /** What the built tree holds, relative to the repository: the same layout, so relative imports hold. */
 const SOURCE_DIRS = ['runtime-shims', 'apis'];
@@ -55,8 +56,14 @@ export function buildShims(repoRoot: string, cacheDir: string): BuiltShims {
       .update('\0');
   const root = join(cacheDir, 'shims', hash.digest('hex').slice(0, 16));
   const built = { root, runtimeShimsDir: join(root, 'runtime-shims') };
-  if (existsSync(join(root, COMPLETE))) return built;
+  if (!existsSync(join(root, COMPLETE))) build(repoRoot, root, files);
+  markInUse(root);
+  pruneUnused(dirname(root), root);
+  return built;
+}
 
+/** Builds the tree into a directory of its own and renames it to `root`, whole, with its marker. */
+function build(repoRoot: string, root: string, files: string[]): void {
   mkdirSync(dirname(root), { recursive: true });
   const work = mkdtempSync(`${root}.building-`);
   try {
@@ -75,7 +82,6 @@ export function buildShims(repoRoot: string, cacheDir: string): BuiltShims {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  return built;
 }
 
 /**
