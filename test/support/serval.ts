@@ -113,6 +113,9 @@ export async function startServal(options: {
     metricsPort: 0,
     logFormat: 'text',
     dataDir: join(work, 'data'),
+    // Environments load the shims as `npm start`'s do: built into JavaScript in a cache (ADR-56), with
+    // Serval's compile cache beside it (ADR-55). One cache for the whole run, under .serval/ as the rest.
+    cacheDir: join(REPO_ROOT, '.serval', 'cache'),
     ...options.config,
   });
   const loaded = loadManifestDirectory(manifestsDir, config.dataDir);
