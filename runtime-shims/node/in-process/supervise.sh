@@ -15,6 +15,11 @@ node=$2
 shift 2
 # The whole environment is charged to the function's memory, this shell included.
 if [ -n "${SERVAL_MEMORY_CGROUP_FDS:-}" ]; then echo 0 >&4; fi
+# fd 7 is the call ledger: passed open by the local provider (ADR-57), or opened here from a path.
+if [ "${SERVAL_IN_PROCESS_STATE:-/proc/self/fd/7}" != /proc/self/fd/7 ]; then
+  exec 7<>"$SERVAL_IN_PROCESS_STATE"
+  export SERVAL_IN_PROCESS_STATE=/proc/self/fd/7
+fi
 reason=
 # The provider found a call past its deadline that Node's own timers did not end (a spin, a block outside
 # JavaScript): Node dies, and the post-mortem answers for its calls with Sandbox.Timedout (ADR-57).
