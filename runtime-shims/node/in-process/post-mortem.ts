@@ -24,6 +24,8 @@ const LINK_FD = 3;
 const PEAK_FD = 5;
 const EVENTS_FD = 6;
 const LEDGER_FD = 7;
+/** The link's close code for a provisioned environment whose init failed (upstream-link.ts). */
+const CLOSE_INIT_FAILED = 4001;
 
 /** The `oom_kill N` line of cgroup v2's memory.events and of v1's memory.oom_control (as runtime-process.ts). */
 function oomKillCount(text: string): number {
@@ -48,6 +50,13 @@ function main(): void {
   const state = readLedger(LEDGER_FD);
   if (state.saidLastWords || !state.spec) {
     writeAllSync(LINK_FD, closeFrame(1000, 'the environment ended'));
+    return;
+  }
+  // An init ahead of any call (provisioned) that overran: the gateway reads the reason as StatusReason,
+  // as the environment's own words for a slow one (environment.ts, initAhead).
+  if (timedOut && state.initAheadAt !== undefined && state.calls.length === 0) {
+    const reason = `Sandbox.Timedout: the init phase did not complete within ${INIT_LIMIT_MS / 1000} s`;
+    writeAllSync(LINK_FD, closeFrame(CLOSE_INIT_FAILED, reason));
     return;
   }
   const cgroup = Boolean(process.env.SERVAL_MEMORY_CGROUP_FDS);
