@@ -294,7 +294,12 @@ export class LocalProvider implements EnvironmentProvider {
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
 
     const command = this.environmentCommand(start);
-    const ledger = command.inProcess ? openLedger(envDir.dir) : undefined;
+    let ledger: { fd: number; path: string } | undefined;
+    try {
+      ledger = command.inProcess ? openLedger(envDir.dir) : undefined;
+    } catch (err) {
+      log(`[serval-agent] no call ledger, so no post-mortem nor deadline watch: ${(err as Error).message}`);
+    }
     if (ledger) env.SERVAL_IN_PROCESS_STATE = ledger.path;
     const { file, args } = this.sandboxed
       ? sandboxCommand(
@@ -319,7 +324,7 @@ export class LocalProvider implements EnvironmentProvider {
       // Unsandboxed, an in-process environment is a group (supervisor and Node): it is ended as one.
       const group = command.inProcess && !this.sandboxed;
       // fd 7 the ledger (in-process-launch.ts), then the IPC channel.
-      const ipc = ledger ? [ledger.fd, 'ipc'] : [];
+      const ipc = command.inProcess ? [ledger?.fd ?? 'ignore', 'ipc'] : [];
       child = spawn(file, args, {
         cwd: envDir.dir,
         env,
