@@ -156,7 +156,12 @@ export function report(m: Measured): string {
         ? `${f(mem.privateMb, 1)} MB (agent ${f(mem.agentPrivateMb, 1)}, runtime ${f(mem.runtimePrivateMb, 1)}; PSS ${f(mem.pssMb, 1)} MB) over ${mem.environments} environments, ${mem.runtimes} runtimes`
         : 'n/a',
       '< 25 MB',
-      mem && Math.min(mem.environments, mem.runtimes) >= memoryEnvironments ? mem.privateMb < 25 : undefined,
+      // In-process environments (the default, ADR-54) have no runtime process of their own.
+      mem &&
+        mem.environments >= memoryEnvironments &&
+        (mem.runtimes === 0 || mem.runtimes >= memoryEnvironments)
+        ? mem.privateMb < 25
+        : undefined,
     ),
     versus(
       `cold start vs RIE (${f(m.cold.serval, 1)} vs ${f(m.cold.rie, 1)} ms)`,

@@ -20,6 +20,9 @@ export interface EnvironmentMemory {
   /** The same for the agent processes alone and the runtimes alone. */
   agentPrivateMb: number;
   runtimePrivateMb: number;
+  /** The same for the sandbox wrappers (bwrap) and the in-process supervisors (sh, ADR-54). */
+  wrapperPrivateMb: number;
+  supervisorPrivateMb: number;
   /** The gateway itself, not counted in the per-environment figures. */
   gatewayPrivateMb: number;
   /** Processes whose smaps_rollup could not be read (ended, or not ours to read). */
@@ -32,8 +35,11 @@ interface Rollup {
 }
 
 /** An environment's first Node process: an agent, or an in-process environment (ADR-52, the runtime inside it). */
+// /proc's command lines are NUL-separated: the wrapper's and the supervisor's name main.js as an argument.
+const isWrapper = (cmdline: string) => /^([^\0]*\/)?(unshare|bwrap)\0/.test(cmdline);
+const isSupervisor = (cmdline: string) => cmdline.includes('in-process/supervise.sh');
 const isAgent = (cmdline: string) =>
-  /(agent|in-process)\/main\.[jt]s/.test(cmdline) && !/^(\S*\/)?(unshare|bwrap) /.test(cmdline);
+  /(agent|in-process)\/main\.[jt]s/.test(cmdline) && !isWrapper(cmdline) && !isSupervisor(cmdline);
 const isRuntime = (cmdline: string) => cmdline.includes('runtime-shims/node/bootstrap');
 
 function rollup(pid: number): Rollup | undefined {
@@ -59,6 +65,8 @@ export async function environmentMemory(
   count: number,
   post: (url: string, body: string, agent: Agent) => Promise<{ status: number; text: string }>,
   parallel = 8,
+  /** Another checkout's serval, for a before/after comparison in one run (environment-memory-ab.ts). */
+  root?: string,
 ): Promise<EnvironmentMemory> {
   const dir = mkdtempSync(join(tmpdir(), 'serval-bench-memory-'));
   mkdirSync(join(dir, 'manifests'));
@@ -72,8 +80,12 @@ export async function environmentMemory(
       )
       .join('---\n'),
   );
-  const serval = await startServalProcess(join(dir, 'manifests'), { SERVAL_DATA_DIR: join(dir, 'data') });
-  const root = serval.child.pid!;
+  const serval = await startServalProcess(
+    join(dir, 'manifests'),
+    { SERVAL_DATA_DIR: join(dir, 'data') },
+    root,
+  );
+  const gatewayPid = serval.child.pid!;
   try {
     const agent = new Agent({ keepAlive: true, maxSockets: parallel });
     for (let round = 0; round < 2; round++)
@@ -86,11 +98,13 @@ export async function environmentMemory(
         );
     agent.destroy();
     await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage be collected
-    const tree = cpuTree(root);
+    const tree = cpuTree(gatewayPid);
     let privateBytes = 0;
     let pss = 0;
     let agentPrivate = 0;
     let runtimePrivate = 0;
+    let wrapperPrivate = 0;
+    let supervisorPrivate = 0;
     let gatewayPrivate = 0;
     let unreadable = 0;
     let environments = 0;
@@ -113,6 +127,10 @@ export async function environmentMemory(
       } else if (isRuntime(p.cmdline)) {
         runtimes++;
         runtimePrivate += r.private;
+      } else if (isWrapper(p.cmdline)) {
+        wrapperPrivate += r.private;
+      } else if (isSupervisor(p.cmdline)) {
+        supervisorPrivate += r.private;
       }
     }
     const mb = (bytes: number) => bytes / 1e6 / Math.max(1, environments);
@@ -123,6 +141,8 @@ export async function environmentMemory(
       pssMb: mb(pss),
       agentPrivateMb: mb(agentPrivate),
       runtimePrivateMb: mb(runtimePrivate),
+      wrapperPrivateMb: mb(wrapperPrivate),
+      supervisorPrivateMb: mb(supervisorPrivate),
       gatewayPrivateMb: gatewayPrivate / 1e6,
       unreadable,
     };

@@ -34,6 +34,8 @@ export const handler = async (event) => {
 };
 `;
 const BROKEN = `throw new Error('init blew up on purpose');\nexport const handler = async () => ({});\n`;
+/** An init its own event loop cannot end: the local provider's deadline watch does (ADR-57). */
+const SPINNING = 'for (;;) {}\nexport const handler = async () => ({});\n';
 
 interface Answer {
   type: string;
@@ -121,6 +123,7 @@ beforeAll(async () => {
       inlineNode('capped', HANDLER, { spec: { reservedConcurrency: 2 } }),
       inlineNode('short', HANDLER),
       inlineNode('broken', BROKEN),
+      inlineNode('spinning', SPINNING),
       inlineNode('tenanted', HANDLER, { spec: { tenancy: { mode: 'PER_TENANT' } } }),
     ],
     config: { localSharedDirs: [shared], idleTimeoutSeconds: 1 },
@@ -316,6 +319,25 @@ describe('provisioned concurrency', () => {
     );
     expect(failed.AllocatedProvisionedConcurrentExecutions).toBe(0);
     expect(failed.StatusReason).toMatch(/init blew up on purpose/);
+  }, 180_000);
+
+  it('reports FAILED with Sandbox.Timedout when the init spins past the init phase', async () => {
+    await publishWithAlias('spinning');
+    const began = Date.now();
+    await lambda.send(
+      new PutProvisionedConcurrencyConfigCommand({
+        FunctionName: 'spinning',
+        Qualifier: '1',
+        ProvisionedConcurrentExecutions: 1,
+      }),
+    );
+    const failed = await eventually(
+      () => config('spinning', '1'),
+      (c) => c.Status === 'FAILED',
+      'FAILED',
+    );
+    expect(failed.StatusReason).toMatch(/Sandbox\.Timedout: the init phase did not complete within 10 s/);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(10_000);
   }, 180_000);
 
   it('resizes, and ends the provisioned environments when the configuration is deleted', async () => {

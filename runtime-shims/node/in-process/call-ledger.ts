@@ -1,13 +1,20 @@
-// What an in-process environment is running, kept where its supervisor can read it after the process is
-// gone (ADR-54): the calls in flight, whether its last words were said, and whether the memory watch ended
-// it. One positional write when a call starts and one when it ends; nothing wakes anyone.
-//
-// Layout of the file: byte 0 `E` once the process said its last words (nothing left to report), byte 1 `M`
-// when the memory watch killed it, bytes 2-15 the resident MB it saw then; from byte 64 one slot of 256
-// bytes per call the environment may run at once (a JSON line, or a newline when free); after them, once,
-// the facts of the spec its report needs (a JSON line).
+// What an in-process environment is running, kept where its supervisor and the local provider can read it
+// (ADR-54, ADR-57): the calls in flight, whether its last words were said, and whether the memory watch
+// ended it. One positional write when a call starts and one when it ends; nothing wakes anyone. The layout
+// is apis/in-process-ledger.ts.
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
+import {
+  LEDGER_INIT_AHEAD_AT,
+  LEDGER_SLOT_BYTES,
+  LEDGER_SLOTS_AT,
+  type LedgerEntry,
+  type LedgerSpec,
+  type LedgerState,
+  parseLedger,
+} from '../../../apis/in-process-ledger.ts';
+
+export type { LedgerEntry, LedgerState } from '../../../apis/in-process-ledger.ts';
 
 /**
  * How an environment that ended itself (a reset: timeout, crash, exit, death by signal) exits, as against a
@@ -20,44 +27,25 @@ export const RESET_EXIT_CODE = 75;
  */
 export const RESET_LINE = 'serval-environment: reset';
 
-const SLOTS_AT = 64;
-const SLOT_BYTES = 256;
+const SLOTS_AT = LEDGER_SLOTS_AT;
+const SLOT_BYTES = LEDGER_SLOT_BYTES;
 const FREE = Buffer.from('\n');
-
-/** One call in flight, as the post-mortem sees it. */
-export interface LedgerEntry {
-  requestId: string;
-  traceId?: string | undefined;
-  /** Epoch ms its current phase started at. */
-  at: number;
-  /** Its init ran first and is still running (`init`), or its handler runs (`invoke`). */
-  phase: 'init' | 'invoke';
-  initDurationMs?: number | undefined;
-}
-
-/** The spec's facts a REPORT needs, without the function's variables (no secrets in the file). */
-export type LedgerSpec = Pick<
-  EnvironmentSpec,
-  | 'environmentId'
-  | 'namespace'
-  | 'functionName'
-  | 'version'
-  | 'runtime'
-  | 'memoryMB'
-  | 'timeoutSeconds'
-  | 'logFormat'
-  | 'initializationType'
->;
 
 export class CallLedger {
   readonly fd: number;
   private readonly free: number[];
 
-  /** Opens the supervisor's file by its path, then unlinks it: the function never sees it. */
+  /**
+   * Opens the supervisor's file by its path, then unlinks it: the function never sees it. A descriptor the
+   * supervisor passed on (/proc/self/fd/N) is reopened close-on-exec and closed, so a handler's child
+   * processes do not inherit it.
+   */
   static open(path: string, spec: EnvironmentSpec): CallLedger {
     const fd = openSync(path, 'r+');
+    const passed = /^\/proc\/self\/fd\/(\d+)$/.exec(path);
     try {
-      unlinkSync(path);
+      if (passed) closeSync(Number(passed[1]));
+      else unlinkSync(path);
     } catch {
       // already gone: the supervisor still holds it
     }
@@ -104,6 +92,18 @@ export class CallLedger {
     writeSync(this.fd, 'E', 0);
   }
 
+  /** The memory watch ends the process, at `residentMB`: the post-mortem says Runtime.OutOfMemory. */
+  overMemory(residentMB: number): void {
+    writeSync(this.fd, `M${residentMB}`.slice(0, 15), 1);
+  }
+
+  /** An init ahead of any call (provisioned) began at `atMs`, or (undefined) it ended. */
+  initAhead(atMs: number | undefined): void {
+    const mark = Buffer.alloc(SLOTS_AT - LEDGER_INIT_AHEAD_AT);
+    if (atMs !== undefined) mark.write(`I${Math.round(atMs)}`);
+    writeSync(this.fd, mark, 0, mark.length, LEDGER_INIT_AHEAD_AT);
+  }
+
   private write(slot: number, entry: LedgerEntry): void {
     const line = Buffer.from(`${JSON.stringify(entry)}\n`);
     // A request id is at most a few dozen bytes; a line that cannot fit is cut to its id.
@@ -111,19 +111,6 @@ export class CallLedger {
       line.length <= SLOT_BYTES ? line : Buffer.from(`${JSON.stringify({ ...entry, traceId: undefined })}\n`);
     writeSync(this.fd, fitted, 0, Math.min(fitted.length, SLOT_BYTES), SLOTS_AT + slot * SLOT_BYTES);
   }
-}
-
-/** Marks, from the watchdog's thread, that the memory watch is ending the process (at `residentMB`). */
-export const MEMORY_MARK_SOURCE = `function markOverMemory(fd, residentMB) {
-  require('node:fs').writeSync(fd, ('M' + residentMB).slice(0, 15), 1);
-}`;
-
-export interface LedgerState {
-  saidLastWords: boolean;
-  /** The memory watch's reading when it ended the process, if it did. */
-  overMemoryMB: number | undefined;
-  spec: LedgerSpec | undefined;
-  calls: LedgerEntry[];
 }
 
 /** The post-mortem's read of the whole file. */
@@ -137,31 +124,5 @@ export function readLedger(fd: number): LedgerState {
     at += n;
   }
   closeSync(fd);
-  const data = Buffer.concat(chunks);
-  const mark = data.toString('latin1', 1, 16).replace(/\0+$/, '');
-  const state: LedgerState = {
-    saidLastWords: data[0] === 0x45,
-    overMemoryMB: mark.startsWith('M') ? Number(mark.slice(1)) || 0 : undefined,
-    spec: undefined,
-    calls: [],
-  };
-  for (let at = SLOTS_AT; at < data.length; at += SLOT_BYTES) {
-    const line = data.toString(
-      'utf8',
-      at,
-      data.indexOf(0x0a, at) >= 0 ? data.indexOf(0x0a, at) : data.length,
-    );
-    if (!line.startsWith('{')) continue;
-    try {
-      const parsed = JSON.parse(line) as LedgerEntry | LedgerSpec;
-      if ('requestId' in parsed) state.calls.push(parsed);
-      else if ('functionName' in parsed) {
-        state.spec = parsed;
-        break;
-      }
-    } catch {
-      // a slot torn by the kill: that call is not reported
-    }
-  }
-  return state;
+  return parseLedger(Buffer.concat(chunks));
 }

@@ -4,8 +4,9 @@
 // API. What the agent does by killing a runtime process (a timeout, a crash, a failed init) this
 // environment does by ending itself: its last results go out, the link closes, and the gateway starts a
 // fresh environment for the next call.
-import { closeSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import type { InvocationRequest, InvocationResult } from '../../../apis/environment-link.ts';
+import { INIT_LIMIT_MS } from '../../../apis/in-process-ledger.ts';
 import {
   type Failure,
   invocationResult,
@@ -23,17 +24,17 @@ import { serveRuntimeApi } from './foreign-runtime-api.ts';
 import { InProcessClient } from './in-process-client.ts';
 import { closeFrame, messageFrame, writeAllSync } from './last-words.ts';
 import type { LogSink } from './log-sink.ts';
+import { watchMemory } from './memory-watch.ts';
 import { captureOutput, enterFunctionEnvironment } from './runtime-setup.ts';
-import { Watchdog } from './watchdog.ts';
 
-const INIT_LIMIT_MS = 10_000;
 /**
- * What of this process's resident memory is the agent's part (the watchdog's isolate, the link, the log
- * stream, the Runtime API server), which agent mode's sampling of its runtime process does not count: the
- * same handler's resident memory was 26 MB above agent mode's runtime (113-114 MB against 82-88, ADR-54).
+ * What of this process's resident memory is the agent's part (the link, the log stream, the Runtime API
+ * server), which agent mode's sampling of its runtime process does not count: the same handler's resident
+ * memory was 26 MB above agent mode's runtime (113-114 MB against 82-88, ADR-54), about 10 of it the
+ * timeout watchdog's isolate: removing it took a warm environment from 29.6 to 19.6 MB private (ADR-57).
  * Only where no cgroup holds the limit.
  */
-const AGENT_PART_MB = 32;
+const AGENT_PART_MB = 22;
 
 /** What the supervisor (supervise.sh, ADR-54) set up for this process. */
 export interface Supervision {
@@ -67,15 +68,12 @@ export class InProcessEnvironment implements LinkedEnvironment {
   private readonly log: LogStream;
   private readonly client: InProcessClient;
   private readonly calls = new Map<string, Call>();
-  private watchdog: Watchdog | undefined;
   private initialised = false;
   /** The one init of this process: started by the first call (or initAhead), joined by any other. */
   private initDone: Promise<InitResult> | undefined;
   private settleInit: ((result: InitResult) => void) | undefined;
   private initStartedAt = 0;
   private initError: { errorType: string; body: Buffer } | undefined;
-  /** While an init runs: past this (epoch ms) it is over, even if the loop cannot say so. */
-  private initDeadlineMs: number | undefined;
   private ending = false;
   /** A fault was reported: the invocation's result is this environment's last. */
   private resetting = false;
@@ -124,15 +122,10 @@ export class InProcessEnvironment implements LinkedEnvironment {
         return '';
       },
     );
-    this.watchdog = new Watchdog(() => this.overdue(), {
-      linkFd: config.linkFd,
-      memorySizeMB: spec.memoryMB,
-      timeoutSeconds: spec.timeoutSeconds,
-      textLog: spec.logFormat !== 'JSON',
-      ledgerFd: this.ledger?.fd,
-      // Without a cgroup nothing else holds the environment to its memory (the agent samples its runtime).
-      memoryLimitMB: memoryCgroup ? undefined : spec.memoryMB + AGENT_PART_MB,
-    });
+    // Without a cgroup nothing else holds the environment to its memory (the agent samples its runtime).
+    // A handler that spins or blocks past its deadline is ended from outside: the local provider reads the
+    // ledger and has the supervisor kill this process (ADR-57).
+    if (!memoryCgroup) watchMemory(spec.memoryMB + AGENT_PART_MB, this.ledger);
     process.on('exit', (code) => {
       this.lastWords({ exitCode: code });
       // Any end but a stop is a reset, whatever status the handler exited with: the provider keeps /tmp.
@@ -142,12 +135,14 @@ export class InProcessEnvironment implements LinkedEnvironment {
 
   stop(): void {
     this.stopping = true;
-    this.watchdog?.stop();
   }
 
   async initAhead(): Promise<string | undefined> {
     this.log.initStart();
+    // No call holds this init's deadline in the ledger: the mark does, for the provider (ADR-57).
+    this.ledger?.initAhead(Date.now());
     const init = await this.waitInit(INIT_LIMIT_MS);
+    this.ledger?.initAhead(undefined);
     if (init.ok) return undefined;
     this.log.initReport(
       init.durationMs,
@@ -183,7 +178,8 @@ export class InProcessEnvironment implements LinkedEnvironment {
     };
     this.calls.set(requestId, call);
     const entry = { requestId, traceId: request.traceId, at: Date.now() };
-    call.slot = this.ledger?.enter({ ...entry, phase: this.initialised ? 'invoke' : 'init' }) ?? -1;
+    const inInit = !this.initialised;
+    call.slot = this.ledger?.enter({ ...entry, phase: inInit ? 'init' : 'invoke' }) ?? -1;
     const joining = !this.initialised && this.initDone !== undefined;
     if (!this.initialised && !joining) this.log.initStart();
     this.log.start(requestId, request.traceId);
@@ -195,7 +191,8 @@ export class InProcessEnvironment implements LinkedEnvironment {
       const init = await this.initPhase(call);
       if (!init.ok) return this.endWith(call, init.failure);
     }
-    if (call.slot >= 0 && call.initDurationMs !== undefined)
+    // Its invoke phase begins now, for the ledger's readers too (a call that joined another's init included).
+    if (call.slot >= 0 && inInit)
       this.ledger?.update(call.slot, {
         ...entry,
         at: Date.now(),
@@ -242,8 +239,6 @@ export class InProcessEnvironment implements LinkedEnvironment {
   /** Starts the runtime's init once; waits for it at most `limitMs` from now. */
   private waitInit(limitMs: number): Promise<InitResult> {
     this.initDone ??= this.startInit();
-    this.initDeadlineMs = Date.now() + limitMs;
-    this.rearm();
     const done = this.initDone;
     return new Promise<InitResult>((resolve) => {
       const timer = setTimeout(() => {
@@ -257,9 +252,6 @@ export class InProcessEnvironment implements LinkedEnvironment {
         clearTimeout(timer);
         resolve(result);
       });
-    }).finally(() => {
-      this.initDeadlineMs = undefined;
-      this.rearm();
     });
   }
 
@@ -325,11 +317,9 @@ export class InProcessEnvironment implements LinkedEnvironment {
         clearTimeout(call.timer);
         call.settle = undefined;
         call.deadlineMs = undefined;
-        this.rearm();
         resolve(outcome);
       };
       call.timer = setTimeout(() => this.timedOut(call), deadlineMs - Date.now()).unref();
-      this.rearm();
       this.client.deliver(request, body, Math.round(deadlineMs));
     });
   }
@@ -349,20 +339,6 @@ export class InProcessEnvironment implements LinkedEnvironment {
       return;
     }
     this.lastWords({ timedOut: new Set([call.requestId]) });
-    process.exit(0);
-  }
-
-  /** Run by the watchdog through an interrupt, possibly inside a handler's spinning code. */
-  private overdue(): void {
-    const now = Date.now();
-    const initLate = this.initDeadlineMs !== undefined && this.initDeadlineMs <= now;
-    const late = [...this.calls.values()].filter((c) =>
-      c.deadlineMs === undefined ? initLate : c.deadlineMs <= now,
-    );
-    if (late.length === 0) return;
-    this.lastWords({ timedOut: new Set(late.map((c) => c.requestId)) });
-    // Node says it waits for the watchdog's inspector session at exit; that is not the function's to log.
-    closeSync(2);
     process.exit(0);
   }
 
@@ -422,18 +398,6 @@ export class InProcessEnvironment implements LinkedEnvironment {
     if (this.ending) return;
     this.ending = true;
     this.context.ended();
-  }
-
-  private rearm(): void {
-    let earliest = this.initDeadlineMs;
-    let owner: Call | undefined;
-    for (const call of this.calls.values())
-      if (call.deadlineMs !== undefined && (earliest === undefined || call.deadlineMs < earliest)) {
-        earliest = call.deadlineMs;
-        owner = call;
-      }
-    const startedAtMs = owner && Date.now() - (performance.now() - owner.startedAt);
-    this.watchdog?.arm(earliest, owner && { requestId: owner.requestId, startedAtMs: startedAtMs! });
   }
 
   /**

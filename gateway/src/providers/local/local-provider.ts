@@ -5,7 +5,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { EnvironmentSpec } from '../../../../apis/environment-link.ts';
 import type { GenericEnvironment, GenericLaunch } from '../../dispatch/prewarm-pool.ts';
 import type {
@@ -15,13 +14,14 @@ import type {
   LaunchedEnvironment,
 } from '../provider.ts';
 import { linkTree, TooManyFiles } from './code-links.ts';
-import { type ShimTree, servalCompileCache } from './compile-cache.ts';
+import { servalCompileCache } from './compile-cache.ts';
 import { type EnvironmentDir, EnvironmentDirs } from './environment-dirs.ts';
+import { closeLedger, DeadlineWatch, inProcessArgv, linkInProcess, openLedger } from './in-process-launch.ts';
 import { instanceTag } from './instance-tag.ts';
 import { resolvePython } from './interpreters.ts';
 import { KeptTmpDirs, keptTmpKey, RESET_LINE } from './kept-tmp.ts';
 import { onLines } from './line-reader.ts';
-import { linkPair } from './link-pair.ts';
+import { type LoadableShims, loadableShims } from './loadable-shims.ts';
 import { type EnvironmentCgroup, MemoryCgroups } from './memory-cgroup.ts';
 import {
   hasAncestorNodeModules,
@@ -33,11 +33,7 @@ import {
   sharedReadOnlyPaths,
   startCompileCacheBuild,
 } from './sandbox.ts';
-import { buildShims } from './shim-build.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-/** Where a sandboxed in-process environment's supervisor keeps its call ledger (private to the sandbox). */
-const SANDBOX_LEDGER = '/dev/shm/serval-in-process-calls';
 /** How an in-process environment that reset itself exits (RESET_EXIT_CODE in runtime-shims/node/in-process/call-ledger.ts). */
 const IN_PROCESS_RESET = 'agent exited with 75';
 /** Lambda's shutdown phase: 2 s, then SIGKILL. */
@@ -77,6 +73,8 @@ interface AgentStart {
   keepTmpAs?: string | undefined;
   /** Where a link made after the spawn goes (an in-process environment's, ADR-54). */
   onLink?: ((link: Duplex) => void) | undefined;
+  /** What the deadline watch needs of an in-process environment's function (ADR-57). */
+  deadlines?: { timeoutSeconds: number; slots: number } | undefined;
 }
 
 export interface LocalProviderOptions {
@@ -89,47 +87,6 @@ export interface LocalProviderOptions {
   nodeInProcess?: boolean;
   /** Where the shims are built as JavaScript (SERVAL_CACHE); none: environments load the TypeScript sources. */
   cacheDir?: string | undefined;
-}
-
-interface LoadableShims {
-  agentMain: string;
-  /** The agent with the Node runtime inside it (ADR-52). */
-  inProcessMain: string;
-  /** Its first process, so Node is not PID 1 and something outlives it to say how it died (ADR-54). */
-  inProcessSupervisor: string;
-  inProcessPostMortem: string;
-  /** The built tree's root, which a sandbox must show; none for the sources. */
-  root?: string;
-  tree: ShimTree;
-}
-
-/** The agent's entry points in the built shims, or in the sources (saying why) if they cannot be built. */
-function loadableShims(cacheDir: string | undefined, notes: string[]): LoadableShims {
-  const source = (dir: string): LoadableShims => ({
-    agentMain: join(dir, 'agent/main.ts'),
-    inProcessMain: join(dir, 'node/in-process/main.ts'),
-    inProcessSupervisor: join(dir, 'node/in-process/supervise.sh'),
-    inProcessPostMortem: join(dir, 'node/in-process/post-mortem.ts'),
-    tree: { runtimeShimsDir: dir, dirs: [dir, join(REPO_ROOT, 'apis')] },
-  });
-  if (!cacheDir) return source(join(REPO_ROOT, 'runtime-shims'));
-  try {
-    const built = buildShims(REPO_ROOT, cacheDir);
-    const dir = built.runtimeShimsDir;
-    return {
-      agentMain: join(dir, 'agent/main.js'),
-      inProcessMain: join(dir, 'node/in-process/main.js'),
-      inProcessSupervisor: join(dir, 'node/in-process/supervise.sh'),
-      inProcessPostMortem: join(dir, 'node/in-process/post-mortem.js'),
-      root: built.root,
-      tree: { runtimeShimsDir: dir, dirs: [built.root] },
-    };
-  } catch (err) {
-    notes.push(
-      `environments load the runtimes' TypeScript sources, about 12 MB more each (${(err as Error).message})`,
-    );
-    return source(join(REPO_ROOT, 'runtime-shims'));
-  }
 }
 
 export class LocalProvider implements EnvironmentProvider {
@@ -147,6 +104,8 @@ export class LocalProvider implements EnvironmentProvider {
   /** Where environments load Serval's shims from: built JavaScript (ADR-56), or the sources if that failed. */
   private readonly shims: LoadableShims;
   private readonly keptTmp: KeptTmpDirs;
+  /** Ends in-process handlers that overran their deadline where their own loop could not (ADR-57). */
+  private readonly deadlines = new DeadlineWatch();
   private closing = false;
   /** What start-up found about isolation, for the terminal: where it falls short, in plain words. */
   readonly isolationNotes: string[] = [];
@@ -212,6 +171,7 @@ export class LocalProvider implements EnvironmentProvider {
       logTo: () => spec,
       onLink: acceptLink,
       keepTmpAs,
+      deadlines: { timeoutSeconds: spec.timeoutSeconds, slots: spec.maxConcurrency ?? 1 },
     });
     if (link) acceptLink(link);
     return launched;
@@ -334,8 +294,13 @@ export class LocalProvider implements EnvironmentProvider {
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
 
     const command = this.environmentCommand(start);
-    if (command.inProcess)
-      env.SERVAL_IN_PROCESS_STATE = this.sandboxed ? SANDBOX_LEDGER : join(envDir.dir, 'in-process-calls');
+    let ledger: { fd: number; path: string } | undefined;
+    try {
+      ledger = command.inProcess ? openLedger(envDir.dir) : undefined;
+    } catch (err) {
+      log(`[serval-agent] no call ledger, so no post-mortem nor deadline watch: ${(err as Error).message}`);
+    }
+    if (ledger) env.SERVAL_IN_PROCESS_STATE = ledger.path;
     const { file, args } = this.sandboxed
       ? sandboxCommand(
           {
@@ -354,10 +319,12 @@ export class LocalProvider implements EnvironmentProvider {
     let stopped = false;
     const resetSaid = { value: false };
     const { promise: spawned, resolve: settleSpawn } = Promise.withResolvers<ChildProcess | undefined>();
+    let unwatch: (() => void) | undefined;
     const begin = (linkEnd: 'pipe' | Duplex) => {
       // Unsandboxed, an in-process environment is a group (supervisor and Node): it is ended as one.
       const group = command.inProcess && !this.sandboxed;
-      const ipc = command.inProcess ? ['ignore', 'ipc'] : [];
+      // fd 7 the ledger (in-process-launch.ts), then the IPC channel.
+      const ipc = command.inProcess ? [ledger?.fd ?? 'ignore', 'ipc'] : [];
       child = spawn(file, args, {
         cwd: envDir.dir,
         env,
@@ -379,40 +346,40 @@ export class LocalProvider implements EnvironmentProvider {
           : log,
       );
       onLines(child.stderr!, (line) => log(`[serval-agent] ${line}`));
+      if (ledger && start.deadlines)
+        unwatch = this.deadlines.watchChild(ledger.fd, start.deadlines, child, this.sandboxed, (c) =>
+          kill(c, 'SIGKILL'),
+        );
       settleSpawn(child);
       return child;
+    };
+    const kill = (running: ChildProcess, signal: NodeJS.Signals) => {
+      try {
+        if (command.inProcess && !this.sandboxed && running.pid !== undefined)
+          process.kill(-running.pid, signal);
+        else running.kill(signal);
+      } catch {
+        // already gone
+      }
     };
     let link: Duplex | undefined;
     if (!command.inProcess) {
       link = (begin('pipe').stdio[LINK_FD] as Duplex | null) ?? undefined; // none if the spawn itself failed
     } else {
-      // The link's environment end goes in twice: as fd 3, which the supervisor keeps for the post-mortem,
-      // and over the IPC channel, where Node receives it close-on-exec (ADR-54).
       const { keepTmpAs } = start;
-      const previous = keepTmpAs ? this.keptTmp.settled(keepTmpAs) : Promise.resolve();
-      void Promise.all([linkPair(), previous]).then(
-        ([{ gateway, environment }]) => {
-          if (stopped) {
-            gateway.destroy();
-            environment.destroy();
-            settleSpawn(undefined);
-            return;
-          }
+      linkInProcess({
+        previous: keepTmpAs ? this.keptTmp.settled(keepTmpAs) : Promise.resolve(),
+        stopped: () => stopped,
+        begin: (environment) => {
           if (keepTmpAs) this.keptTmp.take(keepTmpAs, envDir.tmpDir);
-          const started = begin(environment);
-          started.once('error', () => environment.destroy());
-          if (started.pid === undefined) {
-            gateway.destroy();
-            return;
-          }
-          started.send({ type: 'link' }, environment, () => started.disconnect());
-          start.onLink?.(gateway);
+          return begin(environment);
         },
-        (err: Error) => {
-          log(`[serval-agent] no link for the environment: ${err.message}`);
+        onLink: start.onLink,
+        abandon: (reason) => {
+          if (reason) log(`[serval-agent] ${reason}`);
           settleSpawn(undefined);
         },
-      );
+      });
     }
     const exited = spawned
       .then(
@@ -426,6 +393,8 @@ export class LocalProvider implements EnvironmentProvider {
           }),
       )
       .then(async (reason) => {
+        unwatch?.();
+        if (ledger) closeLedger(ledger.fd);
         // Whatever the runtime started (even with setsid) ends with its environment.
         await cgroup?.remove();
         // Said before its last words: the gateway's stop may then end the process before its own exit.
@@ -441,18 +410,9 @@ export class LocalProvider implements EnvironmentProvider {
         stopped = true;
         const running = child;
         if (!running || running.exitCode !== null || running.signalCode !== null) return;
-        const kill = (signal: NodeJS.Signals) => {
-          try {
-            if (command.inProcess && !this.sandboxed && running.pid !== undefined)
-              process.kill(-running.pid, signal);
-            else running.kill(signal);
-          } catch {
-            // already gone
-          }
-        };
-        kill('SIGTERM');
+        kill(running, 'SIGTERM');
         setTimeout(() => {
-          if (running.exitCode === null && running.signalCode === null) kill('SIGKILL');
+          if (running.exitCode === null && running.signalCode === null) kill(running, 'SIGKILL');
         }, SHUTDOWN_GRACE_MS).unref();
       },
     };
@@ -467,14 +427,7 @@ export class LocalProvider implements EnvironmentProvider {
   private environmentCommand(start: AgentStart): { argv: string[]; inProcess: boolean } {
     if (start.prewarm || !this.inProcess(start.runtime))
       return { argv: [process.execPath, this.shims.agentMain], inProcess: false };
-    // Lambda's Node bootstrap caps the old generation at 90 % of the function's memory (runtime-command.ts).
-    const heap = Math.floor((start.memoryMB * 90) / 100);
-    const node = [process.execPath, `--max-old-space-size=${heap}`, this.shims.inProcessMain];
-    // By path: sh is the system's (the sandbox shows /bin), whatever PATH says.
-    return {
-      argv: ['/bin/sh', this.shims.inProcessSupervisor, this.shims.inProcessPostMortem, ...node],
-      inProcess: true,
-    };
+    return { argv: inProcessArgv(this.shims, start.memoryMB), inProcess: true };
   }
 
   /** An in-process environment said it resets itself: a replacement waits for its /tmp. */
@@ -494,6 +447,7 @@ export class LocalProvider implements EnvironmentProvider {
     for (const env of all) env.stop();
     await Promise.all(all.map((env) => env.exited));
     this.cgroups?.close();
+    this.deadlines.close();
     this.keptTmp.close();
     this.dirs.close();
   }
