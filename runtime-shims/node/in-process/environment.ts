@@ -35,6 +35,8 @@ import { captureOutput, enterFunctionEnvironment } from './runtime-setup.ts';
  * Only where no cgroup holds the limit.
  */
 const AGENT_PART_MB = 22;
+/** How long a crash's last words wait for the link's queued writes (a log line, a stream's chunk) to go out. */
+const FLUSH_WAIT_MS = 1000;
 
 /** What the supervisor (supervise.sh, ADR-54) set up for this process. */
 export interface Supervision {
@@ -302,10 +304,26 @@ export class InProcessEnvironment implements LinkedEnvironment {
     // Calls still running (several at once) cannot be answered by a runtime that is going.
     const unanswered = [...this.calls.values()].filter((c) => c.settle !== undefined);
     if (unanswered.length > 0) {
-      this.lastWords({ exitCode: code });
-      process.exit(code);
+      // The loop still runs here (unlike an exit hook or a spin): let what it queued on the link go out
+      // first, or the last words could not be written whole and the gateway would see the link lost.
+      this.whenLinkFlushed(() => {
+        this.lastWords({ exitCode: code });
+        process.exit(code);
+      });
+      return;
     }
     this.end();
+  }
+
+  /** Runs `then` once nothing is queued on the link's socket, or after FLUSH_WAIT_MS whatever is. */
+  private whenLinkFlushed(then: () => void): void {
+    const wire = this.context.wire();
+    const until = performance.now() + FLUSH_WAIT_MS;
+    const check = () => {
+      if (!wire || wire.destroyed || wire.writableLength === 0 || performance.now() >= until) then();
+      else setTimeout(check, 1);
+    };
+    check();
   }
 
   private run(call: Call, request: InvocationRequest, body: Buffer): Promise<RuntimeOutcome | Failure> {
