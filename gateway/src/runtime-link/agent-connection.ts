@@ -10,6 +10,14 @@ import {
 } from '../../../apis/environment-link.ts';
 import { LinkMessageReader, type StreamChunkHeader } from './link-messages.ts';
 import { LinkSocket } from './link-socket.ts';
+import {
+  EnvironmentOverdueError,
+  INIT_PHASE_MS,
+  OVERDUE_GRACE_MS,
+  type OverdueCheck,
+  unwatchOverdue,
+  watchOverdue,
+} from './overdue-calls.ts';
 import { CollectingSink, type ResponseSink } from './response-sink.ts';
 
 /** The largest link message: an invocation's result stays far below it (6 MB plus its header). */
@@ -38,9 +46,19 @@ interface InFlight {
   collector: CollectingSink | undefined;
   /** Bytes passed on to the client and not yet returned to the agent as credit. */
   credit: number;
+  /** Epoch ms it was sent, and past which the environment is taken to have hung (overdue-calls.ts). */
+  sentAt: number;
+  overdueAt: number;
 }
 
-export class AgentConnection {
+/** When a call sent on a link counts as never to be answered (overdue-calls.ts). */
+export interface OverdueLimits {
+  timeoutSeconds: number;
+  initPhaseMs?: number;
+  graceMs?: number;
+}
+
+export class AgentConnection implements OverdueCheck {
   readonly environmentId: string;
   /** Invocations the environment runs at once: 1, or its maxConcurrency when multi-concurrent. */
   readonly capacity: number;
@@ -52,11 +70,22 @@ export class AgentConnection {
   private readonly readyListeners: Array<() => void> = [];
   private readonly initialisedListeners: Array<() => void> = [];
   private readonly closeListeners: Array<() => void> = [];
+  private readonly limits: Required<OverdueLimits> | undefined;
+  /** A result came back: the environment's init is behind it. */
+  private answered = false;
 
-  /** `stream` is the upgraded link; `head` the bytes that followed its upgrade request. */
-  constructor(environmentId: string, stream: Duplex, head: Buffer, capacity = 1) {
+  /**
+   * `stream` is the upgraded link; `head` the bytes that followed its upgrade request; with `limits`, a call
+   * unanswered past them ends the link (overdue-calls.ts).
+   */
+  constructor(environmentId: string, stream: Duplex, head: Buffer, capacity = 1, limits?: OverdueLimits) {
     this.environmentId = environmentId;
     this.capacity = capacity;
+    this.limits = limits && {
+      timeoutSeconds: limits.timeoutSeconds,
+      initPhaseMs: limits.initPhaseMs ?? INIT_PHASE_MS,
+      graceMs: limits.graceMs ?? OVERDUE_GRACE_MS,
+    };
     const reader = new LinkMessageReader({
       message: (header, body) => this.receive(header, body),
       chunk: (header, piece) => this.chunk(header, piece),
@@ -108,6 +137,8 @@ export class AgentConnection {
       return Promise.reject(new Error(`environment ${this.environmentId} is busy`));
     if (this.closedFlag) return Promise.reject(new EnvironmentLostError('environment link is closed'));
     return new Promise((resolve, reject) => {
+      const sentAt = Date.now();
+      const limits = this.limits;
       this.inFlight.set(invocation.requestId, {
         requestId: invocation.requestId,
         resolve,
@@ -115,9 +146,31 @@ export class AgentConnection {
         sink,
         collector: undefined,
         credit: 0,
+        sentAt,
+        overdueAt: limits
+          ? sentAt + limits.timeoutSeconds * 1000 + (this.answered ? 0 : limits.initPhaseMs) + limits.graceMs
+          : Number.POSITIVE_INFINITY,
       });
+      if (limits && this.inFlight.size === 1) watchOverdue(this);
       this.send({ type: 'invoke', invocation }, body);
     });
+  }
+
+  /** Fails the calls that are overdue at `now` with EnvironmentOverdueError and ends the link. */
+  sweep(now: number): void {
+    let overdue = false;
+    for (const pending of [...this.inFlight.values()]) {
+      if (pending.overdueAt > now) continue;
+      overdue = true;
+      this.inFlight.delete(pending.requestId);
+      pending.reject(
+        new EnvironmentOverdueError(this.environmentId, this.limits!.timeoutSeconds, now - pending.sentAt),
+      );
+    }
+    if (!overdue) return;
+    if (this.inFlight.size === 0) unwatchOverdue(this);
+    // Calls beside it (several at once) are lost with the link; the environment is stopped behind it.
+    this.terminate();
   }
 
   shutdown(reason: string): void {
@@ -135,6 +188,8 @@ export class AgentConnection {
       const pending = this.inFlight.get(header.result.requestId);
       if (!pending) return; // a stale or foreign result
       this.inFlight.delete(pending.requestId);
+      this.answered = true;
+      if (this.inFlight.size === 0) unwatchOverdue(this);
       pending.resolve(
         pending.collector ? pending.collector.finish(header.result, body) : { result: header.result, body },
       );
@@ -173,6 +228,7 @@ export class AgentConnection {
   private lost(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    unwatchOverdue(this);
     const pending = [...this.inFlight.values()];
     this.inFlight.clear();
     for (const p of pending) p.reject(new EnvironmentLostError(`environment ${this.environmentId} was lost`));

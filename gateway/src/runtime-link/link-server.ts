@@ -64,7 +64,9 @@ export class LinkServer {
     }
     this.expected.delete(match![1]!);
     const { spec } = expected;
-    const conn = new AgentConnection(spec.environmentId, socket, head, spec.maxConcurrency ?? 1);
+    const conn = new AgentConnection(spec.environmentId, socket, head, spec.maxConcurrency ?? 1, {
+      timeoutSeconds: spec.timeoutSeconds,
+    });
     this.connections.add(conn);
     conn.onClose(() => this.connections.delete(conn));
     conn.onInitialised(() => {
