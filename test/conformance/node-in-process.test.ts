@@ -59,6 +59,16 @@ describe.each([
           timeoutSeconds: 5,
         },
         {
+          name: 'node-options',
+          runtime: 'nodejs24.x',
+          handler: 'index.handler',
+          inline: {
+            'index.js':
+              'exports.handler = async () => ({ sourceMaps: process.sourceMapsEnabled, limit: Error.stackTraceLimit });\n',
+          },
+          environment: { NODE_OPTIONS: '--enable-source-maps --stack-trace-limit=7' },
+        },
+        {
           name: 'node-multi',
           runtime: 'nodejs24.x',
           handler: 'index.handler',
@@ -70,6 +80,12 @@ describe.each([
     });
   });
   afterAll(() => serval.stop());
+
+  it("the function's NODE_OPTIONS reach the Node that runs its handler", async () => {
+    const res = await serval.invoke('node-options', {});
+    expect(res.headers.get('x-amz-function-error')).toBeNull();
+    expect(res.json()).toEqual({ sourceMaps: true, limit: 7 });
+  });
 
   it.each(['echo-esm', 'echo-cjs'])('%s: returns the event, warm on the second call', async (name) => {
     const first = await serval.invoke(`node-${name}`, { a: 1 });

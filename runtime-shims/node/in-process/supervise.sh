@@ -35,5 +35,6 @@ while :; do
 done
 # An exit below 129 said its own last words (an exit hook does); a signal leaves that to the post-mortem.
 if [ "$status" -le 128 ]; then exit "$status"; fi
-unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE
+# The function's NODE_OPTIONS (a --require of its own, say) were for its Node, not for the post-mortem.
+unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE NODE_OPTIONS
 exec "$node" "$post" "$status" "$reason"

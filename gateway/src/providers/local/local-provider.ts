@@ -75,6 +75,11 @@ interface AgentStart {
   onLink?: ((link: Duplex) => void) | undefined;
   /** What the deadline watch needs of an in-process environment's function (ADR-57). */
   deadlines?: { timeoutSeconds: number; slots: number } | undefined;
+  /**
+   * The function's NODE_OPTIONS: Node reads it only as it starts, so an in-process environment, whose
+   * process is the runtime's, gets it at its spawn (agent mode's runtime gets it with its variables).
+   */
+  nodeOptions?: string | undefined;
 }
 
 export interface LocalProviderOptions {
@@ -172,6 +177,7 @@ export class LocalProvider implements EnvironmentProvider {
       onLink: acceptLink,
       keepTmpAs,
       deadlines: { timeoutSeconds: spec.timeoutSeconds, slots: spec.maxConcurrency ?? 1 },
+      nodeOptions: spec.environment.NODE_OPTIONS,
     });
     if (link) acceptLink(link);
     return launched;
@@ -294,6 +300,7 @@ export class LocalProvider implements EnvironmentProvider {
     if (cgroup) env.SERVAL_MEMORY_CGROUP_FDS = [4, 5, 6].join(',');
 
     const command = this.environmentCommand(start);
+    if (command.inProcess && start.nodeOptions) env.NODE_OPTIONS = start.nodeOptions;
     let ledger: { fd: number; path: string } | undefined;
     try {
       ledger = command.inProcess ? openLedger(envDir.dir) : undefined;
