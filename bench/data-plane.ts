@@ -18,11 +18,11 @@ import {
   type Row,
   report,
   SERVAL,
-  SERVAL_IN_PROCESS,
+  SERVAL_AGENT,
   SLS,
 } from './data-plane-report.ts';
 import { previousSection, writeSection } from './doc-section.ts';
-import { environmentMemory } from './environment-memory.ts';
+import { environmentMemory, isAgent } from './environment-memory.ts';
 import { cpuByRole, cpuTree, type ProcessCpu, startRie, stop, waitForPort, wrk } from './load-tools.ts';
 import { startServalProcess } from './serval-process.ts';
 import { startServerlessOffline } from './serverless-offline.ts';
@@ -96,10 +96,8 @@ async function measured(url: string, concurrency: number, root?: number, roleOf 
     if (load.requests > 0)
       for (const [role, seconds] of cpuByRole(before, after, roleOf))
         cpu[role as keyof Row['cpu']] = (seconds * 1e6) / load.requests;
-    // The agent process itself, not the sandbox's unshare wrapper that names it too.
-    const agents = [...after.values()].filter(
-      (p) => roleOf(p) === 'agent' && !p.cmdline.startsWith('unshare'),
-    ).length;
+    // Each environment's first Node process (an agent, or an in-process environment), not its wrappers.
+    const agents = [...after.values()].filter((p) => p.depth > 0 && isAgent(p.cmdline)).length;
     environments = agents || undefined;
   }
   return { load, cpu, environments };
@@ -283,22 +281,22 @@ export async function dataPlaneBench(): Promise<string> {
   } finally {
     await stop(serval.child);
   }
-  // The opt-in in-process mode (ADR-52), same rows: its environment is the Node runtime's one process.
-  const inProcess = await startServalProcess(join(dir, 'manifests'), {
-    SERVAL_DATA_DIR: join(dir, 'data-in-process'),
-    SERVAL_NODE_IN_PROCESS: 'on',
+  // Agent mode, same rows: the agent and the Node runtime as two processes (ADR-52's other mode).
+  const agentMode = await startServalProcess(join(dir, 'manifests'), {
+    SERVAL_DATA_DIR: join(dir, 'data-agent-mode'),
+    SERVAL_NODE_IN_PROCESS: 'off',
   });
   try {
     for (const c of [1, 8, 64]) {
       const m = await measured(
-        `${inProcess.url}/2015-03-31/functions/echo/invocations`,
+        `${agentMode.url}/2015-03-31/functions/echo/invocations`,
         c,
-        inProcess.child.pid,
+        agentMode.child.pid,
       );
-      rows.push({ system: SERVAL_IN_PROCESS, concurrency: c, ...m });
+      rows.push({ system: SERVAL_AGENT, concurrency: c, ...m });
     }
   } finally {
-    await stop(inProcess.child);
+    await stop(agentMode.child);
   }
   const memory = await environmentMemory(ECHO, MEMORY_ENVIRONMENTS, post);
   const section = report({

@@ -38,7 +38,8 @@ interface Rollup {
 // /proc's command lines are NUL-separated: the wrapper's and the supervisor's name main.js as an argument.
 const isWrapper = (cmdline: string) => /^([^\0]*\/)?(unshare|bwrap)\0/.test(cmdline);
 const isSupervisor = (cmdline: string) => cmdline.includes('in-process/supervise.sh');
-const isAgent = (cmdline: string) =>
+/** An environment's first Node process: an agent, or an in-process environment; not its wrappers. */
+export const isAgent = (cmdline: string) =>
   /(agent|in-process)\/main\.[jt]s/.test(cmdline) && !isWrapper(cmdline) && !isSupervisor(cmdline);
 const isRuntime = (cmdline: string) => cmdline.includes('runtime-shims/node/bootstrap');
 
