@@ -204,6 +204,8 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       SERVAL_REGION: 'local',
       // Function pods' CPU limit during init (controller.initCpuMillicores, ADR-48).
       SERVAL_INIT_CPU_MILLICORES: '1000',
+      // nodejs* zip functions' pods in one process (controller.nodeInProcess, ADR-58).
+      SERVAL_NODE_IN_PROCESS: 'on',
     });
     expect(controller.ports).toEqual([{ name: 'health', containerPort: 8082 }]);
     for (const probe of [controller.readinessProbe, controller.livenessProbe])
