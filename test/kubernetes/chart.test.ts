@@ -212,6 +212,21 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       expect(probe.httpGet).toEqual({ path: '/healthz', port: 'health' });
   });
 
+  it('turns in-process Node pods off with controller.nodeInProcess=false (ADR-58)', async () => {
+    const objs = await render('--set', 'controller.nodeInProcess=false');
+    expect(env(container(objs, 'serval-controller')).SERVAL_NODE_IN_PROCESS).toBe('off');
+    const refused = await helm([
+      'template',
+      'serval',
+      CHART,
+      '-n',
+      NS,
+      '--set',
+      'controller.nodeInProcess=maybe',
+    ]);
+    expect(refused.stderr).toContain("at '/controller/nodeInProcess'");
+  });
+
   it('wires the optional features: NATS, auth config, an existing link key, a data volume', async () => {
     const objs = await render(...ALL_FEATURES);
     const gateway = container(objs, 'serval-gateway');

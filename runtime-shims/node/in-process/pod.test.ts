@@ -57,17 +57,25 @@ afterEach(async () => {
   work = undefined;
 });
 
-function setUp(cgroup: 'v2' | 'none' = 'v2') {
+/** A pod's directories; its cgroup as v2 names the files (memory.events, memory.peak), or v1's memory controller. */
+function setUp(cgroup: 'v2' | 'v1' | 'none' = 'v2') {
   work = mkdtempSync(join(tmpdir(), 'serval-pod-'));
   const code = join(work, 'task');
   const tmp = join(work, 'tmp');
   const memory = join(work, 'cgroup');
   for (const dir of [code, tmp, memory]) mkdirSync(dir);
   writeFileSync(join(code, 'index.mjs'), HANDLER);
-  writeFileSync(join(memory, 'memory.events'), 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
-  writeFileSync(join(memory, 'memory.peak'), `${300 * 1024 * 1024}\n`);
-  const events = join(memory, 'memory.events');
-  return { code, tmp, events, cgroupList: cgroup === 'v2' ? `/nonexistent/memory.events:${events}` : '' };
+  const [eventsFile, peakFile] =
+    cgroup === 'v1' ? ['memory.oom_control', 'memory.max_usage_in_bytes'] : ['memory.events', 'memory.peak'];
+  const events = join(memory, eventsFile);
+  writeFileSync(events, 'oom 0\noom_kill 0\n');
+  writeFileSync(join(memory, peakFile), `${300 * 1024 * 1024}\n`);
+  // As the controller lists them: v2's file, then v1's; the first that exists (with its peak) is taken.
+  const cgroupList =
+    cgroup === 'none'
+      ? ''
+      : `/nonexistent/memory.events:${cgroup === 'v1' ? events : `${events}:/nonexistent/memory.oom_control`}`;
+  return { code, tmp, events, cgroupList };
 }
 
 /** A gateway stand-in: accepts one link, checks its credential, and lets the test converse with it. */
@@ -185,29 +193,32 @@ describe('an in-process pod (pod.sh)', () => {
     expect(await exited).toBe(0);
   });
 
-  it('answers an OOM kill by the container’s cgroup with Runtime.OutOfMemory on the link it holds', async () => {
-    const dirs = setUp();
-    const gw = await gateway();
-    const { exited, output } = startPod(gw.url, dirs);
-    const { ws } = await gw.link;
-    const talk = conversation(ws);
-    ws.send(encodeFrame({ type: 'configure', spec: spec(dirs.code) }));
-    await talk.ready();
-    invoke(ws, 'r-oom', { oom: dirs.events });
-    const { result, body } = await talk.result('r-oom');
-    expect(result).toMatchObject({
-      outcome: 'error',
-      errorType: 'Runtime.OutOfMemory',
-      maxMemoryUsedMB: 300,
-    });
-    expect(body.errorMessage).toContain('signal: killed');
-    const tail = Buffer.from(result.logTail, 'base64').toString('utf8');
-    expect(tail).toMatch(/^END RequestId: r-oom$/m);
-    expect(tail).toMatch(/^REPORT RequestId: r-oom\t.*Max Memory Used: 300 MB/m);
-    expect(await talk.closed).toBe(1000);
-    expect(await exited).toBe(75); // a reset (call-ledger.ts)
-    expect(output()).toContain('serval-environment: reset');
-  });
+  it.each(['v2', 'v1'] as const)(
+    'answers an OOM kill by the container’s cgroup (%s) with Runtime.OutOfMemory on the link it holds',
+    async (cgroup) => {
+      const dirs = setUp(cgroup);
+      const gw = await gateway();
+      const { exited, output } = startPod(gw.url, dirs);
+      const { ws } = await gw.link;
+      const talk = conversation(ws);
+      ws.send(encodeFrame({ type: 'configure', spec: spec(dirs.code) }));
+      await talk.ready();
+      invoke(ws, 'r-oom', { oom: dirs.events });
+      const { result, body } = await talk.result('r-oom');
+      expect(result).toMatchObject({
+        outcome: 'error',
+        errorType: 'Runtime.OutOfMemory',
+        maxMemoryUsedMB: 300,
+      });
+      expect(body.errorMessage).toContain('signal: killed');
+      const tail = Buffer.from(result.logTail, 'base64').toString('utf8');
+      expect(tail).toMatch(/^END RequestId: r-oom$/m);
+      expect(tail).toMatch(/^REPORT RequestId: r-oom\t.*Max Memory Used: 300 MB/m);
+      expect(await talk.closed).toBe(1000);
+      expect(await exited).toBe(75); // a reset (call-ledger.ts)
+      expect(output()).toContain('serval-environment: reset');
+    },
+  );
 
   it('without a memory cgroup a death by signal is Runtime.ExitError, still answered', async () => {
     const dirs = setUp('none');
