@@ -38,13 +38,15 @@ try {
   const ledgerPath = process.env.SERVAL_IN_PROCESS_STATE;
   let socket: Socket | undefined;
   let joinedCgroup = false;
+  // Under supervise.sh: the local provider's (the link on an IPC channel) or a pod's pod.sh (ADR-58). Both
+  // open the ledger; the channel is gone once the link came over it.
+  const supervised = Boolean(process.channel || ledgerPath);
   if (process.channel) {
     socket = await receiveLink();
     config.linkFd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
   }
-  // Under supervise.sh (the local provider's, or a pod's pod.sh, ADR-58: it opened the ledger), which
-  // joined the cgroup and keeps its OOM count; only the peak is read here.
-  if (process.channel || ledgerPath) {
+  // The supervisor joined the cgroup and keeps its OOM count; only the peak is read here.
+  if (supervised) {
     if (config.memoryCgroup)
       config.memoryCgroup = { procs: -1, peak: reopen(config.memoryCgroup.peak, 'r'), events: -1 };
     joinedCgroup = true;

@@ -116,7 +116,8 @@ function startPod(linkUrl: string, dirs: ReturnType<typeof setUp>) {
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // 'close': its output is all read by then ('exit' can come first).
+  const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
   pod = child;
   return { exited, output: () => output };
 }
