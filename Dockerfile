@@ -51,7 +51,9 @@ USER 10001
 EXPOSE 8080 8081 9464
 CMD ["node", "bin/serval.mjs", "gateway"]
 
-# What runs in a function pod: the agent serves the Runtime API on 127.0.0.1:9001 and starts the runtime.
+# What runs in a function pod: the agent serves the Runtime API on 127.0.0.1:9001 and starts the runtime;
+# a nodejs* zip function's pod runs runtime-shims/node/in-process/pod.sh instead (the controller's command,
+# ADR-58), which needs bash (Debian's).
 # Debian's python3 (3.11) serves every python3.x runtime; custom `provided` runtimes bring their bootstrap.
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \

@@ -26,6 +26,12 @@ export interface ControllerConfig {
    * proportional share once initialised (ADR-48); 0 gives the share from the start.
    */
   initCpuMillicores: number;
+  /**
+   * nodejs* zip functions' pods run the in-process environment (ADR-58: the agent's link and the Node
+   * runtime in one process under a shell supervisor) instead of the agent and a runtime process.
+   * SERVAL_NODE_IN_PROCESS=on|off, off by default: a reset there costs the whole pod (ADR-58).
+   */
+  nodeInProcess: boolean;
   /** Multiplies every deployment interval, so test rigs run CodeDeploy's minutes fast; 1 in production. */
   deploymentTimeScale: number;
 }
@@ -55,6 +61,12 @@ export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig 
       throw new ControllerConfigError(`${key} must be a number in (0, 1], got "${raw}"`);
     return value;
   };
+  const onOff = (key: string, fallback: 'on' | 'off') => {
+    const raw = env[key] || fallback;
+    if (raw !== 'on' && raw !== 'off')
+      throw new ControllerConfigError(`${key} must be "on" or "off", got "${raw}"`);
+    return raw === 'on';
+  };
   return {
     gatewayUrl: required('SERVAL_GATEWAY_URL').replace(/\/$/, ''),
     linkUrl: required('SERVAL_LINK_URL').replace(/\/$/, ''),
@@ -71,5 +83,6 @@ export function parseControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig 
     prometheusUrl: env.SERVAL_PROMETHEUS_URL || undefined,
     deploymentTimeScale: fraction('SERVAL_DEPLOYMENT_TIME_SCALE'),
     initCpuMillicores: int('SERVAL_INIT_CPU_MILLICORES', 1000, 0, 64_000),
+    nodeInProcess: onOff('SERVAL_NODE_IN_PROCESS', 'off'),
   };
 }

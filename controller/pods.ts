@@ -24,6 +24,7 @@ import { CapacityReporter, refusedForCapacity } from './capacity.ts';
 import { CodeError, ownerReference } from './code.ts';
 import type { ControllerConfig } from './config.ts';
 import { asImagePod } from './image-pod.ts';
+import { asInProcessPod, runsInProcess } from './in-process-pod.ts';
 import {
   ANNOTATION_CPU_AFTER_INIT,
   CPU_AFTER_INIT_ENV,
@@ -356,6 +357,8 @@ export function podFor(
       ],
     },
   };
-  // An image function: the same pod, with its image beside the agent (image-pod.ts).
-  return spec.code.image ? asImagePod(pod, env, spec) : pod;
+  // An image function: the same pod, with its image beside the agent (image-pod.ts); a Node one: the agent
+  // with its runtime inside (in-process-pod.ts).
+  if (spec.code.image) return asImagePod(pod, env, spec);
+  return runsInProcess(spec, config) ? asInProcessPod(pod, spec) : pod;
 }

@@ -204,10 +204,27 @@ describe.skipIf(!helmAvailable)('charts/serval', () => {
       SERVAL_REGION: 'local',
       // Function pods' CPU limit during init (controller.initCpuMillicores, ADR-48).
       SERVAL_INIT_CPU_MILLICORES: '1000',
+      // nodejs* zip functions' pods keep the agent unless controller.nodeInProcess (ADR-58).
+      SERVAL_NODE_IN_PROCESS: 'off',
     });
     expect(controller.ports).toEqual([{ name: 'health', containerPort: 8082 }]);
     for (const probe of [controller.readinessProbe, controller.livenessProbe])
       expect(probe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+  });
+
+  it('turns in-process Node pods on with controller.nodeInProcess=true (ADR-58)', async () => {
+    const objs = await render('--set', 'controller.nodeInProcess=true');
+    expect(env(container(objs, 'serval-controller')).SERVAL_NODE_IN_PROCESS).toBe('on');
+    const refused = await helm([
+      'template',
+      'serval',
+      CHART,
+      '-n',
+      NS,
+      '--set',
+      'controller.nodeInProcess=maybe',
+    ]);
+    expect(refused.stderr).toContain("at '/controller/nodeInProcess'");
   });
 
   it('wires the optional features: NATS, auth config, an existing link key, a data volume', async () => {

@@ -211,12 +211,17 @@ describe('Dockerfile', () => {
     const { files, packages } = importGraph([
       'runtime-shims/agent/main.ts',
       'runtime-shims/node/bootstrap.ts',
+      // An in-process pod (ADR-58): pod.sh runs supervise.sh, main and, after a death by signal, the post-mortem.
+      'runtime-shims/node/in-process/main.ts',
+      'runtime-shims/node/in-process/post-mortem.ts',
     ]);
     // They reach the runtime image through the shims stage (above).
     const missing = [...files].filter((f) => !shipped(stage('shims'), f));
     expect(missing).toEqual([]);
     expect([...packages]).toEqual(['ws']);
     expect(shipped(stage('shims'), 'runtime-shims/python/bootstrap.py')).toBe(true);
+    expect(shipped(stage('shims'), 'runtime-shims/node/in-process/pod.sh')).toBe(true);
+    expect(shipped(stage('shims'), 'runtime-shims/node/in-process/supervise.sh')).toBe(true);
     expect(shipped(stage('shims'), 'runtime-shims/python/serval_lambda_runtime/loop.py')).toBe(true);
     const fromDeps = stage('runtime')
       .instructions.filter((i) => i.op === 'COPY' && i.args.startsWith('--from=deps'))

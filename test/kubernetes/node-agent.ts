@@ -167,7 +167,9 @@ export async function startNodeAgent(options: {
       }
       return value;
     };
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    // The image's `node` is first on its PATH (an in-process pod's pod.sh runs it by name): this Node.
+    const path = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+    const env: Record<string, string> = { PATH: path, HOME: process.env.HOME ?? '' };
     if (process.env.SERVAL_CACHE) env.SERVAL_CACHE = process.env.SERVAL_CACHE;
     for (const from of container.envFrom ?? []) {
       if (!from.secretRef?.name) continue;

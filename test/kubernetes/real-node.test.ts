@@ -65,7 +65,11 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
   };
 
   beforeAll(async () => {
-    rig = await startServalRig([NS, CHARTED], { realNode: true });
+    // In-process Node pods (ADR-58, off by default) are what this suite runs, an OOM kill included.
+    rig = await startServalRig([NS, CHARTED], {
+      realNode: true,
+      controllerEnv: { SERVAL_NODE_IN_PROCESS: 'on' },
+    });
   }, 900_000);
 
   afterAll(async () => {
@@ -185,14 +189,15 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
 
   it('runs the pod as asked: non-root, read-only root, no capabilities, seccomp, its memory limit', async () => {
     const probe = [
-      "import { readFileSync, writeFileSync } from 'node:fs';",
+      "import { readdirSync, readFileSync, writeFileSync } from 'node:fs';",
       'export const handler = async () => {',
+      "  const procs = Object.fromEntries(readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).map((p) => [p, readFileSync('/proc/' + p + '/cmdline', 'utf8').split('\\0').filter(Boolean).join(' ')]));",
       "  const status = readFileSync('/proc/self/status', 'utf8');",
       "  const field = (k) => status.split('\\n').find((l) => l.startsWith(k + ':')).slice(k.length + 1).trim();",
       "  let rootWritable = true; try { writeFileSync('/opt/serval/x', 'x'); } catch (e) { rootWritable = e.code; }",
       "  writeFileSync('/tmp/x', 'x');",
       "  const limit = readFileSync('/sys/fs/cgroup/memory/memory.limit_in_bytes', 'utf8').trim();",
-      "  return { uid: field('Uid'), capEff: field('CapEff'), seccomp: field('Seccomp'), noNewPrivs: field('NoNewPrivs'), rootWritable, limit };",
+      "  return { uid: field('Uid'), capEff: field('CapEff'), seccomp: field('Seccomp'), noNewPrivs: field('NoNewPrivs'), rootWritable, limit, procs, self: String(process.pid) };",
       '};',
     ].join('\n');
     await kubectl(['apply', '-f', '-'], functionManifest(NS, 'probe', probe, { memoryMB: 256 }));
@@ -213,6 +218,13 @@ describe.skipIf(!rigAvailable || !wanted || missing !== undefined)('Serval on a 
     expect(seen.noNewPrivs).toBe('1');
     expect(seen.rootWritable).toBe('EROFS');
     expect(Number(seen.limit)).toBe(256 * 1024 * 1024);
+    // A Node function's pod is one environment process (ADR-58): the shell supervisor as PID 1, and the
+    // handler's own Node, which is the agent's link too. No agent, no runtime beside it.
+    expect(seen.procs['1']).toMatch(
+      /^\/bin\/sh runtime-shims\/node\/in-process\/supervise\.sh .*post-mortem\.js node /,
+    );
+    expect(seen.procs[seen.self]).toBe('node --max-old-space-size=230 runtime-shims/node/in-process/main.js');
+    expect(Object.keys(seen.procs).sort()).toEqual(['1', seen.self].sort());
   }, 300_000);
 
   it("a 128 MB function inits on the boosted CPU and handles on its share; outgrowing its memory gets Lambda's error, then a new pod", async () => {

@@ -1,7 +1,8 @@
 // Entry point of an in-process Node environment (ADR-52): the agent's link to the gateway and Serval's Node
 // runtime in one process, for nodejs* zip functions (SERVAL_NODE_IN_PROCESS). The local provider starts it
 // under supervise.sh (ADR-54), which hands the link over again on an IPC channel: received that way its
-// descriptor is close-on-exec, so the processes a handler starts do not inherit it.
+// descriptor is close-on-exec, so the processes a handler starts do not inherit it. A pod's pod.sh dials
+// the link itself and passes it as an inherited fd (ADR-58).
 import { closeSync, openSync } from 'node:fs';
 import { flushCompileCache } from 'node:module';
 import type { Socket } from 'node:net';
@@ -37,10 +38,15 @@ try {
   const ledgerPath = process.env.SERVAL_IN_PROCESS_STATE;
   let socket: Socket | undefined;
   let joinedCgroup = false;
+  // Under supervise.sh: the local provider's (the link on an IPC channel) or a pod's pod.sh (ADR-58). Both
+  // open the ledger; the channel is gone once the link came over it.
+  const supervised = Boolean(process.channel || ledgerPath);
   if (process.channel) {
     socket = await receiveLink();
     config.linkFd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-    // The supervisor joined the cgroup and keeps its OOM count; only the peak is read here.
+  }
+  // The supervisor joined the cgroup and keeps its OOM count; only the peak is read here.
+  if (supervised) {
     if (config.memoryCgroup)
       config.memoryCgroup = { procs: -1, peak: reopen(config.memoryCgroup.peak, 'r'), events: -1 };
     joinedCgroup = true;

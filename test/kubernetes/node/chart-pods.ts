@@ -167,7 +167,8 @@ export async function deployChartPods(rig: ServalRig<RealNode>): Promise<ChartPo
       }
     }
   });
-  await rig.kubectl(['apply', '-f', '-'], stringify(controllerPod));
+  // As JSON: YAML 1.2 writes the string "on" (SERVAL_NODE_IN_PROCESS) plain, which kubectl's YAML 1.1 reads as true.
+  await rig.kubectl(['apply', '-f', '-'], JSON.stringify(controllerPod));
   await podReady(controllerPod.metadata!.name!);
 
   return {
