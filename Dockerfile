@@ -25,7 +25,7 @@ WORKDIR /src
 COPY package.json ./
 COPY apis apis
 COPY runtime-shims runtime-shims
-COPY gateway/src/providers/local/shim-build.ts gateway/src/providers/local/shim-build.ts
+COPY gateway/src/providers/local/shim-build.ts gateway/src/providers/local/cache-trees.ts gateway/src/providers/local/
 RUN node --input-type=module \
       -e "const { writeShims } = await import('./gateway/src/providers/local/shim-build.ts'); writeShims('/src', '/out');"
 
