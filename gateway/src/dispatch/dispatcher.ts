@@ -20,6 +20,7 @@ import { EnvironmentOverdueError } from '../runtime-link/overdue-calls.ts';
 import type { ResponseSink } from '../runtime-link/response-sink.ts';
 import type { StartEnvironment } from './environment-launcher.ts';
 import { EnvironmentPool, EnvironmentStartError, type PoolStats } from './environment-pool.ts';
+import { environmentLost, environmentOverdue } from './platform-failures.ts';
 
 /** An idle provisioned environment held for one call; releasing an unused claim hands it back. */
 export interface ProvisionedClaim {
@@ -87,7 +88,8 @@ export class Dispatcher {
       }
       return await this.poolFor(fn, version, invocation.tenantId).invoke(invocation, body, sink);
     } catch (err) {
-      if (err instanceof EnvironmentOverdueError) return environmentOverdue(invocation.requestId, fn, err);
+      if (err instanceof EnvironmentOverdueError)
+        return environmentOverdue(invocation.requestId, fn.spec.memoryMB, err);
       if (err instanceof EnvironmentLostError) return environmentLost(invocation.requestId);
       if (err instanceof EnvironmentStartError && err.outOfCapacity) {
         // Lambda throttles when it cannot scale out; SDKs retry a 429, not a 502.
@@ -287,57 +289,5 @@ function environmentSpec(
     initializationType: 'on-demand',
     environment: spec.environment,
     maxConcurrency: spec.maxConcurrencyPerEnvironment,
-  };
-}
-
-/**
- * The environment never answered, even past its timeout and a grace (overdue-calls.ts): Lambda's timeout,
- * with the platform lines an environment would have written in the log tail (the handler's own are lost).
- */
-function environmentOverdue(
-  requestId: string,
-  fn: FunctionDefinition,
-  err: EnvironmentOverdueError,
-): InvocationOutput {
-  const errorType = 'Sandbox.Timedout';
-  const seconds = err.timeoutSeconds.toFixed(2);
-  const errorMessage = `RequestId: ${requestId} Error: Task timed out after ${seconds} seconds`;
-  const durationMs = err.durationMs;
-  const billedDurationMs = Math.max(1, Math.ceil(durationMs));
-  const memorySizeMB = fn.spec.memoryMB;
-  const log =
-    `${new Date().toISOString()} ${requestId} Task timed out after ${seconds} seconds\n` +
-    `END RequestId: ${requestId}\n` +
-    `REPORT RequestId: ${requestId}\tDuration: ${durationMs.toFixed(2)} ms\tBilled Duration: ${billedDurationMs} ms\tMemory Size: ${memorySizeMB} MB\tMax Memory Used: 0 MB\t\n`;
-  return {
-    result: {
-      requestId,
-      outcome: 'error',
-      errorType,
-      contentType: 'application/json',
-      durationMs,
-      billedDurationMs,
-      maxMemoryUsedMB: 0,
-      logTail: Buffer.from(log).toString('base64'),
-    },
-    body: Buffer.from(JSON.stringify({ errorType, errorMessage })),
-  };
-}
-
-function environmentLost(requestId: string): InvocationOutput {
-  const errorType = 'Sandbox.Failure';
-  const errorMessage = `RequestId: ${requestId} Error: the execution environment was lost during the invocation`;
-  return {
-    result: {
-      requestId,
-      outcome: 'error',
-      errorType,
-      contentType: 'application/json',
-      durationMs: 0,
-      billedDurationMs: 0,
-      maxMemoryUsedMB: 0,
-      logTail: '',
-    },
-    body: Buffer.from(JSON.stringify({ errorType, errorMessage })),
   };
 }
