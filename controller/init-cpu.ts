@@ -67,15 +67,18 @@ export class InitCpuBoost {
   async initialised(pod: V1Pod): Promise<void> {
     const uid = pod.metadata?.uid ?? '';
     const target = pod.metadata?.annotations?.[ANNOTATION_CPU_AFTER_INIT];
-    if (!target || this.done.has(uid) || pod.status?.phase !== 'Running') return;
+    const phase = pod.status?.phase;
+    if (!target || this.done.has(uid) || phase === 'Failed' || phase === 'Succeeded') return;
     const container = pod.spec?.containers.find((c) => c.name === CONTAINER);
     if (container?.resources?.limits?.cpu === target) return;
     this.done.add(uid);
     const where = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     // A kubelet that resizes in place reports each container's applied resources; one that does not
-    // (older than 1.33, or with InPlacePodVerticalScaling off) would leave the boost on for good.
-    const status = pod.status.containerStatuses?.find((c) => c.name === CONTAINER);
-    if (status && status.resources === undefined) {
+    // (older than 1.33, or with InPlacePodVerticalScaling off) would leave the boost on for good. Only a
+    // Running pod's status says: the environment's init is done (its container runs) often before the
+    // kubelet has reported the pod Running, and waiting for that made the handler start on the boost.
+    const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER);
+    if (phase === 'Running' && status && status.resources === undefined) {
       this.off(`the kubelet on ${pod.spec?.nodeName} does not report container resources (${where})`);
       return;
     }
@@ -93,6 +96,11 @@ export class InitCpuBoost {
     } catch (err) {
       const why = `resizing ${where} failed: ${err instanceof Error ? err.message : err}`;
       if (err instanceof KubeError && err.status === 404) return; // the pod is gone
+      // Early, before the kubelet said Running: whatever the answer, the next pass asks again.
+      if (phase !== 'Running') {
+        this.done.delete(uid);
+        return;
+      }
       // Refused (invalid, forbidden, not allowed): no pod will be resized. Anything else: the next pass retries.
       if (err instanceof KubeError && [400, 403, 405, 422].includes(err.status)) this.off(why);
       else {

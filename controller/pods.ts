@@ -108,6 +108,9 @@ export class PodConverger {
       } else if (pod.status?.phase === 'Running') {
         await this.capacity.running(pod);
         if (wanted.get(id)?.initialised) await this.boost.initialised(pod);
+      } else if (pod.status?.phase === 'Pending' && wanted.get(id)?.initialised) {
+        // Its environment finished its init, so its container runs: the kubelet has not said so yet.
+        await this.boost.initialised(pod);
       } else if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
         // The environment ended on its own (crash, OOM, eviction): tell the gateway, then clean up.
         await this.reportGone(
