@@ -88,6 +88,9 @@ export type AgentMessage =
    */
   | { type: 'result'; result: InvocationResult };
 
+/** Lambda's init phase: an init still running after it fails, or goes on inside the invoke phase. */
+export const INIT_LIMIT_MS = 10_000;
+
 /**
  * Bytes of a streamed response the agent may have sent and the gateway not yet passed on: the window that
  * bounds each side's memory per stream whatever the speeds of the runtime and the client.

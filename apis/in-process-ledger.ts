@@ -8,13 +8,11 @@
 // ended it, 2-15 the resident MB it saw then; 16 `I` while an init runs ahead of any call (provisioned),
 // 17-31 the epoch ms it began; from 64 one slot of 256 bytes per call the environment may run at once (a
 // JSON line, or a newline when free); after them, once, the facts of the spec its report needs (JSON).
-import type { EnvironmentSpec } from './environment-link.ts';
+import { type EnvironmentSpec, INIT_LIMIT_MS } from './environment-link.ts';
 
 export const LEDGER_SLOTS_AT = 64;
 export const LEDGER_SLOT_BYTES = 256;
 export const LEDGER_INIT_AHEAD_AT = 16;
-/** Lambda's init phase: past it, an on-demand init goes on inside the invoke phase, bounded by the timeout. */
-export const INIT_LIMIT_MS = 10_000;
 
 /** One call in flight. */
 export interface LedgerEntry {
@@ -28,18 +26,18 @@ export interface LedgerEntry {
 }
 
 /** The spec's facts a REPORT needs, without the function's variables (no secrets in the file). */
-export type LedgerSpec = Pick<
-  EnvironmentSpec,
-  | 'environmentId'
-  | 'namespace'
-  | 'functionName'
-  | 'version'
-  | 'runtime'
-  | 'memoryMB'
-  | 'timeoutSeconds'
-  | 'logFormat'
-  | 'initializationType'
->;
+export const LEDGER_SPEC_KEYS = [
+  'environmentId',
+  'namespace',
+  'functionName',
+  'version',
+  'runtime',
+  'memoryMB',
+  'timeoutSeconds',
+  'logFormat',
+  'initializationType',
+] as const satisfies ReadonlyArray<keyof EnvironmentSpec>;
+export type LedgerSpec = Pick<EnvironmentSpec, (typeof LEDGER_SPEC_KEYS)[number]>;
 
 export interface LedgerState {
   saidLastWords: boolean;

@@ -1,7 +1,12 @@
 // One execution environment: initialises its runtime on demand, runs one invocation at a time (or up to
 // `maxConcurrency` at once in a multi-concurrency environment), enforces the init limit and the function
 // timeout, and turns every way a runtime can fail into Lambda's error.
-import type { EnvironmentSpec, InvocationRequest, InvocationResult } from '../../apis/environment-link.ts';
+import {
+  type EnvironmentSpec,
+  INIT_LIMIT_MS,
+  type InvocationRequest,
+  type InvocationResult,
+} from '../../apis/environment-link.ts';
 import { AttachedRuntime } from './attached-runtime.ts';
 import type { AgentConfig } from './config.ts';
 import { type Failure, invocationResult, platformError, timeoutFailure } from './invocation-result.ts';
@@ -13,7 +18,6 @@ import { logStreamName, runtimeEnvironment } from './runtime-environment.ts';
 import { describeExit, type RuntimeExit, RuntimeProcess } from './runtime-process.ts';
 import { StreamRelay } from './stream-relay.ts';
 
-const INIT_LIMIT_MS = 10_000;
 /** An attached runtime's init starts with the agent; its container starts after the agent is up. */
 const ATTACHED_START_MS = 20_000;
 /** After a runtime exits mid-invocation, requests it sent just before may still be in flight. */

@@ -8,6 +8,7 @@ import {
   LEDGER_INIT_AHEAD_AT,
   LEDGER_SLOT_BYTES,
   LEDGER_SLOTS_AT,
+  LEDGER_SPEC_KEYS,
   type LedgerEntry,
   type LedgerSpec,
   type LedgerState,
@@ -56,17 +57,7 @@ export class CallLedger {
     this.fd = fd;
     const slots = spec.maxConcurrency ?? 1;
     this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
-    const facts: LedgerSpec = {
-      environmentId: spec.environmentId,
-      namespace: spec.namespace,
-      functionName: spec.functionName,
-      version: spec.version,
-      runtime: spec.runtime,
-      memoryMB: spec.memoryMB,
-      timeoutSeconds: spec.timeoutSeconds,
-      logFormat: spec.logFormat,
-      initializationType: spec.initializationType,
-    };
+    const facts = Object.fromEntries(LEDGER_SPEC_KEYS.map((key) => [key, spec[key]])) as LedgerSpec;
     writeSync(this.fd, `${JSON.stringify(facts)}\n`, SLOTS_AT + slots * SLOT_BYTES);
   }
 

@@ -6,7 +6,7 @@
 // fresh environment for the next call.
 import { writeSync } from 'node:fs';
 import type { InvocationRequest, InvocationResult } from '../../../apis/environment-link.ts';
-import { INIT_LIMIT_MS } from '../../../apis/in-process-ledger.ts';
+import { INIT_LIMIT_MS } from '../../../apis/environment-link.ts';
 import {
   type Failure,
   invocationResult,

@@ -7,7 +7,8 @@
 // holds only those platform lines: the handler's own lines were in the dead process.
 import { constants } from 'node:os';
 import type { EnvironmentSpec } from '../../../apis/environment-link.ts';
-import { callDeadline, INIT_LIMIT_MS } from '../../../apis/in-process-ledger.ts';
+import { INIT_LIMIT_MS } from '../../../apis/environment-link.ts';
+import { callDeadline } from '../../../apis/in-process-ledger.ts';
 import {
   type Failure,
   invocationResult,

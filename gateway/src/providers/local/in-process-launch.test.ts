@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EnvironmentSpec } from '../../../../apis/environment-link.ts';
-import { earliestDeadline, INIT_LIMIT_MS, parseLedger } from '../../../../apis/in-process-ledger.ts';
+import { INIT_LIMIT_MS } from '../../../../apis/environment-link.ts';
+import { earliestDeadline, parseLedger } from '../../../../apis/in-process-ledger.ts';
 import { CallLedger, readLedger } from '../../../../runtime-shims/node/in-process/call-ledger.ts';
 import { DeadlineWatch, sandboxedSupervisor } from './in-process-launch.ts';
 
