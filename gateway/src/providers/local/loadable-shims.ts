@@ -21,25 +21,22 @@ export interface LoadableShims {
 
 /** The agent's entry points in the built shims, or in the sources (saying why) if they cannot be built. */
 export function loadableShims(cacheDir: string | undefined, notes: string[]): LoadableShims {
-  const source = (dir: string): LoadableShims => ({
-    agentMain: join(dir, 'agent/main.ts'),
-    inProcessMain: join(dir, 'node/in-process/main.ts'),
+  // The same entry points in either tree; only the modules' extension differs.
+  const entries = (dir: string, ext: '.ts' | '.js') => ({
+    agentMain: join(dir, `agent/main${ext}`),
+    inProcessMain: join(dir, `node/in-process/main${ext}`),
     inProcessSupervisor: join(dir, 'node/in-process/supervise.sh'),
-    inProcessPostMortem: join(dir, 'node/in-process/post-mortem.ts'),
+    inProcessPostMortem: join(dir, `node/in-process/post-mortem${ext}`),
+  });
+  const source = (dir: string): LoadableShims => ({
+    ...entries(dir, '.ts'),
     tree: { runtimeShimsDir: dir, dirs: [dir, join(REPO_ROOT, 'apis')] },
   });
   if (!cacheDir) return source(join(REPO_ROOT, 'runtime-shims'));
   try {
     const built = buildShims(REPO_ROOT, cacheDir);
     const dir = built.runtimeShimsDir;
-    return {
-      agentMain: join(dir, 'agent/main.js'),
-      inProcessMain: join(dir, 'node/in-process/main.js'),
-      inProcessSupervisor: join(dir, 'node/in-process/supervise.sh'),
-      inProcessPostMortem: join(dir, 'node/in-process/post-mortem.js'),
-      root: built.root,
-      tree: { runtimeShimsDir: dir, dirs: [built.root] },
-    };
+    return { ...entries(dir, '.js'), root: built.root, tree: { runtimeShimsDir: dir, dirs: [built.root] } };
   } catch (err) {
     notes.push(
       `environments load the runtimes' TypeScript sources, about 12 MB more each (${(err as Error).message})`,

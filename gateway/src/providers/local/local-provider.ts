@@ -159,14 +159,12 @@ export class LocalProvider implements EnvironmentProvider {
     const envDir = this.dirs.create(spec.environmentId);
     // A reset in-process environment's replacement gets its /tmp, as a restarted runtime in Lambda would.
     const keepTmpAs = this.inProcess(spec.runtime) ? keptTmpKey(spec) : undefined;
-    // Sandboxed: Serval's own, read-only, which holds no function's code (ADR-55).
-    const compileCache = this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache');
     const { launched, link } = this.spawnAgent({
       environmentId: spec.environmentId,
       runtime: spec.runtime,
       memoryMB: spec.memoryMB,
       envDir,
-      compileCache,
+      compileCache: this.compileCache(),
       linkUrl,
       token,
       python: python?.executable,
@@ -181,6 +179,14 @@ export class LocalProvider implements EnvironmentProvider {
     });
     if (link) acceptLink(link);
     return launched;
+  }
+
+  /**
+   * The host directory of the V8 compile cache an environment gets. Sandboxed: Serval's own, read-only, which
+   * holds no function's code, so nothing compiled for one function reaches the next (ADR-55).
+   */
+  private compileCache(): string | undefined {
+    return this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache');
   }
 
   /**
@@ -226,8 +232,7 @@ export class LocalProvider implements EnvironmentProvider {
       environmentId,
       memoryMB,
       envDir,
-      // In a sandbox Serval's own, read-only: it carries no compiled code from one function to the next (ADR-55).
-      compileCache: this.sandboxed ? servalCompileCache() : join(this.dataDir, 'node-compile-cache'),
+      compileCache: this.compileCache(),
       linkUrl,
       token,
       python: python?.executable,
