@@ -4,6 +4,7 @@ import {
   type AgentMessage,
   encodeFrame,
   type GatewayMessage,
+  INIT_LIMIT_MS,
   type InvocationRequest,
   type InvocationResult,
   STREAM_WINDOW_BYTES,
@@ -12,7 +13,6 @@ import { LinkMessageReader, type StreamChunkHeader } from './link-messages.ts';
 import { LinkSocket } from './link-socket.ts';
 import {
   EnvironmentOverdueError,
-  INIT_PHASE_MS,
   OVERDUE_GRACE_MS,
   type OverdueCheck,
   unwatchOverdue,
@@ -83,7 +83,8 @@ export class AgentConnection implements OverdueCheck {
     this.capacity = capacity;
     this.limits = limits && {
       timeoutSeconds: limits.timeoutSeconds,
-      initPhaseMs: limits.initPhaseMs ?? INIT_PHASE_MS,
+      // An environment's first call may run its init first, which Lambda bounds on its own.
+      initPhaseMs: limits.initPhaseMs ?? INIT_LIMIT_MS,
       graceMs: limits.graceMs ?? OVERDUE_GRACE_MS,
     };
     const reader = new LinkMessageReader({

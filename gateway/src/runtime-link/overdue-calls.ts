@@ -10,8 +10,6 @@
 const SWEEP_MS = 1000;
 /** Past the function's timeout, how long an environment has to answer by itself (its own kill included). */
 export const OVERDUE_GRACE_MS = 10_000;
-/** An environment's first call may first run its init, which Lambda bounds at 10 s on its own. */
-export const INIT_PHASE_MS = 10_000;
 
 export interface OverdueCheck {
   /** Ends what is overdue at `now` (epoch ms). */
@@ -27,15 +25,17 @@ export function watchOverdue(link: OverdueCheck): void {
   timer ??= setInterval(sweepAll, SWEEP_MS).unref();
 }
 
+/** Per call, so only a set deletion: the timer stops at a sweep that finds nothing watched. */
 export function unwatchOverdue(link: OverdueCheck): void {
   watched.delete(link);
-  if (watched.size === 0 && timer) {
-    clearInterval(timer);
-    timer = undefined;
-  }
 }
 
 function sweepAll(): void {
+  if (watched.size === 0) {
+    clearInterval(timer);
+    timer = undefined;
+    return;
+  }
   const now = Date.now();
   for (const link of [...watched]) link.sweep(now);
 }
