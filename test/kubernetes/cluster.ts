@@ -127,7 +127,17 @@ async function makeCertificates(dir: string, servingIPs: string[]): Promise<void
   await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }
 
-function waitFor(url: string, caFile: string | undefined, timeoutMs: number, what: string): Promise<void> {
+/** A rig server exited before it was ready: most often its port, free when picked, was taken since. */
+class ExitedEarly extends Error {}
+
+/** Waits for `url` to answer 200; gives up at once if `child` exits first. */
+function waitFor(
+  url: string,
+  caFile: string | undefined,
+  timeoutMs: number,
+  what: string,
+  child?: ChildProcess,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   const attempt = (): Promise<boolean> =>
     new Promise((resolve) => {
@@ -147,11 +157,32 @@ function waitFor(url: string, caFile: string | undefined, timeoutMs: number, wha
     });
   return (async () => {
     while (Date.now() < until) {
+      if (child && (child.exitCode !== null || child.signalCode !== null)) {
+        throw new ExitedEarly(
+          `${what} exited (${child.exitCode ?? child.signalCode}) before it was ready at ${url}`,
+        );
+      }
       if (await attempt()) return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${what} did not become ready at ${url} within ${timeoutMs} ms`);
   })();
+}
+
+/**
+ * Runs `start` on `count` ports from freePort(). A port is only free when picked, and parallel suites pick
+ * too, so a start whose server exits before it is ready is tried again on new ports.
+ */
+async function onFreshPorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) ports.push(await freePort());
+    try {
+      return await start(ports);
+    } catch (e) {
+      if (!(e instanceof ExitedEarly) || attempt === 3) throw e;
+    }
+  }
 }
 
 /** Starts a rig process; its output goes to `log` when it exits. */
@@ -180,25 +211,26 @@ export async function startCluster(options: { servingIPs?: string[] } = {}): Pro
   const certs = join(dir, 'certs');
   mkdirSync(certs);
   await makeCertificates(certs, options.servingIPs ?? []);
-  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-  const etcd = startProcess(
-    binaries.etcd,
-    [
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-      '--unsafe-no-fsync=true',
-    ],
-    join(dir, 'etcd.log'),
-  );
-  await waitFor(`${etcdUrl}/health`, undefined, 20_000, 'etcd');
+  const { etcd, etcdUrl } = await onFreshPorts(2, async ([etcdPort, peerPort]) => {
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcd = startProcess(
+      binaries.etcd,
+      [
+        `--data-dir=${join(dir, `etcd-${etcdPort}`)}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync=true',
+      ],
+      join(dir, `etcd-${etcdPort}.log`),
+    );
+    await waitFor(`${etcdUrl}/health`, undefined, 20_000, 'etcd', etcd);
+    return { etcd, etcdUrl };
+  });
 
-  const server = `https://127.0.0.1:${apiPort}`;
-  const apiArgs = [
+  const apiArgs = (server: string, apiPort: number) => [
     `--etcd-servers=${etcdUrl}`,
     `--secure-port=${apiPort}`,
     '--bind-address=127.0.0.1',
@@ -218,11 +250,18 @@ export async function startCluster(options: { servingIPs?: string[] } = {}): Pro
     '--kubelet-preferred-address-types=InternalIP',
   ];
   let apiserver: ChildProcess | undefined;
-  const startApi = async () => {
-    apiserver = startProcess(binaries.apiserver, apiArgs, join(dir, `apiserver-${Date.now()}.log`));
-    await waitFor(`${server}/readyz`, join(certs, 'serving-ca.crt'), 60_000, 'kube-apiserver');
+  const startApi = async (apiPort: number) => {
+    const server = `https://127.0.0.1:${apiPort}`;
+    apiserver = startProcess(
+      binaries.apiserver,
+      apiArgs(server, apiPort),
+      join(dir, `apiserver-${Date.now()}.log`),
+    );
+    await waitFor(`${server}/readyz`, join(certs, 'serving-ca.crt'), 60_000, 'kube-apiserver', apiserver);
+    return { server, apiPort };
   };
-  await startApi();
+  // A restart keeps the port its clients were given.
+  const { server, apiPort } = await onFreshPorts(1, ([port]) => startApi(port as number));
 
   const kubeconfigFor = (user: Record<string, string>) =>
     [
@@ -281,7 +320,7 @@ export async function startCluster(options: { servingIPs?: string[] } = {}): Pro
     },
     async restartApiServer() {
       await stopProcess(apiserver);
-      await startApi();
+      await startApi(apiPort);
     },
     async stop() {
       await stopProcess(apiserver);
