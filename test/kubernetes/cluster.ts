@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../support/free-port.ts';
+import { ExitedEarly, onFreshPorts } from '../support/free-port.ts';
 import { testDataRoot } from '../support/serval.ts';
 
 const run = promisify(execFile);
@@ -127,9 +127,6 @@ async function makeCertificates(dir: string, servingIPs: string[]): Promise<void
   await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }
 
-/** A rig server exited before it was ready: most often its port, free when picked, was taken since. */
-class ExitedEarly extends Error {}
-
 /** Waits for `url` to answer 200; gives up at once if `child` exits first. */
 function waitFor(
   url: string,
@@ -167,22 +164,6 @@ function waitFor(
     }
     throw new Error(`${what} did not become ready at ${url} within ${timeoutMs} ms`);
   })();
-}
-
-/**
- * Runs `start` on `count` ports from freePort(). A port is only free when picked, and parallel suites pick
- * too, so a start whose server exits before it is ready is tried again on new ports.
- */
-async function onFreshPorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) ports.push(await freePort());
-    try {
-      return await start(ports);
-    } catch (e) {
-      if (!(e instanceof ExitedEarly) || attempt === 3) throw e;
-    }
-  }
 }
 
 /** Starts a rig process; its output goes to `log` when it exits. */
@@ -230,7 +211,8 @@ export async function startCluster(options: { servingIPs?: string[] } = {}): Pro
     return { etcd, etcdUrl };
   });
 
-  const apiArgs = (server: string, apiPort: number) => [
+  const serverAt = (apiPort: number) => `https://127.0.0.1:${apiPort}`;
+  const apiArgs = (apiPort: number) => [
     `--etcd-servers=${etcdUrl}`,
     `--secure-port=${apiPort}`,
     '--bind-address=127.0.0.1',
@@ -242,7 +224,7 @@ export async function startCluster(options: { servingIPs?: string[] } = {}): Pro
     '--allow-privileged=true',
     // No controller-manager makes the `default` ServiceAccount, so its admission plugin would refuse pods.
     '--disable-admission-plugins=ServiceAccount',
-    `--service-account-issuer=${server}`,
+    `--service-account-issuer=${serverAt(apiPort)}`,
     `--service-account-key-file=${join(certs, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
     `--cert-dir=${certs}`,
@@ -251,17 +233,19 @@ export async function startCluster(options: { servingIPs?: string[] } = {}): Pro
   ];
   let apiserver: ChildProcess | undefined;
   const startApi = async (apiPort: number) => {
-    const server = `https://127.0.0.1:${apiPort}`;
-    apiserver = startProcess(
-      binaries.apiserver,
-      apiArgs(server, apiPort),
-      join(dir, `apiserver-${Date.now()}.log`),
+    apiserver = startProcess(binaries.apiserver, apiArgs(apiPort), join(dir, `apiserver-${Date.now()}.log`));
+    await waitFor(
+      `${serverAt(apiPort)}/readyz`,
+      join(certs, 'serving-ca.crt'),
+      60_000,
+      'kube-apiserver',
+      apiserver,
     );
-    await waitFor(`${server}/readyz`, join(certs, 'serving-ca.crt'), 60_000, 'kube-apiserver', apiserver);
-    return { server, apiPort };
+    return apiPort;
   };
   // A restart keeps the port its clients were given.
-  const { server, apiPort } = await onFreshPorts(1, ([port]) => startApi(port as number));
+  const apiPort = await onFreshPorts(1, ([port]) => startApi(port as number));
+  const server = serverAt(apiPort);
 
   const kubeconfigFor = (user: Record<string, string>) =>
     [

@@ -11,3 +11,22 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** A server exited before it was ready: most often its port, free when picked, was taken since. */
+export class ExitedEarly extends Error {}
+
+/**
+ * Runs `start` on `count` ports from freePort(). A port is only free when picked, and parallel suites pick
+ * too, so a start that throws ExitedEarly is tried again on new ports (three tries in all).
+ */
+export async function onFreshPorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) ports.push(await freePort());
+    try {
+      return await start(ports);
+    } catch (e) {
+      if (!(e instanceof ExitedEarly) || attempt === 3) throw e;
+    }
+  }
+}
